@@ -1,0 +1,21 @@
+/** The executor process: `npm run executor`, or the container's entry point. */
+import { loadExecutorConfig } from "./config.ts";
+import { startExecutorServer } from "./server.ts";
+
+let config;
+try {
+  config = loadExecutorConfig(process.env);
+} catch (error) {
+  console.error((error as Error).message);
+  process.exit(1);
+}
+
+const server = await startExecutorServer(config);
+console.log(`executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY})`);
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, async () => {
+    await server.close();
+    process.exit(0);
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Control-plane tables: they live only in the `legacy` database, beside its copy of the run tables.
+ */
+import { sql } from "drizzle-orm";
+import { bigint, boolean, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { createdAt, instant } from "./columns.ts";
+
+export * from "./run-ops.ts";
+
+export const organizations = pgTable("organizations", {
+  id: text().primaryKey(),
+  slug: text().notNull().unique(),
+  name: text().notNull(),
+  /** Runs of the organisation that may be active at once, across both stores; the rest wait QUEUED. */
+  concurrencyLimit: integer().notNull().default(10),
+  createdAt: createdAt(),
+});
+
+export const projects = pgTable(
+  "projects",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    slug: text().notNull(),
+    name: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("projects_organization_slug").on(t.organizationId, t.slug)],
+);
+
+export const environments = pgTable(
+  "environments",
+  {
+    id: text().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    projectId: text()
+      .notNull()
+      .references(() => projects.id, { onDelete: "cascade" }),
+    slug: text().notNull(),
+    /** SHA-256 (hex) of the secret key `fc_<slug>_<random>`; the key itself is never stored. */
+    apiKeyHash: text().notNull().unique(),
+    /** The key's first characters, so a person can tell keys apart. */
+    apiKeyPrefix: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("environments_project_slug").on(t.projectId, t.slug)],
+);
+
+export const githubInstallations = pgTable("github_installations", {
+  /** GitHub's installation id. */
+  id: bigint({ mode: "number" }).primaryKey(),
+  organizationId: text().references(() => organizations.id, { onDelete: "set null" }),
+  accountLogin: text().notNull(),
+  accountType: text().notNull(),
+  createdAt: createdAt(),
+  deletedAt: instant(),
+});
+
+export const suites = pgTable(
+  "suites",
+  {
+    id: text().primaryKey(),
+    environmentId: text()
+      .notNull()
+      .references(() => environments.id, { onDelete: "cascade" }),
+    name: text().notNull(),
+    /** `owner/name` on GitHub. */
+    repository: text().notNull(),
+    baseUrl: text().notNull(),
+    /** GitHub events that start this suite, e.g. ["pull_request", "push", "deployment_status"]. */
+    triggers: jsonb().$type<string[]>().notNull().default(sql`'["pull_request"]'::jsonb`),
+    createdAt: createdAt(),
+    updatedAt: createdAt(),
+  },
+  (t) => [
+    uniqueIndex("suites_environment_name").on(t.environmentId, t.name),
+    index("suites_repository").on(t.repository),
+  ],
+);
+
+export const cases = pgTable(
+  "cases",
+  {
+    id: text().primaryKey(),
+    suiteId: text()
+      .notNull()
+      .references(() => suites.id, { onDelete: "cascade" }),
+    position: integer().notNull(),
+    name: text().notNull(),
+    enabled: boolean().notNull().default(true),
+    /** `{ steps, timeoutMs, maxAttempts }`, validated by the step schema before it is written. */
+    definition: jsonb().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [uniqueIndex("cases_suite_name").on(t.suiteId, t.name), index("cases_suite_position").on(t.suiteId, t.position)],
+);
+
+/** GitHub deliveries seen, keyed by X-GitHub-Delivery, so a redelivery is recognised and not processed twice. */
+export const webhookDeliveries = pgTable("webhook_deliveries", {
+  id: text().primaryKey(),
+  event: text().notNull(),
+  action: text(),
+  receivedAt: createdAt(),
+  processedAt: instant(),
+});

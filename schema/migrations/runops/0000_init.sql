@@ -1,0 +1,120 @@
+CREATE TYPE "public"."batch_status" AS ENUM('PENDING', 'COMPLETED', 'ABORTED');--> statement-breakpoint
+CREATE TYPE "public"."run_status" AS ENUM('DELAYED', 'QUEUED', 'PENDING', 'DEQUEUED', 'EXECUTING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELED', 'CRASHED', 'SYSTEM_FAILURE', 'EXPIRED', 'TIMED_OUT');--> statement-breakpoint
+CREATE TYPE "public"."step_status" AS ENUM('PASSED', 'FAILED', 'SKIPPED');--> statement-breakpoint
+CREATE TYPE "public"."waitpoint_status" AS ENUM('WAITING', 'COMPLETED', 'TIMED_OUT');--> statement-breakpoint
+CREATE TYPE "public"."waitpoint_type" AS ENUM('TOKEN', 'DATETIME', 'RUN');--> statement-breakpoint
+CREATE TABLE "batches" (
+	"id" text PRIMARY KEY NOT NULL,
+	"friendly_id" text GENERATED ALWAYS AS ('batch_' || id) STORED NOT NULL,
+	"organization_id" text NOT NULL,
+	"project_id" text NOT NULL,
+	"environment_id" text NOT NULL,
+	"status" "batch_status" DEFAULT 'PENDING' NOT NULL,
+	"run_count" integer NOT NULL,
+	"parent_run_id" text,
+	"idempotency_key" text,
+	"idempotency_key_expires_at" timestamp (3) with time zone,
+	"suite_id" text,
+	"repository" text,
+	"head_sha" text,
+	"ref" text,
+	"pull_request_number" integer,
+	"installation_id" bigint,
+	"check_run_id" bigint,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"completed_at" timestamp (3) with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "run_waitpoints" (
+	"run_id" text NOT NULL,
+	"waitpoint_id" text NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	CONSTRAINT "run_waitpoints_run_id_waitpoint_id_pk" PRIMARY KEY("run_id","waitpoint_id")
+);
+--> statement-breakpoint
+CREATE TABLE "runs" (
+	"id" text PRIMARY KEY NOT NULL,
+	"friendly_id" text GENERATED ALWAYS AS ('run_' || id) STORED NOT NULL,
+	"organization_id" text NOT NULL,
+	"project_id" text NOT NULL,
+	"environment_id" text NOT NULL,
+	"task" text NOT NULL,
+	"status" "run_status" NOT NULL,
+	"payload" jsonb,
+	"output" jsonb,
+	"error" jsonb,
+	"attempt" integer DEFAULT 0 NOT NULL,
+	"max_attempts" integer DEFAULT 3 NOT NULL,
+	"tags" text[] DEFAULT '{}'::text[] NOT NULL,
+	"metadata" jsonb,
+	"batch_id" text,
+	"parent_run_id" text,
+	"idempotency_key" text,
+	"idempotency_key_expires_at" timestamp (3) with time zone,
+	"delay_until" timestamp (3) with time zone,
+	"expires_at" timestamp (3) with time zone,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"started_at" timestamp (3) with time zone,
+	"completed_at" timestamp (3) with time zone,
+	"last_heartbeat_at" timestamp (3) with time zone
+);
+--> statement-breakpoint
+CREATE TABLE "step_results" (
+	"run_id" text NOT NULL,
+	"attempt" integer NOT NULL,
+	"index" integer NOT NULL,
+	"action" text NOT NULL,
+	"label" text,
+	"status" "step_status" NOT NULL,
+	"duration_ms" integer,
+	"error" text,
+	"screenshot_key" text,
+	"started_at" timestamp (3) with time zone,
+	"completed_at" timestamp (3) with time zone,
+	CONSTRAINT "step_results_run_id_attempt_index_pk" PRIMARY KEY("run_id","attempt","index")
+);
+--> statement-breakpoint
+CREATE TABLE "waitpoints" (
+	"id" text PRIMARY KEY NOT NULL,
+	"friendly_id" text GENERATED ALWAYS AS ('waitpoint_' || id) STORED NOT NULL,
+	"organization_id" text NOT NULL,
+	"project_id" text NOT NULL,
+	"environment_id" text NOT NULL,
+	"type" "waitpoint_type" NOT NULL,
+	"status" "waitpoint_status" DEFAULT 'WAITING' NOT NULL,
+	"owner_run_id" text,
+	"completed_by_run_id" text,
+	"completed_by_batch_id" text,
+	"complete_after" timestamp (3) with time zone,
+	"timeout_at" timestamp (3) with time zone,
+	"idempotency_key" text,
+	"idempotency_key_expires_at" timestamp (3) with time zone,
+	"output" jsonb,
+	"output_is_error" boolean DEFAULT false NOT NULL,
+	"tags" text[] DEFAULT '{}'::text[] NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"completed_at" timestamp (3) with time zone
+);
+--> statement-breakpoint
+ALTER TABLE "batches" ADD CONSTRAINT "batches_parent_run_id_runs_id_fk" FOREIGN KEY ("parent_run_id") REFERENCES "public"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "run_waitpoints" ADD CONSTRAINT "run_waitpoints_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "runs" ADD CONSTRAINT "runs_batch_id_batches_id_fk" FOREIGN KEY ("batch_id") REFERENCES "public"."batches"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "runs" ADD CONSTRAINT "runs_parent_run_id_runs_id_fk" FOREIGN KEY ("parent_run_id") REFERENCES "public"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "step_results" ADD CONSTRAINT "step_results_run_id_runs_id_fk" FOREIGN KEY ("run_id") REFERENCES "public"."runs"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "waitpoints" ADD CONSTRAINT "waitpoints_owner_run_id_runs_id_fk" FOREIGN KEY ("owner_run_id") REFERENCES "public"."runs"("id") ON DELETE no action ON UPDATE no action;--> statement-breakpoint
+CREATE UNIQUE INDEX "batches_friendly_id" ON "batches" USING btree ("friendly_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "batches_idempotency" ON "batches" USING btree ("environment_id","idempotency_key");--> statement-breakpoint
+CREATE INDEX "batches_environment_list" ON "batches" USING btree ("environment_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "run_waitpoints_waitpoint" ON "run_waitpoints" USING btree ("waitpoint_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "runs_friendly_id" ON "runs" USING btree ("friendly_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "runs_idempotency" ON "runs" USING btree ("environment_id","task","idempotency_key");--> statement-breakpoint
+CREATE INDEX "runs_environment_list" ON "runs" USING btree ("environment_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "runs_organization_status" ON "runs" USING btree ("organization_id","status","created_at","id");--> statement-breakpoint
+CREATE INDEX "runs_batch" ON "runs" USING btree ("batch_id");--> statement-breakpoint
+CREATE INDEX "runs_parent" ON "runs" USING btree ("parent_run_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "waitpoints_friendly_id" ON "waitpoints" USING btree ("friendly_id");--> statement-breakpoint
+CREATE UNIQUE INDEX "waitpoints_idempotency" ON "waitpoints" USING btree ("environment_id","idempotency_key");--> statement-breakpoint
+CREATE INDEX "waitpoints_completed_by_run" ON "waitpoints" USING btree ("completed_by_run_id");--> statement-breakpoint
+CREATE INDEX "waitpoints_completed_by_batch" ON "waitpoints" USING btree ("completed_by_batch_id");

@@ -1,0 +1,183 @@
+/**
+ * The whole stack on one machine, no account, no network (DESIGN §9):
+ * embedded PostgreSQL (`legacy` + `runops`) → WebSocket proxy → migrations → seeded tenant →
+ * `wrangler dev` (Worker, RunDO, queues, cron) → executor. Ctrl-C stops everything it started.
+ *
+ *   npm run dev [-- --fresh]     data persists under .flightcheck/; --fresh wipes it first
+ *
+ * Ports: FLIGHTCHECK_API_PORT (8787), FLIGHTCHECK_EXECUTOR_PORT (8788), FLIGHTCHECK_PG_PORT (55432),
+ * FLIGHTCHECK_PROXY_PORT (55433); FLIGHTCHECK_HOME moves the data folder.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import * as controlPlane from "../schema/control-plane.ts";
+import { connect } from "../worker/store/database.ts";
+import { migrateAll } from "./migrate.ts";
+import { freePort, waitForHttp } from "./net.ts";
+import { startPostgres } from "./postgres.ts";
+import { seedTenant } from "./seed.ts";
+import { startWsProxy } from "./ws-proxy.ts";
+
+const { values: flags } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });
+const home = resolve(process.env.FLIGHTCHECK_HOME ?? ".flightcheck");
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const ports = {
+  api: port("FLIGHTCHECK_API_PORT", 8787),
+  executor: port("FLIGHTCHECK_EXECUTOR_PORT", 8788),
+  postgres: port("FLIGHTCHECK_PG_PORT", 55432),
+  proxy: port("FLIGHTCHECK_PROXY_PORT", 55433),
+};
+
+interface DevState {
+  apiUrl: string;
+  apiKey: string;
+  webhookSecret: string;
+  executorUrl: string;
+  executorSecret: string;
+  databases: { legacy: string; runops: string };
+  wsProxyUrl: string;
+}
+
+const started = Date.now();
+const say = (line: string) => console.log(`[flightcheck] ${line}`);
+const children: ChildProcess[] = [];
+const cleanups: (() => Promise<void>)[] = [];
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (stopping) return new Promise(() => {});
+  stopping = true;
+  say("stopping…");
+  await Promise.all(children.map(stopChild));
+  for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => console.error(error));
+  process.exit(code);
+}
+
+/** Children run in their own process group, so wrangler's workerd goes down with it. */
+function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((done) => {
+    const kill = (signal: NodeJS.Signals) => {
+      try {
+        process.kill(-child.pid!, signal);
+      } catch {
+        // Already gone.
+      }
+    };
+    const force = setTimeout(() => kill("SIGKILL"), 5_000);
+    child.once("exit", () => {
+      clearTimeout(force);
+      kill("SIGKILL"); // anything left in the group
+      done();
+    });
+    kill("SIGTERM");
+  });
+}
+
+function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const prefix = (chunk: Buffer) =>
+    chunk
+      .toString()
+      .split("\n")
+      .filter((line) => line.trim())
+      .map((line) => `[${name}] ${line}\n`)
+      .join("");
+  child.stdout!.on("data", (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+  child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(prefix(chunk)));
+  child.once("exit", (code, signal) => {
+    if (stopping) return;
+    console.error(`[flightcheck] ${name} exited (${signal ?? code}); stopping the stack`);
+    void stop(1);
+  });
+  children.push(child);
+  return child;
+}
+
+function loadSecrets(): Partial<DevState> {
+  const file = join(home, "dev.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as Partial<DevState>) : {};
+}
+
+const secret = () => randomBytes(24).toString("hex");
+
+async function main(): Promise<void> {
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(0));
+
+  if (flags.fresh) rmSync(home, { recursive: true, force: true });
+  mkdirSync(home, { recursive: true });
+  const previous = loadSecrets();
+
+  const postgres = await startPostgres({ dataDir: join(home, "postgres"), port: ports.postgres });
+  cleanups.push(() => postgres.stop());
+  const proxy = await startWsProxy(ports.proxy);
+  cleanups.push(() => proxy.close());
+  say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops), proxy ${proxy.url}`);
+
+  await migrateAll({ legacy: postgres.urls.legacy, runops: postgres.urls.runops, wsProxy: proxy.url });
+  const legacy = connect(postgres.urls.legacy, controlPlane, { wsProxy: proxy.url });
+  const tenant = await seedTenant(legacy.db, { apiKey: previous.apiKey });
+  await legacy.close();
+  say("migrations applied to both databases; dev tenant seeded");
+
+  const state: DevState = {
+    apiUrl: `http://127.0.0.1:${ports.api}`,
+    apiKey: tenant.apiKey,
+    webhookSecret: previous.webhookSecret ?? secret(),
+    executorUrl: `http://127.0.0.1:${ports.executor}`,
+    executorSecret: previous.executorSecret ?? secret(),
+    databases: postgres.urls,
+    wsProxyUrl: proxy.url,
+  };
+
+  const workerEnv = {
+    LEGACY_DATABASE_URL: postgres.urls.legacy,
+    RUNOPS_DATABASE_URL: postgres.urls.runops,
+    RUN_OPS_SPLIT_ENABLED: "true",
+    DATABASE_WS_PROXY: proxy.url,
+    EXECUTOR_URL: state.executorUrl,
+    EXECUTOR_SHARED_SECRET: state.executorSecret,
+    GITHUB_WEBHOOK_SECRET: state.webhookSecret,
+    PUBLIC_URL: state.apiUrl,
+  };
+
+  run("executor", ["executor/main.ts"], {
+    PORT: String(ports.executor),
+    HOST: "127.0.0.1",
+    EXECUTOR_SHARED_SECRET: state.executorSecret,
+  });
+  const wranglerPackage = createRequire(import.meta.url).resolve("wrangler/package.json");
+  const wrangler = join(dirname(wranglerPackage), "bin", "wrangler.js");
+  run(
+    "worker",
+    [
+      wrangler, "dev",
+      "--ip", "127.0.0.1",
+      "--port", String(ports.api),
+      "--inspector-port", String(await freePort()),
+      ...Object.entries(workerEnv).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
+      "--persist-to", join(home, "wrangler"),
+      "--show-interactive-dev-session=false",
+    ],
+    { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  );
+
+  await waitForHttp(`${state.executorUrl}/healthz`, 30_000);
+  await waitForHttp(`${state.apiUrl}/healthz`, 60_000);
+  writeFileSync(join(home, "dev.json"), `${JSON.stringify(state, null, 2)}\n`);
+
+  say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s — details in ${join(home, "dev.json")}`);
+  say(`API      ${state.apiUrl}`);
+  say(`API key  ${state.apiKey}`);
+  say(`try:     curl -s ${state.apiUrl}/healthz`);
+  say("Ctrl-C stops everything.");
+}
+
+main().catch(async (error) => {
+  console.error(`[flightcheck] ${error instanceof Error ? error.message : String(error)}`);
+  await stop(1);
+});

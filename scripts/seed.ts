@@ -1,0 +1,59 @@
+/**
+ * The local development tenant: organisation `dev`, project `demo`, environment `dev`, and its secret key.
+ * Idempotent: an existing key is kept (and re-hashed in place if the database was wiped).
+ */
+import { apiKeyPrefix, hashApiKey, mintApiKey } from "../schema/api-keys.ts";
+import * as controlPlane from "../schema/control-plane.ts";
+import type { Database } from "../worker/store/database.ts";
+import { mintCuid } from "../worker/store/ids.ts";
+
+const { organizations, projects, environments } = controlPlane;
+
+export interface SeedOptions {
+  slug?: string;
+  /** Keep this key if given (e.g. from .flightcheck/dev.json), else mint one. */
+  apiKey?: string;
+  concurrencyLimit?: number;
+}
+
+export interface Tenant {
+  organizationId: string;
+  projectId: string;
+  environmentId: string;
+  apiKey: string;
+}
+
+export async function seedTenant(
+  db: Database<typeof controlPlane>,
+  { slug = "dev", apiKey = mintApiKey("dev"), concurrencyLimit = 10 }: SeedOptions = {},
+): Promise<Tenant> {
+  const apiKeyHash = await hashApiKey(apiKey);
+  return db.transaction(async (tx) => {
+    const [organization] = await tx
+      .insert(organizations)
+      .values({ id: mintCuid(), slug, name: `${slug} organisation`, concurrencyLimit })
+      .onConflictDoUpdate({ target: organizations.slug, set: { concurrencyLimit } })
+      .returning();
+    const [project] = await tx
+      .insert(projects)
+      .values({ id: mintCuid(), organizationId: organization!.id, slug: "demo", name: "Demo" })
+      .onConflictDoUpdate({ target: [projects.organizationId, projects.slug], set: { name: "Demo" } })
+      .returning();
+    const [environment] = await tx
+      .insert(environments)
+      .values({
+        id: mintCuid(),
+        organizationId: organization!.id,
+        projectId: project!.id,
+        slug: "dev",
+        apiKeyHash,
+        apiKeyPrefix: apiKeyPrefix(apiKey),
+      })
+      .onConflictDoUpdate({
+        target: [environments.projectId, environments.slug],
+        set: { apiKeyHash, apiKeyPrefix: apiKeyPrefix(apiKey) },
+      })
+      .returning();
+    return { organizationId: organization!.id, projectId: project!.id, environmentId: environment!.id, apiKey };
+  });
+}

@@ -1,0 +1,36 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// One embedded Postgres (both databases), the WebSocket proxy and the executor are started once by the
+// global setup and shared by two projects: the Worker in the real Workers runtime, and Node-side code.
+export default defineConfig({
+  test: {
+    globalSetup: ["./test/support/global-setup.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    projects: [
+      {
+        test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              bindings: {
+                LEGACY_DATABASE_URL: inject("legacyDatabaseUrl"),
+                RUNOPS_DATABASE_URL: inject("runopsDatabaseUrl"),
+                RUN_OPS_SPLIT_ENABLED: "true",
+                DATABASE_WS_PROXY: inject("wsProxyUrl"),
+                EXECUTOR_URL: inject("executorUrl"),
+                EXECUTOR_SHARED_SECRET: inject("executorSecret"),
+                TEST_API_KEY: inject("apiKey"),
+              },
+            },
+          })),
+        ],
+      },
+      {
+        test: { name: "node", include: ["test/node/**/*.test.ts", "test/e2e/**/*.test.ts"], environment: "node" },
+      },
+    ],
+  },
+});

@@ -1,0 +1,45 @@
+/**
+ * The Worker's settings, validated by zod from wrangler vars and secrets (DESIGN §10). Parsed once per
+ * isolate; a missing or malformed setting fails every request with a message naming it.
+ */
+import * as z from "zod";
+import { parseSettings } from "../schema/settings.ts";
+
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: "must be a postgres:// URL" });
+const flag = z.enum(["true", "false"], { error: 'must be "true" or "false"' }).transform((value) => value === "true");
+
+const schema = z
+  .object({
+    LEGACY_DATABASE_URL: postgresUrl,
+    RUNOPS_DATABASE_URL: postgresUrl.optional(),
+    LEGACY_REPLICA_URL: postgresUrl.optional(),
+    RUNOPS_REPLICA_URL: postgresUrl.optional(),
+    RUN_OPS_SPLIT_ENABLED: flag.default(false),
+    /** Local stack and tests only: the WebSocket→TCP proxy in front of embedded Postgres. */
+    DATABASE_WS_PROXY: z.url({ protocol: /^wss?$/, error: "must be a ws:// URL" }).optional(),
+    /** Local stack and tests: the executor process. Unset in production, where the Container binding is used. */
+    EXECUTOR_URL: z.url({ protocol: /^https?$/ }).optional(),
+    EXECUTOR_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+    GITHUB_APP_ID: z.string().optional(),
+    GITHUB_PRIVATE_KEY: z.string().optional(),
+    GITHUB_WEBHOOK_SECRET: z.string().optional(),
+    GITHUB_API_URL: z.url().default("https://api.github.com"),
+    PUBLIC_URL: z.url().optional(),
+  })
+  .refine((config) => !config.RUN_OPS_SPLIT_ENABLED || config.RUNOPS_DATABASE_URL, {
+    path: ["RUNOPS_DATABASE_URL"],
+    message: "required when RUN_OPS_SPLIT_ENABLED is true",
+  });
+
+export type Config = z.infer<typeof schema>;
+
+const parsed = new WeakMap<object, Config>();
+
+export function loadConfig(env: object): Config {
+  let config = parsed.get(env);
+  if (!config) {
+    config = parseSettings(schema, env, "Worker");
+    parsed.set(env, config);
+  }
+  return config;
+}

@@ -15,17 +15,6 @@ import { seedTenant } from "../../scripts/seed.ts";
 import { startWsProxy } from "../../scripts/ws-proxy.ts";
 import { connect } from "../../worker/store/database.ts";
 
-declare module "vitest" {
-  interface ProvidedContext {
-    legacyDatabaseUrl: string;
-    runopsDatabaseUrl: string;
-    wsProxyUrl: string;
-    executorUrl: string;
-    executorSecret: string;
-    apiKey: string;
-  }
-}
-
 export default async function setup(project: TestProject) {
   const dataDir = mkdtempSync(join(tmpdir(), "flightcheck-test-pg-"));
   const postgres = await startPostgres({ dataDir, port: await freePort(), flags: ["-c", "fsync=off"] });

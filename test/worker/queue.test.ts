@@ -17,9 +17,8 @@ async function acceptedByExecutor(): Promise<number> {
 
 async function consume(body: unknown, overrides: Record<string, string> = {}, attempts = 1) {
   const batch = createMessageBatch("run-dispatch", [{ id: "message-1", timestamp: new Date(), attempts, body }]);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, { ...env, ...overrides }, ctx);
-  return getQueueResult(batch, ctx);
+  await worker.queue(batch, { ...env, ...overrides });
+  return getQueueResult(batch, createExecutionContext());
 }
 
 describe("run-dispatch consumer", () => {

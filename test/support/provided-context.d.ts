@@ -1,0 +1,13 @@
+// What the global setup hands to tests through `inject()`, for both projects.
+import "vitest";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    legacyDatabaseUrl: string;
+    runopsDatabaseUrl: string;
+    wsProxyUrl: string;
+    executorUrl: string;
+    executorSecret: string;
+    apiKey: string;
+  }
+}

@@ -17,7 +17,7 @@ import {
   text,
   uniqueIndex,
 } from "drizzle-orm/pg-core";
-import { createdAt, instant } from "./columns.ts";
+import { createdAt, id, instant } from "./columns.ts";
 import { BATCH_STATUSES, RUN_STATUSES, STEP_STATUSES, WAITPOINT_STATUSES, WAITPOINT_TYPES } from "./contracts.ts";
 
 export const runStatus = pgEnum("run_status", RUN_STATUSES);
@@ -31,7 +31,7 @@ const tags = () => text().array().notNull().default(sql`'{}'::text[]`);
 export const batches = pgTable(
   "batches",
   {
-    id: text().primaryKey(),
+    id: id().primaryKey(),
     friendlyId: text()
       .notNull()
       .generatedAlwaysAs(sql`'batch_' || id`),
@@ -40,7 +40,7 @@ export const batches = pgTable(
     environmentId: text().notNull(),
     status: batchStatus().notNull().default("PENDING"),
     runCount: integer().notNull(),
-    parentRunId: text().references((): AnyPgColumn => runs.id),
+    parentRunId: id().references((): AnyPgColumn => runs.id),
     idempotencyKey: text(),
     idempotencyKeyExpiresAt: instant(),
     // A suite run is a batch: what GitHub needs to report it travels with it.
@@ -65,7 +65,7 @@ export const batches = pgTable(
 export const runs = pgTable(
   "runs",
   {
-    id: text().primaryKey(),
+    id: id().primaryKey(),
     friendlyId: text()
       .notNull()
       .generatedAlwaysAs(sql`'run_' || id`),
@@ -81,8 +81,8 @@ export const runs = pgTable(
     maxAttempts: integer().notNull().default(3),
     tags: tags(),
     metadata: jsonb(),
-    batchId: text().references(() => batches.id),
-    parentRunId: text().references((): AnyPgColumn => runs.id),
+    batchId: id().references(() => batches.id),
+    parentRunId: id().references((): AnyPgColumn => runs.id),
     idempotencyKey: text(),
     idempotencyKeyExpiresAt: instant(),
     delayUntil: instant(),
@@ -108,7 +108,7 @@ export const runs = pgTable(
 export const waitpoints = pgTable(
   "waitpoints",
   {
-    id: text().primaryKey(),
+    id: id().primaryKey(),
     friendlyId: text()
       .notNull()
       .generatedAlwaysAs(sql`'waitpoint_' || id`),
@@ -118,10 +118,10 @@ export const waitpoints = pgTable(
     type: waitpointType().notNull(),
     status: waitpointStatus().notNull().default("WAITING"),
     /** The run that created it; standalone tokens have none and live in `legacy`. */
-    ownerRunId: text().references(() => runs.id),
+    ownerRunId: id().references(() => runs.id),
     /** RUN waitpoints: the child run or batch whose completion completes it. */
-    completedByRunId: text(),
-    completedByBatchId: text(),
+    completedByRunId: id(),
+    completedByBatchId: id(),
     completeAfter: instant(),
     timeoutAt: instant(),
     idempotencyKey: text(),
@@ -144,11 +144,11 @@ export const waitpoints = pgTable(
 export const runWaitpoints = pgTable(
   "run_waitpoints",
   {
-    runId: text()
+    runId: id()
       .notNull()
       .references(() => runs.id, { onDelete: "cascade" }),
     // No foreign key: a standalone token (legacy) may block a run in the other store.
-    waitpointId: text().notNull(),
+    waitpointId: id().notNull(),
     createdAt: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.runId, t.waitpointId] }), index("run_waitpoints_waitpoint").on(t.waitpointId)],
@@ -157,7 +157,7 @@ export const runWaitpoints = pgTable(
 export const stepResults = pgTable(
   "step_results",
   {
-    runId: text()
+    runId: id()
       .notNull()
       .references(() => runs.id, { onDelete: "cascade" }),
     attempt: integer().notNull(),

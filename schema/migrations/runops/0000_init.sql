@@ -4,14 +4,14 @@ CREATE TYPE "public"."step_status" AS ENUM('PASSED', 'FAILED', 'SKIPPED');--> st
 CREATE TYPE "public"."waitpoint_status" AS ENUM('WAITING', 'COMPLETED', 'TIMED_OUT');--> statement-breakpoint
 CREATE TYPE "public"."waitpoint_type" AS ENUM('TOKEN', 'DATETIME', 'RUN');--> statement-breakpoint
 CREATE TABLE "batches" (
-	"id" text PRIMARY KEY NOT NULL,
+	"id" text COLLATE "C" PRIMARY KEY NOT NULL,
 	"friendly_id" text GENERATED ALWAYS AS ('batch_' || id) STORED NOT NULL,
 	"organization_id" text NOT NULL,
 	"project_id" text NOT NULL,
 	"environment_id" text NOT NULL,
 	"status" "batch_status" DEFAULT 'PENDING' NOT NULL,
 	"run_count" integer NOT NULL,
-	"parent_run_id" text,
+	"parent_run_id" text COLLATE "C",
 	"idempotency_key" text,
 	"idempotency_key_expires_at" timestamp (3) with time zone,
 	"suite_id" text,
@@ -27,14 +27,14 @@ CREATE TABLE "batches" (
 );
 --> statement-breakpoint
 CREATE TABLE "run_waitpoints" (
-	"run_id" text NOT NULL,
-	"waitpoint_id" text NOT NULL,
+	"run_id" text COLLATE "C" NOT NULL,
+	"waitpoint_id" text COLLATE "C" NOT NULL,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "run_waitpoints_run_id_waitpoint_id_pk" PRIMARY KEY("run_id","waitpoint_id")
 );
 --> statement-breakpoint
 CREATE TABLE "runs" (
-	"id" text PRIMARY KEY NOT NULL,
+	"id" text COLLATE "C" PRIMARY KEY NOT NULL,
 	"friendly_id" text GENERATED ALWAYS AS ('run_' || id) STORED NOT NULL,
 	"organization_id" text NOT NULL,
 	"project_id" text NOT NULL,
@@ -48,8 +48,8 @@ CREATE TABLE "runs" (
 	"max_attempts" integer DEFAULT 3 NOT NULL,
 	"tags" text[] DEFAULT '{}'::text[] NOT NULL,
 	"metadata" jsonb,
-	"batch_id" text,
-	"parent_run_id" text,
+	"batch_id" text COLLATE "C",
+	"parent_run_id" text COLLATE "C",
 	"idempotency_key" text,
 	"idempotency_key_expires_at" timestamp (3) with time zone,
 	"delay_until" timestamp (3) with time zone,
@@ -62,7 +62,7 @@ CREATE TABLE "runs" (
 );
 --> statement-breakpoint
 CREATE TABLE "step_results" (
-	"run_id" text NOT NULL,
+	"run_id" text COLLATE "C" NOT NULL,
 	"attempt" integer NOT NULL,
 	"index" integer NOT NULL,
 	"action" text NOT NULL,
@@ -77,16 +77,16 @@ CREATE TABLE "step_results" (
 );
 --> statement-breakpoint
 CREATE TABLE "waitpoints" (
-	"id" text PRIMARY KEY NOT NULL,
+	"id" text COLLATE "C" PRIMARY KEY NOT NULL,
 	"friendly_id" text GENERATED ALWAYS AS ('waitpoint_' || id) STORED NOT NULL,
 	"organization_id" text NOT NULL,
 	"project_id" text NOT NULL,
 	"environment_id" text NOT NULL,
 	"type" "waitpoint_type" NOT NULL,
 	"status" "waitpoint_status" DEFAULT 'WAITING' NOT NULL,
-	"owner_run_id" text,
-	"completed_by_run_id" text,
-	"completed_by_batch_id" text,
+	"owner_run_id" text COLLATE "C",
+	"completed_by_run_id" text COLLATE "C",
+	"completed_by_batch_id" text COLLATE "C",
 	"complete_after" timestamp (3) with time zone,
 	"timeout_at" timestamp (3) with time zone,
 	"idempotency_key" text,

@@ -1,0 +1,44 @@
+import { env } from "cloudflare:test";
+import { inArray } from "drizzle-orm";
+import { inject } from "vitest";
+import * as runOps from "../../../schema/run-ops.ts";
+import { loadConfig } from "../../../worker/config.ts";
+import { connect } from "../../../worker/store/database.ts";
+import { mintCuid } from "../../../worker/store/ids.ts";
+import { type RoutingRunStore, openRunStore } from "../../../worker/store/routing-store.ts";
+import type { Owner } from "../../../worker/store/run-store.ts";
+
+export const CLOSED_PORT_URL = "postgres://postgres:postgres@127.0.0.1:9/down";
+
+/** A fresh tenant per test, so tests never see each other's rows. */
+export function newOwner(): Owner {
+  return { organizationId: mintCuid(), projectId: mintCuid(), environmentId: mintCuid() };
+}
+
+/** Opens a RunStore with some settings changed, runs `use`, and closes it (one store per request, as in the Worker). */
+export async function withStore<T>(settings: Record<string, string>, use: (store: RoutingRunStore) => Promise<T>): Promise<T> {
+  const store = openRunStore(loadConfig({ ...env, ...settings }));
+  try {
+    return await use(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export const SPLIT_ON = { RUN_OPS_SPLIT_ENABLED: "true" };
+export const SPLIT_OFF = { RUN_OPS_SPLIT_ENABLED: "false" };
+
+/** Which database holds each of these ids, read with a bare client (not through the store under test). */
+export async function whereAre(table: "runs" | "batches" | "waitpoints", ids: string[]) {
+  const located: Record<string, string[]> = { legacy: [], new: [] };
+  for (const [name, url] of [["legacy", inject("legacyDatabaseUrl")], ["new", inject("runopsDatabaseUrl")]] as const) {
+    const { db, close } = connect(url, runOps, { wsProxy: inject("wsProxyUrl") });
+    try {
+      const rows = await db.select({ id: runOps[table].id }).from(runOps[table]).where(inArray(runOps[table].id, ids));
+      located[name] = rows.map((row) => row.id).sort();
+    } finally {
+      await close();
+    }
+  }
+  return located;
+}

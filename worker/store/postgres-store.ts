@@ -1,0 +1,252 @@
+/**
+ * The run tables in ONE database (legacy or run-ops). The router decides which instance a call goes to; this
+ * class writes and reads, and translates what Postgres throws into the store's error language.
+ */
+import { type SQL, and, arrayContains, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
+import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
+import type { PgDatabase } from "drizzle-orm/pg-core";
+import type { RunStatus } from "../../schema/contracts.ts";
+import * as runOps from "../../schema/run-ops.ts";
+import { releasesIdempotencyKey } from "../runs/transitions.ts";
+import type { Database } from "./database.ts";
+import { ConflictError, normaliseStoreError } from "./errors.ts";
+import type { Residency } from "./ids.ts";
+import type {
+  Batch,
+  Created,
+  NewBatch,
+  NewBatchItem,
+  NewRun,
+  NewWaitpoint,
+  Run,
+  RunFilter,
+  RunPatch,
+  Waitpoint,
+} from "./run-store.ts";
+
+const { batches, runWaitpoints, runs, waitpoints } = runOps;
+
+export type RunOpsDatabase = Database<typeof runOps>;
+/** The database or a transaction on it. */
+type Executor = PgDatabase<NeonQueryResultHKT, typeof runOps>;
+
+/** Where a page of a list starts: strictly after this (createdAt, id), in descending order. */
+export interface ListPosition {
+  createdAt: Date;
+  id: string;
+}
+
+const expired = (row: { idempotencyKeyExpiresAt: Date | null }, now: Date) =>
+  row.idempotencyKeyExpiresAt !== null && row.idempotencyKeyExpiresAt <= now;
+
+/**
+ * Insert-or-find on an idempotency key, safe under any number of concurrent writers: the unique index
+ * decides who wins (the insert does nothing on conflict) and the losers read the winner. An expired holder
+ * gives its key up and the insert runs again.
+ */
+async function insertOnce<T extends { idempotencyKeyExpiresAt: Date | null }>(steps: {
+  insert: () => Promise<T[]>;
+  findHolder: () => Promise<T[]>;
+  release: (holder: T) => Promise<unknown>;
+}): Promise<Created<T>> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const [inserted] = await steps.insert();
+    if (inserted) return { record: inserted, isCached: false };
+    const [holder] = await steps.findHolder();
+    if (!holder) continue; // released between our insert and our read
+    if (!expired(holder, new Date())) return { record: holder, isCached: true };
+    await steps.release(holder);
+  }
+  throw new ConflictError("idempotency key is being contended; retry");
+}
+
+export class PostgresRunStore {
+  readonly residency: Residency;
+  private readonly writer: RunOpsDatabase;
+  private readonly reader: RunOpsDatabase;
+
+  /** `reader` is a replica for plain reads; reads that must see a write go to `writer`. */
+  constructor(residency: Residency, writer: RunOpsDatabase, reader: RunOpsDatabase = writer) {
+    this.residency = residency;
+    this.writer = writer;
+    this.reader = reader;
+  }
+
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw normaliseStoreError(error, this.residency);
+    }
+  }
+
+  /** The unexpired run holding this key, if any (always read from the writer). */
+  findRunByIdempotencyKey(environmentId: string, task: string, key: string): Promise<Run | undefined> {
+    return this.guard(async () => {
+      const [row] = await this.writer
+        .select()
+        .from(runs)
+        .where(and(eq(runs.environmentId, environmentId), eq(runs.task, task), eq(runs.idempotencyKey, key)));
+      return row && !expired(row, new Date()) ? row : undefined;
+    });
+  }
+
+  insertRun(id: string, { blockedBy = [], ...input }: NewRun): Promise<Created<Run>> {
+    return this.guard(async () => {
+      if (blockedBy.length === 0) return this.insertRunRow(this.writer, id, input);
+      return this.writer.transaction(async (tx) => {
+        const created = await this.insertRunRow(tx, id, input);
+        if (!created.isCached) {
+          await tx.insert(runWaitpoints).values(blockedBy.map((waitpointId) => ({ runId: id, waitpointId })));
+        }
+        return created;
+      });
+    });
+  }
+
+  private insertRunRow(db: Executor, id: string, input: Omit<NewRun, "blockedBy">): Promise<Created<Run>> {
+    const { environmentId, task, idempotencyKey } = input;
+    if (!idempotencyKey) {
+      return db
+        .insert(runs)
+        .values({ ...input, id })
+        .returning()
+        .then(([record]) => ({ record: record!, isCached: false }));
+    }
+    return insertOnce({
+      insert: () =>
+        db
+          .insert(runs)
+          .values({ ...input, id })
+          .onConflictDoNothing({ target: [runs.environmentId, runs.task, runs.idempotencyKey] })
+          .returning(),
+      findHolder: () =>
+        db
+          .select()
+          .from(runs)
+          .where(and(eq(runs.environmentId, environmentId), eq(runs.task, task), eq(runs.idempotencyKey, idempotencyKey))),
+      release: (holder) => db.update(runs).set({ idempotencyKey: null }).where(eq(runs.id, holder.id)),
+    });
+  }
+
+  insertBatch(
+    batchId: string,
+    input: NewBatch,
+    items: { id: string; input: NewBatchItem }[],
+  ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
+    return this.guard(() =>
+      this.writer.transaction(async (tx) => {
+        const values = { ...input, id: batchId, runCount: items.length };
+        const created = input.idempotencyKey
+          ? await insertOnce({
+              insert: () =>
+                tx.insert(batches).values(values).onConflictDoNothing({ target: [batches.environmentId, batches.idempotencyKey] }).returning(),
+              findHolder: () =>
+                tx
+                  .select()
+                  .from(batches)
+                  .where(and(eq(batches.environmentId, input.environmentId), eq(batches.idempotencyKey, input.idempotencyKey!))),
+              release: (holder) => tx.update(batches).set({ idempotencyKey: null }).where(eq(batches.id, holder.id)),
+            })
+          : { record: (await tx.insert(batches).values(values).returning())[0]!, isCached: false };
+
+        if (created.isCached) {
+          const existing = await tx.select().from(runs).where(eq(runs.batchId, created.record.id)).orderBy(asc(runs.createdAt), asc(runs.id));
+          return { record: { batch: created.record, runs: existing }, isCached: true };
+        }
+        const owner = { organizationId: input.organizationId, projectId: input.projectId, environmentId: input.environmentId };
+        const inserted = items.length
+          ? await tx
+              .insert(runs)
+              .values(items.map((item) => ({ ...item.input, ...owner, id: item.id, batchId, parentRunId: input.parentRunId })))
+              .returning()
+          : [];
+        const order = new Map(items.map((item, index) => [item.id, index]));
+        inserted.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+        return { record: { batch: created.record, runs: inserted }, isCached: false };
+      }),
+    );
+  }
+
+  findRun(environmentId: string, id: string, fresh = false): Promise<Run | undefined> {
+    const db = fresh ? this.writer : this.reader;
+    return this.guard(async () => (await db.select().from(runs).where(and(eq(runs.id, id), eq(runs.environmentId, environmentId))))[0]);
+  }
+
+  findRuns(environmentId: string, ids: string[]): Promise<Run[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.guard(() => this.reader.select().from(runs).where(and(eq(runs.environmentId, environmentId), inArray(runs.id, ids))));
+  }
+
+  findBatch(environmentId: string, id: string, fresh = false): Promise<{ batch: Batch; runs: Run[] } | undefined> {
+    const db = fresh ? this.writer : this.reader;
+    return this.guard(async () => {
+      const [batch] = await db.select().from(batches).where(and(eq(batches.id, id), eq(batches.environmentId, environmentId)));
+      if (!batch) return undefined;
+      const items = await db.select().from(runs).where(eq(runs.batchId, id)).orderBy(asc(runs.createdAt), asc(runs.id));
+      return { batch, runs: items };
+    });
+  }
+
+  /** Up to `limit` runs strictly after `after`, newest first. */
+  listRuns(environmentId: string, filter: RunFilter, limit: number, after?: ListPosition): Promise<Run[]> {
+    const conditions: (SQL | undefined)[] = [
+      eq(runs.environmentId, environmentId),
+      filter.status?.length ? inArray(runs.status, filter.status) : undefined,
+      filter.task ? eq(runs.task, filter.task) : undefined,
+      filter.tag ? arrayContains(runs.tags, [filter.tag]) : undefined,
+      filter.batchId ? eq(runs.batchId, filter.batchId) : undefined,
+      after
+        ? or(lt(runs.createdAt, after.createdAt), and(eq(runs.createdAt, after.createdAt), lt(runs.id, after.id)))
+        : undefined,
+    ];
+    return this.guard(() =>
+      this.reader
+        .select()
+        .from(runs)
+        .where(and(...conditions))
+        .orderBy(desc(runs.createdAt), desc(runs.id))
+        .limit(limit),
+    );
+  }
+
+  updateRun(id: string, patch: RunPatch, fromStatuses?: readonly RunStatus[]): Promise<Run | undefined> {
+    const releaseKey = patch.status && releasesIdempotencyKey(patch.status) ? { idempotencyKey: null } : {};
+    return this.guard(async () => {
+      const [row] = await this.writer
+        .update(runs)
+        .set({ ...patch, ...releaseKey, updatedAt: new Date() })
+        .where(and(eq(runs.id, id), fromStatuses ? inArray(runs.status, [...fromStatuses]) : undefined))
+        .returning();
+      return row;
+    });
+  }
+
+  insertWaitpoint(id: string, input: NewWaitpoint): Promise<Created<Waitpoint>> {
+    return this.guard(async () => {
+      if (!input.idempotencyKey) {
+        const [record] = await this.writer.insert(waitpoints).values({ ...input, id }).returning();
+        return { record: record!, isCached: false };
+      }
+      const db = this.writer;
+      return insertOnce({
+        insert: () =>
+          db
+            .insert(waitpoints)
+            .values({ ...input, id })
+            .onConflictDoNothing({ target: [waitpoints.environmentId, waitpoints.idempotencyKey] })
+            .returning(),
+        findHolder: () =>
+          db
+            .select()
+            .from(waitpoints)
+            .where(and(eq(waitpoints.environmentId, input.environmentId), eq(waitpoints.idempotencyKey, input.idempotencyKey!))),
+        release: (holder) => db.update(waitpoints).set({ idempotencyKey: null }).where(eq(waitpoints.id, holder.id)),
+      });
+    });
+  }
+
+  findWaitpoint(id: string): Promise<Waitpoint | undefined> {
+    return this.guard(async () => (await this.writer.select().from(waitpoints).where(eq(waitpoints.id, id)))[0]);
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * RoutingRunStore: the RunStore every caller gets. It mints ids by the residency rules, sends each call to
+ * the store the id's shape names, fans out where an id does not say (waitpoints), and merges lists.
+ */
+import * as runOps from "../../schema/run-ops.ts";
+import type { RunStatus } from "../../schema/contracts.ts";
+import type { Config } from "../config.ts";
+import { connect } from "./database.ts";
+import { InvalidIdError, StoreUnavailableError } from "./errors.ts";
+import { type Residency, mintCuid, mintId, residencyOf } from "./ids.ts";
+import { type ListPosition, PostgresRunStore } from "./postgres-store.ts";
+import { type ResidencyPolicy, residencyForRun, residencyForWaitpoint } from "./residency.ts";
+import type {
+  Batch,
+  Created,
+  NewBatch,
+  NewBatchItem,
+  NewRun,
+  NewWaitpoint,
+  Page,
+  ReadOptions,
+  Run,
+  RunFilter,
+  RunPatch,
+  RunStore,
+  Waitpoint,
+} from "./run-store.ts";
+
+const byNewestFirst = (a: Run, b: Run) =>
+  b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+export function encodeCursor(position: ListPosition): string {
+  return btoa(JSON.stringify([position.createdAt.getTime(), position.id])).replace(/=+$/, "");
+}
+
+export function decodeCursor(cursor: string): ListPosition {
+  try {
+    const [time, id] = JSON.parse(atob(cursor)) as unknown[];
+    if (typeof time === "number" && Number.isSafeInteger(time) && typeof id === "string" && residencyOf(id)) {
+      return { createdAt: new Date(time), id };
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidIdError("cursor is not one this API returned");
+}
+
+export class RoutingRunStore implements RunStore {
+  private readonly stores: { legacy: PostgresRunStore; new?: PostgresRunStore };
+  private readonly policy: ResidencyPolicy;
+  private readonly closeConnections: () => Promise<void>;
+
+  constructor(
+    stores: { legacy: PostgresRunStore; new?: PostgresRunStore },
+    policy: ResidencyPolicy,
+    closeConnections: () => Promise<void> = async () => {},
+  ) {
+    this.stores = stores;
+    this.policy = { splitEnabled: policy.splitEnabled && stores.new !== undefined };
+    this.closeConnections = closeConnections;
+  }
+
+  private store(residency: Residency): PostgresRunStore {
+    const store = this.stores[residency];
+    if (!store) throw new StoreUnavailableError(residency, "RUNOPS_DATABASE_URL is not configured");
+    return store;
+  }
+
+  private storeOf(id: string): PostgresRunStore | undefined {
+    const residency = residencyOf(id);
+    return residency && this.store(residency);
+  }
+
+  /** The configured stores, run-ops first: the order of a fan-out. */
+  private all(): PostgresRunStore[] {
+    return this.stores.new ? [this.stores.new, this.stores.legacy] : [this.stores.legacy];
+  }
+
+  async createRun(input: NewRun): Promise<Created<Run>> {
+    const residency = residencyForRun(this.policy, input.parentRunId);
+    // Keys written before the split stay authoritative: while it is on, legacy is asked too.
+    if (input.idempotencyKey && residency === "new") {
+      const earlier = await this.stores.legacy.findRunByIdempotencyKey(input.environmentId, input.task, input.idempotencyKey);
+      if (earlier) return { record: earlier, isCached: true };
+    }
+    return this.store(residency).insertRun(mintId(residency), input);
+  }
+
+  createBatch(input: NewBatch, items: NewBatchItem[]): Promise<Created<{ batch: Batch; runs: Run[] }>> {
+    const residency = residencyForRun(this.policy, input.parentRunId);
+    const withIds = items.map((item) => ({ id: mintId(residency), input: item }));
+    return this.store(residency).insertBatch(mintId(residency), input, withIds);
+  }
+
+  async findRun(environmentId: string, runId: string, read: ReadOptions = {}): Promise<Run | undefined> {
+    return this.storeOf(runId)?.findRun(environmentId, runId, read.fresh);
+  }
+
+  async findRuns(environmentId: string, runIds: string[]): Promise<Run[]> {
+    const partitions = new Map<Residency, string[]>();
+    for (const id of runIds) {
+      const residency = residencyOf(id);
+      if (residency) partitions.set(residency, [...(partitions.get(residency) ?? []), id]);
+    }
+    const found = await Promise.all(
+      [...partitions].map(([residency, ids]) => this.store(residency).findRuns(environmentId, ids)),
+    );
+    return found.flat();
+  }
+
+  async findBatch(environmentId: string, batchId: string, read: ReadOptions = {}) {
+    return this.storeOf(batchId)?.findBatch(environmentId, batchId, read.fresh);
+  }
+
+  async listRuns(environmentId: string, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<Page<Run>> {
+    const after = page.cursor ? decodeCursor(page.cursor) : undefined;
+    const batchStore = filter.batchId ? this.storeOf(filter.batchId) : undefined;
+    if (filter.batchId && !batchStore) return { data: [], nextCursor: null };
+    const sources = batchStore ? [batchStore] : this.all();
+    // Each store returns its own newest `limit + 1` after the cursor; the merge of those holds the true page.
+    const rows = (await Promise.all(sources.map((store) => store.listRuns(environmentId, filter, page.limit + 1, after))))
+      .flat()
+      .sort(byNewestFirst);
+    const data = rows.slice(0, page.limit);
+    const last = data.at(-1);
+    return { data, nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null };
+  }
+
+  async updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[]): Promise<Run | undefined> {
+    return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses);
+  }
+
+  createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>> {
+    return this.store(residencyForWaitpoint(input.ownerRunId)).insertWaitpoint(mintCuid(), input);
+  }
+
+  async findWaitpoint(environmentId: string, waitpointId: string): Promise<Waitpoint | undefined> {
+    if (residencyOf(waitpointId) !== "legacy") return undefined;
+    for (const store of this.all()) {
+      const waitpoint = await store.findWaitpoint(waitpointId);
+      // Resolution first, authorisation again after it: another environment's waitpoint does not exist.
+      if (waitpoint) return waitpoint.environmentId === environmentId ? waitpoint : undefined;
+    }
+    return undefined;
+  }
+
+  close(): Promise<void> {
+    return this.closeConnections();
+  }
+}
+
+/** Opens the stores the configuration names. One per request in a Worker; close it when the request ends. */
+export function openRunStore(config: Config): RoutingRunStore {
+  const options = { wsProxy: config.DATABASE_WS_PROXY };
+  const pools: { close(): Promise<void> }[] = [];
+  const open = (url: string) => {
+    const connection = connect(url, runOps, options);
+    pools.push(connection);
+    return connection.db;
+  };
+  const store = (residency: Residency, url: string, replicaUrl?: string) =>
+    new PostgresRunStore(residency, open(url), replicaUrl ? open(replicaUrl) : undefined);
+
+  return new RoutingRunStore(
+    {
+      legacy: store("legacy", config.LEGACY_DATABASE_URL, config.LEGACY_REPLICA_URL),
+      new: config.RUNOPS_DATABASE_URL ? store("new", config.RUNOPS_DATABASE_URL, config.RUNOPS_REPLICA_URL) : undefined,
+    },
+    { splitEnabled: config.RUN_OPS_SPLIT_ENABLED },
+    async () => {
+      await Promise.allSettled(pools.map((pool) => pool.close()));
+    },
+  );
+}

@@ -82,6 +82,8 @@ export const runs = pgTable(
     tags: tags(),
     metadata: jsonb(),
     batchId: id().references(() => batches.id),
+    /** Position among its batch's items, as they were given. */
+    batchIndex: integer(),
     parentRunId: id().references((): AnyPgColumn => runs.id),
     idempotencyKey: text(),
     idempotencyKeyExpiresAt: instant(),
@@ -100,7 +102,7 @@ export const runs = pgTable(
     index("runs_environment_list").on(t.environmentId, t.createdAt.desc(), t.id.desc()),
     // Active-run counts and FIFO promotion of QUEUED runs, per organisation.
     index("runs_organization_status").on(t.organizationId, t.status, t.createdAt, t.id),
-    index("runs_batch").on(t.batchId),
+    index("runs_batch").on(t.batchId, t.batchIndex),
     index("runs_parent").on(t.parentRunId),
   ],
 );

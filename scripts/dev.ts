@@ -16,11 +16,9 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as controlPlane from "../schema/control-plane.ts";
 import { connect } from "../worker/store/database.ts";
-import { migrateAll } from "./migrate.ts";
+import { startLocalDatabases } from "./local-databases.ts";
 import { freePort, waitForHttp } from "./net.ts";
-import { startPostgres } from "./postgres.ts";
 import { seedTenant } from "./seed.ts";
-import { startWsProxy } from "./ws-proxy.ts";
 
 const { values: flags } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });
 const home = resolve(process.env.FLIGHTCHECK_HOME ?? ".flightcheck");
@@ -112,17 +110,19 @@ async function main(): Promise<void> {
   mkdirSync(home, { recursive: true });
   const previous = loadSecrets();
 
-  const postgres = await startPostgres({ dataDir: join(home, "postgres"), port: ports.postgres });
-  cleanups.push(() => postgres.stop());
-  const proxy = await startWsProxy(ports.proxy);
-  cleanups.push(() => proxy.close());
-  say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops), proxy ${proxy.url}`);
+  const databases = await startLocalDatabases({
+    dataDir: join(home, "postgres"),
+    postgresPort: ports.postgres,
+    proxyPort: ports.proxy,
+  });
+  cleanups.push(() => databases.stop());
+  const { urls, wsProxyUrl } = databases;
+  say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops, migrated), proxy ${wsProxyUrl}`);
 
-  await migrateAll({ legacy: postgres.urls.legacy, runops: postgres.urls.runops, wsProxy: proxy.url });
-  const legacy = connect(postgres.urls.legacy, controlPlane, { wsProxy: proxy.url });
+  const legacy = connect(urls.legacy, controlPlane, { wsProxy: wsProxyUrl });
   const tenant = await seedTenant(legacy.db, { apiKey: previous.apiKey });
   await legacy.close();
-  say("migrations applied to both databases; dev tenant seeded");
+  say("dev tenant seeded");
 
   const state: DevState = {
     apiUrl: `http://127.0.0.1:${ports.api}`,
@@ -130,15 +130,15 @@ async function main(): Promise<void> {
     webhookSecret: previous.webhookSecret ?? secret(),
     executorUrl: `http://127.0.0.1:${ports.executor}`,
     executorSecret: previous.executorSecret ?? secret(),
-    databases: postgres.urls,
-    wsProxyUrl: proxy.url,
+    databases: urls,
+    wsProxyUrl,
   };
 
   const workerEnv = {
-    LEGACY_DATABASE_URL: postgres.urls.legacy,
-    RUNOPS_DATABASE_URL: postgres.urls.runops,
+    LEGACY_DATABASE_URL: urls.legacy,
+    RUNOPS_DATABASE_URL: urls.runops,
     RUN_OPS_SPLIT_ENABLED: "true",
-    DATABASE_WS_PROXY: proxy.url,
+    DATABASE_WS_PROXY: wsProxyUrl,
     EXECUTOR_URL: state.executorUrl,
     EXECUTOR_SHARED_SECRET: state.executorSecret,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,

@@ -8,20 +8,17 @@ import { join } from "node:path";
 import type { TestProject } from "vitest/node";
 import * as controlPlane from "../../schema/control-plane.ts";
 import { startExecutorServer } from "../../executor/server.ts";
-import { migrateAll } from "../../scripts/migrate.ts";
-import { freePort } from "../../scripts/net.ts";
-import { startPostgres } from "../../scripts/postgres.ts";
+import { startLocalDatabases } from "../../scripts/local-databases.ts";
 import { seedTenant } from "../../scripts/seed.ts";
-import { startWsProxy } from "../../scripts/ws-proxy.ts";
 import { connect } from "../../worker/store/database.ts";
 
 export default async function setup(project: TestProject) {
   const dataDir = mkdtempSync(join(tmpdir(), "flightcheck-test-pg-"));
-  const postgres = await startPostgres({ dataDir, port: await freePort(), flags: ["-c", "fsync=off"] });
-  const proxy = await startWsProxy();
-  await migrateAll({ legacy: postgres.urls.legacy, runops: postgres.urls.runops, wsProxy: proxy.url });
+  // 200-writer races open a connection per writer and store: room for them.
+  const databases = await startLocalDatabases({ dataDir, flags: ["-c", "fsync=off", "-c", "max_connections=1000"] });
+  const { urls, wsProxyUrl } = databases;
 
-  const legacy = connect(postgres.urls.legacy, controlPlane, { wsProxy: proxy.url });
+  const legacy = connect(urls.legacy, controlPlane, { wsProxy: wsProxyUrl });
   const tenant = await seedTenant(legacy.db, { slug: "test" });
   await legacy.close();
 
@@ -33,17 +30,16 @@ export default async function setup(project: TestProject) {
     EXECUTOR_CONCURRENCY: 1,
   });
 
-  project.provide("legacyDatabaseUrl", postgres.urls.legacy);
-  project.provide("runopsDatabaseUrl", postgres.urls.runops);
-  project.provide("wsProxyUrl", proxy.url);
+  project.provide("legacyDatabaseUrl", urls.legacy);
+  project.provide("runopsDatabaseUrl", urls.runops);
+  project.provide("wsProxyUrl", wsProxyUrl);
   project.provide("executorUrl", executor.url);
   project.provide("executorSecret", executorSecret);
   project.provide("apiKey", tenant.apiKey);
 
   return async () => {
     await executor.close();
-    await proxy.close();
-    await postgres.stop();
+    await databases.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
 }

@@ -151,18 +151,19 @@ export class PostgresRunStore {
           : { record: (await tx.insert(batches).values(values).returning())[0]!, isCached: false };
 
         if (created.isCached) {
-          const existing = await tx.select().from(runs).where(eq(runs.batchId, created.record.id)).orderBy(asc(runs.createdAt), asc(runs.id));
+          const existing = await tx.select().from(runs).where(eq(runs.batchId, created.record.id)).orderBy(asc(runs.batchIndex));
           return { record: { batch: created.record, runs: existing }, isCached: true };
         }
         const owner = { organizationId: input.organizationId, projectId: input.projectId, environmentId: input.environmentId };
         const inserted = items.length
           ? await tx
               .insert(runs)
-              .values(items.map((item) => ({ ...item.input, ...owner, id: item.id, batchId, parentRunId: input.parentRunId })))
+              .values(
+                items.map((item, batchIndex) => ({ ...item.input, ...owner, id: item.id, batchId, batchIndex, parentRunId: input.parentRunId })),
+              )
               .returning()
           : [];
-        const order = new Map(items.map((item, index) => [item.id, index]));
-        inserted.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+        inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
         return { record: { batch: created.record, runs: inserted }, isCached: false };
       }),
     );
@@ -183,7 +184,7 @@ export class PostgresRunStore {
     return this.guard(async () => {
       const [batch] = await db.select().from(batches).where(and(eq(batches.id, id), eq(batches.environmentId, environmentId)));
       if (!batch) return undefined;
-      const items = await db.select().from(runs).where(eq(runs.batchId, id)).orderBy(asc(runs.createdAt), asc(runs.id));
+      const items = await db.select().from(runs).where(eq(runs.batchId, id)).orderBy(asc(runs.batchIndex));
       return { batch, runs: items };
     });
   }

@@ -49,6 +49,7 @@ CREATE TABLE "runs" (
 	"tags" text[] DEFAULT '{}'::text[] NOT NULL,
 	"metadata" jsonb,
 	"batch_id" text COLLATE "C",
+	"batch_index" integer,
 	"parent_run_id" text COLLATE "C",
 	"idempotency_key" text,
 	"idempotency_key_expires_at" timestamp (3) with time zone,
@@ -112,7 +113,7 @@ CREATE UNIQUE INDEX "runs_friendly_id" ON "runs" USING btree ("friendly_id");-->
 CREATE UNIQUE INDEX "runs_idempotency" ON "runs" USING btree ("environment_id","task","idempotency_key");--> statement-breakpoint
 CREATE INDEX "runs_environment_list" ON "runs" USING btree ("environment_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
 CREATE INDEX "runs_organization_status" ON "runs" USING btree ("organization_id","status","created_at","id");--> statement-breakpoint
-CREATE INDEX "runs_batch" ON "runs" USING btree ("batch_id");--> statement-breakpoint
+CREATE INDEX "runs_batch" ON "runs" USING btree ("batch_id","batch_index");--> statement-breakpoint
 CREATE INDEX "runs_parent" ON "runs" USING btree ("parent_run_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "waitpoints_friendly_id" ON "waitpoints" USING btree ("friendly_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "waitpoints_idempotency" ON "waitpoints" USING btree ("environment_id","idempotency_key");--> statement-breakpoint

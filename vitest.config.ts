@@ -22,6 +22,7 @@ export default defineConfig({
                 DATABASE_WS_PROXY: inject("wsProxyUrl"),
                 EXECUTOR_URL: inject("executorUrl"),
                 EXECUTOR_SHARED_SECRET: inject("executorSecret"),
+                SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
                 TEST_API_KEY: inject("apiKey"),
               },
             },

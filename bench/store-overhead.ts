@@ -13,7 +13,7 @@ import ws from "ws";
 import { startLocalDatabases } from "../scripts/local-databases.ts";
 import { loadConfig } from "../worker/config.ts";
 import { mintCuid, mintKsuid } from "../worker/store/ids.ts";
-import { openRunStore } from "../worker/store/routing-store.ts";
+import { openStores } from "../worker/store/open.ts";
 import { mean, percentile, printTable, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -30,8 +30,10 @@ export async function benchStoreOverhead(): Promise<Record<string, string | numb
     RUN_OPS_SPLIT_ENABLED: "true",
     DATABASE_WS_PROXY: databases.wsProxyUrl,
     EXECUTOR_SHARED_SECRET: "bench-secret-0123456789",
+    SIGNING_SECRET: "bench-signing-secret-0123456789abcdef",
   });
-  const store = openRunStore(config);
+  const stores = openStores(config);
+  const store = stores.runs;
   const bare = new Pool({ connectionString: databases.urls.runops });
   const owner = { organizationId: mintCuid(), projectId: mintCuid(), environmentId: mintCuid() };
   const payload = { url: "http://127.0.0.1:3000/", expectStatus: 200 };
@@ -75,7 +77,7 @@ export async function benchStoreOverhead(): Promise<Record<string, string | numb
       },
     ];
   } finally {
-    await store.close();
+    await stores.close();
     await bare.end();
     await databases.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -92,6 +92,12 @@ export const runs = pgTable(
     expiresAt: instant(),
     createdAt: createdAt(),
     updatedAt: createdAt(),
+    /** When it entered QUEUED (over its organisation's limit): promotion is FIFO on this. */
+    queuedAt: instant(),
+    /** When it took one of its organisation's concurrency slots (at creation, promotion or end of delay). */
+    admittedAt: instant(),
+    /** When its message went onto run-dispatch; a PENDING run without one is dispatched by the sweep. */
+    dispatchedAt: instant(),
     startedAt: instant(),
     completedAt: instant(),
     lastHeartbeatAt: instant(),
@@ -101,7 +107,7 @@ export const runs = pgTable(
     uniqueIndex("runs_idempotency").on(t.environmentId, t.task, t.idempotencyKey),
     index("runs_environment_list").on(t.environmentId, t.createdAt.desc(), t.id.desc()),
     // Active-run counts and FIFO promotion of QUEUED runs, per organisation.
-    index("runs_organization_status").on(t.organizationId, t.status, t.createdAt, t.id),
+    index("runs_organization_status").on(t.organizationId, t.status, t.queuedAt, t.id),
     index("runs_batch").on(t.batchId, t.batchIndex),
     index("runs_parent").on(t.parentRunId),
   ],

@@ -36,6 +36,7 @@ interface DevState {
   webhookSecret: string;
   executorUrl: string;
   executorSecret: string;
+  signingSecret: string;
   databases: { legacy: string; runops: string };
   wsProxyUrl: string;
 }
@@ -130,6 +131,7 @@ async function main(): Promise<void> {
     webhookSecret: previous.webhookSecret ?? secret(),
     executorUrl: `http://127.0.0.1:${ports.executor}`,
     executorSecret: previous.executorSecret ?? secret(),
+    signingSecret: previous.signingSecret ?? secret(),
     databases: urls,
     wsProxyUrl,
   };
@@ -141,6 +143,7 @@ async function main(): Promise<void> {
     DATABASE_WS_PROXY: wsProxyUrl,
     EXECUTOR_URL: state.executorUrl,
     EXECUTOR_SHARED_SECRET: state.executorSecret,
+    SIGNING_SECRET: state.signingSecret,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
   };

@@ -1,27 +1,48 @@
-/** The Hono app: one router per concern, mounted here; errors leave as problem+json. */
+/** The Hono app: one router per concern, mounted here; every error leaves as problem+json. */
 import { Hono } from "hono";
+import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../schema/settings.ts";
-import { type Config, loadConfig } from "./config.ts";
-import { problemResponse } from "./problem.ts";
+import { loadConfig } from "./config.ts";
+import { ProblemError, problemResponse } from "./problem.ts";
+import { openEngine } from "./runs/engine.ts";
+import { requireApiKey } from "./routes/auth.ts";
+import { batches } from "./routes/batches.ts";
+import type { AppEnv } from "./routes/context.ts";
 import { health } from "./routes/health.ts";
+import { runs } from "./routes/runs.ts";
+import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
 
-export type AppEnv = { Bindings: Env; Variables: { config: Config } };
-
-export const app = new Hono<AppEnv>();
-
-app.use(async (c, next) => {
-  c.set("config", loadConfig(c.env));
-  await next();
+/** The stores live for one request: opened here, closed once the response (and its waitUntil work) is done. */
+const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
+  const { engine, close } = openEngine(c.env);
+  c.set("engine", engine);
+  try {
+    await next();
+  } finally {
+    c.executionCtx.waitUntil(close());
+  }
 });
 
-app.route("/", health);
+const api = new Hono<AppEnv>().use(withRequestEngine, requireApiKey).route("/", runs).route("/", batches);
+
+export const app = new Hono<AppEnv>()
+  .use(async (c, next) => {
+    c.set("config", loadConfig(c.env));
+    await next();
+  })
+  .route("/", health)
+  .route("/api/v1", api);
 
 app.notFound((c) => problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }));
 
 app.onError((error, c) => {
-  if (error instanceof HTTPException) {
-    return problemResponse({ status: error.status, title: error.message || "Request rejected" });
+  if (error instanceof ProblemError) return problemResponse(error.problem);
+  if (error instanceof HTTPException) return problemResponse({ status: error.status, title: error.message || "Request rejected" });
+  if (error instanceof InvalidIdError) return problemResponse({ status: 400, title: "Invalid id", detail: error.message });
+  if (error instanceof ConflictError) return problemResponse({ status: 409, title: "Conflict", detail: error.message });
+  if (error instanceof StoreUnavailableError) {
+    return problemResponse({ status: 503, title: "Store unavailable", detail: error.message, store: error.store }, { "retry-after": "1" });
   }
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -20,6 +20,8 @@ const schema = z
     /** Local stack and tests: the executor process. Unset in production, where the Container binding is used. */
     EXECUTOR_URL: z.url({ protocol: /^https?$/ }).optional(),
     EXECUTOR_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+    /** Signs run-scoped executor tokens, public access tokens and waitpoint callback URLs. */
+    SIGNING_SECRET: z.string().min(32, "must be at least 32 characters"),
     GITHUB_APP_ID: z.string().optional(),
     GITHUB_PRIVATE_KEY: z.string().optional(),
     GITHUB_WEBHOOK_SECRET: z.string().optional(),

@@ -1,6 +1,7 @@
 /** The Worker's entry points: HTTP (Hono), the run-dispatch queue, cron sweeps; and its Durable Objects. */
 import { app } from "./app.ts";
 import { consumeDispatchBatch } from "./queue/consumer.ts";
+import { withEngine } from "./runs/engine.ts";
 
 export { ExecutorContainer } from "./durable/executor-container.ts";
 export { RunDO } from "./durable/run-do.ts";
@@ -8,6 +9,5 @@ export { RunDO } from "./durable/run-do.ts";
 export default {
   fetch: app.fetch,
   queue: (batch, env) => consumeDispatchBatch(batch, env),
-  // Sweeps (missed promotions, stale heartbeats, undispatched runs) arrive with the runs API.
-  scheduled: async () => {},
+  scheduled: (_controller, env, ctx) => ctx.waitUntil(withEngine(env, (engine) => engine.sweep())),
 } satisfies ExportedHandler<Env>;

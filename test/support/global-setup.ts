@@ -9,6 +9,7 @@ import type { TestProject } from "vitest/node";
 import * as controlPlane from "../../schema/control-plane.ts";
 import { startExecutorServer } from "../../executor/server.ts";
 import { startLocalDatabases } from "../../scripts/local-databases.ts";
+import { startSite } from "./site.ts";
 import { seedTenant } from "../../scripts/seed.ts";
 import { connect } from "../../worker/store/database.ts";
 
@@ -30,14 +31,18 @@ export default async function setup(project: TestProject) {
     EXECUTOR_CONCURRENCY: 1,
   });
 
+  const site = await startSite();
+
   project.provide("legacyDatabaseUrl", urls.legacy);
   project.provide("runopsDatabaseUrl", urls.runops);
   project.provide("wsProxyUrl", wsProxyUrl);
   project.provide("executorUrl", executor.url);
   project.provide("executorSecret", executorSecret);
   project.provide("apiKey", tenant.apiKey);
+  project.provide("siteUrl", site.url);
 
   return async () => {
+    await site.close();
     await executor.close();
     await databases.stop();
     rmSync(dataDir, { recursive: true, force: true });

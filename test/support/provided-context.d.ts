@@ -9,5 +9,6 @@ declare module "vitest" {
     executorUrl: string;
     executorSecret: string;
     apiKey: string;
+    siteUrl: string;
   }
 }

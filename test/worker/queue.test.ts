@@ -1,60 +1,106 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { inject, describe, expect, it, vi } from "vitest";
+import { describe, expect, inject, it, vi } from "vitest";
 import type { DispatchMessage } from "../../schema/contracts.ts";
+import { loadConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { backoffSeconds } from "../../worker/queue/consumer.ts";
+import { signToken } from "../../worker/runs/tokens.ts";
+import { toFriendlyId } from "../../worker/store/ids.ts";
+import { openStores } from "../../worker/store/open.ts";
+import type { NewRun, Run } from "../../worker/store/run-store.ts";
+import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
 
 const executorUrl = inject("executorUrl");
-
-function dispatchMessage(runId: string): DispatchMessage {
-  return { runId, task: "http-check", token: "run-scoped-token", dispatchedAt: new Date().toISOString() };
-}
+const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
 async function acceptedByExecutor(): Promise<number> {
-  const response = await fetch(`${executorUrl}/healthz`);
-  return (await response.json<{ accepted: number }>()).accepted;
+  return (await (await fetch(`${executorUrl}/healthz`)).json<{ accepted: number }>()).accepted;
 }
 
-async function consume(body: unknown, overrides: Record<string, string> = {}, attempts = 1) {
-  const batch = createMessageBatch("run-dispatch", [{ id: "message-1", timestamp: new Date(), attempts, body }]);
-  await worker.queue(batch, { ...env, ...overrides });
+/** A PENDING run recorded but not dispatched, and the message the dispatch phase would send for it. */
+async function recordedRun(task: NewRun["task"], payload: unknown, secret = env.SIGNING_SECRET) {
+  const tenant = await createTenant();
+  const stores = openStores(loadConfig(env));
+  try {
+    const { record } = await stores.runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts: 1 });
+    const token = await signToken(secret, { scope: "executor", sub: toFriendlyId("run", record.id), env: tenant.environmentId }, 60);
+    const message: DispatchMessage = { runId: record.id, task: task as DispatchMessage["task"], token, dispatchedAt: new Date().toISOString() };
+    return { run: record, message, tenant };
+  } finally {
+    await stores.close();
+  }
+}
+
+async function consume(body: unknown, settings: Record<string, string> = {}) {
+  const batch = createMessageBatch("run-dispatch", [{ id: "message-1", timestamp: new Date(), attempts: 1, body }]);
+  await worker.queue(batch, { ...env, ...settings });
   return getQueueResult(batch, createExecutionContext());
 }
 
+async function statusOf(run: Run): Promise<string> {
+  const stores = openStores(loadConfig(env));
+  try {
+    return (await stores.runs.loadRun(run.id))!.status;
+  } finally {
+    await stores.close();
+  }
+}
+
 describe("run-dispatch consumer", () => {
-  it("acks a message once the executor accepted the job", async () => {
+  it("acks once the executor accepted the job, and marks the run DEQUEUED", async () => {
+    const { run, message } = await recordedRun("browser-case", browserCase);
     const before = await acceptedByExecutor();
-    const result = await consume(dispatchMessage("cabc"));
+    const result = await consume(message);
     expect(result.explicitAcks).toEqual(["message-1"]);
-    expect(result.retryMessages).toEqual([]);
     expect(await acceptedByExecutor()).toBe(before + 1);
+    expect(await statusOf(run)).toBe("DEQUEUED");
   });
 
-  it("retries when the executor cannot be reached", async () => {
-    const result = await consume(dispatchMessage("cabc"), { EXECUTOR_URL: "http://127.0.0.1:9" });
+  it("retries when the executor cannot be reached, leaving the run PENDING", async () => {
+    const { run, message } = await recordedRun("browser-case", browserCase);
+    const result = await consume(message, { EXECUTOR_URL: "http://127.0.0.1:9" });
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toEqual([{ msgId: "message-1" }]);
+    expect(await statusOf(run)).toBe("PENDING");
+  });
+
+  it("retries when the executor refuses the job", async () => {
+    const { message } = await recordedRun("browser-case", browserCase);
+    const result = await consume(message, { EXECUTOR_SHARED_SECRET: "not-the-executor-secret" });
+    expect(result.retryMessages).toHaveLength(1);
   });
 
   it("backs off exponentially between retries, capped at a minute", () => {
     expect([1, 2, 3, 5, 10].map(backoffSeconds)).toEqual([2, 4, 8, 32, 60]);
   });
 
-  it("retries when the executor refuses the job", async () => {
-    const result = await consume(dispatchMessage("cabc"), { EXECUTOR_SHARED_SECRET: "not-the-executor-secret" });
-    expect(result.explicitAcks).toEqual([]);
-    expect(result.retryMessages).toHaveLength(1);
+  it("drops a malformed message, and one whose token was not signed by us, without touching the run", async () => {
+    expect((await consume({ runId: 42 })).explicitAcks).toEqual(["message-1"]);
+    const { run, message } = await recordedRun("browser-case", browserCase, "someone-elses-secret-0123456789abcdef");
+    expect((await consume(message)).explicitAcks).toEqual(["message-1"]);
+    expect(await statusOf(run)).toBe("PENDING");
   });
 
-  it("drops a malformed message instead of redelivering it forever", async () => {
-    const result = await consume({ runId: 42 });
-    expect(result.explicitAcks).toEqual(["message-1"]);
-    expect(result.retryMessages).toEqual([]);
+  it("runs an http-check once even when its message is delivered twice", async () => {
+    const group = crypto.randomUUID();
+    const { run, message, tenant } = await recordedRun("http-check", {
+      url: `${siteUrl}/slow?ms=50&group=${group}&seq=1`,
+      method: "GET",
+      expectStatus: 200,
+      timeoutMs: 5_000,
+    });
+    await Promise.all([consume(message), consume(message)]);
+    const stats = await (await fetch(`${siteUrl}/stats?group=${group}`)).json<{ arrivals: string[] }>();
+    expect(stats.arrivals).toEqual(["1"]);
+    const finished = await waitForRun(client(tenant.apiKey), toFriendlyId("run", run.id));
+    expect(finished).toMatchObject({ status: "COMPLETED", attempt: 1 });
   });
 
-  it("delivers a message sent on the real local queue to the executor", async () => {
+  it("delivers a triggered run through the real local queue to the executor", async () => {
+    const tenant = await createTenant();
     const before = await acceptedByExecutor();
-    await env.RUN_DISPATCH.send(dispatchMessage("cqueued"));
-    await vi.waitFor(async () => expect(await acceptedByExecutor()).toBe(before + 1), { timeout: 10_000, interval: 100 });
+    const { body } = await client(tenant.apiKey).json("POST", "/api/v1/tasks/browser-case/trigger", { payload: browserCase });
+    await vi.waitFor(async () => expect(await acceptedByExecutor()).toBeGreaterThan(before), { timeout: 10_000, interval: 100 });
+    await waitForRun(client(tenant.apiKey), body.id, (run) => run.status === "DEQUEUED");
   });
 });

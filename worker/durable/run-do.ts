@@ -5,6 +5,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../schema/contracts.ts";
+import { withEngine } from "../runs/engine.ts";
 
 export type RunEventType = "status" | "step" | "log" | "waitpoint";
 
@@ -33,10 +34,30 @@ export class RunDO extends DurableObject<Env> {
     `);
   }
 
-  /** Idempotent: a second initialise (e.g. a redelivered dispatch) keeps the state it finds. */
-  initialize(runId: string, status: RunStatus): RunSnapshot {
+  /**
+   * Idempotent: a second initialise (e.g. a redelivered dispatch) keeps the state it finds. A DELAYED run
+   * passes `wakeAt`, and the alarm admits it then.
+   */
+  async initialize(runId: string, status: RunStatus, wakeAt?: number): Promise<RunSnapshot> {
     this.sql.exec("INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING", runId, status);
+    if (wakeAt !== undefined) await this.ctx.storage.setAlarm(wakeAt);
     return this.snapshot();
+  }
+
+  /** Records a status change the engine made in the owning store, as a `status` event. */
+  setStatus(runId: string, status: RunStatus): number {
+    this.sql.exec(
+      "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT (only) DO UPDATE SET status = excluded.status",
+      runId,
+      status,
+    );
+    return this.append("status", { status });
+  }
+
+  /** A delayed run's time has come. A throw makes the runtime retry the alarm with backoff. */
+  override async alarm(): Promise<void> {
+    const { runId } = this.snapshot();
+    await withEngine(this.env, (engine) => engine.admitDelayed(runId));
   }
 
   snapshot(): RunSnapshot {

@@ -1,11 +1,19 @@
 /**
- * The `run-dispatch` consumer hands each run to the executor and acks only once the executor accepted it
- * (DESIGN §2.4). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the
- * queue moves the message to the dead-letter queue.
+ * The `run-dispatch` consumer (DESIGN §2.4). Each message names one run and carries its signed executor
+ * token. An http-check runs here; any other task is handed to the executor, and the message is acked only
+ * once the executor accepted it. A refused or failed hand-off is retried with exponential backoff; past
+ * `max_retries` the queue moves the message to the dead-letter queue.
  */
 import { getRandom } from "@cloudflare/containers";
 import { type DispatchMessage, dispatchMessageSchema } from "../../schema/contracts.ts";
-import { type Config, loadConfig } from "../config.ts";
+import { httpCheckPayloadSchema } from "../../schema/tasks.ts";
+import { redispatchForRetry } from "../runs/dispatch.ts";
+import { type RunEngine, withEngine } from "../runs/engine.ts";
+import { publishStatus } from "../runs/live.ts";
+import { verifyToken } from "../runs/tokens.ts";
+import { toFriendlyId } from "../store/ids.ts";
+import type { Run } from "../store/run-store.ts";
+import { runHttpCheck } from "./http-check.ts";
 
 /** Containers the consumer spreads jobs over in production. */
 const EXECUTOR_INSTANCES = 3;
@@ -15,7 +23,8 @@ export function backoffSeconds(attempts: number): number {
   return Math.min(MAX_BACKOFF_SECONDS, 2 ** attempts);
 }
 
-async function handOff(job: DispatchMessage, config: Config, env: Env): Promise<Response> {
+async function handOff(job: DispatchMessage, engine: RunEngine, env: Env): Promise<Response> {
+  const { config } = engine.deps;
   const init = {
     method: "POST",
     headers: { authorization: `Bearer ${config.EXECUTOR_SHARED_SECRET}`, "content-type": "application/json" },
@@ -26,28 +35,61 @@ async function handOff(job: DispatchMessage, config: Config, env: Env): Promise<
   return container.fetch("http://executor/jobs", init);
 }
 
-export async function consumeDispatchBatch(batch: MessageBatch, env: Env): Promise<void> {
-  const config = loadConfig(env);
-  await Promise.all(
-    batch.messages.map(async (message) => {
-      const job = dispatchMessageSchema.safeParse(message.body);
-      if (!job.success) {
-        // Redelivery cannot fix a malformed message: drop it loudly.
-        console.error(`run-dispatch: dropping malformed message ${message.id}`, job.error.issues);
-        message.ack();
-        return;
-      }
-      try {
-        const response = await handOff(job.data, config, env);
-        if (response.status === 202) {
-          message.ack();
-          return;
-        }
-        console.warn(`run-dispatch: executor refused ${job.data.runId}: HTTP ${response.status}`);
-      } catch (error) {
-        console.warn(`run-dispatch: executor unreachable for ${job.data.runId}`, error);
-      }
-      message.retry({ delaySeconds: backoffSeconds(message.attempts) });
-    }),
-  );
+/** Claims the run (a redelivered message finds it claimed and does nothing), checks, and finishes it. */
+async function executeHttpCheck(engine: RunEngine, run: Run): Promise<void> {
+  const { runs } = engine.deps;
+  const claimed = await runs.updateRun(run.id, { status: "EXECUTING", attempt: run.attempt + 1, startedAt: new Date() }, [
+    "PENDING",
+    "DEQUEUED",
+  ]);
+  if (!claimed) return;
+  await publishStatus(engine.deps, claimed);
+  const result = await runHttpCheck(httpCheckPayloadSchema.parse(claimed.payload));
+  if (result.ok) {
+    await engine.finish(claimed, "COMPLETED", { output: result.output });
+  } else if (result.retryable && claimed.attempt < claimed.maxAttempts) {
+    await redispatchForRetry(engine.deps, claimed);
+  } else {
+    await engine.finish(claimed, "FAILED", { error: result.error });
+  }
+}
+
+async function handle(message: Message, engine: RunEngine, env: Env): Promise<void> {
+  const job = dispatchMessageSchema.safeParse(message.body);
+  const claims = job.success ? await verifyToken(engine.deps.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
+  if (!job.success || claims?.sub !== toFriendlyId("run", job.data.runId)) {
+    // Redelivery cannot fix a malformed or forged message: drop it loudly.
+    console.error(`run-dispatch: dropping message ${message.id}: ${job.success ? "bad executor token" : "malformed"}`);
+    message.ack();
+    return;
+  }
+  try {
+    const run = await engine.deps.runs.findRun(claims.env, job.data.runId, { fresh: true });
+    if (!run) {
+      console.error(`run-dispatch: run ${job.data.runId} does not exist; dropping message ${message.id}`);
+      message.ack();
+      return;
+    }
+    if (run.task === "http-check") {
+      await executeHttpCheck(engine, run);
+      message.ack();
+      return;
+    }
+    const response = await handOff(job.data, engine, env);
+    if (response.status === 202) {
+      await engine.deps.runs.updateRun(run.id, { status: "DEQUEUED" }, ["PENDING"]);
+      message.ack();
+      return;
+    }
+    console.warn(`run-dispatch: executor refused ${job.data.runId}: HTTP ${response.status}`);
+  } catch (error) {
+    console.warn(`run-dispatch: ${job.data.runId} not handed over`, error);
+  }
+  message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+}
+
+export function consumeDispatchBatch(batch: MessageBatch, env: Env): Promise<void> {
+  return withEngine(env, async (engine) => {
+    await Promise.all(batch.messages.map((message) => handle(message, engine, env)));
+  });
 }

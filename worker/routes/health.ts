@@ -1,5 +1,5 @@
 import { Hono } from "hono";
-import type { AppEnv } from "../app.ts";
+import type { AppEnv } from "./context.ts";
 import { problemResponse } from "../problem.ts";
 import { checkStores } from "../store/health.ts";
 

@@ -23,17 +23,20 @@ function configureDriver(wsProxy: string | undefined): void {
   neonConfig.pipelineConnect = "password";
 }
 
-export function connect<TSchema extends Record<string, unknown>>(
-  url: string,
-  schema: TSchema,
-  { wsProxy, connectionTimeoutMillis = 5_000 }: ConnectOptions = {},
-) {
+export function openPool(url: string, { wsProxy, connectionTimeoutMillis = 5_000 }: ConnectOptions = {}): Pool {
   configureDriver(wsProxy);
   const pool = new Pool({ connectionString: url, connectionTimeoutMillis });
   // After end(), sockets closing late raise "Network connection lost"; queries still reject on their own.
   pool.on("error", () => {});
-  const db = drizzle({ client: pool, schema, casing: "snake_case" });
-  return { db, pool, close: () => pool.end() };
+  return pool;
 }
 
-export type Database<TSchema extends Record<string, unknown>> = ReturnType<typeof connect<TSchema>>["db"];
+export const withSchema = <TSchema extends Record<string, unknown>>(pool: Pool, schema: TSchema) =>
+  drizzle({ client: pool, schema, casing: "snake_case" });
+
+export function connect<TSchema extends Record<string, unknown>>(url: string, schema: TSchema, options: ConnectOptions = {}) {
+  const pool = openPool(url, options);
+  return { db: withSchema(pool, schema), pool, close: () => pool.end() };
+}
+
+export type Database<TSchema extends Record<string, unknown>> = ReturnType<typeof withSchema<TSchema>>;

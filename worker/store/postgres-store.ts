@@ -2,12 +2,12 @@
  * The run tables in ONE database (legacy or run-ops). The router decides which instance a call goes to; this
  * class writes and reads, and translates what Postgres throws into the store's error language.
  */
-import { type SQL, and, arrayContains, asc, desc, eq, inArray, lt, or } from "drizzle-orm";
+import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, lt, lte, or } from "drizzle-orm";
 import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { RunStatus } from "../../schema/contracts.ts";
 import * as runOps from "../../schema/run-ops.ts";
-import { releasesIdempotencyKey } from "../runs/transitions.ts";
+import { ACTIVE_STATUSES, releasesIdempotencyKey } from "../runs/transitions.ts";
 import type { Database } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
@@ -21,10 +21,11 @@ import type {
   Run,
   RunFilter,
   RunPatch,
+  StepResult,
   Waitpoint,
 } from "./run-store.ts";
 
-const { batches, runWaitpoints, runs, waitpoints } = runOps;
+const { batches, runWaitpoints, runs, stepResults, waitpoints } = runOps;
 
 export type RunOpsDatabase = Database<typeof runOps>;
 /** The database or a transaction on it. */
@@ -174,6 +175,10 @@ export class PostgresRunStore {
     return this.guard(async () => (await db.select().from(runs).where(and(eq(runs.id, id), eq(runs.environmentId, environmentId))))[0]);
   }
 
+  loadRun(id: string): Promise<Run | undefined> {
+    return this.guard(async () => (await this.writer.select().from(runs).where(eq(runs.id, id)))[0]);
+  }
+
   findRuns(environmentId: string, ids: string[]): Promise<Run[]> {
     if (ids.length === 0) return Promise.resolve([]);
     return this.guard(() => this.reader.select().from(runs).where(and(eq(runs.environmentId, environmentId), inArray(runs.id, ids))));
@@ -221,6 +226,62 @@ export class PostgresRunStore {
         .returning();
       return row;
     });
+  }
+
+  findChildren(runId: string): Promise<Run[]> {
+    return this.guard(() => this.writer.select().from(runs).where(eq(runs.parentRunId, runId)));
+  }
+
+  listSteps(runId: string): Promise<StepResult[]> {
+    return this.guard(() =>
+      this.reader.select().from(stepResults).where(eq(stepResults.runId, runId)).orderBy(asc(stepResults.attempt), asc(stepResults.index)),
+    );
+  }
+
+  /** Read from the writer: admission decisions must see every committed start. */
+  countActiveRuns(organizationId: string): Promise<number> {
+    return this.guard(async () => {
+      const [row] = await this.writer
+        .select({ active: count() })
+        .from(runs)
+        .where(and(eq(runs.organizationId, organizationId), inArray(runs.status, [...ACTIVE_STATUSES])));
+      return row?.active ?? 0;
+    });
+  }
+
+  oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]> {
+    return this.guard(() =>
+      this.writer
+        .select()
+        .from(runs)
+        .where(and(eq(runs.organizationId, organizationId), eq(runs.status, "QUEUED")))
+        .orderBy(asc(runs.queuedAt), asc(runs.id))
+        .limit(limit),
+    );
+  }
+
+  organizationsWithQueuedRuns(): Promise<string[]> {
+    return this.guard(async () =>
+      (await this.writer.selectDistinct({ organizationId: runs.organizationId }).from(runs).where(eq(runs.status, "QUEUED"))).map(
+        (row) => row.organizationId,
+      ),
+    );
+  }
+
+  findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]> {
+    return this.guard(() =>
+      this.writer
+        .select()
+        .from(runs)
+        .where(
+          or(
+            and(eq(runs.status, "DELAYED"), lte(runs.delayUntil, now)),
+            and(inArray(runs.status, ["DELAYED", "QUEUED", "PENDING"]), lte(runs.expiresAt, now)),
+            and(eq(runs.status, "PENDING"), isNull(runs.dispatchedAt), lt(runs.createdAt, undispatchedBefore)),
+          ),
+        )
+        .limit(limit),
+    );
   }
 
   insertWaitpoint(id: string, input: NewWaitpoint): Promise<Created<Waitpoint>> {

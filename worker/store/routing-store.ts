@@ -2,10 +2,7 @@
  * RoutingRunStore: the RunStore every caller gets. It mints ids by the residency rules, sends each call to
  * the store the id's shape names, fans out where an id does not say (waitpoints), and merges lists.
  */
-import * as runOps from "../../schema/run-ops.ts";
 import type { RunStatus } from "../../schema/contracts.ts";
-import type { Config } from "../config.ts";
-import { connect } from "./database.ts";
 import { InvalidIdError, StoreUnavailableError } from "./errors.ts";
 import { type Residency, mintCuid, mintId, residencyOf } from "./ids.ts";
 import { type ListPosition, PostgresRunStore } from "./postgres-store.ts";
@@ -26,8 +23,9 @@ import type {
   Waitpoint,
 } from "./run-store.ts";
 
-const byNewestFirst = (a: Run, b: Run) =>
-  b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const byNewestFirst = (a: Run, b: Run) => b.createdAt.getTime() - a.createdAt.getTime() || compareIds(b.id, a.id);
+const byQueueOrder = (a: Run, b: Run) => (a.queuedAt?.getTime() ?? 0) - (b.queuedAt?.getTime() ?? 0) || compareIds(a.id, b.id);
 
 export function encodeCursor(position: ListPosition): string {
   return btoa(JSON.stringify([position.createdAt.getTime(), position.id])).replace(/=+$/, "");
@@ -48,16 +46,10 @@ export function decodeCursor(cursor: string): ListPosition {
 export class RoutingRunStore implements RunStore {
   private readonly stores: { legacy: PostgresRunStore; new?: PostgresRunStore };
   private readonly policy: ResidencyPolicy;
-  private readonly closeConnections: () => Promise<void>;
 
-  constructor(
-    stores: { legacy: PostgresRunStore; new?: PostgresRunStore },
-    policy: ResidencyPolicy,
-    closeConnections: () => Promise<void> = async () => {},
-  ) {
+  constructor(stores: { legacy: PostgresRunStore; new?: PostgresRunStore }, policy: ResidencyPolicy) {
     this.stores = stores;
     this.policy = { splitEnabled: policy.splitEnabled && stores.new !== undefined };
-    this.closeConnections = closeConnections;
   }
 
   private store(residency: Residency): PostgresRunStore {
@@ -76,9 +68,24 @@ export class RoutingRunStore implements RunStore {
     return this.stores.new ? [this.stores.new, this.stores.legacy] : [this.stores.legacy];
   }
 
+  async findRunByIdempotencyKey({
+    environmentId,
+    task,
+    parentRunId,
+    idempotencyKey,
+  }: Pick<NewRun, "environmentId" | "task" | "parentRunId"> & { idempotencyKey: string }): Promise<Run | undefined> {
+    const owner = this.store(residencyForRun(this.policy, parentRunId));
+    // Keys written before the split stay authoritative: while run-ops owns new runs, legacy is asked too.
+    const stores = owner === this.stores.legacy ? [owner] : [this.stores.legacy, owner];
+    for (const store of stores) {
+      const run = await store.findRunByIdempotencyKey(environmentId, task, idempotencyKey);
+      if (run) return run;
+    }
+    return undefined;
+  }
+
   async createRun(input: NewRun): Promise<Created<Run>> {
     const residency = residencyForRun(this.policy, input.parentRunId);
-    // Keys written before the split stay authoritative: while it is on, legacy is asked too.
     if (input.idempotencyKey && residency === "new") {
       const earlier = await this.stores.legacy.findRunByIdempotencyKey(input.environmentId, input.task, input.idempotencyKey);
       if (earlier) return { record: earlier, isCached: true };
@@ -94,6 +101,10 @@ export class RoutingRunStore implements RunStore {
 
   async findRun(environmentId: string, runId: string, read: ReadOptions = {}): Promise<Run | undefined> {
     return this.storeOf(runId)?.findRun(environmentId, runId, read.fresh);
+  }
+
+  async loadRun(runId: string): Promise<Run | undefined> {
+    return this.storeOf(runId)?.loadRun(runId);
   }
 
   async findRuns(environmentId: string, runIds: string[]): Promise<Run[]> {
@@ -130,6 +141,34 @@ export class RoutingRunStore implements RunStore {
     return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses);
   }
 
+  async findChildren(runId: string): Promise<Run[]> {
+    return (await this.storeOf(runId)?.findChildren(runId)) ?? [];
+  }
+
+  async listSteps(runId: string) {
+    return (await this.storeOf(runId)?.listSteps(runId)) ?? [];
+  }
+
+  async countActiveRuns(organizationId: string): Promise<number> {
+    const counts = await Promise.all(this.all().map((store) => store.countActiveRuns(organizationId)));
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]> {
+    const rows = await Promise.all(this.all().map((store) => store.oldestQueuedRuns(organizationId, limit)));
+    return rows.flat().sort(byQueueOrder).slice(0, limit);
+  }
+
+  async organizationsWithQueuedRuns(): Promise<string[]> {
+    const rows = await Promise.all(this.all().map((store) => store.organizationsWithQueuedRuns()));
+    return [...new Set(rows.flat())];
+  }
+
+  async findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]> {
+    const rows = await Promise.all(this.all().map((store) => store.findRunsToSweep(now, undispatchedBefore, limit)));
+    return rows.flat();
+  }
+
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>> {
     return this.store(residencyForWaitpoint(input.ownerRunId)).insertWaitpoint(mintCuid(), input);
   }
@@ -143,32 +182,4 @@ export class RoutingRunStore implements RunStore {
     }
     return undefined;
   }
-
-  close(): Promise<void> {
-    return this.closeConnections();
-  }
-}
-
-/** Opens the stores the configuration names. One per request in a Worker; close it when the request ends. */
-export function openRunStore(config: Config): RoutingRunStore {
-  const options = { wsProxy: config.DATABASE_WS_PROXY };
-  const pools: { close(): Promise<void> }[] = [];
-  const open = (url: string) => {
-    const connection = connect(url, runOps, options);
-    pools.push(connection);
-    return connection.db;
-  };
-  const store = (residency: Residency, url: string, replicaUrl?: string) =>
-    new PostgresRunStore(residency, open(url), replicaUrl ? open(replicaUrl) : undefined);
-
-  return new RoutingRunStore(
-    {
-      legacy: store("legacy", config.LEGACY_DATABASE_URL, config.LEGACY_REPLICA_URL),
-      new: config.RUNOPS_DATABASE_URL ? store("new", config.RUNOPS_DATABASE_URL, config.RUNOPS_REPLICA_URL) : undefined,
-    },
-    { splitEnabled: config.RUN_OPS_SPLIT_ENABLED },
-    async () => {
-      await Promise.allSettled(pools.map((pool) => pool.close()));
-    },
-  );
 }

@@ -3,9 +3,10 @@
  * Implemented by RoutingRunStore over two PostgresRunStores; no caller talks to a database client.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
-import type { batches, runs, waitpoints } from "../../schema/run-ops.ts";
+import type { batches, runs, stepResults, waitpoints } from "../../schema/run-ops.ts";
 
 export type Run = typeof runs.$inferSelect;
+export type StepResult = typeof stepResults.$inferSelect;
 export type Batch = typeof batches.$inferSelect;
 export type Waitpoint = typeof waitpoints.$inferSelect;
 
@@ -32,6 +33,8 @@ export interface NewRun extends Owner, Idempotency {
   parentRunId?: string;
   delayUntil?: Date;
   expiresAt?: Date;
+  queuedAt?: Date | null;
+  admittedAt?: Date | null;
   /** Waitpoints that block the run from the start (block edges), written in the same transaction. */
   blockedBy?: string[];
 }
@@ -60,7 +63,19 @@ export interface NewWaitpoint extends Owner, Idempotency {
 }
 
 export type RunPatch = Partial<
-  Pick<Run, "status" | "output" | "error" | "attempt" | "startedAt" | "completedAt" | "lastHeartbeatAt" | "metadata" | "tags">
+  Pick<
+    Run,
+    | "status"
+    | "output"
+    | "error"
+    | "attempt"
+    | "queuedAt"
+    | "admittedAt"
+    | "dispatchedAt"
+    | "startedAt"
+    | "completedAt"
+    | "lastHeartbeatAt"
+  >
 >;
 
 export interface Created<T> {
@@ -88,9 +103,13 @@ export interface ReadOptions {
 
 export interface RunStore {
   createRun(input: NewRun): Promise<Created<Run>>;
+  /** The unexpired run holding this key where a new run would live (and in legacy while the split is on). */
+  findRunByIdempotencyKey(input: Pick<NewRun, "environmentId" | "task" | "parentRunId"> & { idempotencyKey: string }): Promise<Run | undefined>;
   /** The batch and all its items, in the parent's store, as one transaction. */
   createBatch(input: NewBatch, items: NewBatchItem[]): Promise<Created<{ batch: Batch; runs: Run[] }>>;
   findRun(environmentId: string, runId: string, read?: ReadOptions): Promise<Run | undefined>;
+  /** Unscoped, from the writer: only for ids from a trusted source (a RunDO, a signed token). */
+  loadRun(runId: string): Promise<Run | undefined>;
   /** Reads a set of runs with one query per store. */
   findRuns(environmentId: string, runIds: string[]): Promise<Run[]>;
   findBatch(environmentId: string, batchId: string, read?: ReadOptions): Promise<{ batch: Batch; runs: Run[] } | undefined>;
@@ -98,8 +117,17 @@ export interface RunStore {
   listRuns(environmentId: string, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<Page<Run>>;
   /** Applies the patch if the run is in one of `fromStatuses` (when given); undefined if it was not. */
   updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[]): Promise<Run | undefined>;
+  /** Direct children of a run (they live in its store). */
+  findChildren(runId: string): Promise<Run[]>;
+  listSteps(runId: string): Promise<StepResult[]>;
+  /** Runs holding a concurrency slot, counted in both stores. */
+  countActiveRuns(organizationId: string): Promise<number>;
+  /** The organisation's QUEUED runs in the order they queued (queuedAt, id), across both stores. */
+  oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]>;
+  organizationsWithQueuedRuns(): Promise<string[]>;
+  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched. */
+  findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]>;
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>>;
   /** Resolves by fan-out (new, then legacy), then checks the environment: another's waitpoint is not found. */
   findWaitpoint(environmentId: string, waitpointId: string): Promise<Waitpoint | undefined>;
-  close(): Promise<void>;
 }

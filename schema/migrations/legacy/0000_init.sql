@@ -123,6 +123,9 @@ CREATE TABLE "runs" (
 	"expires_at" timestamp (3) with time zone,
 	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"queued_at" timestamp (3) with time zone,
+	"admitted_at" timestamp (3) with time zone,
+	"dispatched_at" timestamp (3) with time zone,
 	"started_at" timestamp (3) with time zone,
 	"completed_at" timestamp (3) with time zone,
 	"last_heartbeat_at" timestamp (3) with time zone
@@ -190,7 +193,7 @@ CREATE INDEX "run_waitpoints_waitpoint" ON "run_waitpoints" USING btree ("waitpo
 CREATE UNIQUE INDEX "runs_friendly_id" ON "runs" USING btree ("friendly_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "runs_idempotency" ON "runs" USING btree ("environment_id","task","idempotency_key");--> statement-breakpoint
 CREATE INDEX "runs_environment_list" ON "runs" USING btree ("environment_id","created_at" DESC NULLS LAST,"id" DESC NULLS LAST);--> statement-breakpoint
-CREATE INDEX "runs_organization_status" ON "runs" USING btree ("organization_id","status","created_at","id");--> statement-breakpoint
+CREATE INDEX "runs_organization_status" ON "runs" USING btree ("organization_id","status","queued_at","id");--> statement-breakpoint
 CREATE INDEX "runs_batch" ON "runs" USING btree ("batch_id","batch_index");--> statement-breakpoint
 CREATE INDEX "runs_parent" ON "runs" USING btree ("parent_run_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "waitpoints_friendly_id" ON "waitpoints" USING btree ("friendly_id");--> statement-breakpoint

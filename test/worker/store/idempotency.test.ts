@@ -2,7 +2,7 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../../worker/config.ts";
 import { residencyOf } from "../../../worker/store/ids.ts";
-import { openRunStore } from "../../../worker/store/routing-store.ts";
+import { openStores } from "../../../worker/store/open.ts";
 import { SPLIT_OFF, SPLIT_ON, newOwner, withStore } from "./support.ts";
 
 const run = { task: "browser-case", status: "PENDING" as const };
@@ -14,12 +14,12 @@ describe("idempotency", () => {
   ])("200 concurrent writers with one key in %s make one run", async (_name, settings) => {
     const owner = newOwner();
     // A store (its own connections) per writer: 200 transactions really race at the database.
-    const stores = Array.from({ length: 200 }, () => openRunStore(loadConfig({ ...env, ...settings })));
+    const stores = Array.from({ length: 200 }, () => openStores(loadConfig({ ...env, ...settings })));
     try {
-      const results = await Promise.all(stores.map((store) => store.createRun({ ...owner, ...run, idempotencyKey: "deploy-42" })));
+      const results = await Promise.all(stores.map(({ runs }) => runs.createRun({ ...owner, ...run, idempotencyKey: "deploy-42" })));
       expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
       expect(results.filter((r) => !r.isCached)).toHaveLength(1);
-      const listed = await stores[0]!.listRuns(owner.environmentId, {}, { limit: 10 });
+      const listed = await stores[0]!.runs.listRuns(owner.environmentId, {}, { limit: 10 });
       expect(listed.data).toHaveLength(1);
     } finally {
       await Promise.all(stores.map((store) => store.close()));

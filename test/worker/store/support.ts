@@ -5,7 +5,8 @@ import * as runOps from "../../../schema/run-ops.ts";
 import { loadConfig } from "../../../worker/config.ts";
 import { connect } from "../../../worker/store/database.ts";
 import { mintCuid } from "../../../worker/store/ids.ts";
-import { type RoutingRunStore, openRunStore } from "../../../worker/store/routing-store.ts";
+import { openStores } from "../../../worker/store/open.ts";
+import type { RoutingRunStore } from "../../../worker/store/routing-store.ts";
 import type { Owner } from "../../../worker/store/run-store.ts";
 
 export const CLOSED_PORT_URL = "postgres://postgres:postgres@127.0.0.1:9/down";
@@ -17,11 +18,11 @@ export function newOwner(): Owner {
 
 /** Opens a RunStore with some settings changed, runs `use`, and closes it (one store per request, as in the Worker). */
 export async function withStore<T>(settings: Record<string, string>, use: (store: RoutingRunStore) => Promise<T>): Promise<T> {
-  const store = openRunStore(loadConfig({ ...env, ...settings }));
+  const stores = openStores(loadConfig({ ...env, ...settings }));
   try {
-    return await use(store);
+    return await use(stores.runs);
   } finally {
-    await store.close();
+    await stores.close();
   }
 }
 

@@ -1,0 +1,32 @@
+/**
+ * The tasks the executor can run and the payload each takes (DESIGN §8). A trigger for any other task is a
+ * 404; a payload that does not fit is a 422 at trigger time, not a failed run later.
+ */
+import * as z from "zod";
+
+export const httpCheckPayloadSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  method: z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]).default("GET"),
+  expectStatus: z.int().min(100).max(599).default(200),
+  expectBodyContains: z.string().max(10_000).optional(),
+  timeoutMs: z.int().min(100).max(120_000).default(10_000),
+});
+export type HttpCheckPayload = z.infer<typeof httpCheckPayloadSchema>;
+
+export const browserCasePayloadSchema = z.strictObject({
+  case: z.looseObject({
+    name: z.string().min(1).max(200),
+    steps: z.array(z.looseObject({ action: z.string() })).min(1).max(200),
+  }),
+  baseUrl: z.url({ protocol: /^https?$/ }),
+});
+export type BrowserCasePayload = z.infer<typeof browserCasePayloadSchema>;
+
+export const TASK_PAYLOADS = {
+  "http-check": httpCheckPayloadSchema,
+  "browser-case": browserCasePayloadSchema,
+} as const;
+
+export type TaskName = keyof typeof TASK_PAYLOADS;
+
+export const isKnownTask = (task: string): task is TaskName => Object.hasOwn(TASK_PAYLOADS, task);

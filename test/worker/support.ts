@@ -1,0 +1,109 @@
+/** Helpers for tests that use the Worker as a client would: over HTTP, with a tenant of their own. */
+import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { and, count, eq, inArray, sql } from "drizzle-orm";
+import { expect, inject, vi } from "vitest";
+import * as controlPlane from "../../schema/control-plane.ts";
+import * as runOps from "../../schema/run-ops.ts";
+import { seedTenant, type Tenant } from "../../scripts/seed.ts";
+import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
+import { connect } from "../../worker/store/database.ts";
+import worker from "../../worker/index.ts";
+
+export const siteUrl = inject("siteUrl");
+export const CLOSED_PORT_URL = "postgres://postgres:postgres@127.0.0.1:9/down";
+const wsProxy = inject("wsProxyUrl");
+
+/** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
+export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {
+  const { db, close } = connect(inject("legacyDatabaseUrl"), controlPlane, { wsProxy });
+  try {
+    return await seedTenant(db, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit });
+  } finally {
+    await close();
+  }
+}
+
+export interface Client {
+  request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
+  json<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+}
+
+/** Calls the real Worker; `settings` changes its environment (e.g. a database that is down). */
+export function client(apiKey: string, settings?: Record<string, string>): Client {
+  const request = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const init: RequestInit = {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...headers },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    };
+    if (!settings) return exports.default.fetch(`http://flightcheck${path}`, init);
+    const ctx = createExecutionContext();
+    const response = await worker.fetch(new Request(`http://flightcheck${path}`, init), { ...env, ...settings }, ctx);
+    await waitOnExecutionContext(ctx);
+    return response;
+  };
+  return {
+    request,
+    json: async (method, path, body) => {
+      const response = await request(method, path, body);
+      return { status: response.status, body: await response.json() };
+    },
+  };
+}
+
+export const httpCheck = (url: string, extra: Record<string, unknown> = {}) => ({ payload: { url, ...extra } });
+
+/** Polls a run until `done` holds for it (the queue, consumer and site are real, so this takes a moment). */
+export async function waitForRun(api: Client, runId: string, done: (run: any) => boolean = isFinished, timeout = 20_000) {
+  return vi.waitFor(
+    async () => {
+      const { body } = await api.json("GET", `/api/v1/runs/${runId}`);
+      expect(done(body), `run ${runId} is ${body.status}`).toBe(true);
+      return body;
+    },
+    { timeout, interval: 50 },
+  );
+}
+
+const FINISHED = ["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"];
+export const isFinished = (run: { status: string }) => FINISHED.includes(run.status);
+
+/** Rows of an environment in each database, read with bare clients (not through the code under test). */
+export async function rowsInDatabases(environmentId: string): Promise<{ runs: number; batches: number }> {
+  let runs = 0;
+  let batches = 0;
+  for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
+    const { db, close } = connect(url, runOps, { wsProxy });
+    try {
+      runs += (await db.select({ n: count() }).from(runOps.runs).where(eq(runOps.runs.environmentId, environmentId)))[0]!.n;
+      batches += (await db.select({ n: count() }).from(runOps.batches).where(eq(runOps.batches.environmentId, environmentId)))[0]!.n;
+    } finally {
+      await close();
+    }
+  }
+  return { runs, batches };
+}
+
+/**
+ * Counts an organisation's active runs in both databases while holding its admission lock: admissions
+ * wait, finishes only lower the count, so the sum bounds the true number at the moment the lock was taken.
+ */
+export async function sampleActiveRuns(organizationId: string): Promise<number> {
+  const legacy = connect(inject("legacyDatabaseUrl"), runOps, { wsProxy });
+  const runops = connect(inject("runopsDatabaseUrl"), runOps, { wsProxy });
+  const active = (db: typeof legacy.db) =>
+    db
+      .select({ n: count() })
+      .from(runOps.runs)
+      .where(and(eq(runOps.runs.organizationId, organizationId), inArray(runOps.runs.status, [...ACTIVE_STATUSES])))
+      .then((rows) => rows[0]!.n);
+  try {
+    return await legacy.db.transaction(async (tx) => {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
+      return (await active(runops.db)) + (await active(tx as unknown as typeof legacy.db));
+    });
+  } finally {
+    await Promise.all([legacy.close(), runops.close()]);
+  }
+}

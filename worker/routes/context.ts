@@ -1,0 +1,9 @@
+import type { Config } from "../config.ts";
+import type { RunEngine } from "../runs/engine.ts";
+import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
+
+/** The Hono environment of every route: bindings, validated config, and per-request API state. */
+export type AppEnv = {
+  Bindings: Env;
+  Variables: { config: Config; engine: RunEngine; environment: AuthenticatedEnvironment };
+};

@@ -1,0 +1,11 @@
+import type { Config } from "../config.ts";
+import type { ControlPlaneStore } from "../store/control-plane-store.ts";
+import type { RunStore } from "../store/run-store.ts";
+
+/** What every part of the run engine is given: its stores and the bindings it sends through. */
+export interface EngineDeps {
+  runs: RunStore;
+  controlPlane: ControlPlaneStore;
+  config: Config;
+  bindings: Pick<Env, "RUN_DISPATCH" | "RUN_DO">;
+}

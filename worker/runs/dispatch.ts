@@ -1,0 +1,44 @@
+/**
+ * Phase 2 of creating a run (DESIGN §2.2): mint the run-scoped executor token, initialise the run's RunDO
+ * and send one message on run-dispatch. Only after the record committed; if a step fails, the run stays
+ * PENDING without `dispatchedAt` and the sweep dispatches it again, so a run is never lost.
+ */
+import type { DispatchMessage } from "../../schema/contracts.ts";
+import { toFriendlyId } from "../store/ids.ts";
+import type { Run } from "../store/run-store.ts";
+import type { EngineDeps } from "./deps.ts";
+import { initialiseRunObject } from "./live.ts";
+import { signToken } from "./tokens.ts";
+
+/** Long enough for the longest case with retries and waits; the token only ever opens this one run. */
+const EXECUTOR_TOKEN_TTL_SECONDS = 24 * 3_600;
+
+export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<void> {
+  if (run.status === "DELAYED") return initialiseRunObject(deps, run);
+  if (run.status !== "PENDING") return;
+
+  const token = await signToken(
+    deps.config.SIGNING_SECRET,
+    { scope: "executor", sub: toFriendlyId("run", run.id), env: run.environmentId },
+    EXECUTOR_TOKEN_TTL_SECONDS,
+  );
+  const dispatchedAt = new Date();
+  const message: DispatchMessage = { runId: run.id, task: run.task as DispatchMessage["task"], token, dispatchedAt: dispatchedAt.toISOString() };
+  await Promise.all([initialiseRunObject(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
+  await deps.runs.updateRun(run.id, { dispatchedAt }, ["PENDING"]);
+}
+
+/** Dispatch without failing the caller: the record is safe, and the sweep retries what did not go out. */
+export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Promise<void> {
+  const results = await Promise.allSettled(runs.map((run) => buildAndDispatchRun(deps, run)));
+  for (const [index, result] of results.entries()) {
+    if (result.status === "rejected") console.warn(`dispatch of ${runs[index]!.id} deferred to the sweep:`, result.reason);
+  }
+}
+
+/** A retryable failure: the run keeps its slot, goes back to PENDING and is dispatched again. */
+export async function redispatchForRetry(deps: EngineDeps, run: Run): Promise<Run | undefined> {
+  const pending = await deps.runs.updateRun(run.id, { status: "PENDING", dispatchedAt: null }, ["EXECUTING", "WAITING"]);
+  if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
+  return pending;
+}

@@ -1,0 +1,90 @@
+/**
+ * The run engine: one facade over the modules that each own one concern (record, dispatch, promote,
+ * finish, sweep), all taking their stores as dependencies. Routes, the queue consumer, RunDO and the cron
+ * trigger call this, never the stores' databases.
+ */
+import type { RunStatus } from "../../schema/contracts.ts";
+import { loadConfig } from "../config.ts";
+import { notFound } from "../problem.ts";
+import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
+import { openStores } from "../store/open.ts";
+import type { Batch, Created, Run } from "../store/run-store.ts";
+import type { EngineDeps } from "./deps.ts";
+import { dispatchOrLeaveForSweep } from "./dispatch.ts";
+import { type RunResult, cancelRun, finishRun } from "./finish.ts";
+import { admitDelayedRun, promoteQueuedRuns } from "./promote.ts";
+import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
+import { sweep } from "./sweep.ts";
+
+export class RunEngine {
+  readonly deps: EngineDeps;
+
+  constructor(deps: EngineDeps) {
+    this.deps = deps;
+  }
+
+  /** `createRun`: record (phase 1), then dispatch (phase 2) unless an idempotency key matched. */
+  async trigger(environment: AuthenticatedEnvironment, task: string, body: TriggerBody): Promise<Created<Run>> {
+    const created = await createRunRecord(this.deps, environment, task, body);
+    if (!created.isCached) await dispatchOrLeaveForSweep(this.deps, [created.record]);
+    return created;
+  }
+
+  async triggerBatch(environment: AuthenticatedEnvironment, body: BatchTriggerBody): Promise<Created<{ batch: Batch; runs: Run[] }>> {
+    const created = await createBatchRecord(this.deps, environment, body);
+    if (!created.isCached) await dispatchOrLeaveForSweep(this.deps, created.record.runs);
+    return created;
+  }
+
+  /** A new run of the same task with the same payload and options, through both phases. */
+  async replay(environment: AuthenticatedEnvironment, runId: string): Promise<Created<Run>> {
+    const original = await this.deps.runs.findRun(environment.environmentId, runId);
+    if (!original) throw notFound("Run");
+    return this.trigger(environment, original.task, {
+      payload: original.payload,
+      options: {
+        tags: original.tags,
+        metadata: (original.metadata ?? undefined) as Record<string, unknown> | undefined,
+        maxAttempts: original.maxAttempts,
+      },
+    });
+  }
+
+  cancel(environment: AuthenticatedEnvironment, runId: string): Promise<Run> {
+    return cancelRun(this.deps, environment, runId);
+  }
+
+  finish(run: Run, status: RunStatus, result?: RunResult): Promise<Run | undefined> {
+    return finishRun(this.deps, run, status, result);
+  }
+
+  promote(organizationId: string): Promise<Run[]> {
+    return promoteQueuedRuns(this.deps, organizationId);
+  }
+
+  /** Called by the run's RunDO alarm when its delay is over. */
+  async admitDelayed(runId: string): Promise<void> {
+    const run = await this.deps.runs.loadRun(runId);
+    if (run?.status === "DELAYED") await admitDelayedRun(this.deps, run);
+  }
+
+  sweep(now?: Date) {
+    return sweep(this.deps, now);
+  }
+}
+
+/** An engine over freshly opened stores, for one unit of work (a request, an alarm, a queue batch). */
+export function openEngine(env: Env): { engine: RunEngine; close: () => Promise<void> } {
+  const config = loadConfig(env);
+  const stores = openStores(config);
+  return { engine: new RunEngine({ runs: stores.runs, controlPlane: stores.controlPlane, config, bindings: env }), close: stores.close };
+}
+
+export async function withEngine<T>(env: Env, use: (engine: RunEngine) => Promise<T>): Promise<T> {
+  const { engine, close } = openEngine(env);
+  try {
+    return await use(engine);
+  } finally {
+    await close();
+  }
+}

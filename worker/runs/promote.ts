@@ -1,0 +1,39 @@
+/**
+ * Queued runs (DESIGN §2.3): when a run of an organisation ends, its oldest QUEUED runs take the free
+ * slots, FIFO, under the same lock admission uses; a DELAYED run whose time came is admitted the same way.
+ */
+import type { Run } from "../store/run-store.ts";
+import type { EngineDeps } from "./deps.ts";
+import { dispatchOrLeaveForSweep } from "./dispatch.ts";
+import { finishRun } from "./finish.ts";
+import { admissionTimes, admit } from "./record.ts";
+
+export async function promoteQueuedRuns(deps: EngineDeps, organizationId: string): Promise<Run[]> {
+  const expired: Run[] = [];
+  const promoted = await deps.controlPlane.withOrganizationLock(organizationId, async (limit) => {
+    const free = limit - (await deps.runs.countActiveRuns(organizationId));
+    if (free <= 0) return [];
+    const taken: Run[] = [];
+    const now = new Date();
+    for (const run of await deps.runs.oldestQueuedRuns(organizationId, free)) {
+      if (run.expiresAt && run.expiresAt <= now) {
+        expired.push(run);
+        continue;
+      }
+      const updated = await deps.runs.updateRun(run.id, { status: "PENDING", admittedAt: new Date() }, ["QUEUED"]);
+      if (updated) taken.push(updated);
+    }
+    return taken;
+  });
+  await Promise.all(expired.map((run) => finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })));
+  await dispatchOrLeaveForSweep(deps, promoted);
+  return promoted;
+}
+
+export async function admitDelayedRun(deps: EngineDeps, run: Pick<Run, "id" | "organizationId">): Promise<Run | undefined> {
+  const admitted = await admit(deps, run.organizationId, 1, ([status]) =>
+    deps.runs.updateRun(run.id, { status, ...admissionTimes(status!, Date.now()) }, ["DELAYED"]),
+  );
+  if (admitted) await dispatchOrLeaveForSweep(deps, [admitted]);
+  return admitted;
+}

@@ -1,0 +1,39 @@
+/**
+ * The periodic repair (cron): a run never waits forever. Due DELAYED runs are admitted, runs past their
+ * ttl expire, PENDING runs whose dispatch never went out are dispatched, and every organisation with
+ * QUEUED runs gets a promotion pass in case an event was missed.
+ */
+import type { EngineDeps } from "./deps.ts";
+import { buildAndDispatchRun } from "./dispatch.ts";
+import { finishRun } from "./finish.ts";
+import { admitDelayedRun, promoteQueuedRuns } from "./promote.ts";
+
+/** A PENDING run undispatched for this long lost its dispatch (the trigger's send failed). */
+const UNDISPATCHED_GRACE_MS = 30_000;
+const BATCH = 500;
+
+export interface SweepReport {
+  expired: number;
+  admitted: number;
+  dispatched: number;
+  promoted: number;
+}
+
+export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepReport> {
+  const report: SweepReport = { expired: 0, admitted: 0, dispatched: 0, promoted: 0 };
+  const due = await deps.runs.findRunsToSweep(now, new Date(now.getTime() - UNDISPATCHED_GRACE_MS), BATCH);
+  for (const run of due) {
+    if (run.expiresAt && run.expiresAt <= now) {
+      if (await finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })) report.expired++;
+    } else if (run.status === "DELAYED") {
+      if (await admitDelayedRun(deps, run)) report.admitted++;
+    } else {
+      await buildAndDispatchRun(deps, run);
+      report.dispatched++;
+    }
+  }
+  for (const organizationId of await deps.runs.organizationsWithQueuedRuns()) {
+    report.promoted += (await promoteQueuedRuns(deps, organizationId)).length;
+  }
+  return report;
+}

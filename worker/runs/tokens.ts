@@ -1,0 +1,62 @@
+/**
+ * Signed, expiring tokens (HMAC-SHA256 over the claims): the run-scoped executor token carried by a
+ * dispatch message, and the public access token a browser uses to watch one run or batch. Stateless: the
+ * Worker verifies them without a database.
+ */
+export type TokenScope = "executor" | "public";
+
+export interface TokenClaims {
+  scope: TokenScope;
+  /** The friendly id of the run or batch the token is for. */
+  sub: string;
+  /** Environment the subject belongs to. */
+  env: string;
+  /** Expiry, seconds since the epoch. */
+  exp: number;
+}
+
+const encoder = new TextEncoder();
+
+const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+const keys = new Map<string, Promise<CryptoKey>>();
+function hmacKey(secret: string): Promise<CryptoKey> {
+  let key = keys.get(secret);
+  if (!key) {
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+export async function signToken(secret: string, claims: Omit<TokenClaims, "exp">, ttlSeconds: number): Promise<string> {
+  const body = base64url(encoder.encode(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds })));
+  const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body)));
+  return `${body}.${base64url(signature)}`;
+}
+
+/** The claims if the signature holds, the scope matches and it has not expired; otherwise undefined. */
+export async function verifyToken(secret: string, token: string, scope: TokenScope): Promise<TokenClaims | undefined> {
+  const [body, signature, extra] = token.split(".");
+  if (!body || !signature || extra !== undefined || token.length > 2_000) return undefined;
+  try {
+    // crypto.subtle.verify compares in constant time.
+    const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(signature), encoder.encode(body));
+    if (!valid) return undefined;
+    const claims = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as TokenClaims;
+    return claims.scope === scope && claims.exp > Date.now() / 1000 ? claims : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lets a browser watch one run or batch (DESIGN §5) without a secret key. */
+const PUBLIC_TOKEN_TTL_SECONDS = 3_600;
+
+export const mintPublicAccessToken = (secret: string, environmentId: string, friendlyId: string) =>
+  signToken(secret, { scope: "public", sub: friendlyId, env: environmentId }, PUBLIC_TOKEN_TTL_SECONDS);

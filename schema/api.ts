@@ -3,24 +3,38 @@ import * as z from "zod";
 import { RUN_STATUSES } from "./contracts.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
 
+/** Postgres stores neither NUL characters nor unpaired surrogates (text or jsonb): refuse them up front. */
+const isStorableText = (text: string) => !text.includes("\u0000") && text.isWellFormed();
+const STORABLE = { message: "text may not contain NUL (\\u0000) or unpaired surrogates" };
+
+function isStorableJson(value: unknown): boolean {
+  if (typeof value === "string") return isStorableText(value);
+  if (Array.isArray(value)) return value.every(isStorableJson);
+  if (value && typeof value === "object") return Object.entries(value).every(([key, item]) => isStorableText(key) && isStorableJson(item));
+  return true;
+}
+
+const text = (max: number) => z.string().min(1).max(max).refine(isStorableText, STORABLE);
+const json = z.unknown().refine(isStorableJson, STORABLE);
+
 const MAX_TAGS = 10;
-const tag = z.string().min(1).max(128);
+const tag = text(128);
 const friendlyRunId = z.string().min(1).max(100);
 
 export const triggerOptionsSchema = z.strictObject({
-  idempotencyKey: z.string().min(1).max(256).optional(),
+  idempotencyKey: text(256).optional(),
   idempotencyKeyTTL: durationSchema.optional(),
   delay: pointInTimeSchema.optional(),
   ttl: durationSchema.optional(),
   tags: z.array(tag).max(MAX_TAGS).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: z.record(z.string(), z.unknown()).refine(isStorableJson, STORABLE).optional(),
   maxAttempts: z.int().min(1).max(10).optional(),
   parentRunId: friendlyRunId.optional(),
 });
 export type TriggerOptions = z.infer<typeof triggerOptionsSchema>;
 
 export const triggerBodySchema = z.strictObject({
-  payload: z.unknown().optional(),
+  payload: json.optional(),
   options: triggerOptionsSchema.optional(),
 });
 
@@ -30,15 +44,15 @@ export const batchTriggerBodySchema = z.strictObject({
   items: z
     .array(
       z.strictObject({
-        task: z.string().min(1).max(100),
-        payload: z.unknown().optional(),
+        task: text(100),
+        payload: json.optional(),
         options: triggerOptionsSchema.omit({ parentRunId: true }).optional(),
       }),
     )
     .min(1)
     .max(MAX_BATCH_ITEMS),
   parentRunId: friendlyRunId.optional(),
-  idempotencyKey: z.string().min(1).max(256).optional(),
+  idempotencyKey: text(256).optional(),
 });
 
 const csv = <T extends z.ZodType<unknown, string>>(item: T) =>
@@ -49,7 +63,7 @@ const csv = <T extends z.ZodType<unknown, string>>(item: T) =>
 
 export const listRunsQuerySchema = z.strictObject({
   status: csv(z.enum(RUN_STATUSES)).optional(),
-  task: z.string().min(1).max(100).optional(),
+  task: text(100).optional(),
   tag: tag.optional(),
   batchId: z.string().min(1).max(100).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(25),

@@ -121,7 +121,7 @@ async function main(): Promise<void> {
   say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops, migrated), proxy ${wsProxyUrl}`);
 
   const legacy = connect(urls.legacy, controlPlane, { wsProxy: wsProxyUrl });
-  const tenant = await seedTenant(legacy.db, { apiKey: previous.apiKey });
+  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey });
   await legacy.close();
   say("dev tenant seeded");
 

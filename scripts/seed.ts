@@ -4,7 +4,8 @@
  */
 import { apiKeyPrefix, hashApiKey, mintApiKey } from "../schema/api-keys.ts";
 import * as controlPlane from "../schema/control-plane.ts";
-import type { Database } from "../worker/store/database.ts";
+import type { Pool } from "@neondatabase/serverless";
+import { transaction } from "../worker/store/database.ts";
 import { mintCuid } from "../worker/store/ids.ts";
 
 const { organizations, projects, environments } = controlPlane;
@@ -24,11 +25,11 @@ export interface Tenant {
 }
 
 export async function seedTenant(
-  db: Database<typeof controlPlane>,
+  pool: Pool,
   { slug = "dev", apiKey = mintApiKey("dev"), concurrencyLimit = 10 }: SeedOptions = {},
 ): Promise<Tenant> {
   const apiKeyHash = await hashApiKey(apiKey);
-  return db.transaction(async (tx) => {
+  return transaction(pool, controlPlane, async (tx) => {
     const [organization] = await tx
       .insert(organizations)
       .values({ id: mintCuid(), slug, name: `${slug} organisation`, concurrencyLimit })

@@ -8,6 +8,6 @@ export { RunDO } from "./durable/run-do.ts";
 
 export default {
   fetch: app.fetch,
-  queue: (batch, env) => consumeDispatchBatch(batch, env),
+  queue: consumeDispatchBatch,
   scheduled: (_controller, env, ctx) => ctx.waitUntil(withEngine(env, (engine) => engine.sweep())),
 } satisfies ExportedHandler<Env>;

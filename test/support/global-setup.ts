@@ -20,7 +20,7 @@ export default async function setup(project: TestProject) {
   const { urls, wsProxyUrl } = databases;
 
   const legacy = connect(urls.legacy, controlPlane, { wsProxy: wsProxyUrl });
-  const tenant = await seedTenant(legacy.db, { slug: "test" });
+  const tenant = await seedTenant(legacy.pool, { slug: "test" });
   await legacy.close();
 
   const executorSecret = "test-executor-secret-0123456789";

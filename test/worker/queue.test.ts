@@ -33,8 +33,9 @@ async function recordedRun(task: NewRun["task"], payload: unknown, secret = env.
 
 async function consume(body: unknown, settings: Record<string, string> = {}) {
   const batch = createMessageBatch("run-dispatch", [{ id: "message-1", timestamp: new Date(), attempts: 1, body }]);
-  await worker.queue(batch, { ...env, ...settings });
-  return getQueueResult(batch, createExecutionContext());
+  const ctx = createExecutionContext();
+  await worker.queue(batch, { ...env, ...settings }, ctx);
+  return getQueueResult(batch, ctx);
 }
 
 async function statusOf(run: Run): Promise<string> {

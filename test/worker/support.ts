@@ -7,7 +7,7 @@ import * as controlPlane from "../../schema/control-plane.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
-import { connect } from "../../worker/store/database.ts";
+import { connect, transaction } from "../../worker/store/database.ts";
 import worker from "../../worker/index.ts";
 
 export const siteUrl = inject("siteUrl");
@@ -16,9 +16,9 @@ const wsProxy = inject("wsProxyUrl");
 
 /** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
 export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {
-  const { db, close } = connect(inject("legacyDatabaseUrl"), controlPlane, { wsProxy });
+  const { pool, close } = connect(inject("legacyDatabaseUrl"), controlPlane, { wsProxy });
   try {
-    return await seedTenant(db, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit });
+    return await seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit });
   } finally {
     await close();
   }
@@ -35,7 +35,7 @@ export function client(apiKey: string, settings?: Record<string, string>): Clien
     const init: RequestInit = {
       method,
       headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json", ...headers },
-      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+      body: body === undefined || method === "GET" ? undefined : typeof body === "string" ? body : JSON.stringify(body),
     };
     if (!settings) return exports.default.fetch(`http://flightcheck${path}`, init);
     const ctx = createExecutionContext();
@@ -92,16 +92,16 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
 export async function sampleActiveRuns(organizationId: string): Promise<number> {
   const legacy = connect(inject("legacyDatabaseUrl"), runOps, { wsProxy });
   const runops = connect(inject("runopsDatabaseUrl"), runOps, { wsProxy });
-  const active = (db: typeof legacy.db) =>
+  const active = (db: Pick<typeof legacy.db, "select">) =>
     db
       .select({ n: count() })
       .from(runOps.runs)
       .where(and(eq(runOps.runs.organizationId, organizationId), inArray(runOps.runs.status, [...ACTIVE_STATUSES])))
       .then((rows) => rows[0]!.n);
   try {
-    return await legacy.db.transaction(async (tx) => {
+    return await transaction(legacy.pool, runOps, async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
-      return (await active(runops.db)) + (await active(tx as unknown as typeof legacy.db));
+      return (await active(runops.db)) + (await active(tx));
     });
   } finally {
     await Promise.all([legacy.close(), runops.close()]);

@@ -1,14 +1,15 @@
 /**
  * The `run-dispatch` consumer (DESIGN §2.4). Each message names one run and carries its signed executor
- * token. An http-check runs here; any other task is handed to the executor, and the message is acked only
- * once the executor accepted it. A refused or failed hand-off is retried with exponential backoff; past
- * `max_retries` the queue moves the message to the dead-letter queue.
+ * token. The message is acked once the run is in someone's hands: handed to the executor (which answered
+ * 202), or, for an http-check, claimed here and run after the batch is acked (so one slow check never holds
+ * up the queue). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the
+ * queue moves the message to the dead-letter queue.
  */
 import { getRandom } from "@cloudflare/containers";
 import { type DispatchMessage, dispatchMessageSchema } from "../../schema/contracts.ts";
 import { httpCheckPayloadSchema } from "../../schema/tasks.ts";
 import { redispatchForRetry } from "../runs/dispatch.ts";
-import { type RunEngine, withEngine } from "../runs/engine.ts";
+import { type RunEngine, openEngine } from "../runs/engine.ts";
 import { publishStatus } from "../runs/live.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -35,61 +36,75 @@ async function handOff(job: DispatchMessage, engine: RunEngine, env: Env): Promi
   return container.fetch("http://executor/jobs", init);
 }
 
-/** Claims the run (a redelivered message finds it claimed and does nothing), checks, and finishes it. */
-async function executeHttpCheck(engine: RunEngine, run: Run): Promise<void> {
-  const { runs } = engine.deps;
-  const claimed = await runs.updateRun(run.id, { status: "EXECUTING", attempt: run.attempt + 1, startedAt: new Date() }, [
+/** Claims the run; undefined when it is already claimed (a redelivered message), else the check to run. */
+async function claimHttpCheck(engine: RunEngine, run: Run): Promise<(() => Promise<void>) | undefined> {
+  const claimed = await engine.deps.runs.updateRun(run.id, { status: "EXECUTING", attempt: run.attempt + 1, startedAt: new Date() }, [
     "PENDING",
     "DEQUEUED",
   ]);
-  if (!claimed) return;
-  await publishStatus(engine.deps, claimed);
-  const result = await runHttpCheck(httpCheckPayloadSchema.parse(claimed.payload));
-  if (result.ok) {
-    await engine.finish(claimed, "COMPLETED", { output: result.output });
-  } else if (result.retryable && claimed.attempt < claimed.maxAttempts) {
-    await redispatchForRetry(engine.deps, claimed);
-  } else {
-    await engine.finish(claimed, "FAILED", { error: result.error });
-  }
+  if (!claimed) return undefined;
+  return async () => {
+    await publishStatus(engine.deps, claimed);
+    const payload = httpCheckPayloadSchema.safeParse(claimed.payload);
+    if (!payload.success) {
+      await engine.finish(claimed, "SYSTEM_FAILURE", { error: { message: "Stored payload does not fit the http-check task" } });
+      return;
+    }
+    const result = await runHttpCheck(payload.data);
+    if (result.ok) {
+      await engine.finish(claimed, "COMPLETED", { output: result.output });
+    } else if (result.retryable && claimed.attempt < claimed.maxAttempts) {
+      await redispatchForRetry(engine.deps, claimed);
+    } else {
+      await engine.finish(claimed, "FAILED", { error: result.error });
+    }
+  };
 }
 
-async function handle(message: Message, engine: RunEngine, env: Env): Promise<void> {
+/** Acks or retries `message`; returns work to finish after the batch is acked, if any. */
+async function handle(message: Message, engine: RunEngine, env: Env): Promise<(() => Promise<void>) | undefined> {
   const job = dispatchMessageSchema.safeParse(message.body);
   const claims = job.success ? await verifyToken(engine.deps.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
   if (!job.success || claims?.sub !== toFriendlyId("run", job.data.runId)) {
     // Redelivery cannot fix a malformed or forged message: drop it loudly.
     console.error(`run-dispatch: dropping message ${message.id}: ${job.success ? "bad executor token" : "malformed"}`);
     message.ack();
-    return;
+    return undefined;
   }
   try {
     const run = await engine.deps.runs.findRun(claims.env, job.data.runId, { fresh: true });
     if (!run) {
       console.error(`run-dispatch: run ${job.data.runId} does not exist; dropping message ${message.id}`);
       message.ack();
-      return;
+      return undefined;
     }
     if (run.task === "http-check") {
-      await executeHttpCheck(engine, run);
+      const check = await claimHttpCheck(engine, run);
       message.ack();
-      return;
+      return check;
     }
     const response = await handOff(job.data, engine, env);
     if (response.status === 202) {
       await engine.deps.runs.updateRun(run.id, { status: "DEQUEUED" }, ["PENDING"]);
       message.ack();
-      return;
+      return undefined;
     }
     console.warn(`run-dispatch: executor refused ${job.data.runId}: HTTP ${response.status}`);
   } catch (error) {
     console.warn(`run-dispatch: ${job.data.runId} not handed over`, error);
   }
   message.retry({ delaySeconds: backoffSeconds(message.attempts) });
+  return undefined;
 }
 
-export function consumeDispatchBatch(batch: MessageBatch, env: Env): Promise<void> {
-  return withEngine(env, async (engine) => {
-    await Promise.all(batch.messages.map((message) => handle(message, engine, env)));
-  });
+export async function consumeDispatchBatch(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
+  const { engine, close } = openEngine(env);
+  try {
+    const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, env)))).filter((w) => w !== undefined);
+    // The stores stay open until the claimed checks are done.
+    ctx.waitUntil(Promise.allSettled(work.map((run) => run())).then(close));
+  } catch (error) {
+    await close();
+    throw error;
+  }
 }

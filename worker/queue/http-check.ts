@@ -17,19 +17,22 @@ export async function runHttpCheck(check: HttpCheckPayload): Promise<HttpCheckRe
     // Unreachable or too slow: worth another attempt.
     return { ok: false, retryable: true, error: { message: `${check.method} ${check.url} failed: ${(error as Error).message}` } };
   }
-  const body = check.expectBodyContains === undefined ? undefined : await response.text();
+  let body: string;
+  try {
+    body = await response.text();
+  } catch (error) {
+    return { ok: false, retryable: true, error: { message: `Reading the response failed: ${(error as Error).message}` } };
+  }
   const durationMs = Date.now() - started;
   if (response.status !== check.expectStatus) {
-    await response.body?.cancel();
     return {
       ok: false,
       retryable: false,
       error: { message: `Expected HTTP ${check.expectStatus}, got ${response.status}`, status: response.status },
     };
   }
-  if (body !== undefined && !body.includes(check.expectBodyContains!)) {
+  if (check.expectBodyContains !== undefined && !body.includes(check.expectBodyContains)) {
     return { ok: false, retryable: false, error: { message: `Body does not contain ${JSON.stringify(check.expectBodyContains)}` } };
   }
-  await response.body?.cancel();
   return { ok: true, output: { status: response.status, durationMs } };
 }

@@ -8,7 +8,40 @@ import { dispatchOrLeaveForSweep } from "./dispatch.ts";
 import { finishRun } from "./finish.ts";
 import { admissionTimes, admit } from "./record.ts";
 
-export async function promoteQueuedRuns(deps: EngineDeps, organizationId: string): Promise<Run[]> {
+/** Promotions running per engine and organisation: a run ending meanwhile asks for one more pass. */
+const running = new WeakMap<EngineDeps, Map<string, { again: boolean; done: Promise<Run[]> }>>();
+
+/**
+ * Promotes the organisation's oldest QUEUED runs into its free slots. Calls that arrive while a promotion
+ * for the same organisation is running in this engine coalesce into one more pass of it, instead of ten
+ * finishing runs queueing ten times for the lock.
+ */
+export function promoteQueuedRuns(deps: EngineDeps, organizationId: string): Promise<Run[]> {
+  let byOrganization = running.get(deps);
+  if (!byOrganization) running.set(deps, (byOrganization = new Map()));
+  const current = byOrganization.get(organizationId);
+  if (current) {
+    current.again = true;
+    return current.done;
+  }
+  const entry = { again: true, done: Promise.resolve<Run[]>([]) };
+  entry.done = (async () => {
+    const promoted: Run[] = [];
+    try {
+      while (entry.again) {
+        entry.again = false;
+        promoted.push(...(await promoteOnce(deps, organizationId)));
+      }
+      return promoted;
+    } finally {
+      byOrganization.delete(organizationId);
+    }
+  })();
+  byOrganization.set(organizationId, entry);
+  return entry.done;
+}
+
+async function promoteOnce(deps: EngineDeps, organizationId: string): Promise<Run[]> {
   const expired: Run[] = [];
   const promoted = await deps.controlPlane.withOrganizationLock(organizationId, async (limit) => {
     const free = limit - (await deps.runs.countActiveRuns(organizationId));

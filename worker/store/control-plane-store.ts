@@ -4,7 +4,8 @@
  */
 import { eq, sql } from "drizzle-orm";
 import * as controlPlane from "../../schema/control-plane.ts";
-import type { Database } from "./database.ts";
+import type { Pool } from "@neondatabase/serverless";
+import { type Database, transaction, withSchema } from "./database.ts";
 import { normaliseStoreError } from "./errors.ts";
 
 const { environments, organizations } = controlPlane;
@@ -18,9 +19,16 @@ export interface AuthenticatedEnvironment {
 
 export class ControlPlaneStore {
   private readonly db: Database<typeof controlPlane>;
+  private readonly lockPool: Pool;
 
-  constructor(db: Database<typeof controlPlane>) {
-    this.db = db;
+  /**
+   * `lockPool` holds the connections that wait for and hold organisation locks. It must not be the pool the
+   * critical sections query through: ten holders-and-waiters could otherwise take every connection while
+   * the holder waits for one to count runs.
+   */
+  constructor(pool: Pool, lockPool: Pool) {
+    this.db = withSchema(pool, controlPlane);
+    this.lockPool = lockPool;
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
@@ -54,7 +62,7 @@ export class ControlPlaneStore {
    */
   withOrganizationLock<T>(organizationId: string, critical: (concurrencyLimit: number) => Promise<T>): Promise<T> {
     return this.guard(() =>
-      this.db.transaction(async (tx) => {
+      transaction(this.lockPool, controlPlane, async (tx) => {
         await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
         const [organization] = await tx
           .select({ concurrencyLimit: organizations.concurrencyLimit })

@@ -2,11 +2,9 @@
  * Opens what a request needs from the databases: the RunStore over both stores and the control plane,
  * sharing one pool per database. One per request in a Worker; close it when the request ends.
  */
-import * as controlPlane from "../../schema/control-plane.ts";
-import * as runOps from "../../schema/run-ops.ts";
 import type { Config } from "../config.ts";
 import { ControlPlaneStore } from "./control-plane-store.ts";
-import { openPool, withSchema } from "./database.ts";
+import { openPool } from "./database.ts";
 import type { Residency } from "./ids.ts";
 import { PostgresRunStore } from "./postgres-store.ts";
 import { RoutingRunStore } from "./routing-store.ts";
@@ -26,7 +24,7 @@ export function openStores(config: Config): Stores {
   };
   const legacyPool = open(config.LEGACY_DATABASE_URL);
   const runStore = (residency: Residency, writer: ReturnType<typeof openPool>, replicaUrl?: string) =>
-    new PostgresRunStore(residency, withSchema(writer, runOps), replicaUrl ? withSchema(open(replicaUrl), runOps) : undefined);
+    new PostgresRunStore(residency, writer, replicaUrl ? open(replicaUrl) : undefined);
 
   const close = async () => {
     await Promise.allSettled(pools.map((pool) => pool.end()));
@@ -39,7 +37,7 @@ export function openStores(config: Config): Stores {
       },
       { splitEnabled: config.RUN_OPS_SPLIT_ENABLED },
     ),
-    controlPlane: new ControlPlaneStore(withSchema(legacyPool, controlPlane)),
+    controlPlane: new ControlPlaneStore(legacyPool, open(config.LEGACY_DATABASE_URL)),
     close,
   };
 }

@@ -8,7 +8,8 @@ import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { RunStatus } from "../../schema/contracts.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { ACTIVE_STATUSES, releasesIdempotencyKey } from "../runs/transitions.ts";
-import type { Database } from "./database.ts";
+import type { Pool } from "@neondatabase/serverless";
+import { type Database, type Transaction, transaction, withSchema } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {
@@ -63,14 +64,20 @@ async function insertOnce<T extends { idempotencyKeyExpiresAt: Date | null }>(st
 
 export class PostgresRunStore {
   readonly residency: Residency;
+  private readonly writerPool: Pool;
   private readonly writer: RunOpsDatabase;
   private readonly reader: RunOpsDatabase;
 
-  /** `reader` is a replica for plain reads; reads that must see a write go to `writer`. */
-  constructor(residency: Residency, writer: RunOpsDatabase, reader: RunOpsDatabase = writer) {
+  /** `readerPool` is a replica for plain reads; reads that must see a write go to the writer. */
+  constructor(residency: Residency, writerPool: Pool, readerPool: Pool = writerPool) {
     this.residency = residency;
-    this.writer = writer;
-    this.reader = reader;
+    this.writerPool = writerPool;
+    this.writer = withSchema(writerPool, runOps);
+    this.reader = readerPool === writerPool ? this.writer : withSchema(readerPool, runOps);
+  }
+
+  private transaction<T>(work: (tx: Transaction<typeof runOps>) => Promise<T>): Promise<T> {
+    return transaction(this.writerPool, runOps, work);
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
@@ -95,7 +102,7 @@ export class PostgresRunStore {
   insertRun(id: string, { blockedBy = [], ...input }: NewRun): Promise<Created<Run>> {
     return this.guard(async () => {
       if (blockedBy.length === 0) return this.insertRunRow(this.writer, id, input);
-      return this.writer.transaction(async (tx) => {
+      return this.transaction(async (tx) => {
         const created = await this.insertRunRow(tx, id, input);
         if (!created.isCached) {
           await tx.insert(runWaitpoints).values(blockedBy.map((waitpointId) => ({ runId: id, waitpointId })));
@@ -136,7 +143,7 @@ export class PostgresRunStore {
     items: { id: string; input: NewBatchItem }[],
   ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
     return this.guard(() =>
-      this.writer.transaction(async (tx) => {
+      this.transaction(async (tx) => {
         const values = { ...input, id: batchId, runCount: items.length };
         const created = input.idempotencyKey
           ? await insertOnce({

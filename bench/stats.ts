@@ -12,13 +12,11 @@ export async function timed(run: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-export function printTable(title: string, rows: Record<string, string | number>[]): void {
+/** A markdown table; numbers with two decimals. */
+export function formatTable(rows: Record<string, string | number>[]): string {
   const columns = Object.keys(rows[0] ?? {});
-  const cell = (value: string | number) => (typeof value === "number" ? value.toFixed(2) : value);
+  const cell = (value: string | number) => (typeof value === "number" ? (Number.isInteger(value) ? String(value) : value.toFixed(2)) : value);
   const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]!).length)));
   const line = (values: string[]) => `| ${values.map((v, i) => v.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(`\n${title}\n`);
-  console.log(line(columns));
-  console.log(line(widths.map((w) => "-".repeat(w))));
-  for (const row of rows) console.log(line(columns.map((c) => cell(row[c]!))));
+  return [line(columns), line(widths.map((w) => "-".repeat(w))), ...rows.map((row) => line(columns.map((c) => cell(row[c]!))))].join("\n");
 }

@@ -3,7 +3,7 @@
  * insert, error translation) against the same two statements on a bare client, side by side in one run,
  * on the same embedded Postgres through the same driver and proxy. Target: ratio ≤ 1.2×.
  *
- *   npm run bench
+ *   node bench/store-overhead.ts   (or npm run bench for all)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +14,7 @@ import { startLocalDatabases } from "../scripts/local-databases.ts";
 import { loadConfig } from "../worker/config.ts";
 import { mintCuid, mintKsuid } from "../worker/store/ids.ts";
 import { openStores } from "../worker/store/open.ts";
-import { mean, percentile, printTable, timed } from "./stats.ts";
+import { formatTable, mean, percentile, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
 
@@ -84,6 +84,4 @@ export async function benchStoreOverhead(): Promise<Record<string, string | numb
   }
 }
 
-if (import.meta.main) {
-  printTable(`RunStore overhead (${ITERATIONS} iterations each, run-ops store, embedded Postgres via the WebSocket proxy)`, await benchStoreOverhead());
-}
+if (import.meta.main) console.log(formatTable(await benchStoreOverhead()));

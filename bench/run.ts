@@ -1,0 +1,27 @@
+/**
+ * `npm run bench`: every benchmark, each figure beside its reference in the same run, printed as tables
+ * and written to bench/RESULTS.md.
+ */
+import { cpus, totalmem } from "node:os";
+import { writeFileSync } from "node:fs";
+import { formatTable } from "./stats.ts";
+import { benchStoreOverhead } from "./store-overhead.ts";
+import { benchTrigger } from "./trigger.ts";
+
+const sections: string[] = [];
+const report = (title: string, rows: Record<string, string | number>[]) => {
+  const table = formatTable(rows);
+  console.log(`\n${title}\n\n${table}`);
+  sections.push(`## ${title}\n\n${table}\n`);
+};
+
+report("RunStore overhead: routed createRun + findRun vs the same statements on a bare client", await benchStoreOverhead());
+const trigger = await benchTrigger();
+report("Trigger latency (local stack, sequential) beside a bare INSERT through the same driver", trigger.latency);
+report("Sustained triggers", trigger.throughput);
+
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+writeFileSync(
+  new URL("./RESULTS.md", import.meta.url),
+  `# Benchmark results\n\n${new Date().toISOString()} · ${machine} · \`npm run bench\`\n\n${sections.join("\n")}`,
+);

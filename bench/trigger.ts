@@ -1,0 +1,133 @@
+/**
+ * Trigger latency and sustained throughput against the local stack (`wrangler dev`, embedded Postgres
+ * through the WebSocket proxy, the real queue), beside a bare INSERT round trip through the same driver.
+ * Targets: trigger p50 ≤ 3× the bare insert; ≥ 200 triggers/s sustained with none lost.
+ */
+import { neonConfig, Pool } from "@neondatabase/serverless";
+import ws from "ws";
+import { devStack } from "../scripts/dev-stack.ts";
+import { mintCuid, mintKsuid } from "../worker/store/ids.ts";
+import { mean, percentile, timed } from "./stats.ts";
+
+neonConfig.webSocketConstructor = ws;
+
+const LATENCY_SAMPLES = Number(process.env.BENCH_TRIGGERS ?? 300);
+const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
+const THROUGHPUT_CLIENTS = 16;
+
+type Row = Record<string, string | number>;
+
+function latencyRow(name: string, samples: number[]): Row {
+  return { case: name, "p50 ms": percentile(samples, 50), "p99 ms": percentile(samples, 99), "mean ms": mean(samples) };
+}
+
+export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[] }> {
+  const stack = await devStack();
+  try {
+    const state = await stack.start();
+    // Driver settings as the Worker uses them locally (pipelined password auth through the proxy).
+    neonConfig.wsProxy = (host, port) => `${state.wsProxyUrl.replace(/^ws:\/\//, "")}/v2?address=${host}:${port}`;
+    neonConfig.useSecureWebSocket = false;
+    neonConfig.pipelineTLS = false;
+    neonConfig.pipelineConnect = "password";
+
+    const admin = new Pool({ connectionString: state.databases.legacy });
+    // The bench measures the full path of an admitted run (lock, count, insert, RunDO, queue send): no limit.
+    await admin.query("update organizations set concurrency_limit = 1000000");
+    await admin.end();
+
+    const owner = [mintCuid(), mintCuid(), mintCuid()];
+    const insertSql = `insert into runs (id, organization_id, project_id, environment_id, task, status, payload)
+      values ($1, $2, $3, $4, 'http-check', 'PENDING', $5) returning id`;
+    const payload = { url: `${state.executorUrl}/healthz` };
+    const warm = new Pool({ connectionString: state.databases.runops });
+    const bareWarm: number[] = [];
+    const bareFresh: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      bareWarm.push(await timed(() => warm.query(insertSql, [mintKsuid(), ...owner, payload])));
+    }
+    await warm.end();
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      bareFresh.push(
+        await timed(async () => {
+          const pool = new Pool({ connectionString: state.databases.runops });
+          await pool.query(insertSql, [mintKsuid(), ...owner, payload]);
+          await pool.end();
+        }),
+      );
+    }
+
+    const trigger = () =>
+      fetch(`${state.apiUrl}/api/v1/tasks/http-check/trigger`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${state.apiKey}`, "content-type": "application/json" },
+        body: JSON.stringify({ payload }),
+      });
+    const triggers: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      triggers.push(await timed(async () => (await trigger()).arrayBuffer()));
+    }
+
+    // Sustained: THROUGHPUT_CLIENTS clients trigger back to back for THROUGHPUT_SECONDS.
+    const accepted: string[] = [];
+    let failed = 0;
+    const deadline = Date.now() + THROUGHPUT_SECONDS * 1000;
+    const started = Date.now();
+    await Promise.all(
+      Array.from({ length: THROUGHPUT_CLIENTS }, async () => {
+        while (Date.now() < deadline) {
+          const response = await trigger();
+          if (response.status === 201) accepted.push(((await response.json()) as { id: string }).id);
+          else (failed++, await response.arrayBuffer());
+        }
+      }),
+    );
+    const elapsed = (Date.now() - started) / 1000;
+    const stored = await countStored(state.databases, accepted);
+
+    return {
+      latency: [
+        latencyRow("bare INSERT, warm connection", bareWarm),
+        latencyRow("bare INSERT, new connection (as a Worker request)", bareFresh),
+        latencyRow("POST /api/v1/tasks/http-check/trigger", triggers),
+        {
+          case: "trigger / bare INSERT on a new connection (target ≤ 3)",
+          "p50 ms": percentile(triggers, 50) / percentile(bareFresh, 50),
+          "p99 ms": percentile(triggers, 99) / percentile(bareFresh, 99),
+          "mean ms": mean(triggers) / mean(bareFresh),
+        },
+        {
+          case: "trigger / bare INSERT on a warm connection",
+          "p50 ms": percentile(triggers, 50) / percentile(bareWarm, 50),
+          "p99 ms": percentile(triggers, 99) / percentile(bareWarm, 99),
+          "mean ms": mean(triggers) / mean(bareWarm),
+        },
+      ],
+      throughput: [
+        {
+          clients: THROUGHPUT_CLIENTS,
+          seconds: elapsed,
+          "triggers/s (target ≥ 200)": accepted.length / elapsed,
+          accepted: accepted.length,
+          refused: failed,
+          "lost (accepted, not stored)": accepted.length - stored,
+        },
+      ],
+    };
+  } finally {
+    await stack.dispose();
+  }
+}
+
+/** How many of these runs exist in either database. */
+async function countStored(databases: { legacy: string; runops: string }, friendlyIds: string[]): Promise<number> {
+  const ids = friendlyIds.map((id) => id.slice("run_".length));
+  let found = 0;
+  for (const url of [databases.legacy, databases.runops]) {
+    const pool = new Pool({ connectionString: url });
+    const { rows } = await pool.query("select count(*)::int as n from runs where id = any($1)", [ids]);
+    found += rows[0].n;
+    await pool.end();
+  }
+  return found;
+}

@@ -1,0 +1,81 @@
+/**
+ * Runs `scripts/dev.ts` as a child on free ports and its own data folder, the way a person runs
+ * `npm run dev`: for the end-to-end tests and the benchmarks.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./net.ts";
+
+export interface DevState {
+  apiUrl: string;
+  apiKey: string;
+  executorUrl: string;
+  databases: { legacy: string; runops: string };
+  wsProxyUrl: string;
+}
+
+export interface DevStack {
+  home: string;
+  ports: { api: number; executor: number; postgres: number; proxy: number };
+  /** Starts the stack and resolves once it printed that it is up (dev.json is written by then). */
+  start(...args: string[]): Promise<DevState>;
+  /** Ctrl-C: resolves with the exit code. */
+  interrupt(): Promise<number | null>;
+  /** Stops it if running and removes its data. */
+  dispose(): Promise<void>;
+}
+
+const UP_TIMEOUT_MS = 90_000;
+
+export async function devStack(): Promise<DevStack> {
+  const home = mkdtempSync(join(tmpdir(), "flightcheck-dev-"));
+  chmodSync(home, 0o755); // the embedded server runs as the `postgres` user when we are root
+  const ports = { api: await freePort(), executor: await freePort(), postgres: await freePort(), proxy: await freePort() };
+  let child: ChildProcess | undefined;
+
+  const interrupt = async () => {
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child!.once("exit", resolve));
+    child.kill("SIGINT");
+    return exited;
+  };
+
+  return {
+    home,
+    ports,
+    interrupt,
+    start: (...args) => {
+      child = spawn(process.execPath, ["scripts/dev.ts", ...args], {
+        env: {
+          ...process.env,
+          FLIGHTCHECK_HOME: home,
+          FLIGHTCHECK_API_PORT: String(ports.api),
+          FLIGHTCHECK_EXECUTOR_PORT: String(ports.executor),
+          FLIGHTCHECK_PG_PORT: String(ports.postgres),
+          FLIGHTCHECK_PROXY_PORT: String(ports.proxy),
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      return new Promise<DevState>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`dev stack not up after ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
+        const read = (chunk: Buffer) => {
+          output += chunk;
+          if (output.includes("stack up in")) {
+            clearTimeout(timer);
+            resolve(JSON.parse(readFileSync(join(home, "dev.json"), "utf8")) as DevState);
+          }
+        };
+        child!.stdout!.on("data", read);
+        child!.stderr!.on("data", read);
+        child!.once("exit", () => (clearTimeout(timer), reject(new Error(`dev stack exited early:\n${output}`))));
+      });
+    },
+    dispose: async () => {
+      await interrupt();
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}

@@ -15,7 +15,7 @@ import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/er
 
 /** The stores live for one request: opened here, closed once the response (and its waitUntil work) is done. */
 const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
-  const { engine, close } = openEngine(c.env);
+  const { engine, close } = openEngine(c.env, { warm: true });
   c.set("engine", engine);
   try {
     await next();

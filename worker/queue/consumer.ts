@@ -101,8 +101,9 @@ export async function consumeDispatchBatch(batch: MessageBatch, env: Env, ctx: E
   const { engine, close } = openEngine(env);
   try {
     const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, env)))).filter((w) => w !== undefined);
-    // The stores stay open until the claimed checks are done.
-    ctx.waitUntil(Promise.allSettled(work.map((run) => run())).then(close));
+    // The stores stay open until the claimed checks (and what they defer) are done.
+    for (const run of work) engine.deps.defer(run());
+    ctx.waitUntil(close());
   } catch (error) {
     await close();
     throw error;

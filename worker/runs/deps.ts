@@ -8,4 +8,6 @@ export interface EngineDeps {
   controlPlane: ControlPlaneStore;
   config: Config;
   bindings: Pick<Env, "RUN_DISPATCH" | "RUN_DO">;
+  /** Work that may finish after the answer is sent (a request's waitUntil); the stores stay open for it. */
+  defer(work: Promise<unknown>): void;
 }

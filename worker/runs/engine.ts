@@ -23,16 +23,19 @@ export class RunEngine {
     this.deps = deps;
   }
 
-  /** `createRun`: record (phase 1), then dispatch (phase 2) unless an idempotency key matched. */
+  /**
+   * `createRun`: record (phase 1) and answer; dispatch (phase 2) follows once the record committed, after
+   * the answer is sent. A dispatch that fails is repaired by the sweep.
+   */
   async trigger(environment: AuthenticatedEnvironment, task: string, body: TriggerBody): Promise<Created<Run>> {
     const created = await createRunRecord(this.deps, environment, task, body);
-    if (!created.isCached) await dispatchOrLeaveForSweep(this.deps, [created.record]);
+    if (!created.isCached) this.deps.defer(dispatchOrLeaveForSweep(this.deps, [created.record]));
     return created;
   }
 
   async triggerBatch(environment: AuthenticatedEnvironment, body: BatchTriggerBody): Promise<Created<{ batch: Batch; runs: Run[] }>> {
     const created = await createBatchRecord(this.deps, environment, body);
-    if (!created.isCached) await dispatchOrLeaveForSweep(this.deps, created.record.runs);
+    if (!created.isCached) this.deps.defer(dispatchOrLeaveForSweep(this.deps, created.record.runs));
     return created;
   }
 
@@ -73,11 +76,22 @@ export class RunEngine {
   }
 }
 
-/** An engine over freshly opened stores, for one unit of work (a request, an alarm, a queue batch). */
-export function openEngine(env: Env): { engine: RunEngine; close: () => Promise<void> } {
+/**
+ * An engine over freshly opened stores, for one unit of work (a request, an alarm, a queue batch).
+ * `close` waits for deferred work, then closes the stores. `warm` starts connecting right away.
+ */
+export function openEngine(env: Env, { warm = false } = {}): { engine: RunEngine; close: () => Promise<void> } {
   const config = loadConfig(env);
   const stores = openStores(config);
-  return { engine: new RunEngine({ runs: stores.runs, controlPlane: stores.controlPlane, config, bindings: env }), close: stores.close };
+  if (warm) stores.warm();
+  const deferred: Promise<unknown>[] = [];
+  const defer = (work: Promise<unknown>) => deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
+  const engine = new RunEngine({ runs: stores.runs, controlPlane: stores.controlPlane, config, bindings: env, defer });
+  const close = async () => {
+    while (deferred.length > 0) await Promise.all(deferred.splice(0));
+    await stores.close();
+  };
+  return { engine, close };
 }
 
 export async function withEngine<T>(env: Env, use: (engine: RunEngine) => Promise<T>): Promise<T> {

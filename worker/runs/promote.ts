@@ -43,8 +43,8 @@ export function promoteQueuedRuns(deps: EngineDeps, organizationId: string): Pro
 
 async function promoteOnce(deps: EngineDeps, organizationId: string): Promise<Run[]> {
   const expired: Run[] = [];
-  const promoted = await deps.controlPlane.withOrganizationLock(organizationId, async (limit) => {
-    const free = limit - (await deps.runs.countActiveRuns(organizationId));
+  const promoted = await deps.controlPlane.withOrganizationLock(organizationId, async ({ concurrencyLimit, activeInLegacy }) => {
+    const free = concurrencyLimit - activeInLegacy - (await deps.runs.countActiveRuns(organizationId, ["new"]));
     if (free <= 0) return [];
     const taken: Run[] = [];
     const now = new Date();

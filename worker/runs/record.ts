@@ -69,8 +69,9 @@ export function admit<T>(
   count: number,
   write: (statuses: ("PENDING" | "QUEUED")[]) => Promise<T>,
 ): Promise<T> {
-  return deps.controlPlane.withOrganizationLock(organizationId, async (limit) => {
-    const free = Math.max(0, limit - (await deps.runs.countActiveRuns(organizationId)));
+  return deps.controlPlane.withOrganizationLock(organizationId, async ({ concurrencyLimit, activeInLegacy }) => {
+    const active = activeInLegacy + (await deps.runs.countActiveRuns(organizationId, ["new"]));
+    const free = Math.max(0, concurrencyLimit - active);
     return write(Array.from({ length: count }, (_, i) => (i < free ? "PENDING" : "QUEUED")));
   });
 }

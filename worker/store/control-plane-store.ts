@@ -6,9 +6,10 @@ import { eq, sql } from "drizzle-orm";
 import * as controlPlane from "../../schema/control-plane.ts";
 import type { Pool } from "@neondatabase/serverless";
 import { type Database, transaction, withSchema } from "./database.ts";
+import { ACTIVE_STATUSES } from "../runs/transitions.ts";
 import { normaliseStoreError } from "./errors.ts";
 
-const { environments, organizations } = controlPlane;
+const { environments, organizations, runs } = controlPlane;
 
 export interface AuthenticatedEnvironment {
   organizationId: string;
@@ -17,18 +18,25 @@ export interface AuthenticatedEnvironment {
   slug: string;
 }
 
-export class ControlPlaneStore {
-  private readonly db: Database<typeof controlPlane>;
-  private readonly lockPool: Pool;
+/** What admission needs, read in the same statement that takes the lock. */
+export interface LockedOrganization {
+  concurrencyLimit: number;
+  /** Active runs of the organisation in this (legacy) database; the run-ops store is counted separately. */
+  activeInLegacy: number;
+}
 
-  /**
-   * `lockPool` holds the connections that wait for and hold organisation locks. It must not be the pool the
-   * critical sections query through: ten holders-and-waiters could otherwise take every connection while
-   * the holder waits for one to count runs.
-   */
-  constructor(pool: Pool, lockPool: Pool) {
+const ACTIVE = sql.join(
+  ACTIVE_STATUSES.map((status) => sql`${status}`),
+  sql`, `,
+);
+
+export class ControlPlaneStore {
+  private readonly pool: Pool;
+  private readonly db: Database<typeof controlPlane>;
+
+  constructor(pool: Pool) {
+    this.pool = pool;
     this.db = withSchema(pool, controlPlane);
-    this.lockPool = lockPool;
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
@@ -56,19 +64,19 @@ export class ControlPlaneStore {
   }
 
   /**
-   * Runs `critical` holding the organisation's transaction-scoped advisory lock; it gets the organisation's
-   * concurrency limit, read under the lock. Whatever `critical` commits elsewhere before returning is seen
-   * by the next holder.
+   * Runs `critical` holding the organisation's transaction-scoped advisory lock. One statement takes the
+   * lock and reads the limit and the legacy active count under it. Whatever `critical` commits in either
+   * run store before returning is seen by the next holder. `critical` must not query this store's pool.
    */
-  withOrganizationLock<T>(organizationId: string, critical: (concurrencyLimit: number) => Promise<T>): Promise<T> {
+  withOrganizationLock<T>(organizationId: string, critical: (organization: LockedOrganization) => Promise<T>): Promise<T> {
     return this.guard(() =>
-      transaction(this.lockPool, controlPlane, async (tx) => {
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
-        const [organization] = await tx
-          .select({ concurrencyLimit: organizations.concurrencyLimit })
-          .from(organizations)
-          .where(eq(organizations.id, organizationId));
-        return critical(organization?.concurrencyLimit ?? 0);
+      transaction(this.pool, controlPlane, async (tx) => {
+        const { rows } = await tx.execute<{ limit: number | null; active: number }>(sql`
+          select
+            pg_advisory_xact_lock(hashtext(${organizationId})),
+            (select ${organizations.concurrencyLimit} from ${organizations} where ${organizations.id} = ${organizationId}) as "limit",
+            (select count(*)::int from ${runs} where ${runs.organizationId} = ${organizationId} and ${runs.status} in (${ACTIVE})) as "active"`);
+        return critical({ concurrencyLimit: rows[0]?.limit ?? 0, activeInLegacy: rows[0]?.active ?? 0 });
       }),
     );
   }

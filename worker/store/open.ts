@@ -1,6 +1,11 @@
 /**
- * Opens what a request needs from the databases: the RunStore over both stores and the control plane,
- * sharing one pool per database. One per request in a Worker; close it when the request ends.
+ * Opens what one unit of work (a request, a queue batch, an alarm) needs from the databases: the RunStore
+ * over both run stores and the control plane. In a Worker a pool must not outlive its unit of work; close
+ * it at the end.
+ *
+ * Three pools: the control plane's (auth and organisation locks), and one per run store. Critical sections
+ * run under a control-plane connection and query only the run stores' pools, so lock holders and waiters
+ * can never take the connections the holder needs.
  */
 import type { Config } from "../config.ts";
 import { ControlPlaneStore } from "./control-plane-store.ts";
@@ -12,6 +17,8 @@ import { RoutingRunStore } from "./routing-store.ts";
 export interface Stores {
   runs: RoutingRunStore;
   controlPlane: ControlPlaneStore;
+  /** Starts connecting to the control plane and the run-ops store now, in parallel, before the first query. */
+  warm(): void;
   close(): Promise<void>;
 }
 
@@ -22,22 +29,27 @@ export function openStores(config: Config): Stores {
     pools.push(pool);
     return pool;
   };
-  const legacyPool = open(config.LEGACY_DATABASE_URL);
-  const runStore = (residency: Residency, writer: ReturnType<typeof openPool>, replicaUrl?: string) =>
-    new PostgresRunStore(residency, writer, replicaUrl ? open(replicaUrl) : undefined);
+  const runStore = (residency: Residency, url: string, replicaUrl?: string) =>
+    new PostgresRunStore(residency, open(url), replicaUrl ? open(replicaUrl) : undefined);
 
-  const close = async () => {
-    await Promise.allSettled(pools.map((pool) => pool.end()));
-  };
+  const controlPlanePool = open(config.LEGACY_DATABASE_URL);
+  const runs = new RoutingRunStore(
+    {
+      legacy: runStore("legacy", config.LEGACY_DATABASE_URL, config.LEGACY_REPLICA_URL),
+      new: config.RUNOPS_DATABASE_URL ? runStore("new", config.RUNOPS_DATABASE_URL, config.RUNOPS_REPLICA_URL) : undefined,
+    },
+    { splitEnabled: config.RUN_OPS_SPLIT_ENABLED },
+  );
   return {
-    runs: new RoutingRunStore(
-      {
-        legacy: runStore("legacy", legacyPool, config.LEGACY_REPLICA_URL),
-        new: config.RUNOPS_DATABASE_URL ? runStore("new", open(config.RUNOPS_DATABASE_URL), config.RUNOPS_REPLICA_URL) : undefined,
-      },
-      { splitEnabled: config.RUN_OPS_SPLIT_ENABLED },
-    ),
-    controlPlane: new ControlPlaneStore(legacyPool, open(config.LEGACY_DATABASE_URL)),
-    close,
+    runs,
+    controlPlane: new ControlPlaneStore(controlPlanePool),
+    warm: () => {
+      for (const pool of [controlPlanePool, runs.warmPool()]) {
+        pool?.connect().then((client) => client.release(), () => {});
+      }
+    },
+    close: async () => {
+      await Promise.allSettled(pools.map((pool) => pool.end()));
+    },
   };
 }

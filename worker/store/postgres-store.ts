@@ -64,20 +64,20 @@ async function insertOnce<T extends { idempotencyKeyExpiresAt: Date | null }>(st
 
 export class PostgresRunStore {
   readonly residency: Residency;
-  private readonly writerPool: Pool;
+  readonly pool: Pool;
   private readonly writer: RunOpsDatabase;
   private readonly reader: RunOpsDatabase;
 
   /** `readerPool` is a replica for plain reads; reads that must see a write go to the writer. */
   constructor(residency: Residency, writerPool: Pool, readerPool: Pool = writerPool) {
     this.residency = residency;
-    this.writerPool = writerPool;
+    this.pool = writerPool;
     this.writer = withSchema(writerPool, runOps);
     this.reader = readerPool === writerPool ? this.writer : withSchema(readerPool, runOps);
   }
 
   private transaction<T>(work: (tx: Transaction<typeof runOps>) => Promise<T>): Promise<T> {
-    return transaction(this.writerPool, runOps, work);
+    return transaction(this.pool, runOps, work);
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {

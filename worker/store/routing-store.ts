@@ -149,9 +149,15 @@ export class RoutingRunStore implements RunStore {
     return (await this.storeOf(runId)?.listSteps(runId)) ?? [];
   }
 
-  async countActiveRuns(organizationId: string): Promise<number> {
-    const counts = await Promise.all(this.all().map((store) => store.countActiveRuns(organizationId)));
+  async countActiveRuns(organizationId: string, stores: readonly Residency[] = ["legacy", "new"]): Promise<number> {
+    const counted = this.all().filter((store) => stores.includes(store.residency));
+    const counts = await Promise.all(counted.map((store) => store.countActiveRuns(organizationId)));
     return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  /** The pool new root runs are written through, to connect ahead of the first query. */
+  warmPool() {
+    return this.store(residencyForRun(this.policy)).pool;
   }
 
   async oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]> {

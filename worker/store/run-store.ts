@@ -3,6 +3,7 @@
  * Implemented by RoutingRunStore over two PostgresRunStores; no caller talks to a database client.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
+import type { Residency } from "./ids.ts";
 import type { batches, runs, stepResults, waitpoints } from "../../schema/run-ops.ts";
 
 export type Run = typeof runs.$inferSelect;
@@ -120,8 +121,8 @@ export interface RunStore {
   /** Direct children of a run (they live in its store). */
   findChildren(runId: string): Promise<Run[]>;
   listSteps(runId: string): Promise<StepResult[]>;
-  /** Runs holding a concurrency slot, counted in both stores. */
-  countActiveRuns(organizationId: string): Promise<number>;
+  /** Runs holding a concurrency slot, counted in the given stores (default: both). */
+  countActiveRuns(organizationId: string, stores?: readonly Residency[]): Promise<number>;
   /** The organisation's QUEUED runs in the order they queued (queuedAt, id), across both stores. */
   oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]>;
   organizationsWithQueuedRuns(): Promise<string[]>;

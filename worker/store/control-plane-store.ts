@@ -2,14 +2,15 @@
  * The control-plane database seen by the Worker: who a secret key belongs to, and the per-organisation
  * lock that keeps concurrency limits exact across both run stores.
  */
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import * as controlPlane from "../../schema/control-plane.ts";
 import type { Pool } from "@neondatabase/serverless";
-import { type Database, transaction, withSchema } from "./database.ts";
+import { type Database, withSchema } from "./database.ts";
 import { ACTIVE_STATUSES } from "../runs/transitions.ts";
 import { normaliseStoreError } from "./errors.ts";
+import { residencyOf } from "./ids.ts";
 
-const { environments, organizations, runs } = controlPlane;
+const { environments } = controlPlane;
 
 export interface AuthenticatedEnvironment {
   organizationId: string;
@@ -25,10 +26,7 @@ export interface LockedOrganization {
   activeInLegacy: number;
 }
 
-const ACTIVE = sql.join(
-  ACTIVE_STATUSES.map((status) => sql`${status}`),
-  sql`, `,
-);
+const ACTIVE = ACTIVE_STATUSES.map((status) => `'${status}'`).join(", ");
 
 export class ControlPlaneStore {
   private readonly pool: Pool;
@@ -64,20 +62,34 @@ export class ControlPlaneStore {
   }
 
   /**
-   * Runs `critical` holding the organisation's transaction-scoped advisory lock. One statement takes the
-   * lock and reads the limit and the legacy active count under it. Whatever `critical` commits in either
-   * run store before returning is seen by the next holder. `critical` must not query this store's pool.
+   * Runs `critical` holding the organisation's transaction-scoped advisory lock. BEGIN, the lock and the
+   * reads admission needs (the limit, the legacy active count) travel in one round trip. Whatever
+   * `critical` commits in either run store before returning is seen by the next holder. `critical` must not
+   * query this store's pool.
    */
-  withOrganizationLock<T>(organizationId: string, critical: (organization: LockedOrganization) => Promise<T>): Promise<T> {
-    return this.guard(() =>
-      transaction(this.pool, controlPlane, async (tx) => {
-        const { rows } = await tx.execute<{ limit: number | null; active: number }>(sql`
+  async withOrganizationLock<T>(organizationId: string, critical: (organization: LockedOrganization) => Promise<T>): Promise<T> {
+    // The simple query protocol carries several statements but no parameters: the id is inlined, so it
+    // must be an id of ours.
+    if (!residencyOf(organizationId)) throw new Error(`not an organisation id: ${organizationId}`);
+    const client = await this.guard(() => this.pool.connect());
+    try {
+      const results = (await this.guard(() =>
+        client.query(`
+          begin;
           select
-            pg_advisory_xact_lock(hashtext(${organizationId})),
-            (select ${organizations.concurrencyLimit} from ${organizations} where ${organizations.id} = ${organizationId}) as "limit",
-            (select count(*)::int from ${runs} where ${runs.organizationId} = ${organizationId} and ${runs.status} in (${ACTIVE})) as "active"`);
-        return critical({ concurrencyLimit: rows[0]?.limit ?? 0, activeInLegacy: rows[0]?.active ?? 0 });
-      }),
-    );
+            pg_advisory_xact_lock(hashtext('${organizationId}')),
+            (select concurrency_limit from organizations where id = '${organizationId}') as "limit",
+            (select count(*)::int from runs where organization_id = '${organizationId}' and status in (${ACTIVE})) as "active"`),
+      )) as unknown as { rows: { limit: number | null; active: number }[] }[];
+      const row = results[1]?.rows[0];
+      const result = await critical({ concurrencyLimit: row?.limit ?? 0, activeInLegacy: row?.active ?? 0 });
+      await this.guard(() => client.query("commit"));
+      return result;
+    } catch (error) {
+      await client.query("rollback").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
   }
 }

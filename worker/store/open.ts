@@ -17,7 +17,7 @@ import { RoutingRunStore } from "./routing-store.ts";
 export interface Stores {
   runs: RoutingRunStore;
   controlPlane: ControlPlaneStore;
-  /** Starts connecting to the control plane and the run-ops store now, in parallel, before the first query. */
+  /** Starts connecting to the store new runs go to now, while the request authenticates on the control plane. */
   warm(): void;
   close(): Promise<void>;
 }
@@ -44,9 +44,10 @@ export function openStores(config: Config): Stores {
     runs,
     controlPlane: new ControlPlaneStore(controlPlanePool),
     warm: () => {
-      for (const pool of [controlPlanePool, runs.warmPool()]) {
-        pool?.connect().then((client) => client.release(), () => {});
-      }
+      runs.warmPool()?.connect().then(
+        (client) => client.release(),
+        () => {}, // the first real query reports the failure
+      );
     },
     close: async () => {
       await Promise.allSettled(pools.map((pool) => pool.end()));

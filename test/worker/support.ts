@@ -7,7 +7,7 @@ import * as controlPlane from "../../schema/control-plane.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
-import { connect, transaction } from "../../worker/store/database.ts";
+import { connect } from "../../worker/store/database.ts";
 import worker from "../../worker/index.ts";
 
 export const siteUrl = inject("siteUrl");
@@ -99,7 +99,7 @@ export async function sampleActiveRuns(organizationId: string): Promise<number> 
       .where(and(eq(runOps.runs.organizationId, organizationId), inArray(runOps.runs.status, [...ACTIVE_STATUSES])))
       .then((rows) => rows[0]!.n);
   try {
-    return await transaction(legacy.pool, runOps, async (tx) => {
+    return await legacy.db.transaction(async (tx) => {
       await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
       return (await active(runops.db)) + (await active(tx));
     });

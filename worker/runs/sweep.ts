@@ -11,6 +11,17 @@ import { admitDelayedRun, promoteQueuedRuns } from "./promote.ts";
 /** A PENDING run undispatched for this long lost its dispatch (the trigger's send failed). */
 const UNDISPATCHED_GRACE_MS = 30_000;
 const BATCH = 500;
+/** Runs repaired at once: enough to keep a backlog moving, few enough not to flood the databases. */
+const CONCURRENCY = 10;
+
+async function forEachBounded<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
+}
 
 export interface SweepReport {
   expired: number;
@@ -22,7 +33,7 @@ export interface SweepReport {
 export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepReport> {
   const report: SweepReport = { expired: 0, admitted: 0, dispatched: 0, promoted: 0 };
   const due = await deps.runs.findRunsToSweep(now, new Date(now.getTime() - UNDISPATCHED_GRACE_MS), BATCH);
-  for (const run of due) {
+  await forEachBounded(due, CONCURRENCY, async (run) => {
     if (run.expiresAt && run.expiresAt <= now) {
       if (await finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })) report.expired++;
     } else if (run.status === "DELAYED") {
@@ -31,7 +42,7 @@ export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepRe
       await buildAndDispatchRun(deps, run);
       report.dispatched++;
     }
-  }
+  });
   for (const organizationId of await deps.runs.organizationsWithQueuedRuns()) {
     report.promoted += (await promoteQueuedRuns(deps, organizationId)).length;
   }

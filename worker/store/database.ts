@@ -3,7 +3,7 @@
  * and locally (embedded Postgres behind scripts/ws-proxy.ts). Runtime-neutral: the Worker and Node scripts
  * both use it. In a Worker a pool must not outlive its request: open one per request and close it.
  */
-import { Pool, type PoolClient, neonConfig } from "@neondatabase/serverless";
+import { Pool, neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
 
 export interface ConnectOptions {
@@ -31,26 +31,8 @@ export function openPool(url: string, { wsProxy, connectionTimeoutMillis = 5_000
   return pool;
 }
 
-export const withSchema = <TSchema extends Record<string, unknown>>(client: Pool | PoolClient, schema: TSchema) =>
+export const withSchema = <TSchema extends Record<string, unknown>>(client: Pool, schema: TSchema) =>
   drizzle({ client, schema, casing: "snake_case" });
-
-/**
- * Runs `work` in one transaction on one checked-out connection. Never `db.transaction()` on a pool:
- * drizzle only pins a connection when it recognises the Pool class, and where two copies of the driver
- * are loaded (as under the test runner) BEGIN, the work and COMMIT would each go to any connection.
- */
-export async function transaction<TSchema extends Record<string, unknown>, T>(
-  pool: Pool,
-  schema: TSchema,
-  work: (tx: Transaction<TSchema>) => Promise<T>,
-): Promise<T> {
-  const client = await pool.connect();
-  try {
-    return await withSchema(client, schema).transaction(work);
-  } finally {
-    client.release();
-  }
-}
 
 export function connect<TSchema extends Record<string, unknown>>(url: string, schema: TSchema, options: ConnectOptions = {}) {
   const pool = openPool(url, options);
@@ -58,4 +40,3 @@ export function connect<TSchema extends Record<string, unknown>>(url: string, sc
 }
 
 export type Database<TSchema extends Record<string, unknown>> = ReturnType<typeof withSchema<TSchema>>;
-export type Transaction<TSchema extends Record<string, unknown>> = Parameters<Parameters<Database<TSchema>["transaction"]>[0]>[0];

@@ -9,7 +9,7 @@ import type { RunStatus } from "../../schema/contracts.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { ACTIVE_STATUSES, releasesIdempotencyKey } from "../runs/transitions.ts";
 import type { Pool } from "@neondatabase/serverless";
-import { type Database, type Transaction, transaction, withSchema } from "./database.ts";
+import { type Database, withSchema } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {
@@ -76,9 +76,6 @@ export class PostgresRunStore {
     this.reader = readerPool === writerPool ? this.writer : withSchema(readerPool, runOps);
   }
 
-  private transaction<T>(work: (tx: Transaction<typeof runOps>) => Promise<T>): Promise<T> {
-    return transaction(this.pool, runOps, work);
-  }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
@@ -102,7 +99,7 @@ export class PostgresRunStore {
   insertRun(id: string, { blockedBy = [], ...input }: NewRun): Promise<Created<Run>> {
     return this.guard(async () => {
       if (blockedBy.length === 0) return this.insertRunRow(this.writer, id, input);
-      return this.transaction(async (tx) => {
+      return this.writer.transaction(async (tx) => {
         const created = await this.insertRunRow(tx, id, input);
         if (!created.isCached) {
           await tx.insert(runWaitpoints).values(blockedBy.map((waitpointId) => ({ runId: id, waitpointId })));
@@ -143,7 +140,7 @@ export class PostgresRunStore {
     items: { id: string; input: NewBatchItem }[],
   ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
     return this.guard(() =>
-      this.transaction(async (tx) => {
+      this.writer.transaction(async (tx) => {
         const values = { ...input, id: batchId, runCount: items.length };
         const created = input.idempotencyKey
           ? await insertOnce({

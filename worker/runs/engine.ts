@@ -12,7 +12,7 @@ import type { Batch, Created, Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep } from "./dispatch.ts";
 import { type RunResult, cancelRun, finishRun } from "./finish.ts";
-import { admitDelayedRun, promoteQueuedRuns } from "./promote.ts";
+import { admitDelayedRun } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
 import { sweep } from "./sweep.ts";
 
@@ -59,10 +59,6 @@ export class RunEngine {
 
   finish(run: Run, status: RunStatus, result?: RunResult): Promise<Run | undefined> {
     return finishRun(this.deps, run, status, result);
-  }
-
-  promote(organizationId: string): Promise<Run[]> {
-    return promoteQueuedRuns(this.deps, organizationId);
   }
 
   /** Called by the run's RunDO alarm when its delay is over. */

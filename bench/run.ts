@@ -19,6 +19,7 @@ report("RunStore overhead: routed createRun + findRun vs the same statements on 
 const trigger = await benchTrigger();
 report("Trigger latency (local stack, sequential) beside a bare INSERT through the same driver", trigger.latency);
 report("Sustained triggers", trigger.throughput);
+report("Where a trigger's time goes: throughput of ever larger parts of its path", trigger.ceilings);
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(

@@ -10,6 +10,7 @@ import { requireApiKey } from "./routes/auth.ts";
 import { batches } from "./routes/batches.ts";
 import type { AppEnv } from "./routes/context.ts";
 import { health } from "./routes/health.ts";
+import { subscribe } from "./routes/live.ts";
 import { runs } from "./routes/runs.ts";
 import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
 
@@ -25,6 +26,10 @@ const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
 });
 
 const api = new Hono<AppEnv>().use(withRequestEngine, requireApiKey).route("/", runs).route("/", batches);
+/** Live subscriptions authenticate themselves (a browser holds a publicAccessToken, not a secret key). */
+const subscriptions = new Hono<AppEnv>()
+  .get("/runs/:runId/live", withRequestEngine, subscribe("run"))
+  .get("/batches/:batchId/live", withRequestEngine, subscribe("batch"));
 
 export const app = new Hono<AppEnv>()
   .use(async (c, next) => {
@@ -32,6 +37,7 @@ export const app = new Hono<AppEnv>()
     await next();
   })
   .route("/", health)
+  .route("/api/v1", subscriptions)
   .route("/api/v1", api);
 
 app.notFound((c) => problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }));

@@ -1,11 +1,13 @@
 /**
- * RunDO: one per run and one per batch, with SQLite storage. It holds the run's live state and an ordered
- * event log, so a subscriber that missed events can replay them by sequence number (DESIGN §5). Waitpoints,
- * alarms and WebSockets build on this log.
+ * RunDO: one per run and one per batch, with SQLite storage. It holds the subject's live status and an
+ * ordered event log (`status`, `step`, `log`, `waitpoint`), and serves it over WebSockets with the
+ * hibernation API (DESIGN §5): a snapshot on connect, the events after `since`, then every new event; the
+ * sockets close once the subject reaches a final status. A run's alarm admits it when its delay is over.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../schema/contracts.ts";
 import { withEngine } from "../runs/engine.ts";
+import { canTransition, isFinal } from "../runs/transitions.ts";
 
 export type RunEventType = "status" | "step" | "log" | "waitpoint";
 
@@ -17,10 +19,14 @@ export interface RunEvent {
 }
 
 export interface RunSnapshot {
+  /** The run's (or batch's) internal id. */
   runId: string;
   status: RunStatus;
   lastSeq: number;
 }
+
+/** Closing code and reason once nothing more will happen. */
+const FINISHED = { code: 1000, reason: "finished" };
 
 export class RunDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -35,23 +41,23 @@ export class RunDO extends DurableObject<Env> {
   }
 
   /**
-   * Idempotent: a second initialise (e.g. a redelivered dispatch) keeps the state it finds. A DELAYED run
-   * passes `wakeAt`, and the alarm admits it then.
+   * Records a status change the engine made in the owning store, as a `status` event, and tells every
+   * subscriber. A late or repeated report that the transition table does not allow from the status held
+   * here (a redelivered dispatch after the run started) changes nothing. A DELAYED run passes `wakeAt`: the
+   * alarm admits it then.
    */
-  async initialize(runId: string, status: RunStatus, wakeAt?: number): Promise<RunSnapshot> {
-    this.sql.exec("INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING", runId, status);
-    if (wakeAt !== undefined) await this.ctx.storage.setAlarm(wakeAt);
-    return this.snapshot();
-  }
-
-  /** Records a status change the engine made in the owning store, as a `status` event. */
-  setStatus(runId: string, status: RunStatus): number {
+  async setStatus(runId: string, status: RunStatus, wakeAt?: number): Promise<number | undefined> {
+    const current = this.sql.exec<{ status: RunStatus }>("SELECT status FROM run").toArray()[0]?.status;
+    if (current && !canTransition(current, status)) return undefined;
     this.sql.exec(
       "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT (only) DO UPDATE SET status = excluded.status",
       runId,
       status,
     );
-    return this.append("status", { status });
+    if (wakeAt !== undefined) await this.ctx.storage.setAlarm(wakeAt);
+    const seq = this.append("status", { status });
+    if (isFinal(status)) for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
+    return seq;
   }
 
   /** A delayed run's time has come. A throw makes the runtime retry the alarm with backoff. */
@@ -68,14 +74,11 @@ export class RunDO extends DurableObject<Env> {
   }
 
   append(type: RunEventType, data: unknown): number {
-    const { seq } = this.sql
-      .exec<{ seq: number }>(
-        "INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq",
-        type,
-        JSON.stringify(data),
-        new Date().toISOString(),
-      )
-      .one();
+    const at = new Date().toISOString();
+    const text = JSON.stringify(data);
+    const { seq } = this.sql.exec<{ seq: number }>("INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq", type, text, at).one();
+    const message = JSON.stringify({ seq, type, data, at });
+    for (const socket of this.ctx.getWebSockets()) socket.send(message);
     return seq;
   }
 
@@ -87,5 +90,35 @@ export class RunDO extends DurableObject<Env> {
       )
       .toArray()
       .map((row) => ({ ...row, data: JSON.parse(row.data) }));
+  }
+
+  /**
+   * A live subscription, already authenticated by the Worker's route. `status` is the subject's status in
+   * its store, used only if this object has heard nothing yet (a run still QUEUED).
+   */
+  override fetch(request: Request): Response {
+    const url = new URL(request.url);
+    const since = Number(url.searchParams.get("since") ?? 0);
+    this.sql.exec(
+      "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING",
+      url.searchParams.get("id") ?? "",
+      url.searchParams.get("status") ?? "PENDING",
+    );
+    const { 0: client, 1: server } = new WebSocketPair();
+    this.ctx.acceptWebSocket(server);
+    const snapshot = this.snapshot();
+    server.send(JSON.stringify({ type: "snapshot", ...snapshot }));
+    for (const event of this.eventsSince(since)) server.send(JSON.stringify(event));
+    if (isFinal(snapshot.status)) server.close(FINISHED.code, FINISHED.reason);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): void {
+    if (message === "ping") socket.send("pong");
+  }
+
+  override webSocketClose(socket: WebSocket, code: number, reason: string): void {
+    // 1005 means "no code": it may not be sent back.
+    socket.close(code === 1005 ? 1000 : code, reason);
   }
 }

@@ -7,14 +7,14 @@ import type { DispatchMessage } from "../../schema/contracts.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { initialiseRunObject } from "./live.ts";
+import { publishStatus } from "./live.ts";
 import { signToken } from "./tokens.ts";
 
 /** Long enough for the longest case with retries and waits; the token only ever opens this one run. */
 const EXECUTOR_TOKEN_TTL_SECONDS = 24 * 3_600;
 
 export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<void> {
-  if (run.status === "DELAYED") return initialiseRunObject(deps, run);
+  if (run.status === "DELAYED") return publishStatus(deps, run);
   if (run.status !== "PENDING") return;
 
   const token = await signToken(
@@ -24,7 +24,7 @@ export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<v
   );
   const dispatchedAt = new Date();
   const message: DispatchMessage = { runId: run.id, task: run.task as DispatchMessage["task"], token, dispatchedAt: dispatchedAt.toISOString() };
-  await Promise.all([initialiseRunObject(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
+  await Promise.all([publishStatus(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
   await deps.runs.updateRun(run.id, { dispatchedAt }, ["PENDING"]);
 }
 

@@ -1,0 +1,107 @@
+/** Watching a run live: a snapshot, then ordered events; replay with ?since; across eviction; 500 subscribers. */
+import { env, evictDurableObject } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { describe, expect, it, vi } from "vitest";
+import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
+
+interface Subscriber {
+  messages: any[];
+  closed: Promise<number>;
+  socket: WebSocket;
+}
+
+async function subscribe(path: string, headers: Record<string, string> = {}): Promise<Subscriber> {
+  const response = await exports.default.fetch(`http://flightcheck${path}`, { headers: { upgrade: "websocket", ...headers } });
+  const socket = response.webSocket;
+  if (!socket) throw new Error(`no WebSocket: HTTP ${response.status} ${await response.text()}`);
+  const messages: any[] = [];
+  const closed = new Promise<number>((resolve) => socket.addEventListener("close", (event) => resolve(event.code)));
+  socket.addEventListener("message", (event) => messages.push(JSON.parse(event.data as string)));
+  socket.accept();
+  return { messages, closed, socket };
+}
+
+const delayed = { payload: { url: `${siteUrl}/ok` }, options: { delay: "1h" } };
+
+describe("GET /api/v1/runs/:runId/live", () => {
+  it("sends a snapshot, every event after it, and closes after the final one", async () => {
+    const api = client((await createTenant()).apiKey);
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${siteUrl}/slow?ms=300` } });
+    const live = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`);
+    expect(await live.closed).toBe(1000);
+    expect(live.messages[0]).toMatchObject({ type: "snapshot" });
+    const statuses = live.messages.filter((m) => m.type === "status").map((m) => m.data.status);
+    expect(statuses.at(-1)).toBe("COMPLETED");
+    expect(statuses).toEqual(expect.arrayContaining(["PENDING", "EXECUTING", "COMPLETED"]));
+    const seqs = live.messages.slice(1).map((m) => m.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    await waitForRun(api, body.id);
+  });
+
+  it("replays exactly the events after ?since, also after the object was evicted", async () => {
+    const api = client((await createTenant()).apiKey);
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed);
+    const stub = env.RUN_DO.getByName(body.id);
+    await vi.waitFor(async () => expect((await stub.snapshot()).lastSeq).toBe(1));
+    const first = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`);
+    await stub.append("log", { message: "one" });
+    await stub.append("log", { message: "two" });
+    await vi.waitFor(() => expect(first.messages).toHaveLength(4));
+    first.socket.close(1000);
+
+    await evictDurableObject(stub);
+    await stub.append("log", { message: "three" });
+    const again = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}&since=3`);
+    await vi.waitFor(() => expect(again.messages).toHaveLength(2));
+    expect(again.messages[1]).toMatchObject({ seq: 4, type: "log", data: { message: "three" } });
+    again.socket.close(1000);
+  });
+
+  it("keeps hibernated subscribers across eviction", async () => {
+    const api = client((await createTenant()).apiKey);
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed);
+    const live = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`);
+    const stub = env.RUN_DO.getByName(body.id);
+    await evictDurableObject(stub);
+    await stub.append("log", { message: "after eviction" });
+    await vi.waitFor(() => expect(live.messages.at(-1)).toMatchObject({ type: "log", data: { message: "after eviction" } }));
+    live.socket.close(1000);
+  });
+
+  it("delivers each event to all of 500 subscribers", { timeout: 60_000 }, async () => {
+    const api = client((await createTenant()).apiKey);
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed);
+    const subscribers = await Promise.all(
+      Array.from({ length: 500 }, () => subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`)),
+    );
+    const stub = env.RUN_DO.getByName(body.id);
+    for (let i = 0; i < 3; i++) await stub.append("log", { message: `event ${i}` });
+    await vi.waitFor(() => expect(subscribers.every((s) => s.messages.filter((m) => m.type === "log").length === 3)).toBe(true), {
+      timeout: 20_000,
+    });
+    expect((await api.json("POST", `/api/v1/runs/${body.id}/cancel`)).status).toBe(200);
+    expect(new Set(await Promise.all(subscribers.map((s) => s.closed)))).toEqual(new Set([1000]));
+  });
+
+  it("lets a secret key subscribe, and refuses a wrong token, another run's token, a foreign key and plain HTTP", async () => {
+    const tenant = await createTenant();
+    const api = client(tenant.apiKey);
+    const stranger = await createTenant();
+    const one = (await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed)).body;
+    const two = (await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed)).body;
+    const path = `/api/v1/runs/${one.id}/live`;
+    const keyed = await subscribe(path, { authorization: `Bearer ${tenant.apiKey}` });
+    await vi.waitFor(() => expect(keyed.messages[0]).toMatchObject({ type: "snapshot", status: "DELAYED" }));
+    keyed.socket.close(1000);
+
+    const status = async (url: string, headers: Record<string, string> = { upgrade: "websocket" }) =>
+      (await exports.default.fetch(`http://flightcheck${url}`, { headers })).status;
+    expect(await status(`${path}?token=${one.publicAccessToken.slice(0, -2)}xx`)).toBe(401);
+    expect(await status(`${path}?token=${two.publicAccessToken}`)).toBe(401);
+    expect(await status(path)).toBe(401);
+    expect(await status(path, { upgrade: "websocket", authorization: `Bearer ${stranger.apiKey}` })).toBe(404);
+    expect(await status(`${path}?token=${one.publicAccessToken}`, {})).toBe(426);
+    expect(await status(`${path}?token=${one.publicAccessToken}&since=-1`)).toBe(422);
+    expect(await status("/api/v1/runs/run_nope/live?token=x")).toBe(400);
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Live status over a WebSocket (DESIGN §5), served by the subject's RunDO with the hibernation API.
+ * Browsers authenticate with the publicAccessToken returned at trigger (`?token=`); API clients may use
+ * their secret key. `?since=N` replays the events after sequence number N.
+ */
+import type { Context } from "hono";
+import * as z from "zod";
+import { notFound, problemResponse } from "../problem.ts";
+import { verifyToken } from "../runs/tokens.ts";
+import { type IdKind, parseFriendlyId } from "../store/ids.ts";
+import { environmentFromKey, unauthorized } from "./auth.ts";
+import type { AppEnv } from "./context.ts";
+
+const liveQuerySchema = z.strictObject({
+  token: z.string().min(1).max(2_000).optional(),
+  since: z.coerce.number().int().min(0).default(0),
+});
+
+/** The handler of `/runs/:runId/live` or `/batches/:batchId/live`. */
+export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
+  return async (c: Context<AppEnv>) => {
+    const friendlyId = c.req.param(kind === "run" ? "runId" : "batchId")!;
+    const { id } = parseFriendlyId(kind, friendlyId);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      return problemResponse({ status: 426, title: "Upgrade required", detail: "Connect with a WebSocket" }, { upgrade: "websocket" });
+    }
+    const query = liveQuerySchema.safeParse(c.req.query());
+    if (!query.success) return problemResponse({ status: 422, title: "Invalid request", errors: query.error.issues });
+    const { token, since } = query.data;
+    let environmentId: string;
+    if (token) {
+      const claims = await verifyToken(c.var.config.SIGNING_SECRET, token, "public");
+      if (claims?.sub !== friendlyId) return unauthorized("The token is not valid for this subject, or it expired");
+      environmentId = claims.env;
+    } else {
+      const environment = await environmentFromKey(c);
+      if (environment instanceof Response) return environment;
+      environmentId = environment.environmentId;
+    }
+    const { runs } = c.var.engine.deps;
+    const status =
+      kind === "run"
+        ? (await runs.findRun(environmentId, id, { fresh: true }))?.status
+        : (await runs.findBatch(environmentId, id, { fresh: true })) && "PENDING";
+    if (!status) throw notFound(kind === "run" ? "Run" : "Batch");
+
+    const target = new URL("https://run-do/live");
+    target.searchParams.set("id", id);
+    target.searchParams.set("status", status);
+    target.searchParams.set("since", String(since));
+    return c.env.RUN_DO.getByName(friendlyId).fetch(target, { headers: { upgrade: "websocket" } });
+  };
+}

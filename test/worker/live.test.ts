@@ -105,3 +105,19 @@ describe("GET /api/v1/runs/:runId/live", () => {
     expect(await status("/api/v1/runs/run_nope/live?token=x")).toBe(400);
   });
 });
+
+describe("GET /api/v1/batches/:batchId/live", () => {
+  it("streams each item's status changes and closes when the last item ends", async () => {
+    const api = client((await createTenant()).apiKey);
+    const items = [`${siteUrl}/slow?ms=200`, `${siteUrl}/status/500`].map((url) => ({ task: "http-check", payload: { url } }));
+    const { body } = await api.json("POST", "/api/v1/tasks/batch", { items });
+    const live = await subscribe(`/api/v1/batches/${body.id}/live?token=${body.publicAccessToken}`);
+    expect(await live.closed).toBe(1000);
+    const finals = live.messages.filter((m) => m.type === "status" && ["COMPLETED", "FAILED"].includes(m.data.status) && m.data.runId);
+    expect(Object.fromEntries(finals.map((m) => [m.data.runId, m.data.status]))).toEqual({
+      [body.runs[0]]: "COMPLETED",
+      [body.runs[1]]: "FAILED",
+    });
+    expect(live.messages.at(-1)).toMatchObject({ type: "status", data: { status: "COMPLETED" } });
+  });
+});

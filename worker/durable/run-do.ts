@@ -2,7 +2,8 @@
  * RunDO: one per run and one per batch, with SQLite storage. It holds the subject's live status and an
  * ordered event log (`status`, `step`, `log`, `waitpoint`), and serves it over WebSockets with the
  * hibernation API (DESIGN §5): a snapshot on connect, the events after `since`, then every new event; the
- * sockets close once the subject reaches a final status. A run's alarm admits it when its delay is over.
+ * sockets close once the subject reaches a final status. A batch's object logs its items' status changes
+ * (`{ runId, status }`). A run's alarm admits it when its delay is over.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../schema/contracts.ts";
@@ -58,6 +59,23 @@ export class RunDO extends DurableObject<Env> {
     const seq = this.append("status", { status });
     if (isFinal(status)) for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
     return seq;
+  }
+
+  /** A batch's object hears each item's status changes, and ends when every item has. */
+  recordItemStatus(runId: string, status: RunStatus): number {
+    return this.append("status", { runId, status });
+  }
+
+  /** Every item of the batch is final: the batch is COMPLETED and its subscribers are let go. */
+  completeBatch(batchId: string): void {
+    const current = this.sql.exec<{ status: string }>("SELECT status FROM run").toArray()[0]?.status;
+    if (current === "COMPLETED") return; // the last two items ended together
+    this.sql.exec(
+      "INSERT INTO run (only, run_id, status) VALUES (1, ?, 'COMPLETED') ON CONFLICT (only) DO UPDATE SET status = 'COMPLETED'",
+      batchId,
+    );
+    this.append("status", { status: "COMPLETED" });
+    for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
   }
 
   /** A delayed run's time has come. A throw makes the runtime retry the alarm with backoff. */

@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
 import { formatTable } from "./stats.ts";
 import { benchStoreOverhead } from "./store-overhead.ts";
+import { benchFanout } from "./fanout.ts";
 import { benchTrigger } from "./trigger.ts";
 
 const sections: string[] = [];
@@ -20,6 +21,7 @@ const trigger = await benchTrigger();
 report("Trigger latency (local stack, sequential) beside a bare INSERT through the same driver", trigger.latency);
 report("Sustained triggers", trigger.throughput);
 report("Where a trigger's time goes: throughput of ever larger parts of its path", trigger.ceilings);
+report("WebSocket fan-out: event written in RunDO → received by every subscriber", await benchFanout());
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(

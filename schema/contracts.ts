@@ -34,6 +34,8 @@ export const taskSchema = z.enum(TASKS);
 export const dispatchMessageSchema = z.object({
   runId: z.string().min(1),
   task: taskSchema,
+  /** The attempt this dispatch is for: claiming it again (a redelivered message) is refused. */
+  attempt: z.int().min(1),
   /** Run-scoped bearer token for the executor's calls to /internal/runs/:runId/*. */
   token: z.string().min(1),
   dispatchedAt: z.iso.datetime(),

@@ -10,6 +10,7 @@ import { requireApiKey } from "./routes/auth.ts";
 import { batches } from "./routes/batches.ts";
 import type { AppEnv } from "./routes/context.ts";
 import { health } from "./routes/health.ts";
+import { internal } from "./routes/internal.ts";
 import { subscribe } from "./routes/live.ts";
 import { runs } from "./routes/runs.ts";
 import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
@@ -38,7 +39,8 @@ export const app = new Hono<AppEnv>()
   })
   .route("/", health)
   .route("/api/v1", subscriptions)
-  .route("/api/v1", api);
+  .route("/api/v1", api)
+  .route("/internal", new Hono<AppEnv>().use(withRequestEngine).route("/", internal));
 
 app.notFound((c) => problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }));
 

@@ -35,7 +35,7 @@ describe("executor process", () => {
 });
 
 describe("executor job intake", () => {
-  const valid = { runId: "cjob", task: "browser-case", token: "t", dispatchedAt: new Date().toISOString() };
+  const valid = { runId: "cjob", task: "browser-case", attempt: 1, token: "t", dispatchedAt: new Date().toISOString() };
 
   it("accepts a valid job from a caller holding the shared secret", async () => {
     const response = await job(valid);

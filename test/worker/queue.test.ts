@@ -24,7 +24,13 @@ async function recordedRun(task: NewRun["task"], payload: unknown, secret = env.
   try {
     const { record } = await stores.runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts: 1 });
     const token = await signToken(secret, { scope: "executor", sub: toFriendlyId("run", record.id), env: tenant.environmentId }, 60);
-    const message: DispatchMessage = { runId: record.id, task: task as DispatchMessage["task"], token, dispatchedAt: new Date().toISOString() };
+    const message: DispatchMessage = {
+      runId: record.id,
+      task: task as DispatchMessage["task"],
+      attempt: 1,
+      token,
+      dispatchedAt: new Date().toISOString(),
+    };
     return { run: record, message, tenant };
   } finally {
     await stores.close();

@@ -78,10 +78,19 @@ export class RunDO extends DurableObject<Env> {
     for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
   }
 
-  /** A delayed run's time has come. A throw makes the runtime retry the alarm with backoff. */
+  /** Wakes this object at `at`: the heartbeat watchdog, pushed back by every heartbeat. */
+  async watchUntil(at: number): Promise<void> {
+    await this.ctx.storage.setAlarm(at);
+  }
+
+  /**
+   * A delayed run's time has come, or its heartbeat deadline: the engine decides, from the run's status in
+   * its store, and may ask to be woken again. A throw makes the runtime retry the alarm with backoff.
+   */
   override async alarm(): Promise<void> {
     const { runId } = this.snapshot();
-    await withEngine(this.env, (engine) => engine.admitDelayed(runId));
+    const next = await withEngine(this.env, (engine) => engine.wake(runId));
+    if (next !== undefined) await this.ctx.storage.setAlarm(next);
   }
 
   snapshot(): RunSnapshot {

@@ -8,9 +8,8 @@
 import { getRandom } from "@cloudflare/containers";
 import { type DispatchMessage, dispatchMessageSchema } from "../../schema/contracts.ts";
 import { httpCheckPayloadSchema } from "../../schema/tasks.ts";
-import { redispatchForRetry } from "../runs/dispatch.ts";
 import { type RunEngine, openEngine } from "../runs/engine.ts";
-import { publishStatus } from "../runs/live.ts";
+import { HEARTBEAT_INTERVAL_MS } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
@@ -36,29 +35,30 @@ async function handOff(job: DispatchMessage, engine: RunEngine, env: Env): Promi
   return container.fetch("http://executor/jobs", init);
 }
 
-/** Claims the run; undefined when it is already claimed (a redelivered message), else the check to run. */
-async function claimHttpCheck(engine: RunEngine, run: Run): Promise<(() => Promise<void>) | undefined> {
-  const claimed = await engine.deps.runs.updateRun(run.id, { status: "EXECUTING", attempt: run.attempt + 1, startedAt: new Date() }, [
-    "PENDING",
-    "DEQUEUED",
-  ]);
+/** Claims the attempt; undefined when it is already claimed (a redelivered message), else the check to run. */
+async function claimHttpCheck(engine: RunEngine, run: Run, attempt: number): Promise<(() => Promise<void>) | undefined> {
+  const claimed = await engine.claim(run, attempt);
   if (!claimed) return undefined;
   return async () => {
-    await publishStatus(engine.deps, claimed);
-    const payload = httpCheckPayloadSchema.safeParse(claimed.payload);
-    if (!payload.success) {
-      await engine.finish(claimed, "SYSTEM_FAILURE", { error: { message: "Stored payload does not fit the http-check task" } });
-      return;
-    }
-    const result = await runHttpCheck(payload.data);
-    if (result.ok) {
-      await engine.finish(claimed, "COMPLETED", { output: result.output });
-    } else if (result.retryable && claimed.attempt < claimed.maxAttempts) {
-      await redispatchForRetry(engine.deps, claimed);
-    } else {
-      await engine.finish(claimed, "FAILED", { error: result.error });
+    // Heartbeats while it runs, as an executor would: the watchdog leaves it alone.
+    const beating = setInterval(() => void engine.heartbeat(claimed).catch(() => {}), HEARTBEAT_INTERVAL_MS);
+    try {
+      await check(engine, claimed);
+    } finally {
+      clearInterval(beating);
     }
   };
+}
+
+async function check(engine: RunEngine, claimed: Run): Promise<void> {
+  const payload = httpCheckPayloadSchema.safeParse(claimed.payload);
+  if (!payload.success) {
+    await engine.finish(claimed, "SYSTEM_FAILURE", { error: { message: "Stored payload does not fit the http-check task" } });
+    return;
+  }
+  const result = await runHttpCheck(payload.data);
+  if (result.ok) await engine.complete(claimed, { status: "COMPLETED", output: result.output });
+  else await engine.complete(claimed, { status: "FAILED", error: result.error, retryable: result.retryable });
 }
 
 /** Acks or retries `message`; returns work to finish after the batch is acked, if any. */
@@ -79,9 +79,9 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
       return undefined;
     }
     if (run.task === "http-check") {
-      const check = await claimHttpCheck(engine, run);
+      const work = await claimHttpCheck(engine, run, job.data.attempt);
       message.ack();
-      return check;
+      return work;
     }
     const response = await handOff(job.data, engine, env);
     if (response.status === 202) {

@@ -23,7 +23,13 @@ export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<v
     EXECUTOR_TOKEN_TTL_SECONDS,
   );
   const dispatchedAt = new Date();
-  const message: DispatchMessage = { runId: run.id, task: run.task as DispatchMessage["task"], token, dispatchedAt: dispatchedAt.toISOString() };
+  const message: DispatchMessage = {
+    runId: run.id,
+    task: run.task as DispatchMessage["task"],
+    attempt: run.attempt + 1,
+    token,
+    dispatchedAt: dispatchedAt.toISOString(),
+  };
   await Promise.all([publishStatus(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
   await deps.runs.updateRun(run.id, { dispatchedAt }, ["PENDING"]);
 }

@@ -10,7 +10,8 @@ import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 import { openStores } from "../store/open.ts";
 import type { Batch, Created, Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { dispatchOrLeaveForSweep } from "./dispatch.ts";
+import { dispatchOrLeaveForSweep, redispatchForRetry } from "./dispatch.ts";
+import { checkHeartbeat, claimRun, recordHeartbeat } from "./execute.ts";
 import { type RunResult, cancelRun, finishRun } from "./finish.ts";
 import { admitDelayedRun } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
@@ -61,10 +62,25 @@ export class RunEngine {
     return finishRun(this.deps, run, status, result);
   }
 
-  /** Called by the run's RunDO alarm when its delay is over. */
-  async admitDelayed(runId: string): Promise<void> {
+  /** The run's RunDO alarm: a delay is over, or a heartbeat deadline passed. Returns when to wake again. */
+  async wake(runId: string): Promise<number | undefined> {
     const run = await this.deps.runs.loadRun(runId);
     if (run?.status === "DELAYED") await admitDelayedRun(this.deps, run);
+    return run ? checkHeartbeat(this.deps, run) : undefined;
+  }
+
+  claim(run: Run, attempt: number): Promise<Run | undefined> {
+    return claimRun(this.deps, run, attempt);
+  }
+
+  heartbeat(run: Run): Promise<Run | undefined> {
+    return recordHeartbeat(this.deps, run);
+  }
+
+  /** The claimer's result: a retryable failure with attempts left goes round again, anything else is final. */
+  async complete(run: Run, result: { status: "COMPLETED" | "FAILED"; output?: unknown; error?: RunResult["error"]; retryable?: boolean }) {
+    if (result.status === "FAILED" && result.retryable && run.attempt < run.maxAttempts) return redispatchForRetry(this.deps, run);
+    return finishRun(this.deps, run, result.status, result);
   }
 
   sweep(now?: Date) {

@@ -220,13 +220,19 @@ export class PostgresRunStore {
     );
   }
 
-  updateRun(id: string, patch: RunPatch, fromStatuses?: readonly RunStatus[]): Promise<Run | undefined> {
+  updateRun(id: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined> {
     const releaseKey = patch.status && releasesIdempotencyKey(patch.status) ? { idempotencyKey: null } : {};
     return this.guard(async () => {
       const [row] = await this.writer
         .update(runs)
         .set({ ...patch, ...releaseKey, updatedAt: new Date() })
-        .where(and(eq(runs.id, id), fromStatuses ? inArray(runs.status, [...fromStatuses]) : undefined))
+        .where(
+          and(
+            eq(runs.id, id),
+            fromStatuses ? inArray(runs.status, [...fromStatuses]) : undefined,
+            atAttempt === undefined ? undefined : eq(runs.attempt, atAttempt),
+          ),
+        )
         .returning();
       return row;
     });

@@ -137,8 +137,8 @@ export class RoutingRunStore implements RunStore {
     return { data, nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null };
   }
 
-  async updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[]): Promise<Run | undefined> {
-    return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses);
+  async updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined> {
+    return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses, atAttempt);
   }
 
   async findChildren(runId: string): Promise<Run[]> {

@@ -116,8 +116,11 @@ export interface RunStore {
   findBatch(environmentId: string, batchId: string, read?: ReadOptions): Promise<{ batch: Batch; runs: Run[] } | undefined>;
   /** Both stores merged by (createdAt desc, id desc); the cursor is opaque. */
   listRuns(environmentId: string, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<Page<Run>>;
-  /** Applies the patch if the run is in one of `fromStatuses` (when given); undefined if it was not. */
-  updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[]): Promise<Run | undefined>;
+  /**
+   * Applies the patch if the run is in one of `fromStatuses` and at attempt `atAttempt` (each when given);
+   * undefined if it was not: the compare-and-set every status change goes through.
+   */
+  updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined>;
   /** Direct children of a run (they live in its store). */
   findChildren(runId: string): Promise<Run[]>;
   listSteps(runId: string): Promise<StepResult[]>;

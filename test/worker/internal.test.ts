@@ -1,0 +1,110 @@
+/** The executor's endpoints: one claim per attempt, heartbeats, events, results, and the watchdog. */
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { exports } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { describe, expect, inject, it, vi } from "vitest";
+import * as runOps from "../../schema/run-ops.ts";
+import { loadConfig } from "../../worker/config.ts";
+import { HEARTBEAT_TIMEOUT_MS } from "../../worker/runs/execute.ts";
+import { signToken } from "../../worker/runs/tokens.ts";
+import { connect } from "../../worker/store/database.ts";
+import { toFriendlyId } from "../../worker/store/ids.ts";
+import { openStores } from "../../worker/store/open.ts";
+import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
+
+const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
+
+/** A PENDING browser-case run, recorded but not dispatched, with the token its dispatch would carry. */
+async function pendingRun(maxAttempts = 2) {
+  const tenant = await createTenant();
+  const stores = openStores(loadConfig(env));
+  try {
+    const { record } = await stores.runs.createRun({ ...tenant, task: "browser-case", payload: browserCase, status: "PENDING", maxAttempts });
+    const id = toFriendlyId("run", record.id);
+    const token = await signToken(env.SIGNING_SECRET, { scope: "executor", sub: id, env: tenant.environmentId }, 600);
+    const call = (path: string, body?: unknown, bearer = token) =>
+      exports.default.fetch(`http://flightcheck/internal/runs/${id}/${path}`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+        body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
+      });
+    return { id, record, tenant, token, call, api: client(tenant.apiKey) };
+  } finally {
+    await stores.close();
+  }
+}
+
+/** Makes the run's last heartbeat older than the watchdog allows, with a bare client. */
+async function silence(runId: string) {
+  const { db, close } = connect(inject("runopsDatabaseUrl"), runOps, { wsProxy: inject("wsProxyUrl") });
+  try {
+    await db.update(runOps.runs).set({ lastHeartbeatAt: new Date(Date.now() - HEARTBEAT_TIMEOUT_MS - 1_000) }).where(eq(runOps.runs.id, runId));
+  } finally {
+    await close();
+  }
+}
+
+describe("/internal/runs/:runId", () => {
+  it("lets one claimer have each attempt, then takes heartbeats, events and the result", async () => {
+    const { id, call, api } = await pendingRun();
+    const claims = await Promise.all([call("claim", { attempt: 1 }), call("claim", { attempt: 1 })]);
+    expect(claims.map((r) => r.status).sort()).toEqual([200, 409]);
+    expect(await (await call("claim", { attempt: 1 })).json()).toMatchObject({ status: 409 });
+
+    expect((await call("heartbeat")).status).toBe(204);
+    expect((await call("events", { events: [{ type: "log", data: { message: "navigated" } }] })).status).toBe(204);
+    const events = (await env.RUN_DO.getByName(id).eventsSince(0)) as { type: string }[];
+    expect(events.map((e) => e.type)).toEqual(["status", "log"]);
+
+    expect((await call("complete", { status: "COMPLETED", output: { passed: 1 } })).status).toBe(200);
+    expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "COMPLETED", attempt: 1, output: { passed: 1 } });
+    expect((await call("heartbeat")).status).toBe(409); // finished: the claimer stops
+  });
+
+  it("retries a retryable failure while attempts remain, and fails it after", async () => {
+    const { id, call, api } = await pendingRun(2);
+    await call("claim", { attempt: 1 });
+    expect(await (await call("complete", { status: "FAILED", error: { message: "net::ERR_CONNECTION_RESET" }, retryable: true })).json()).toMatchObject({
+      status: "PENDING",
+      attempt: 1,
+    });
+    await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
+    expect((await call("claim", { attempt: 2 })).status).toBe(200);
+    await call("complete", { status: "FAILED", error: { message: "still down" }, retryable: true });
+    expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "FAILED", attempt: 2 });
+  });
+
+  it("retries a run whose heartbeat stopped, then CRASHES it after maxAttempts", async () => {
+    const { id, record, call, api } = await pendingRun(2);
+    const object = env.RUN_DO.getByName(id);
+    await call("claim", { attempt: 1 });
+    await silence(record.id);
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    await vi.waitFor(async () => expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).not.toBe("EXECUTING"));
+
+    await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
+    expect((await call("claim", { attempt: 2 })).status).toBe(200);
+    await silence(record.id);
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "CRASHED", attempt: 2 });
+  });
+
+  it("keeps a run with fresh heartbeats alive through its alarm", async () => {
+    const { id, call, api } = await pendingRun();
+    await call("claim", { attempt: 1 });
+    expect(await runDurableObjectAlarm(env.RUN_DO.getByName(id))).toBe(true);
+    expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).toBe("EXECUTING");
+  });
+
+  it("refuses another run's token, a forged token and malformed bodies", async () => {
+    const one = await pendingRun();
+    const two = await pendingRun();
+    expect((await one.call("claim", { attempt: 1 }, two.token)).status).toBe(401);
+    expect((await one.call("claim", { attempt: 1 }, `${one.token}x`)).status).toBe(401);
+    expect((await one.call("claim", { attempt: 0 })).status).toBe(422);
+    expect((await one.call("events", { events: [{ type: "shout", data: {} }] })).status).toBe(422);
+    expect((await one.call("complete", "{")).status).toBe(400);
+    const bad = await exports.default.fetch("http://flightcheck/internal/runs/nope/claim", { method: "POST" });
+    expect(bad.status).toBe(400);
+  });
+});

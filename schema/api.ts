@@ -69,3 +69,14 @@ export const listRunsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(100).default(25),
   cursor: z.string().min(1).max(200).optional(),
 });
+
+export const createTokenBodySchema = z.strictObject({
+  timeout: pointInTimeSchema.optional(),
+  idempotencyKey: text(256).optional(),
+  tags: z.array(tag).max(MAX_TAGS).optional(),
+});
+
+export const completeTokenBodySchema = z.strictObject({ data: json.optional() });
+
+/** A callback's body is the token's output, whatever JSON it is (as long as Postgres can store it). */
+export const callbackBodySchema = json;

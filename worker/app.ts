@@ -13,6 +13,7 @@ import { health } from "./routes/health.ts";
 import { internal } from "./routes/internal.ts";
 import { subscribe } from "./routes/live.ts";
 import { runs } from "./routes/runs.ts";
+import { waitpointCallbacks, waitpoints } from "./routes/waitpoints.ts";
 import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
 
 /** The stores live for one request: opened here, closed once the response (and its waitUntil work) is done. */
@@ -26,11 +27,17 @@ const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
   }
 });
 
-const api = new Hono<AppEnv>().use(withRequestEngine, requireApiKey).route("/", runs).route("/", batches);
+const api = new Hono<AppEnv>()
+  .use(withRequestEngine, requireApiKey)
+  .route("/", runs)
+  .route("/", batches)
+  .route("/", waitpoints);
 /** Live subscriptions authenticate themselves (a browser holds a publicAccessToken, not a secret key). */
 const subscriptions = new Hono<AppEnv>()
   .get("/runs/:runId/live", withRequestEngine, subscribe("run"))
-  .get("/batches/:batchId/live", withRequestEngine, subscribe("batch"));
+  .get("/batches/:batchId/live", withRequestEngine, subscribe("batch"))
+  .use("/waitpoints/tokens/:waitpointId/callback/*", withRequestEngine)
+  .route("/", waitpointCallbacks);
 
 export const app = new Hono<AppEnv>()
   .use(async (c, next) => {

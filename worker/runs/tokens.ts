@@ -60,3 +60,18 @@ const PUBLIC_TOKEN_TTL_SECONDS = 3_600;
 
 export const mintPublicAccessToken = (secret: string, environmentId: string, friendlyId: string) =>
   signToken(secret, { scope: "public", sub: friendlyId, env: environmentId }, PUBLIC_TOKEN_TTL_SECONDS);
+
+/** The secret part of a waitpoint's callback URL: whoever holds the URL may complete that one waitpoint. */
+export async function callbackHash(secret: string, waitpointFriendlyId: string): Promise<string> {
+  const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`callback:${waitpointFriendlyId}`));
+  return base64url(new Uint8Array(signature));
+}
+
+/** Constant-time check of a callback URL's hash. */
+export async function verifyCallbackHash(secret: string, waitpointFriendlyId: string, hash: string): Promise<boolean> {
+  try {
+    return await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(hash), encoder.encode(`callback:${waitpointFriendlyId}`));
+  } catch {
+    return false;
+  }
+}

@@ -318,6 +318,17 @@ export class PostgresRunStore {
     });
   }
 
+  completeWaitpoint(id: string, result: { status: "COMPLETED" | "TIMED_OUT"; output: unknown; outputIsError: boolean }) {
+    return this.guard(async () => {
+      const [completed] = await this.writer
+        .update(waitpoints)
+        .set({ ...result, completedAt: new Date() })
+        .where(and(eq(waitpoints.id, id), eq(waitpoints.status, "WAITING")))
+        .returning();
+      return completed ?? (await this.findWaitpoint(id));
+    });
+  }
+
   findWaitpoint(id: string): Promise<Waitpoint | undefined> {
     return this.guard(async () => (await this.writer.select().from(waitpoints).where(eq(waitpoints.id, id)))[0]);
   }

@@ -180,11 +180,33 @@ export class RoutingRunStore implements RunStore {
   }
 
   async findWaitpoint(environmentId: string, waitpointId: string): Promise<Waitpoint | undefined> {
+    return (await this.resolveWaitpoint(environmentId, waitpointId))?.waitpoint;
+  }
+
+  async completeWaitpoint(
+    environmentId: string,
+    waitpointId: string,
+    result: { status: "COMPLETED" | "TIMED_OUT"; output: unknown; outputIsError: boolean },
+  ): Promise<Waitpoint | undefined> {
+    const found = await this.resolveWaitpoint(environmentId, waitpointId);
+    return found && found.store.completeWaitpoint(waitpointId, result);
+  }
+
+  async loadWaitpoint(waitpointId: string): Promise<Waitpoint | undefined> {
+    return (await this.fanOut(waitpointId))?.waitpoint;
+  }
+
+  /** Fan-out (run-ops, then legacy), then the environment check: another's waitpoint does not exist. */
+  private async resolveWaitpoint(environmentId: string, waitpointId: string) {
+    const found = await this.fanOut(waitpointId);
+    return found?.waitpoint.environmentId === environmentId ? found : undefined;
+  }
+
+  private async fanOut(waitpointId: string) {
     if (residencyOf(waitpointId) !== "legacy") return undefined;
     for (const store of this.all()) {
       const waitpoint = await store.findWaitpoint(waitpointId);
-      // Resolution first, authorisation again after it: another environment's waitpoint does not exist.
-      if (waitpoint) return waitpoint.environmentId === environmentId ? waitpoint : undefined;
+      if (waitpoint) return { waitpoint, store };
     }
     return undefined;
   }

@@ -132,6 +132,17 @@ export interface RunStore {
   /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched. */
   findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]>;
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>>;
+  /** Unscoped fan-out: only for an id whose possession was proven (a callback URL's HMAC). */
+  loadWaitpoint(waitpointId: string): Promise<Waitpoint | undefined>;
   /** Resolves by fan-out (new, then legacy), then checks the environment: another's waitpoint is not found. */
   findWaitpoint(environmentId: string, waitpointId: string): Promise<Waitpoint | undefined>;
+  /**
+   * Completes (or times out) a WAITING waitpoint found as `findWaitpoint` finds it. Only the first completion
+   * takes effect: the waitpoint as it ends up is returned either way.
+   */
+  completeWaitpoint(
+    environmentId: string,
+    waitpointId: string,
+    result: { status: "COMPLETED" | "TIMED_OUT"; output: unknown; outputIsError: boolean },
+  ): Promise<Waitpoint | undefined>;
 }

@@ -1,6 +1,6 @@
 /**
- * Phase 2 of creating a run (DESIGN §2.2): mint the run-scoped executor token, initialise the run's RunDO
- * and send one message on run-dispatch. Only after the record committed; if a step fails, the run stays
+ * Phase 2 of creating a run (DESIGN §2.2): mint the run-scoped executor token, tell the run's RunDO (which
+ * starts its live log, or its alarm for a DELAYED run) and send one message on run-dispatch. Only after the record committed; if a step fails, the run stays
  * PENDING without `dispatchedAt` and the sweep dispatches it again, so a run is never lost.
  */
 import type { DispatchMessage } from "../../schema/contracts.ts";

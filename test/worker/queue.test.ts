@@ -37,8 +37,8 @@ async function recordedRun(task: NewRun["task"], payload: unknown, secret = env.
   }
 }
 
-async function consume(body: unknown, settings: Record<string, string> = {}) {
-  const batch = createMessageBatch("run-dispatch", [{ id: "message-1", timestamp: new Date(), attempts: 1, body }]);
+async function consume(body: unknown, settings: Record<string, string> = {}, queue = "run-dispatch", attempts = 1) {
+  const batch = createMessageBatch(queue, [{ id: "message-1", timestamp: new Date(), attempts, body }]);
   const ctx = createExecutionContext();
   await worker.queue(batch, { ...env, ...settings }, ctx);
   return getQueueResult(batch, ctx);
@@ -109,5 +109,13 @@ describe("run-dispatch consumer", () => {
     const { body } = await client(tenant.apiKey).json("POST", "/api/v1/tasks/browser-case/trigger", { payload: browserCase });
     await vi.waitFor(async () => expect(await acceptedByExecutor()).toBeGreaterThan(before), { timeout: 10_000, interval: 100 });
     await waitForRun(client(tenant.apiKey), body.id, (run) => run.status === "DEQUEUED");
+  });
+
+  it("ends a run SYSTEM_FAILURE when its message lands in the dead-letter queue, and frees its slot", async () => {
+    const { run, message, tenant } = await recordedRun("browser-case", browserCase);
+    const result = await consume(message, {}, "run-dispatch-dlq", 6);
+    expect(result.explicitAcks).toEqual(["message-1"]);
+    const failed = await waitForRun(client(tenant.apiKey), toFriendlyId("run", run.id));
+    expect(failed).toMatchObject({ status: "SYSTEM_FAILURE", error: { message: expect.stringContaining("did not accept attempt 1") } });
   });
 });

@@ -8,7 +8,7 @@
 import { getRandom } from "@cloudflare/containers";
 import { type DispatchMessage, dispatchMessageSchema } from "../../schema/contracts.ts";
 import { httpCheckPayloadSchema } from "../../schema/tasks.ts";
-import { type RunEngine, openEngine } from "../runs/engine.ts";
+import { type RunEngine, openEngine, withEngine } from "../runs/engine.ts";
 import { HEARTBEAT_INTERVAL_MS } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -97,7 +97,32 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
   return undefined;
 }
 
-export async function consumeDispatchBatch(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
+/**
+ * The dead-letter queue: a run whose dispatch could not be handed over after every retry ends SYSTEM_FAILURE
+ * with the reason, instead of staying PENDING forever (its slot is freed and the queue moves on).
+ */
+async function consumeDeadLetters(batch: MessageBatch, env: Env): Promise<void> {
+  await withEngine(env, async (engine) => {
+    for (const message of batch.messages) {
+      const job = dispatchMessageSchema.safeParse(message.body);
+      const claims = job.success ? await verifyToken(engine.deps.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
+      const run = claims && job.success ? await engine.deps.runs.findRun(claims.env, job.data.runId, { fresh: true }) : undefined;
+      if (run && (run.status === "PENDING" || run.status === "DEQUEUED")) {
+        await engine.finish(run, "SYSTEM_FAILURE", {
+          error: { message: `The executor did not accept attempt ${job.data!.attempt} after ${message.attempts} deliveries` },
+        });
+      }
+      message.ack();
+    }
+  });
+}
+
+export async function consumeQueue(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
+  if (batch.queue === "run-dispatch-dlq") return consumeDeadLetters(batch, env);
+  return consumeDispatchBatch(batch, env, ctx);
+}
+
+async function consumeDispatchBatch(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
   const { engine, close } = openEngine(env);
   try {
     const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, env)))).filter((w) => w !== undefined);

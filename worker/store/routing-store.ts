@@ -27,13 +27,15 @@ const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byNewestFirst = (a: Run, b: Run) => b.createdAt.getTime() - a.createdAt.getTime() || compareIds(b.id, a.id);
 const byQueueOrder = (a: Run, b: Run) => (a.queuedAt?.getTime() ?? 0) - (b.queuedAt?.getTime() ?? 0) || compareIds(a.id, b.id);
 
+/** base64url, so a cursor needs no escaping in a query string. */
 export function encodeCursor(position: ListPosition): string {
-  return btoa(JSON.stringify([position.createdAt.getTime(), position.id])).replace(/=+$/, "");
+  const json = JSON.stringify([position.createdAt.getTime(), position.id]);
+  return btoa(json).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
 export function decodeCursor(cursor: string): ListPosition {
   try {
-    const [time, id] = JSON.parse(atob(cursor)) as unknown[];
+    const [time, id] = JSON.parse(atob(cursor.replace(/-/g, "+").replace(/_/g, "/"))) as unknown[];
     if (typeof time === "number" && Number.isSafeInteger(time) && typeof id === "string" && residencyOf(id)) {
       return { createdAt: new Date(time), id };
     }

@@ -23,6 +23,7 @@ describe("listing runs across both stores", () => {
 
     const seen: Run[] = [];
     const pageSizes: number[] = [];
+    const cursors: string[] = [];
     await withStore(SPLIT_ON, async (store) => {
       let cursor: string | undefined;
       do {
@@ -30,6 +31,7 @@ describe("listing runs across both stores", () => {
         pageSizes.push(page.data.length);
         seen.push(...page.data);
         cursor = page.nextCursor ?? undefined;
+        if (cursor) cursors.push(cursor);
       } while (cursor);
     });
 
@@ -37,6 +39,7 @@ describe("listing runs across both stores", () => {
     expect(seen.map((r) => r.id)).toEqual([...created].sort(newestFirst).map((r) => r.id));
     expect(pageSizes.slice(0, -1).every((size) => size === 37)).toBe(true);
     expect(pageSizes.at(-1)).toBeGreaterThan(0);
+    expect(cursors.every((cursor) => /^[A-Za-z0-9_-]+$/.test(cursor))).toBe(true);
   });
 
   it("filters by status, task, tag and batch in both stores", async () => {

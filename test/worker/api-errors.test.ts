@@ -82,6 +82,10 @@ describe("POST /api/v1/tasks/:task/trigger", () => {
     await expectProblem(trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, idempotencyKey: "k\u0000" } }), 422);
     await expectProblem(trigger({ payload: { url: `${siteUrl}/ok`, ["\u0000"]: 1 } }), 422);
     await expectProblem(api.request("GET", "/api/v1/runs?tag=%00"), 422);
+    await expectProblem(trigger(`{"payload":${"[".repeat(100)}1${"]".repeat(100)}}`), 422);
+    const deepest = await trigger(`{"payload":${"[".repeat(100_000)}1${"]".repeat(100_000)}}`);
+    expect(deepest.status).toBeGreaterThanOrEqual(400);
+    expect(deepest.status).toBeLessThan(500);
   });
 });
 

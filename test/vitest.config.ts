@@ -1,9 +1,12 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
 // One embedded Postgres (both databases), the WebSocket proxy and the executor are started once by the
 // global setup and shared by two projects: the Worker in the real Workers runtime, and Node-side code.
 export default defineConfig({
+  // Paths below are relative to the repository root, one folder up.
+  root: fileURLToPath(new URL("..", import.meta.url)),
   test: {
     globalSetup: ["./test/support/global-setup.ts"],
     testTimeout: 30_000,

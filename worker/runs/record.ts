@@ -14,6 +14,10 @@ import type { EngineDeps } from "./deps.ts";
 
 const DEFAULT_IDEMPOTENCY_TTL_MS = 30 * 86_400_000;
 
+/** When an idempotency key stops deduplicating: its TTL (default 30 days) from now; nothing without a key. */
+export const idempotencyExpiry = (key: string | undefined, ttlMs = DEFAULT_IDEMPOTENCY_TTL_MS, now = Date.now()) =>
+  key ? new Date(now + ttlMs) : undefined;
+
 export type TriggerBody = z.infer<typeof triggerBodySchema>;
 export type BatchTriggerBody = z.infer<typeof batchTriggerBodySchema>;
 
@@ -53,7 +57,7 @@ function runFields(task: string, payload: unknown, options: Omit<TriggerOptions,
     metadata,
     maxAttempts,
     idempotencyKey,
-    idempotencyKeyExpiresAt: idempotencyKey ? new Date(now + (idempotencyKeyTTL ?? DEFAULT_IDEMPOTENCY_TTL_MS)) : undefined,
+    idempotencyKeyExpiresAt: idempotencyExpiry(idempotencyKey, idempotencyKeyTTL, now),
     delayUntil: delay && delay.getTime() > now ? delay : undefined,
     expiresAt: ttl ? new Date(now + ttl) : undefined,
   };
@@ -120,7 +124,7 @@ export async function createBatchRecord(
     ...ownerOf(environment),
     parentRunId,
     idempotencyKey: body.idempotencyKey,
-    idempotencyKeyExpiresAt: body.idempotencyKey ? new Date(now + DEFAULT_IDEMPOTENCY_TTL_MS) : undefined,
+    idempotencyKeyExpiresAt: idempotencyExpiry(body.idempotencyKey, undefined, now),
   };
   const immediate = items.filter((item) => !item.delayUntil).length;
   return admit(deps, environment.organizationId, immediate, (statuses) => {

@@ -7,9 +7,8 @@ import { toFriendlyId } from "../store/ids.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 import type { Created, Waitpoint } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { ownerOf } from "./record.ts";
+import { idempotencyExpiry, ownerOf } from "./record.ts";
 
-const DEFAULT_IDEMPOTENCY_TTL_MS = 30 * 86_400_000;
 const TIMED_OUT = { status: "TIMED_OUT" as const, output: { ok: false }, outputIsError: true };
 
 export function createToken(
@@ -22,7 +21,7 @@ export function createToken(
     type: "TOKEN",
     timeoutAt: timeout,
     idempotencyKey,
-    idempotencyKeyExpiresAt: idempotencyKey ? new Date(Date.now() + DEFAULT_IDEMPOTENCY_TTL_MS) : undefined,
+    idempotencyKeyExpiresAt: idempotencyExpiry(idempotencyKey),
     tags,
   });
 }

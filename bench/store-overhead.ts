@@ -8,10 +8,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Pool, neonConfig } from "@neondatabase/serverless";
+import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { startLocalDatabases } from "../scripts/local-databases.ts";
 import { loadConfig } from "../worker/config.ts";
+import { openPool } from "../worker/store/database.ts";
 import { mintCuid, mintKsuid } from "../worker/store/ids.ts";
 import { openStores } from "../worker/store/open.ts";
 import { formatTable, mean, percentile, timed } from "./stats.ts";
@@ -34,7 +35,7 @@ export async function benchStoreOverhead(): Promise<Record<string, string | numb
   });
   const stores = openStores(config);
   const store = stores.runs;
-  const bare = new Pool({ connectionString: databases.urls.runops });
+  const bare = openPool(databases.urls.runops, { wsProxy: databases.wsProxyUrl });
   const owner = { organizationId: mintCuid(), projectId: mintCuid(), environmentId: mintCuid() };
   const payload = { url: "http://127.0.0.1:3000/", expectStatus: 200 };
 

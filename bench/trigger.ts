@@ -3,10 +3,11 @@
  * through the WebSocket proxy, the real queue), beside a bare INSERT round trip through the same driver.
  * Targets: trigger p50 ≤ 3× the bare insert; ≥ 200 triggers/s sustained with none lost.
  */
-import { neonConfig, Pool } from "@neondatabase/serverless";
+import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { devStack } from "../scripts/dev-stack.ts";
 import { seedTenant } from "../scripts/seed.ts";
+import { openPool } from "../worker/store/database.ts";
 import { mintCuid, mintKsuid } from "../worker/store/ids.ts";
 import { mean, percentile, timed } from "./stats.ts";
 
@@ -28,13 +29,10 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
   const stack = await devStack();
   try {
     const state = await stack.start();
-    // Driver settings as the Worker uses them locally (pipelined password auth through the proxy).
-    neonConfig.wsProxy = (host, port) => `${state.wsProxyUrl.replace(/^ws:\/\//, "")}/v2?address=${host}:${port}`;
-    neonConfig.useSecureWebSocket = false;
-    neonConfig.pipelineTLS = false;
-    neonConfig.pipelineConnect = "password";
+    // The driver as the Worker configures it locally (pipelined password auth through the proxy).
+    const pool = (url: string) => openPool(url, { wsProxy: state.wsProxyUrl });
 
-    const admin = new Pool({ connectionString: state.databases.legacy });
+    const admin = pool(state.databases.legacy);
     const tenants = [];
     for (let i = 1; i < ORGANIZATIONS; i++) tenants.push(await seedTenant(admin, { slug: `bench-${i}` }));
     // The bench measures the full path of an admitted run (lock, count, insert, RunDO, queue send): no limit.
@@ -46,7 +44,7 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     const insertSql = `insert into runs (id, organization_id, project_id, environment_id, task, status, payload)
       values ($1, $2, $3, $4, 'http-check', 'PENDING', $5) returning id`;
     const payload = { url: `${state.executorUrl}/healthz` };
-    const warm = new Pool({ connectionString: state.databases.runops });
+    const warm = pool(state.databases.runops);
     const bareWarm: number[] = [];
     const bareFresh: number[] = [];
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
@@ -56,9 +54,9 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       bareFresh.push(
         await timed(async () => {
-          const pool = new Pool({ connectionString: state.databases.runops });
-          await pool.query(insertSql, [mintKsuid(), ...owner, payload]);
-          await pool.end();
+          const fresh = pool(state.databases.runops);
+          await fresh.query(insertSql, [mintKsuid(), ...owner, payload]);
+          await fresh.end();
         }),
       );
     }
@@ -99,7 +97,7 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
 
     const sustained = [await sustain(trigger, [state.apiKey]), await sustain(trigger, keys)];
 
-    const stored = await countStored(state.databases, sustained.flatMap((s) => s.accepted));
+    const stored = await countStored(pool, state.databases, sustained.flatMap((s) => s.accepted));
 
     return {
       latency: [
@@ -158,14 +156,18 @@ async function sustain(trigger: (apiKey: string) => Promise<Response>, apiKeys: 
 }
 
 /** How many of these runs exist in either database. */
-async function countStored(databases: { legacy: string; runops: string }, friendlyIds: string[]): Promise<number> {
+async function countStored(
+  pool: (url: string) => ReturnType<typeof openPool>,
+  databases: { legacy: string; runops: string },
+  friendlyIds: string[],
+): Promise<number> {
   const ids = friendlyIds.map((id) => id.slice("run_".length));
   let found = 0;
   for (const url of [databases.legacy, databases.runops]) {
-    const pool = new Pool({ connectionString: url });
-    const { rows } = await pool.query("select count(*)::int as n from runs where id = any($1)", [ids]);
+    const client = pool(url);
+    const { rows } = await client.query("select count(*)::int as n from runs where id = any($1)", [ids]);
     found += rows[0].n;
-    await pool.end();
+    await client.end();
   }
   return found;
 }

@@ -1,48 +1,26 @@
 /** The executor's endpoints: one claim per attempt, heartbeats, events, results, and the watchdog. */
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
-import { eq } from "drizzle-orm";
-import { describe, expect, inject, it, vi } from "vitest";
-import * as runOps from "../../schema/run-ops.ts";
-import { loadConfig } from "../../worker/config.ts";
+import { describe, expect, it, vi } from "vitest";
 import { HEARTBEAT_TIMEOUT_MS } from "../../worker/runs/execute.ts";
-import { signToken } from "../../worker/runs/tokens.ts";
-import { connect } from "../../worker/store/database.ts";
-import { toFriendlyId } from "../../worker/store/ids.ts";
-import { openStores } from "../../worker/store/open.ts";
-import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
+import { client, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
 
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
-/** A PENDING browser-case run, recorded but not dispatched, with the token its dispatch would carry. */
+/** A recorded, undispatched browser-case run, and a caller of its executor endpoints. */
 async function pendingRun(maxAttempts = 2) {
-  const tenant = await createTenant();
-  const stores = openStores(loadConfig(env));
-  try {
-    const { record } = await stores.runs.createRun({ ...tenant, task: "browser-case", payload: browserCase, status: "PENDING", maxAttempts });
-    const id = toFriendlyId("run", record.id);
-    const token = await signToken(env.SIGNING_SECRET, { scope: "executor", sub: id, env: tenant.environmentId }, 600);
-    const call = (path: string, body?: unknown, bearer = token) =>
-      exports.default.fetch(`http://flightcheck/internal/runs/${id}/${path}`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
-        body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
-      });
-    return { id, record, tenant, token, call, api: client(tenant.apiKey) };
-  } finally {
-    await stores.close();
-  }
+  const { friendlyId: id, run: record, tenant, token } = await recordPendingRun("browser-case", browserCase, { maxAttempts });
+  const call = (path: string, body?: unknown, bearer = token) =>
+    exports.default.fetch(`http://flightcheck/internal/runs/${id}/${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
+      body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
+    });
+  return { id, record, tenant, token, call, api: client(tenant.apiKey) };
 }
 
-/** Makes the run's last heartbeat older than the watchdog allows, with a bare client. */
-async function silence(runId: string) {
-  const { db, close } = connect(inject("runopsDatabaseUrl"), runOps, { wsProxy: inject("wsProxyUrl") });
-  try {
-    await db.update(runOps.runs).set({ lastHeartbeatAt: new Date(Date.now() - HEARTBEAT_TIMEOUT_MS - 1_000) }).where(eq(runOps.runs.id, runId));
-  } finally {
-    await close();
-  }
-}
+/** Makes the run's last heartbeat older than the watchdog allows. */
+const silence = (runId: string) => updateRunRow(runId, { lastHeartbeatAt: new Date(Date.now() - HEARTBEAT_TIMEOUT_MS - 1_000) });
 
 describe("/internal/runs/:runId", () => {
   it("lets one claimer have each attempt, then takes heartbeats, events and the result", async () => {

@@ -1,14 +1,11 @@
 import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
 import { describe, expect, inject, it, vi } from "vitest";
 import type { DispatchMessage } from "../../schema/contracts.ts";
-import { loadConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { backoffSeconds } from "../../worker/queue/consumer.ts";
-import { signToken } from "../../worker/runs/tokens.ts";
 import { toFriendlyId } from "../../worker/store/ids.ts";
-import { openStores } from "../../worker/store/open.ts";
-import type { NewRun, Run } from "../../worker/store/run-store.ts";
-import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
+import type { Run } from "../../worker/store/run-store.ts";
+import { client, createTenant, recordPendingRun, siteUrl, waitForRun, withStore } from "./support.ts";
 
 const executorUrl = inject("executorUrl");
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
@@ -17,24 +14,11 @@ async function acceptedByExecutor(): Promise<number> {
   return (await (await fetch(`${executorUrl}/healthz`)).json<{ accepted: number }>()).accepted;
 }
 
-/** A PENDING run recorded but not dispatched, and the message the dispatch phase would send for it. */
-async function recordedRun(task: NewRun["task"], payload: unknown, secret = env.SIGNING_SECRET) {
-  const tenant = await createTenant();
-  const stores = openStores(loadConfig(env));
-  try {
-    const { record } = await stores.runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts: 1 });
-    const token = await signToken(secret, { scope: "executor", sub: toFriendlyId("run", record.id), env: tenant.environmentId }, 60);
-    const message: DispatchMessage = {
-      runId: record.id,
-      task: task as DispatchMessage["task"],
-      attempt: 1,
-      token,
-      dispatchedAt: new Date().toISOString(),
-    };
-    return { run: record, message, tenant };
-  } finally {
-    await stores.close();
-  }
+/** A recorded, undispatched run and the message its dispatch phase would send. */
+async function recordedRun(task: DispatchMessage["task"], payload: unknown, secret?: string) {
+  const { run, tenant, token } = await recordPendingRun(task, payload, { secret });
+  const message: DispatchMessage = { runId: run.id, task, attempt: 1, token, dispatchedAt: new Date().toISOString() };
+  return { run, message, tenant };
 }
 
 async function consume(body: unknown, settings: Record<string, string> = {}, queue = "run-dispatch", attempts = 1) {
@@ -44,14 +28,7 @@ async function consume(body: unknown, settings: Record<string, string> = {}, que
   return getQueueResult(batch, ctx);
 }
 
-async function statusOf(run: Run): Promise<string> {
-  const stores = openStores(loadConfig(env));
-  try {
-    return (await stores.runs.loadRun(run.id))!.status;
-  } finally {
-    await stores.close();
-  }
-}
+const statusOf = (run: Run) => withStore({}, async (runs) => (await runs.loadRun(run.id))!.status);
 
 describe("run-dispatch consumer", () => {
   it("acks once the executor accepted the job, and marks the run DEQUEUED", async () => {

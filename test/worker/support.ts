@@ -6,13 +6,51 @@ import { expect, inject, vi } from "vitest";
 import * as controlPlane from "../../schema/control-plane.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { seedTenant, type Tenant } from "../../scripts/seed.ts";
+import { loadConfig } from "../../worker/config.ts";
+import worker from "../../worker/index.ts";
+import { signToken } from "../../worker/runs/tokens.ts";
 import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
 import { connect } from "../../worker/store/database.ts";
-import worker from "../../worker/index.ts";
+import { residencyOf, toFriendlyId } from "../../worker/store/ids.ts";
+import { openStores } from "../../worker/store/open.ts";
+import type { RoutingRunStore } from "../../worker/store/routing-store.ts";
 
 export const siteUrl = inject("siteUrl");
 export const CLOSED_PORT_URL = "postgres://postgres:postgres@127.0.0.1:9/down";
 const wsProxy = inject("wsProxyUrl");
+
+/** Opens a RunStore with some settings changed, runs `use`, and closes it (one store per request, as in the Worker). */
+export async function withStore<T>(settings: Record<string, string>, use: (store: RoutingRunStore) => Promise<T>): Promise<T> {
+  const stores = openStores(loadConfig({ ...env, ...settings }));
+  try {
+    return await use(stores.runs);
+  } finally {
+    await stores.close();
+  }
+}
+
+/**
+ * A PENDING run of a new tenant, recorded but not dispatched (as if the Worker died between the two
+ * phases), with the executor token its dispatch would carry.
+ */
+export async function recordPendingRun(task: string, payload: unknown, { maxAttempts = 1, secret = env.SIGNING_SECRET } = {}) {
+  const tenant = await createTenant();
+  const { record } = await withStore({}, (runs) => runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts }));
+  const friendlyId = toFriendlyId("run", record.id);
+  const token = await signToken(secret, { scope: "executor", sub: friendlyId, env: tenant.environmentId }, 600);
+  return { tenant, run: record, friendlyId, token };
+}
+
+/** Changes a run's row behind the engine's back (a clock that moved, a heartbeat that stopped), with a bare client. */
+export async function updateRunRow(runId: string, patch: Partial<typeof runOps.runs.$inferInsert>): Promise<void> {
+  const url = residencyOf(runId) === "new" ? inject("runopsDatabaseUrl") : inject("legacyDatabaseUrl");
+  const { db, close } = connect(url, runOps, { wsProxy });
+  try {
+    await db.update(runOps.runs).set(patch).where(eq(runOps.runs.id, runId));
+  } finally {
+    await close();
+  }
+}
 
 /** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
 export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {

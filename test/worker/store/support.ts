@@ -1,29 +1,15 @@
-import { env } from "cloudflare:test";
 import { inArray } from "drizzle-orm";
 import { inject } from "vitest";
 import * as runOps from "../../../schema/run-ops.ts";
-import { loadConfig } from "../../../worker/config.ts";
 import { connect } from "../../../worker/store/database.ts";
 import { mintCuid } from "../../../worker/store/ids.ts";
-import { openStores } from "../../../worker/store/open.ts";
-import type { RoutingRunStore } from "../../../worker/store/routing-store.ts";
 import type { Owner } from "../../../worker/store/run-store.ts";
 
-export const CLOSED_PORT_URL = "postgres://postgres:postgres@127.0.0.1:9/down";
+export { CLOSED_PORT_URL, withStore } from "../support.ts";
 
 /** A fresh tenant per test, so tests never see each other's rows. */
 export function newOwner(): Owner {
   return { organizationId: mintCuid(), projectId: mintCuid(), environmentId: mintCuid() };
-}
-
-/** Opens a RunStore with some settings changed, runs `use`, and closes it (one store per request, as in the Worker). */
-export async function withStore<T>(settings: Record<string, string>, use: (store: RoutingRunStore) => Promise<T>): Promise<T> {
-  const stores = openStores(loadConfig({ ...env, ...settings }));
-  try {
-    return await use(stores.runs);
-  } finally {
-    await stores.close();
-  }
 }
 
 export const SPLIT_ON = { RUN_OPS_SPLIT_ENABLED: "true" };

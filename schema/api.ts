@@ -81,6 +81,16 @@ export const createTokenBodySchema = z.strictObject({
   tags: z.array(tag).max(MAX_TAGS).optional(),
 });
 
+/** What an executing run waits on (the executor's `/internal/runs/:id/wait`): at least one of them. */
+export const waitBodySchema = z
+  .strictObject({
+    tokens: z.array(z.string().min(1).max(100)).min(1).max(20).optional(),
+    until: pointInTimeSchema.optional(),
+    runs: z.array(friendlyRunId).min(1).max(20).optional(),
+    batch: z.string().min(1).max(100).optional(),
+  })
+  .refine((body) => Object.values(body).some((value) => value !== undefined), "Wait on tokens, until, runs or a batch");
+
 export const completeTokenBodySchema = z.strictObject({ data: json.optional() });
 
 /** A callback's body is the token's output, whatever JSON it is (as long as Postgres can store it). */

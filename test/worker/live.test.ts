@@ -2,7 +2,8 @@
 import { env, evictDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
+import { parseFriendlyId } from "../../worker/store/ids.ts";
+import { client, createTenant, siteUrl, updateRunRow, waitForRun } from "./support.ts";
 
 interface Subscriber {
   messages: any[];
@@ -55,6 +56,19 @@ describe("GET /api/v1/runs/:runId/live", () => {
     await vi.waitFor(() => expect(again.messages).toHaveLength(2));
     expect(again.messages[1]).toMatchObject({ seq: 4, type: "log", data: { message: "three" } });
     again.socket.close(1000);
+  });
+
+  it("repairs a final status the object never heard (a crash between the store write and the object)", async () => {
+    const api = client((await createTenant()).apiKey);
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed);
+    const stub = env.RUN_DO.getByName(body.id);
+    await vi.waitFor(async () => expect((await stub.snapshot()).status).toBe("DELAYED"));
+    await updateRunRow(parseFriendlyId("run", body.id).id, { status: "CANCELED" });
+
+    const live = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`);
+    expect(await live.closed).toBe(1000);
+    expect(live.messages.at(-1)).toMatchObject({ type: "status", data: { status: "CANCELED", repaired: true } });
+    expect((await stub.snapshot()).status).toBe("CANCELED");
   });
 
   it("keeps hibernated subscribers across eviction", async () => {

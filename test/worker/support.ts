@@ -52,6 +52,18 @@ export async function updateRunRow(runId: string, patch: Partial<typeof runOps.r
   }
 }
 
+/** Changes a waitpoint's row behind the engine's back (its time came), in whichever database holds it. */
+export async function updateWaitpointRow(waitpointId: string, patch: Partial<typeof runOps.waitpoints.$inferInsert>): Promise<void> {
+  for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
+    const { db, close } = connect(url, runOps, { wsProxy });
+    try {
+      await db.update(runOps.waitpoints).set(patch).where(eq(runOps.waitpoints.id, waitpointId));
+    } finally {
+      await close();
+    }
+  }
+}
+
 /** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
 export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {
   const { pool, close } = connect(inject("legacyDatabaseUrl"), controlPlane, { wsProxy });

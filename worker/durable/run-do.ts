@@ -3,7 +3,8 @@
  * ordered event log (`status`, `step`, `log`, `waitpoint`), and serves it over WebSockets with the
  * hibernation API (DESIGN §5): a snapshot on connect, the events after `since`, then every new event; the
  * sockets close once the subject reaches a final status. A batch's object logs its items' status changes
- * (`{ runId, status }`). A run's alarm admits it when its delay is over.
+ * (`{ runId, status }`). A run's alarm wakes the engine when its delay is over, its heartbeat is overdue
+ * or one of its waitpoints comes due.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../schema/contracts.ts";
@@ -11,6 +12,8 @@ import { withEngine } from "../runs/engine.ts";
 import { canTransition, isFinal } from "../runs/transitions.ts";
 
 export type RunEventType = "status" | "step" | "log" | "waitpoint";
+
+export type WakeReason = "delay" | "heartbeat" | "waitpoints";
 
 export interface RunEvent {
   seq: number;
@@ -38,26 +41,45 @@ export class RunDO extends DurableObject<Env> {
     this.sql.exec(`
       CREATE TABLE IF NOT EXISTS run (only INTEGER PRIMARY KEY CHECK (only = 1), run_id TEXT NOT NULL, status TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS timers (reason TEXT PRIMARY KEY, at INTEGER NOT NULL);
     `);
   }
 
   /**
-   * Records a status change the engine made in the owning store, as a `status` event, and tells every
-   * subscriber. A late or repeated report that the transition table does not allow from the status held
-   * here (a redelivered dispatch after the run started) changes nothing. A DELAYED run passes `wakeAt`: the
-   * alarm admits it then.
+   * Records a status change the engine made in the owning store, as a `status` event (with `detail`, e.g.
+   * the waitpoints a run resumed on), and tells every subscriber. A late or repeated report that the
+   * transition table does not allow from the status held here (a redelivered dispatch after the run
+   * started) changes nothing.
    */
-  async setStatus(runId: string, status: RunStatus, wakeAt?: number): Promise<number | undefined> {
-    const current = this.sql.exec<{ status: RunStatus }>("SELECT status FROM run").toArray()[0]?.status;
+  setStatus(runId: string, status: RunStatus, detail?: Record<string, unknown>): number | undefined {
+    const current = this.currentStatus();
     if (current && !canTransition(current, status)) return undefined;
+    return this.writeStatus(runId, status, detail);
+  }
+
+  /**
+   * The repair path for a crash between the owning store's write and this object hearing of it: a final
+   * status read from the store replaces whatever this object still holds. Only final statuses, which
+   * nothing can follow, so a stale read can never move the log backwards.
+   */
+  reconcile(runId: string, storedStatus: RunStatus): void {
+    const current = this.currentStatus();
+    if (current === storedStatus || !isFinal(storedStatus) || (current && isFinal(current))) return;
+    this.writeStatus(runId, storedStatus, { repaired: true });
+  }
+
+  private currentStatus(): RunStatus | undefined {
+    return this.sql.exec<{ status: RunStatus }>("SELECT status FROM run").toArray()[0]?.status;
+  }
+
+  private writeStatus(runId: string, status: RunStatus, detail?: Record<string, unknown>): number {
     this.sql.exec(
       "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT (only) DO UPDATE SET status = excluded.status",
       runId,
       status,
     );
-    if (wakeAt !== undefined) await this.ctx.storage.setAlarm(wakeAt);
-    const seq = this.append("status", { status });
-    if (isFinal(status)) for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
+    const seq = this.append("status", { status, ...detail });
+    if (isFinal(status)) this.finish();
     return seq;
   }
 
@@ -68,29 +90,42 @@ export class RunDO extends DurableObject<Env> {
 
   /** Every item of the batch is final: the batch is COMPLETED and its subscribers are let go. */
   completeBatch(batchId: string): void {
-    const current = this.sql.exec<{ status: string }>("SELECT status FROM run").toArray()[0]?.status;
-    if (current === "COMPLETED") return; // the last two items ended together
-    this.sql.exec(
-      "INSERT INTO run (only, run_id, status) VALUES (1, ?, 'COMPLETED') ON CONFLICT (only) DO UPDATE SET status = 'COMPLETED'",
-      batchId,
-    );
-    this.append("status", { status: "COMPLETED" });
-    for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
+    if (this.currentStatus() === "COMPLETED") return; // the last two items ended together
+    this.writeStatus(batchId, "COMPLETED");
   }
 
-  /** Wakes this object at `at`: the heartbeat watchdog, pushed back by every heartbeat. */
-  async watchUntil(at: number): Promise<void> {
-    await this.ctx.storage.setAlarm(at);
+  /** Subscribers are let go and the alarm has nothing left to watch. */
+  private finish(): void {
+    for (const socket of this.ctx.getWebSockets()) socket.close(FINISHED.code, FINISHED.reason);
+    this.sql.exec("DELETE FROM timers");
   }
 
   /**
-   * A delayed run's time has come, or its heartbeat deadline: the engine decides, from the run's status in
-   * its store, and may ask to be woken again. A throw makes the runtime retry the alarm with backoff.
+   * Asks to be woken at `at` for `reason` (a delay's end, a heartbeat deadline, a waitpoint coming due). One
+   * alarm serves them all: it is set for the earliest. A later call for the same reason replaces its time,
+   * so heartbeats push their deadline back without moving an earlier waitpoint timeout.
+   */
+  async wakeAt(reason: WakeReason, at: number): Promise<void> {
+    this.sql.exec("INSERT INTO timers (reason, at) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at", reason, at);
+    await this.arm();
+  }
+
+  private async arm(): Promise<void> {
+    const next = this.sql.exec<{ at: number | null }>("SELECT min(at) AS at FROM timers").one().at;
+    if (next === null) await this.ctx.storage.deleteAlarm();
+    else if ((await this.ctx.storage.getAlarm()) !== next) await this.ctx.storage.setAlarm(next);
+  }
+
+  /**
+   * Something came due. The engine decides what, from the run's state in its store (timers are only hints),
+   * and says when to look again. A throw makes the runtime retry the alarm with backoff.
    */
   override async alarm(): Promise<void> {
+    this.sql.exec("DELETE FROM timers WHERE at <= ?", Date.now());
     const { runId } = this.snapshot();
     const next = await withEngine(this.env, (engine) => engine.wake(runId));
-    if (next !== undefined) await this.ctx.storage.setAlarm(next);
+    if (next !== undefined) this.sql.exec("INSERT INTO timers (reason, at) VALUES ('engine', ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at", next);
+    await this.arm();
   }
 
   snapshot(): RunSnapshot {
@@ -121,16 +156,15 @@ export class RunDO extends DurableObject<Env> {
 
   /**
    * A live subscription, already authenticated by the Worker's route. `status` is the subject's status in
-   * its store, used only if this object has heard nothing yet (a run still QUEUED).
+   * its store: the start if this object has heard nothing yet (a run still QUEUED), a repair if it is final.
    */
   override fetch(request: Request): Response {
     const url = new URL(request.url);
     const since = Number(url.searchParams.get("since") ?? 0);
-    this.sql.exec(
-      "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING",
-      url.searchParams.get("id") ?? "",
-      url.searchParams.get("status") ?? "PENDING",
-    );
+    const runId = url.searchParams.get("id") ?? "";
+    const stored = (url.searchParams.get("status") ?? "PENDING") as RunStatus;
+    this.sql.exec("INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING", runId, stored);
+    this.reconcile(runId, stored);
     const { 0: client, 1: server } = new WebSocketPair();
     this.ctx.acceptWebSocket(server);
     const snapshot = this.snapshot();

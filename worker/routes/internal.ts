@@ -1,17 +1,20 @@
 /**
- * The executor's side of a run (DESIGN §2.4): claim, heartbeat, events, complete. Every call carries the
+ * The executor's side of a run (DESIGN §2.4): claim, heartbeat, events, tokens and waits, complete. Every call carries the
  * run-scoped token from the dispatch message, which opens this one run and nothing else.
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import * as z from "zod";
 import { ProblemError, notFound } from "../problem.ts";
+import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
 import { verifyToken } from "../runs/tokens.ts";
+import { createToken, presentWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import { unauthorized } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
 import { limitBody, validate } from "./validate.ts";
+import { presentCreatedToken } from "./waitpoints.ts";
 
 type InternalEnv = AppEnv & { Variables: { run: Run } };
 
@@ -68,6 +71,21 @@ export const internal = new Hono<InternalEnv>()
     const object = c.env.RUN_DO.getByName(toFriendlyId("run", c.var.run.id));
     for (const event of c.req.valid("json").events) await object.append(event.type, event.data);
     return c.body(null, 204);
+  })
+  .post("/runs/:runId/tokens", validate("json", createTokenBodySchema), async (c) => {
+    const created = await createToken(c.var.engine.deps, c.var.run, c.req.valid("json"));
+    return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
+  })
+  .post("/runs/:runId/wait", validate("json", waitBodySchema), async (c) => {
+    const { tokens, until, runs, batch } = c.req.valid("json");
+    const internalId = (kind: "waitpoint" | "run" | "batch") => (friendlyId: string) => parseFriendlyId(kind, friendlyId).id;
+    const waited = await c.var.engine.wait(c.var.run, {
+      tokens: tokens?.map(internalId("waitpoint")),
+      until,
+      runs: runs?.map(internalId("run")),
+      batch: batch && internalId("batch")(batch),
+    });
+    return c.json({ status: waited.run.status, seq: waited.seq ?? null, waitpoints: waited.waitpoints.map(presentWaitpoint) });
   })
   .post("/runs/:runId/complete", validate("json", completeSchema), async (c) => {
     const { run } = c.var;

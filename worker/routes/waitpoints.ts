@@ -1,29 +1,35 @@
 /** Waitpoint tokens: create, retrieve, complete; and the callback URL, which needs no key (DESIGN §4, §8). */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { callbackBodySchema, completeTokenBodySchema, createTokenBodySchema } from "../../schema/api.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { callbackHash, verifyCallbackHash } from "../runs/tokens.ts";
-import { completeToken, createToken, presentToken, readToken } from "../runs/waitpoints.ts";
+import { completeToken, createToken, presentWaitpoint, readWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
+import type { Created, Waitpoint } from "../store/run-store.ts";
 import type { AppEnv } from "./context.ts";
 import { limitBody, validate } from "./validate.ts";
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
+/** A new token's id and its callback URL, which carries an HMAC of the id. */
+export async function presentCreatedToken<E extends AppEnv>(c: Context<E>, { record, isCached }: Created<Waitpoint>) {
+  const id = toFriendlyId("waitpoint", record.id);
+  const base = c.var.config.PUBLIC_URL ?? new URL(c.req.url).origin;
+  const url = `${base}/api/v1/waitpoints/tokens/${id}/callback/${await callbackHash(c.var.config.SIGNING_SECRET, id)}`;
+  return { id, url, isCached };
+}
+
 /** Routes that need the caller's secret key. */
 export const waitpoints = new Hono<AppEnv>()
   .post("/waitpoints/tokens", limitBody(MAX_BODY_BYTES), validate("json", createTokenBodySchema), async (c) => {
-    const { record, isCached } = await createToken(c.var.engine.deps, c.var.environment, c.req.valid("json"));
-    const id = toFriendlyId("waitpoint", record.id);
-    const base = c.var.config.PUBLIC_URL ?? new URL(c.req.url).origin;
-    const url = `${base}/api/v1/waitpoints/tokens/${id}/callback/${await callbackHash(c.var.config.SIGNING_SECRET, id)}`;
-    return c.json({ id, url, isCached }, isCached ? 200 : 201);
+    const created = await createToken(c.var.engine.deps, c.var.environment, c.req.valid("json"));
+    return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
   })
   .get("/waitpoints/tokens/:waitpointId", async (c) => {
     const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));
-    const waitpoint = await readToken(c.var.engine.deps, c.var.environment.environmentId, id);
+    const waitpoint = await readWaitpoint(c.var.engine.deps, c.var.environment.environmentId, id);
     if (!waitpoint) throw notFound("Waitpoint");
-    return c.json(presentToken(waitpoint));
+    return c.json(presentWaitpoint(waitpoint));
   })
   .post("/waitpoints/tokens/:waitpointId/complete", limitBody(MAX_BODY_BYTES), validate("json", completeTokenBodySchema), async (c) => {
     const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));

@@ -14,7 +14,10 @@ import { signToken } from "./tokens.ts";
 const EXECUTOR_TOKEN_TTL_SECONDS = 24 * 3_600;
 
 export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<void> {
-  if (run.status === "DELAYED") return publishStatus(deps, run);
+  if (run.status === "DELAYED") {
+    await publishStatus(deps, run);
+    return;
+  }
   if (run.status !== "PENDING") return;
 
   const token = await signToken(

@@ -16,6 +16,7 @@ import { type RunResult, cancelRun, finishRun } from "./finish.ts";
 import { admitDelayedRun } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
 import { sweep } from "./sweep.ts";
+import { type WaitRequest, waitRun, wakeWaitingRun } from "./waitpoints.ts";
 
 export class RunEngine {
   readonly deps: EngineDeps;
@@ -62,11 +63,20 @@ export class RunEngine {
     return finishRun(this.deps, run, status, result);
   }
 
-  /** The run's RunDO alarm: a delay is over, or a heartbeat deadline passed. Returns when to wake again. */
+  /**
+   * The run's RunDO alarm: a delay is over, a waitpoint came due, or a heartbeat deadline passed. Returns
+   * when to wake again.
+   */
   async wake(runId: string): Promise<number | undefined> {
     const run = await this.deps.runs.loadRun(runId);
-    if (run?.status === "DELAYED") await admitDelayedRun(this.deps, run);
-    return run ? checkHeartbeat(this.deps, run) : undefined;
+    if (!run) return undefined;
+    if (run.status === "DELAYED") await admitDelayedRun(this.deps, run);
+    const times = [await wakeWaitingRun(this.deps, run), await checkHeartbeat(this.deps, run)].filter((at) => at !== undefined);
+    return times.length ? Math.min(...times) : undefined;
+  }
+
+  wait(run: Run, request: WaitRequest) {
+    return waitRun(this.deps, run, request);
   }
 
   claim(run: Run, attempt: number): Promise<Run | undefined> {

@@ -1,15 +1,17 @@
 /**
  * Ending runs (DESIGN §2.5): a final status is written to the owning store by compare-and-set, RunDO
- * hears it, and if the run held a concurrency slot the organisation's queued runs are promoted in the same
- * request. Canceling cascades to children.
+ * hears it, a parent waiting on it (or on its batch) is told, and if the run held a concurrency slot the
+ * organisation's queued runs are promoted in the same request. Canceling cascades to children.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
+import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { publishStatus } from "./live.ts";
 import { promoteQueuedRuns } from "./promote.ts";
+import { completeWaitsOnBatch, completeWaitsOnChild } from "./waitpoints.ts";
 import { ACTIVE_STATUSES, isFinal, sourcesOf } from "./transitions.ts";
 
 export interface RunResult {
@@ -25,9 +27,20 @@ export async function finishRun(deps: EngineDeps, run: Run, status: RunStatus, r
     sourcesOf(status),
   );
   if (!finished) return undefined;
-  await publishStatus(deps, finished);
+  await Promise.all([publishStatus(deps, finished), completeWaitsOnChild(deps, finished), settleBatch(deps, finished)]);
   if (ACTIVE_STATUSES.includes(run.status)) await promoteQueuedRuns(deps, run.organizationId);
   return finished;
+}
+
+/** When the last item of a batch ends, the batch completes, and so does a parent's wait on it. */
+async function settleBatch(deps: EngineDeps, item: Run): Promise<void> {
+  if (!item.batchId) return;
+  const found = await deps.runs.findBatch(item.environmentId, item.batchId, { fresh: true });
+  if (!found?.runs.every((run) => isFinal(run.status))) return;
+  await Promise.all([
+    deps.bindings.RUN_DO.getByName(toFriendlyId("batch", item.batchId)).completeBatch(item.batchId),
+    found.batch.parentRunId && completeWaitsOnBatch(deps, found.batch.parentRunId, found.batch.id, found.runs),
+  ]);
 }
 
 export async function cancelRun(deps: EngineDeps, environment: AuthenticatedEnvironment, runId: string): Promise<Run> {

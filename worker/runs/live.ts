@@ -1,21 +1,28 @@
 /** The run engine's line to the RunDOs: every status change, as it is written to the owning store. */
+import type { WakeReason } from "../durable/run-do.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { isFinal } from "./transitions.ts";
+
+const runObject = (deps: EngineDeps, run: Pick<Run, "id">) => deps.bindings.RUN_DO.getByName(toFriendlyId("run", run.id));
 
 /**
- * Tells the run's RunDO (and its subscribers) the run's status, and its batch's RunDO if it has one. A
- * DELAYED run's alarm is set for its time. When the last item of a batch ends, the batch completes.
+ * Tells the run's RunDO (and its subscribers) the run's status, and its batch's RunDO if it has one; returns
+ * the sequence number of the run's event. A DELAYED run's alarm is set for its time.
  */
-export async function publishStatus(deps: EngineDeps, run: Run): Promise<void> {
-  const wakeAt = run.status === "DELAYED" ? run.delayUntil?.getTime() : undefined;
-  const friendlyId = toFriendlyId("run", run.id);
-  await deps.bindings.RUN_DO.getByName(friendlyId).setStatus(run.id, run.status, wakeAt);
-  if (!run.batchId) return;
-  const batchObject = deps.bindings.RUN_DO.getByName(toFriendlyId("batch", run.batchId));
-  await batchObject.recordItemStatus(friendlyId, run.status);
-  if (!isFinal(run.status)) return;
-  const batch = await deps.runs.findBatch(run.environmentId, run.batchId, { fresh: true });
-  if (batch?.runs.every((item) => isFinal(item.status))) await batchObject.completeBatch(run.batchId);
+export async function publishStatus(deps: EngineDeps, run: Run, detail?: Record<string, unknown>): Promise<number | undefined> {
+  const object = runObject(deps, run);
+  const [seq] = await Promise.all([
+    object.setStatus(run.id, run.status, detail),
+    run.status === "DELAYED" && run.delayUntil ? object.wakeAt("delay", run.delayUntil.getTime()) : undefined,
+    run.batchId
+      ? deps.bindings.RUN_DO.getByName(toFriendlyId("batch", run.batchId)).recordItemStatus(toFriendlyId("run", run.id), run.status)
+      : undefined,
+  ]);
+  return seq;
+}
+
+/** Wakes the run's engine at `at` (its RunDO alarm), for `reason`. */
+export async function wakeRunAt(deps: EngineDeps, run: Pick<Run, "id">, reason: WakeReason, at: number): Promise<void> {
+  await runObject(deps, run).wakeAt(reason, at);
 }

@@ -21,7 +21,7 @@ export const idempotencyExpiry = (key: string | undefined, ttlMs = DEFAULT_IDEMP
 export type TriggerBody = z.infer<typeof triggerBodySchema>;
 export type BatchTriggerBody = z.infer<typeof batchTriggerBodySchema>;
 
-export const ownerOf = ({ organizationId, projectId, environmentId }: AuthenticatedEnvironment): Owner => ({
+export const ownerOf = ({ organizationId, projectId, environmentId }: Owner): Owner => ({
   organizationId,
   projectId,
   environmentId,

@@ -41,7 +41,8 @@ export async function signToken(secret: string, claims: Omit<TokenClaims, "exp">
 }
 
 /** The claims if the signature holds, the scope matches and it has not expired; otherwise undefined. */
-export async function verifyToken(secret: string, token: string, scope: TokenScope): Promise<TokenClaims | undefined> {
+/** The token's claims if it is genuine, unexpired and of one of `scopes`. */
+export async function verifyToken(secret: string, token: string, ...scopes: TokenScope[]): Promise<TokenClaims | undefined> {
   const [body, signature, extra] = token.split(".");
   if (!body || !signature || extra !== undefined || token.length > 2_000) return undefined;
   try {
@@ -49,7 +50,7 @@ export async function verifyToken(secret: string, token: string, scope: TokenSco
     const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(signature), encoder.encode(body));
     if (!valid) return undefined;
     const claims = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as TokenClaims;
-    return claims.scope === scope && claims.exp > Date.now() / 1000 ? claims : undefined;
+    return scopes.includes(claims.scope) && claims.exp > Date.now() / 1000 ? claims : undefined;
   } catch {
     return undefined;
   }

@@ -24,6 +24,8 @@ import type {
   RunPatch,
   StepResult,
   Waitpoint,
+  WaitpointResult,
+  Completion,
 } from "./run-store.ts";
 
 const { batches, runWaitpoints, runs, stepResults, waitpoints } = runOps;
@@ -318,15 +320,57 @@ export class PostgresRunStore {
     });
   }
 
-  completeWaitpoint(id: string, result: { status: "COMPLETED" | "TIMED_OUT"; output: unknown; outputIsError: boolean }) {
+  completeWaitpoint(id: string, result: WaitpointResult): Promise<Completion | undefined> {
     return this.guard(async () => {
       const [completed] = await this.writer
         .update(waitpoints)
         .set({ ...result, completedAt: new Date() })
         .where(and(eq(waitpoints.id, id), eq(waitpoints.status, "WAITING")))
         .returning();
-      return completed ?? (await this.findWaitpoint(id));
+      if (completed) return { waitpoint: completed, completedNow: true };
+      const waitpoint = await this.findWaitpoint(id);
+      return waitpoint && { waitpoint, completedNow: false };
     });
+  }
+
+  findWaitpoints(ids: string[]): Promise<Waitpoint[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.guard(() => this.writer.select().from(waitpoints).where(inArray(waitpoints.id, ids)));
+  }
+
+  /** The RUN waitpoints a parent made for this child or batch, still waiting. */
+  findWaitpointsCompletedBy(subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]> {
+    const by = "runId" in subject ? eq(waitpoints.completedByRunId, subject.runId) : eq(waitpoints.completedByBatchId, subject.batchId);
+    return this.guard(() => this.writer.select().from(waitpoints).where(and(by, eq(waitpoints.status, "WAITING"))));
+  }
+
+  /** The run's block edges become exactly `waitpointIds`: a run waits on one set at a time. */
+  replaceBlockers(runId: string, waitpointIds: string[]): Promise<void> {
+    return this.guard(() =>
+      this.writer.transaction(async (tx) => {
+        await tx.delete(runWaitpoints).where(eq(runWaitpoints.runId, runId));
+        if (waitpointIds.length) await tx.insert(runWaitpoints).values(waitpointIds.map((waitpointId) => ({ runId, waitpointId })));
+      }),
+    );
+  }
+
+  blockerIds(runId: string): Promise<string[]> {
+    return this.guard(async () =>
+      (await this.writer.select({ id: runWaitpoints.waitpointId }).from(runWaitpoints).where(eq(runWaitpoints.runId, runId))).map((row) => row.id),
+    );
+  }
+
+  /** WAITING runs of this store blocked by the waitpoint. */
+  runsBlockedBy(waitpointId: string): Promise<Run[]> {
+    return this.guard(async () =>
+      (
+        await this.writer
+          .select({ run: runs })
+          .from(runWaitpoints)
+          .innerJoin(runs, eq(runs.id, runWaitpoints.runId))
+          .where(and(eq(runWaitpoints.waitpointId, waitpointId), eq(runs.status, "WAITING")))
+      ).map((row) => row.run),
+    );
   }
 
   findWaitpoint(id: string): Promise<Waitpoint | undefined> {

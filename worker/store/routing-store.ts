@@ -21,6 +21,8 @@ import type {
   RunPatch,
   RunStore,
   Waitpoint,
+  WaitpointResult,
+  Completion,
 } from "./run-store.ts";
 
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
@@ -185,13 +187,32 @@ export class RoutingRunStore implements RunStore {
     return (await this.resolveWaitpoint(environmentId, waitpointId))?.waitpoint;
   }
 
-  async completeWaitpoint(
-    environmentId: string,
-    waitpointId: string,
-    result: { status: "COMPLETED" | "TIMED_OUT"; output: unknown; outputIsError: boolean },
-  ): Promise<Waitpoint | undefined> {
+  async completeWaitpoint(environmentId: string, waitpointId: string, result: WaitpointResult): Promise<Completion | undefined> {
     const found = await this.resolveWaitpoint(environmentId, waitpointId);
     return found && found.store.completeWaitpoint(waitpointId, result);
+  }
+
+  async findWaitpointsCompletedBy(ownerRunId: string, subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]> {
+    return (await this.storeOf(ownerRunId)?.findWaitpointsCompletedBy(subject)) ?? [];
+  }
+
+  async replaceBlockers(runId: string, waitpointIds: string[]): Promise<void> {
+    await this.storeOf(runId)?.replaceBlockers(runId, waitpointIds);
+  }
+
+  /** Edges live with the run; their waitpoints beside it, or in legacy (standalone tokens). */
+  async findBlockers(runId: string): Promise<Waitpoint[]> {
+    const home = this.storeOf(runId);
+    if (!home) return [];
+    const ids = await home.blockerIds(runId);
+    const found = await home.findWaitpoints(ids);
+    const missing = ids.filter((id) => !found.some((waitpoint) => waitpoint.id === id));
+    if (missing.length && home !== this.stores.legacy) found.push(...(await this.stores.legacy.findWaitpoints(missing)));
+    return found;
+  }
+
+  async findRunsBlockedBy(waitpointId: string): Promise<Run[]> {
+    return (await Promise.all(this.all().map((store) => store.runsBlockedBy(waitpointId)))).flat();
   }
 
   async loadWaitpoint(waitpointId: string): Promise<Waitpoint | undefined> {

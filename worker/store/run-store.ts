@@ -79,6 +79,18 @@ export type RunPatch = Partial<
   >
 >;
 
+export interface WaitpointResult {
+  status: "COMPLETED" | "TIMED_OUT";
+  output: unknown;
+  outputIsError: boolean;
+}
+
+export interface Completion {
+  waitpoint: Waitpoint;
+  /** False when an earlier completion (or timeout) had already taken effect. */
+  completedNow: boolean;
+}
+
 export interface Created<T> {
   record: T;
   /** True when an idempotency key matched an earlier record, which is returned instead. */
@@ -138,11 +150,15 @@ export interface RunStore {
   findWaitpoint(environmentId: string, waitpointId: string): Promise<Waitpoint | undefined>;
   /**
    * Completes (or times out) a WAITING waitpoint found as `findWaitpoint` finds it. Only the first completion
-   * takes effect: the waitpoint as it ends up is returned either way.
+   * takes effect (`completedNow`); the waitpoint as it ends up is returned either way.
    */
-  completeWaitpoint(
-    environmentId: string,
-    waitpointId: string,
-    result: { status: "COMPLETED" | "TIMED_OUT"; output: unknown; outputIsError: boolean },
-  ): Promise<Waitpoint | undefined>;
+  completeWaitpoint(environmentId: string, waitpointId: string, result: WaitpointResult): Promise<Completion | undefined>;
+  /** The RUN waitpoints still waiting on this child run or batch, written beside `ownerRunId`. */
+  findWaitpointsCompletedBy(ownerRunId: string, subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]>;
+  /** The run's block edges become exactly these waitpoints (a run waits on one set at a time). */
+  replaceBlockers(runId: string, waitpointIds: string[]): Promise<void>;
+  /** The waitpoints the run's block edges point at, wherever they live. */
+  findBlockers(runId: string): Promise<Waitpoint[]>;
+  /** WAITING runs blocked by the waitpoint, in either store (a standalone token may block runs in both). */
+  findRunsBlockedBy(waitpointId: string): Promise<Run[]>;
 }

@@ -3,6 +3,7 @@
  * 404; a payload that does not fit is a 422 at trigger time, not a failed run later.
  */
 import * as z from "zod";
+import { caseSchema } from "./steps.ts";
 
 export const httpCheckPayloadSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
@@ -14,10 +15,7 @@ export const httpCheckPayloadSchema = z.strictObject({
 export type HttpCheckPayload = z.infer<typeof httpCheckPayloadSchema>;
 
 export const browserCasePayloadSchema = z.strictObject({
-  case: z.looseObject({
-    name: z.string().min(1).max(200),
-    steps: z.array(z.looseObject({ action: z.string() })).min(1).max(200),
-  }),
+  case: caseSchema,
   baseUrl: z.url({ protocol: /^https?$/ }),
 });
 export type BrowserCasePayload = z.infer<typeof browserCasePayloadSchema>;

@@ -3,6 +3,7 @@
  * No database or runtime imports here: the executor and the Worker both load this file.
  */
 import * as z from "zod";
+import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
 export const RUN_STATUSES = [
   "DELAYED",
@@ -41,3 +42,35 @@ export const dispatchMessageSchema = z.object({
   dispatchedAt: z.iso.datetime(),
 });
 export type DispatchMessage = z.infer<typeof dispatchMessageSchema>;
+
+/** The executor's events for a run's live log (`/internal/runs/:runId/events`). */
+export const runEventsSchema = z.strictObject({
+  events: z
+    .array(z.strictObject({ type: z.enum(["step", "log"]), data: z.record(z.string(), json) }))
+    .min(1)
+    .max(100),
+});
+
+/** One step's result in an attempt, as the executor reports it and the store keeps it. */
+export const stepReportSchema = z.strictObject({
+  index: z.int().min(0).max(999),
+  action: text(50),
+  label: text(300).nullish(),
+  status: z.enum(STEP_STATUSES),
+  durationMs: z.int().min(0).nullish(),
+  error: text(10_000).nullish(),
+  /** An artifact key this run's upload returned. */
+  screenshotKey: text(300).nullish(),
+});
+export type StepReport = z.infer<typeof stepReportSchema>;
+
+/** The end of an attempt (`/internal/runs/:runId/complete`). */
+export const runCompletionSchema = z.strictObject({
+  status: z.enum(["COMPLETED", "FAILED", "TIMED_OUT"]),
+  output: json.optional(),
+  error: z.looseObject({ message: text(10_000) }).refine(isStorableJson, STORABLE).optional(),
+  /** A failure worth another attempt (navigation error, crash), as opposed to an assertion. */
+  retryable: z.boolean().default(false),
+  steps: z.array(stepReportSchema).max(1_000).default([]),
+});
+export type RunCompletion = z.infer<typeof runCompletionSchema>;

@@ -3,7 +3,7 @@ import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { HEARTBEAT_TIMEOUT_MS } from "../../worker/runs/execute.ts";
-import { client, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
+import { client, createTenant, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
 
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
@@ -72,6 +72,61 @@ describe("/internal/runs/:runId", () => {
     await call("claim", { attempt: 1 });
     expect(await runDurableObjectAlarm(env.RUN_DO.getByName(id))).toBe(true);
     expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).toBe("EXECUTING");
+  });
+
+  it("keeps each attempt's step results and a failed step's screenshot, readable only in the run's environment", async () => {
+    const { id, call, api, token } = await pendingRun();
+    await call("claim", { attempt: 1 });
+    const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+    const upload = await exports.default.fetch(`http://flightcheck/internal/runs/${id}/artifacts/failure.png`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${token}`, "content-type": "image/png" },
+      body: png,
+    });
+    expect(upload.status).toBe(201);
+    const { key, url } = (await upload.json()) as { key: string; url: string };
+    const steps = [
+      { index: 0, action: "goto", label: "open home", status: "PASSED", durationMs: 120 },
+      { index: 1, action: "expectText", status: "FAILED", durationMs: 5_000, error: 'expected "Welcome"', screenshotKey: key },
+    ];
+    expect((await call("complete", { status: "FAILED", error: { message: 'expected "Welcome"' }, steps })).status).toBe(200);
+
+    const run = (await api.json("GET", `/api/v1/runs/${id}`)).body;
+    expect(run).toMatchObject({ status: "FAILED" });
+    expect(run.steps).toEqual([
+      expect.objectContaining({ attempt: 1, index: 0, action: "goto", label: "open home", status: "PASSED", screenshotUrl: null }),
+      expect.objectContaining({ attempt: 1, index: 1, status: "FAILED", error: 'expected "Welcome"', screenshotUrl: url }),
+    ]);
+    const image = await api.request("GET", url);
+    expect(image.headers.get("content-type")).toBe("image/png");
+    expect(new Uint8Array(await image.arrayBuffer())).toEqual(png);
+    const stranger = client((await createTenant()).apiKey);
+    expect((await stranger.request("GET", url)).status).toBe(404);
+    expect((await api.request("GET", `/api/v1/runs/${id}/artifacts/1/..%2Fsecret`)).status).toBe(404);
+  });
+
+  it("refuses a step report that points at another run's artifact, and a bad artifact name", async () => {
+    const one = await pendingRun();
+    const two = await pendingRun();
+    await one.call("claim", { attempt: 1 });
+    const foreign = `runs/${two.id}/artifacts/1/failure.png`;
+    const report = { status: "FAILED", steps: [{ index: 0, action: "goto", status: "FAILED", screenshotKey: foreign }] };
+    expect((await one.call("complete", report)).status).toBe(422);
+    const badName = await exports.default.fetch(`http://flightcheck/internal/runs/${one.id}/artifacts/.hidden`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${one.token}` },
+      body: "x",
+    });
+    expect(badName.status).toBe(422);
+  });
+
+  it("dispatches again a job its executor gives back unstarted", async () => {
+    const { id, record, call, api } = await pendingRun();
+    expect((await call("release")).status).toBe(409); // PENDING: not in an executor's hands
+    await updateRunRow(record.id, { status: "DEQUEUED" });
+    expect((await call("release")).status).toBe(204);
+    await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
+    expect((await call("claim", { attempt: 1 })).status).toBe(200);
   });
 
   it("refuses another run's token, a forged token and malformed bodies", async () => {

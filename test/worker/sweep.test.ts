@@ -2,6 +2,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { withEngine } from "../../worker/runs/engine.ts";
+import { UNCLAIMED_GRACE_MS } from "../../worker/runs/sweep.ts";
 import { ConflictError } from "../../worker/store/errors.ts";
 import { toFriendlyId } from "../../worker/store/ids.ts";
 import { client, createTenant, rowsInDatabases, siteUrl, updateRunRow, waitForRun, withStore } from "./support.ts";
@@ -17,6 +18,15 @@ describe("sweep", { timeout: 60_000 }, () => {
     const report = await withEngine(env, (engine) => engine.sweep());
     expect(report.dispatched).toBeGreaterThanOrEqual(1);
     expect(await waitForRun(client(tenant.apiKey), toFriendlyId("run", run.record.id))).toMatchObject({ status: "COMPLETED" });
+  });
+
+  it("dispatches again a DEQUEUED run that no executor ever claimed", async () => {
+    const tenant = await createTenant();
+    const run = await withStore({}, (runs) => runs.createRun({ ...tenant, ...check, status: "DEQUEUED", admittedAt: new Date() }));
+    await updateRunRow(run.record.id, { dispatchedAt: new Date(Date.now() - UNCLAIMED_GRACE_MS - 1_000) });
+    const report = await withEngine(env, (engine) => engine.sweep());
+    expect(report.dispatched).toBeGreaterThanOrEqual(1);
+    expect(await waitForRun(client(tenant.apiKey), toFriendlyId("run", run.record.id))).toMatchObject({ status: "COMPLETED", attempt: 1 });
   });
 
   it("promotes QUEUED runs that no event promoted", async () => {

@@ -1,5 +1,6 @@
 /**
- * The executor's side of a run (DESIGN §2.4): claim, heartbeat, events, tokens and waits, complete. Every call carries the
+ * The executor's side of a run (DESIGN §2.4): claim, heartbeat, events, tokens and waits, artifacts,
+ * complete, and release (a job given back unstarted). Every call carries the
  * run-scoped token from the dispatch message, which opens this one run and nothing else.
  */
 import { Hono } from "hono";
@@ -7,6 +8,9 @@ import { createMiddleware } from "hono/factory";
 import * as z from "zod";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
+import { runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
+import { ARTIFACT_NAME, MAX_ARTIFACT_BYTES, artifactKey, artifactUrl, belongsTo, contentTypeOf } from "../runs/artifacts.ts";
+import { HELD } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { createToken, presentWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
@@ -29,22 +33,9 @@ const requireRunToken = createMiddleware<InternalEnv>(async (c, next) => {
   await next();
 });
 
+const MAX_BODY_BYTES = 1024 * 1024;
+
 const conflict = (detail: string) => new ProblemError({ status: 409, title: "Conflict", detail });
-
-const eventsSchema = z.strictObject({
-  events: z
-    .array(z.strictObject({ type: z.enum(["step", "log"]), data: z.record(z.string(), z.unknown()) }))
-    .min(1)
-    .max(100),
-});
-
-const completeSchema = z.strictObject({
-  status: z.enum(["COMPLETED", "FAILED"]),
-  output: z.unknown().optional(),
-  error: z.looseObject({ message: z.string().max(10_000) }).optional(),
-  /** A failure worth another attempt (navigation error, crash), as opposed to an assertion. */
-  retryable: z.boolean().default(false),
-});
 
 const runView = (run: Run) => ({
   id: toFriendlyId("run", run.id),
@@ -56,8 +47,8 @@ const runView = (run: Run) => ({
 });
 
 export const internal = new Hono<InternalEnv>()
-  .use("/runs/:runId/*", limitBody(1024 * 1024), requireRunToken)
-  .post("/runs/:runId/claim", validate("json", z.strictObject({ attempt: z.int().min(1) })), async (c) => {
+  .use("/runs/:runId/*", requireRunToken)
+  .post("/runs/:runId/claim", limitBody(MAX_BODY_BYTES), validate("json", z.strictObject({ attempt: z.int().min(1) })), async (c) => {
     const claimed = await c.var.engine.claim(c.var.run, c.req.valid("json").attempt);
     if (!claimed) throw conflict(`Attempt ${c.req.valid("json").attempt} cannot be claimed: the run is ${c.var.run.status} at attempt ${c.var.run.attempt}`);
     return c.json(runView(claimed));
@@ -67,16 +58,16 @@ export const internal = new Hono<InternalEnv>()
     if (!(await c.var.engine.heartbeat(c.var.run))) throw conflict(`The run is ${c.var.run.status}`);
     return c.body(null, 204);
   })
-  .post("/runs/:runId/events", validate("json", eventsSchema), async (c) => {
+  .post("/runs/:runId/events", limitBody(MAX_BODY_BYTES), validate("json", runEventsSchema), async (c) => {
     const object = c.env.RUN_DO.getByName(toFriendlyId("run", c.var.run.id));
     for (const event of c.req.valid("json").events) await object.append(event.type, event.data);
     return c.body(null, 204);
   })
-  .post("/runs/:runId/tokens", validate("json", createTokenBodySchema), async (c) => {
+  .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), validate("json", createTokenBodySchema), async (c) => {
     const created = await createToken(c.var.engine.deps, c.var.run, c.req.valid("json"));
     return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
   })
-  .post("/runs/:runId/wait", validate("json", waitBodySchema), async (c) => {
+  .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), validate("json", waitBodySchema), async (c) => {
     const { tokens, until, runs, batch } = c.req.valid("json");
     const internalId = (kind: "waitpoint" | "run" | "batch") => (friendlyId: string) => parseFriendlyId(kind, friendlyId).id;
     const waited = await c.var.engine.wait(c.var.run, {
@@ -87,9 +78,27 @@ export const internal = new Hono<InternalEnv>()
     });
     return c.json({ status: waited.run.status, seq: waited.seq ?? null, waitpoints: waited.waitpoints.map(presentWaitpoint) });
   })
-  .post("/runs/:runId/complete", validate("json", completeSchema), async (c) => {
+  .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), async (c) => {
     const { run } = c.var;
-    if (run.status !== "EXECUTING" && run.status !== "WAITING") throw conflict(`The run is ${run.status}`);
-    const after = await c.var.engine.complete(run, c.req.valid("json"));
+    const name = c.req.param("name");
+    if (!ARTIFACT_NAME.test(name)) throw new ProblemError({ status: 422, title: "Invalid artifact name", detail: `"${name.slice(0, 100)}" is not a file name` });
+    if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
+    const key = artifactKey(run.id, run.attempt, name);
+    await c.env.ARTIFACTS.put(key, await c.req.arrayBuffer(), { httpMetadata: { contentType: contentTypeOf(name) } });
+    return c.json({ key, url: artifactUrl(key) }, 201);
+  })
+  .post("/runs/:runId/complete", limitBody(MAX_BODY_BYTES), validate("json", runCompletionSchema), async (c) => {
+    const { run } = c.var;
+    if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
+    const completion = c.req.valid("json");
+    if (completion.steps.some((step) => step.screenshotKey && !belongsTo(step.screenshotKey, run))) {
+      throw new ProblemError({ status: 422, title: "Invalid step report", detail: "A screenshot key names another run's artifact" });
+    }
+    const after = await c.var.engine.complete(run, completion);
     return c.json(runView(after ?? run));
+  })
+  .post("/runs/:runId/release", async (c) => {
+    // An executor shutting down gives back a job it accepted but never started: it is dispatched again.
+    if (!(await c.var.engine.release(c.var.run))) throw conflict(`The run is ${c.var.run.status}, not waiting for an executor`);
+    return c.body(null, 204);
   });

@@ -1,6 +1,7 @@
 /** The API's view of records (DESIGN §8): friendly ids, ISO dates, nothing internal. */
 import { toFriendlyId } from "../store/ids.ts";
 import type { Batch, Run, StepResult } from "../store/run-store.ts";
+import { artifactUrl } from "../runs/artifacts.ts";
 import { isFinal } from "../runs/transitions.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
@@ -33,7 +34,7 @@ export function presentRun(run: Run, steps: StepResult[] = []) {
       status: step.status,
       durationMs: step.durationMs,
       error: step.error,
-      screenshotKey: step.screenshotKey,
+      screenshotUrl: step.screenshotKey && artifactUrl(step.screenshotKey),
     })),
   };
 }

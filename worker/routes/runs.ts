@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { listRunsQuerySchema, triggerBodySchema } from "../../schema/api.ts";
 import { notFound } from "../problem.ts";
+import { ARTIFACT_NAME, artifactKey } from "../runs/artifacts.ts";
 import { mintPublicAccessToken } from "../runs/tokens.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { AppEnv } from "./context.ts";
@@ -33,6 +34,18 @@ export const runs = new Hono<AppEnv>()
     const run = await store.findRun(c.var.environment.environmentId, id);
     if (!run) throw notFound("Run");
     return c.json(presentRun(run, await store.listSteps(id)));
+  })
+  .get("/runs/:runId/artifacts/:attempt/:name", async (c) => {
+    const { id } = parseFriendlyId("run", c.req.param("runId"));
+    const run = await c.var.engine.deps.runs.findRun(c.var.environment.environmentId, id);
+    const attempt = Number(c.req.param("attempt"));
+    if (!run || !Number.isSafeInteger(attempt) || !ARTIFACT_NAME.test(c.req.param("name"))) throw notFound("Artifact");
+    const object = await c.env.ARTIFACTS.get(artifactKey(run.id, attempt, c.req.param("name")));
+    if (!object) throw notFound("Artifact");
+    return c.body(object.body, 200, {
+      "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",
+      "cache-control": "private, max-age=3600",
+    });
   })
   .post("/runs/:runId/cancel", limitBody(MAX_BODY_BYTES), async (c) => {
     const { id } = parseFriendlyId("run", c.req.param("runId"));

@@ -51,3 +51,10 @@ export async function redispatchForRetry(deps: EngineDeps, run: Run): Promise<Ru
   if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
   return pending;
 }
+
+/** A run handed to an executor that never claimed it (shut down, died, lost it): back to PENDING and out again. */
+export async function redispatchUnstarted(deps: EngineDeps, run: Run): Promise<Run | undefined> {
+  const pending = await deps.runs.updateRun(run.id, { status: "PENDING", dispatchedAt: null }, ["DEQUEUED"], run.attempt);
+  if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
+  return pending;
+}

@@ -3,14 +3,15 @@
  * finish, sweep), all taking their stores as dependencies. Routes, the queue consumer, RunDO and the cron
  * trigger call this, never the stores' databases.
  */
-import type { RunStatus } from "../../schema/contracts.ts";
+import type * as z from "zod";
+import type { RunStatus, runCompletionSchema } from "../../schema/contracts.ts";
 import { loadConfig } from "../config.ts";
 import { notFound } from "../problem.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 import { openStores } from "../store/open.ts";
 import type { Batch, Created, Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { dispatchOrLeaveForSweep, redispatchForRetry } from "./dispatch.ts";
+import { dispatchOrLeaveForSweep, redispatchForRetry, redispatchUnstarted } from "./dispatch.ts";
 import { checkHeartbeat, claimRun, recordHeartbeat } from "./execute.ts";
 import { type RunResult, cancelRun, finishRun } from "./finish.ts";
 import { admitDelayedRun } from "./promote.ts";
@@ -87,10 +88,19 @@ export class RunEngine {
     return recordHeartbeat(this.deps, run);
   }
 
-  /** The claimer's result: a retryable failure with attempts left goes round again, anything else is final. */
-  async complete(run: Run, result: { status: "COMPLETED" | "FAILED"; output?: unknown; error?: RunResult["error"]; retryable?: boolean }) {
+  /**
+   * The claimer's result: the attempt's step results are kept, then a retryable failure with attempts left
+   * goes round again, and anything else is final.
+   */
+  async complete(run: Run, { steps = [], ...result }: z.input<typeof runCompletionSchema>) {
+    await this.deps.runs.recordSteps(run.id, run.attempt, steps);
     if (result.status === "FAILED" && result.retryable && run.attempt < run.maxAttempts) return redispatchForRetry(this.deps, run);
     return finishRun(this.deps, run, result.status, result);
+  }
+
+  /** A job an executor accepted but will not start (it is shutting down): dispatched again, same attempt. */
+  release(run: Run): Promise<Run | undefined> {
+    return redispatchUnstarted(this.deps, run);
   }
 
   sweep(now?: Date) {

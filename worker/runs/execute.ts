@@ -16,7 +16,7 @@ export const HEARTBEAT_TIMEOUT_MS = 30_000;
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
 /** A claimed run is in its executor's hands, running or waiting: no heartbeat means the executor is gone. */
-const HELD: RunStatus[] = ["EXECUTING", "WAITING"];
+export const HELD: readonly RunStatus[] = ["EXECUTING", "WAITING"];
 
 const watch = (deps: EngineDeps, run: Run) => wakeRunAt(deps, run, "heartbeat", Date.now() + HEARTBEAT_TIMEOUT_MS);
 

@@ -1,15 +1,21 @@
 /**
  * The periodic repair (cron): a run never waits forever. Due DELAYED runs are admitted, runs past their
- * ttl expire, PENDING runs whose dispatch never went out are dispatched, and every organisation with
+ * ttl expire, PENDING runs whose dispatch never went out (and DEQUEUED runs no executor ever claimed) are
+ * dispatched, and every organisation with
  * QUEUED runs gets a promotion pass in case an event was missed.
  */
 import type { EngineDeps } from "./deps.ts";
-import { buildAndDispatchRun } from "./dispatch.ts";
+import { buildAndDispatchRun, redispatchUnstarted } from "./dispatch.ts";
 import { finishRun } from "./finish.ts";
 import { admitDelayedRun, promoteQueuedRuns } from "./promote.ts";
 
 /** A PENDING run undispatched for this long lost its dispatch (the trigger's send failed). */
 const UNDISPATCHED_GRACE_MS = 30_000;
+/**
+ * A DEQUEUED run unclaimed for this long was lost by its executor (it died with the job in its backlog):
+ * longer than a full executor backlog takes to drain.
+ */
+export const UNCLAIMED_GRACE_MS = 15 * 60_000;
 const BATCH = 500;
 /** Runs repaired at once: enough to keep a backlog moving, few enough not to flood the databases. */
 const CONCURRENCY = 10;
@@ -32,12 +38,18 @@ export interface SweepReport {
 
 export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepReport> {
   const report: SweepReport = { expired: 0, admitted: 0, dispatched: 0, promoted: 0 };
-  const due = await deps.runs.findRunsToSweep(now, new Date(now.getTime() - UNDISPATCHED_GRACE_MS), BATCH);
+  const due = await deps.runs.findRunsToSweep(now, {
+    undispatchedBefore: new Date(now.getTime() - UNDISPATCHED_GRACE_MS),
+    unclaimedBefore: new Date(now.getTime() - UNCLAIMED_GRACE_MS),
+    limit: BATCH,
+  });
   await forEachBounded(due, CONCURRENCY, async (run) => {
     if (run.expiresAt && run.expiresAt <= now) {
       if (await finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })) report.expired++;
     } else if (run.status === "DELAYED") {
       if (await admitDelayedRun(deps, run)) report.admitted++;
+    } else if (run.status === "DEQUEUED") {
+      if (await redispatchUnstarted(deps, run)) report.dispatched++;
     } else {
       await buildAndDispatchRun(deps, run);
       report.dispatched++;

@@ -2,7 +2,7 @@
  * The run tables in ONE database (legacy or run-ops). The router decides which instance a call goes to; this
  * class writes and reads, and translates what Postgres throws into the store's error language.
  */
-import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, lt, lte, or } from "drizzle-orm";
+import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
 import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { RunStatus } from "../../schema/contracts.ts";
@@ -18,7 +18,9 @@ import type {
   NewBatch,
   NewBatchItem,
   NewRun,
+  NewStepResult,
   NewWaitpoint,
+  SweepWindow,
   Run,
   RunFilter,
   RunPatch,
@@ -244,6 +246,27 @@ export class PostgresRunStore {
     return this.guard(() => this.writer.select().from(runs).where(eq(runs.parentRunId, runId)));
   }
 
+  /** One attempt's step results; a second report of the same attempt replaces the first. */
+  recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void> {
+    if (steps.length === 0) return Promise.resolve();
+    return this.guard(async () => {
+      await this.writer
+        .insert(stepResults)
+        .values(steps.map((step) => ({ ...step, runId, attempt })))
+        .onConflictDoUpdate({
+          target: [stepResults.runId, stepResults.attempt, stepResults.index],
+          set: {
+            action: sql`excluded.action`,
+            label: sql`excluded.label`,
+            status: sql`excluded.status`,
+            durationMs: sql`excluded.duration_ms`,
+            error: sql`excluded.error`,
+            screenshotKey: sql`excluded.screenshot_key`,
+          },
+        });
+    });
+  }
+
   listSteps(runId: string): Promise<StepResult[]> {
     return this.guard(() =>
       this.reader.select().from(stepResults).where(eq(stepResults.runId, runId)).orderBy(asc(stepResults.attempt), asc(stepResults.index)),
@@ -280,7 +303,7 @@ export class PostgresRunStore {
     );
   }
 
-  findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]> {
+  findRunsToSweep(now: Date, { undispatchedBefore, unclaimedBefore, limit }: SweepWindow): Promise<Run[]> {
     return this.guard(() =>
       this.writer
         .select()
@@ -290,6 +313,7 @@ export class PostgresRunStore {
             and(eq(runs.status, "DELAYED"), lte(runs.delayUntil, now)),
             and(inArray(runs.status, ["DELAYED", "QUEUED", "PENDING"]), lte(runs.expiresAt, now)),
             and(eq(runs.status, "PENDING"), isNull(runs.dispatchedAt), lt(runs.createdAt, undispatchedBefore)),
+            and(eq(runs.status, "DEQUEUED"), lt(runs.dispatchedAt, unclaimedBefore)),
           ),
         )
         .limit(limit),

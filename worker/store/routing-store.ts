@@ -13,7 +13,9 @@ import type {
   NewBatch,
   NewBatchItem,
   NewRun,
+  NewStepResult,
   NewWaitpoint,
+  SweepWindow,
   Page,
   ReadOptions,
   Run,
@@ -149,6 +151,10 @@ export class RoutingRunStore implements RunStore {
     return (await this.storeOf(runId)?.findChildren(runId)) ?? [];
   }
 
+  async recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void> {
+    await this.storeOf(runId)?.recordSteps(runId, attempt, steps);
+  }
+
   async listSteps(runId: string) {
     return (await this.storeOf(runId)?.listSteps(runId)) ?? [];
   }
@@ -174,8 +180,8 @@ export class RoutingRunStore implements RunStore {
     return [...new Set(rows.flat())];
   }
 
-  async findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]> {
-    const rows = await Promise.all(this.all().map((store) => store.findRunsToSweep(now, undispatchedBefore, limit)));
+  async findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]> {
+    const rows = await Promise.all(this.all().map((store) => store.findRunsToSweep(now, window)));
     return rows.flat();
   }
 

@@ -8,6 +8,7 @@ import type { batches, runs, stepResults, waitpoints } from "../../schema/run-op
 
 export type Run = typeof runs.$inferSelect;
 export type StepResult = typeof stepResults.$inferSelect;
+export type NewStepResult = Omit<typeof stepResults.$inferInsert, "runId" | "attempt">;
 export type Batch = typeof batches.$inferSelect;
 export type Waitpoint = typeof waitpoints.$inferSelect;
 
@@ -91,6 +92,14 @@ export interface Completion {
   completedNow: boolean;
 }
 
+export interface SweepWindow {
+  /** PENDING runs created before this and never dispatched. */
+  undispatchedBefore: Date;
+  /** DEQUEUED runs handed to an executor before this and never claimed. */
+  unclaimedBefore: Date;
+  limit: number;
+}
+
 export interface Created<T> {
   record: T;
   /** True when an idempotency key matched an earlier record, which is returned instead. */
@@ -135,14 +144,16 @@ export interface RunStore {
   updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined>;
   /** Direct children of a run (they live in its store). */
   findChildren(runId: string): Promise<Run[]>;
+  /** One attempt's step results, replacing an earlier report of the same attempt. */
+  recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void>;
   listSteps(runId: string): Promise<StepResult[]>;
   /** Runs holding a concurrency slot, counted in the given stores (default: both). */
   countActiveRuns(organizationId: string, stores?: readonly Residency[]): Promise<number>;
   /** The organisation's QUEUED runs in the order they queued (queuedAt, id), across both stores. */
   oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]>;
   organizationsWithQueuedRuns(): Promise<string[]>;
-  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched. */
-  findRunsToSweep(now: Date, undispatchedBefore: Date, limit: number): Promise<Run[]>;
+  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched, DEQUEUED never claimed. */
+  findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]>;
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>>;
   /** Unscoped fan-out: only for an id whose possession was proven (a callback URL's HMAC). */
   loadWaitpoint(waitpointId: string): Promise<Waitpoint | undefined>;

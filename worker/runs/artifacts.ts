@@ -1,0 +1,19 @@
+/**
+ * Artifacts of a run (screenshots), kept in R2 under the run and attempt that made them. The key is also
+ * the artifact's API path below `/api/v1/`, so a stored key is all a client needs to fetch it.
+ */
+import { toFriendlyId } from "../store/ids.ts";
+import type { Run } from "../store/run-store.ts";
+
+export const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
+const CONTENT_TYPES: Record<string, string> = { png: "image/png", jpeg: "image/jpeg", jpg: "image/jpeg", txt: "text/plain", json: "application/json" };
+
+export const artifactKey = (runId: string, attempt: number, name: string) => `runs/${toFriendlyId("run", runId)}/artifacts/${attempt}/${name}`;
+
+export const artifactUrl = (key: string) => `/api/v1/${key}`;
+
+/** A key this run's uploads could have produced, so a report cannot point at another run's files. */
+export const belongsTo = (key: string, run: Pick<Run, "id">) => key.startsWith(`runs/${toFriendlyId("run", run.id)}/artifacts/`);
+
+export const contentTypeOf = (name: string) => CONTENT_TYPES[name.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream";

@@ -5,8 +5,17 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
   HOST: z.string().default("0.0.0.0"),
   EXECUTOR_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
+  /** The Worker's base URL: its /internal endpoints and the live WebSocket a waiting case listens on. */
+  WORKER_URL: z.url({ protocol: /^https?$/ }),
   /** Cases run at once. One browser case per 2 cores is the measured sweet spot. */
   EXECUTOR_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(1),
+  /** Jobs accepted and waiting for a slot; past it the executor answers 503 and the queue retries later. */
+  EXECUTOR_BACKLOG: z.coerce.number().int().min(0).max(10_000).default(100),
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** On SIGTERM, how long running cases may take to finish before they are stopped and handed back. */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
+  /** Resolve every host name but 127.0.0.1 to nothing: for closed networks (local stack, CI), never production. */
+  BROWSER_LOOPBACK_ONLY: z.stringbool().default(false),
 });
 
 export type ExecutorConfig = z.infer<typeof schema>;

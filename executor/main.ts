@@ -11,10 +11,12 @@ try {
 }
 
 const server = await startExecutorServer(config);
-console.log(`executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY})`);
+await server.warm();
+console.log(`executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY}, worker ${config.WORKER_URL})`);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, async () => {
+    console.log(`executor: ${signal}, finishing running cases (up to ${config.SHUTDOWN_GRACE_MS} ms)`);
     await server.close();
     process.exit(0);
   });

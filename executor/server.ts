@@ -1,37 +1,85 @@
 /**
- * The executor's HTTP face. The queue consumer hands it one dispatch message per run (POST /jobs) and treats
- * 202 as "accepted"; anything else makes the consumer retry. Running the job arrives with the executor issue:
- * until then an accepted job is only counted.
+ * The executor's HTTP face. The queue consumer hands it one dispatch message per run (POST /jobs); 202 means
+ * "accepted": the job runs now or waits in a bounded backlog. A full backlog answers 503 and the queue
+ * retries later with backoff. Jobs run with bounded concurrency on one shared browser.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { dispatchMessageSchema } from "../schema/contracts.ts";
+import { type DispatchMessage, dispatchMessageSchema } from "../schema/contracts.ts";
+import { type SharedBrowser, launchSharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
+import { ShuttingDown, runJob } from "./run-job.ts";
+import { workerClient } from "./worker-client.ts";
 
 const MAX_BODY_BYTES = 64 * 1024;
 
 export interface ExecutorServer {
   url: string;
+  /** Launches the browser now rather than with the first job (and logs its version). */
+  warm(): Promise<void>;
+  /**
+   * SIGTERM: stop taking jobs, give the backlog back (dispatched again elsewhere), let running cases finish
+   * within the grace period, then stop them (reported retryable) and close.
+   */
   close(): Promise<void>;
 }
 
-export async function startExecutorServer(config: ExecutorConfig): Promise<ExecutorServer> {
-  const stats = { accepted: 0 };
-  const expectedAuth = Buffer.from(`Bearer ${config.EXECUTOR_SHARED_SECRET}`);
+export async function startExecutorServer(config: ExecutorConfig, log: Pick<Console, "info" | "warn" | "error"> = console): Promise<ExecutorServer> {
+  const stats = { accepted: 0, finished: 0, refused: 0 };
+  const backlog: DispatchMessage[] = [];
+  const running = new Set<Promise<void>>();
+  const stop = new AbortController();
+  let draining = false;
+  let browser: Promise<SharedBrowser> | undefined;
+  const sharedBrowser = () => (browser ??= launchSharedBrowser({ loopbackOnly: config.BROWSER_LOOPBACK_ONLY, logger: log }));
+  const context = { config, browser: sharedBrowser, stop: stop.signal, log };
 
+  const pump = () => {
+    while (running.size < config.EXECUTOR_CONCURRENCY && backlog.length > 0) {
+      const job = backlog.shift()!;
+      const work = runJob(job, context)
+        .catch((error) => log.error(`run_${job.runId}: ${(error as Error).message}`))
+        .finally(() => {
+          running.delete(work);
+          stats.finished += 1;
+          pump();
+        });
+      running.add(work);
+    }
+  };
+
+  const accept = (job: DispatchMessage): boolean => {
+    if (draining || (running.size >= config.EXECUTOR_CONCURRENCY && backlog.length >= config.EXECUTOR_BACKLOG)) return false;
+    backlog.push(job);
+    pump();
+    return true;
+  };
+
+  const expectedAuth = Buffer.from(`Bearer ${config.EXECUTOR_SHARED_SECRET}`);
   const server: Server = createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
-      return json(res, 200, { ok: true, capacity: config.EXECUTOR_CONCURRENCY, ...stats });
+      return json(res, draining ? 503 : 200, {
+        ok: !draining,
+        pid: process.pid,
+        capacity: config.EXECUTOR_CONCURRENCY,
+        running: running.size,
+        backlog: backlog.length,
+        ...stats,
+      });
     }
     if (req.method === "POST" && req.url === "/jobs") {
       const auth = Buffer.from(req.headers.authorization ?? "");
       if (auth.length !== expectedAuth.length || !timingSafeEqual(auth, expectedAuth)) {
         return json(res, 401, { error: "bad executor secret" });
       }
-      const body = await readJson(req);
-      const job = dispatchMessageSchema.safeParse(body);
+      const job = dispatchMessageSchema.safeParse(await readJson(req));
       if (!job.success) return json(res, 422, { error: "invalid job", issues: job.error.issues });
+      if (job.data.task !== "browser-case") return json(res, 422, { error: `this executor runs browser cases, not ${job.data.task}` });
+      if (!accept(job.data)) {
+        stats.refused += 1;
+        return json(res, 503, { error: draining ? "shutting down" : "backlog full" });
+      }
       stats.accepted += 1;
       return json(res, 202, { accepted: job.data.runId });
     }
@@ -44,9 +92,28 @@ export async function startExecutorServer(config: ExecutorConfig): Promise<Execu
   });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST;
+
   return {
     url: `http://${host}:${port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    warm: async () => void (await sharedBrowser()),
+    close: async () => {
+      draining = true;
+      const unstarted = backlog.splice(0);
+      await Promise.all(
+        unstarted.map((job) =>
+          workerClient(config.WORKER_URL, job.runId, job.token)
+            .release()
+            .catch((error) => log.warn(`run_${job.runId}: not released (${(error as Error).message}); the sweep will dispatch it again`)),
+        ),
+      );
+      const grace = setTimeout(() => stop.abort(new ShuttingDown("executor shutting down")), config.SHUTDOWN_GRACE_MS);
+      await Promise.all(running);
+      clearTimeout(grace);
+      const closed = new Promise((resolve) => server.close(resolve));
+      server.closeIdleConnections();
+      await closed;
+      await (await browser?.catch(() => undefined))?.close();
+    },
   };
 }
 

@@ -4,9 +4,11 @@
  * `wrangler dev` (Worker, RunDO, queues, cron) → executor. Ctrl-C stops everything it started.
  *
  *   npm run dev [-- --fresh]     data persists under .flightcheck/; --fresh wipes it first
+ *   npm start                    the same, plus the demo site and the demo suite run live (--demo)
  *
  * Ports: FLIGHTCHECK_API_PORT (8787), FLIGHTCHECK_EXECUTOR_PORT (8788), FLIGHTCHECK_PG_PORT (55432),
- * FLIGHTCHECK_PROXY_PORT (55433); FLIGHTCHECK_HOME moves the data folder.
+ * FLIGHTCHECK_PROXY_PORT (55433), FLIGHTCHECK_DEMO_PORT (8789); FLIGHTCHECK_HOME moves the data folder.
+ * The executor is restarted if it dies, as the container platform would.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -16,11 +18,15 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import * as controlPlane from "../schema/control-plane.ts";
 import { connect } from "../worker/store/database.ts";
+import { runDemo } from "./demo.ts";
+import { startDemoSite } from "./demo-site.ts";
 import { startLocalDatabases } from "./local-databases.ts";
 import { freePort, waitForHttp } from "./net.ts";
 import { seedTenant } from "./seed.ts";
 
-const { values: flags } = parseArgs({ options: { fresh: { type: "boolean", default: false } } });
+const { values: flags } = parseArgs({
+  options: { fresh: { type: "boolean", default: false }, demo: { type: "boolean", default: false } },
+});
 const home = resolve(process.env.FLIGHTCHECK_HOME ?? ".flightcheck");
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const ports = {
@@ -28,6 +34,7 @@ const ports = {
   executor: port("FLIGHTCHECK_EXECUTOR_PORT", 8788),
   postgres: port("FLIGHTCHECK_PG_PORT", 55432),
   proxy: port("FLIGHTCHECK_PROXY_PORT", 55433),
+  demo: port("FLIGHTCHECK_DEMO_PORT", 8789),
 };
 
 interface DevState {
@@ -77,7 +84,8 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess {
+/** Starts a child; if it dies, the stack stops, or with `restart` the child is started again. */
+function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restart = false } = {}): ChildProcess {
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = (chunk: Buffer) =>
     chunk
@@ -90,6 +98,12 @@ function run(name: string, args: string[], env: NodeJS.ProcessEnv): ChildProcess
   child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(prefix(chunk)));
   child.once("exit", (code, signal) => {
     if (stopping) return;
+    children.splice(children.indexOf(child), 1);
+    if (restart) {
+      say(`${name} exited (${signal ?? code}); restarting it`);
+      run(name, args, env, { restart });
+      return;
+    }
     console.error(`[flightcheck] ${name} exited (${signal ?? code}); stopping the stack`);
     void stop(1);
   });
@@ -146,13 +160,18 @@ async function main(): Promise<void> {
     SIGNING_SECRET: state.signingSecret,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
+    // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
+    ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
   };
 
   run("executor", ["executor/main.ts"], {
     PORT: String(ports.executor),
     HOST: "127.0.0.1",
     EXECUTOR_SHARED_SECRET: state.executorSecret,
-  });
+    WORKER_URL: state.apiUrl,
+    // The sites under test are local: Chromium resolves nothing else (and stops calling home).
+    BROWSER_LOOPBACK_ONLY: "true",
+  }, { restart: true });
   const wranglerPackage = createRequire(import.meta.url).resolve("wrangler/package.json");
   const wrangler = join(dirname(wranglerPackage), "bin", "wrangler.js");
   run(
@@ -165,6 +184,8 @@ async function main(): Promise<void> {
       ...Object.entries(workerEnv).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
       "--persist-to", join(home, "wrangler"),
       "--show-interactive-dev-session=false",
+      // The demo's progress is the interesting output: wrangler's request log would bury it.
+      ...(flags.demo ? ["--log-level", "warn"] : []),
     ],
     { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   );
@@ -178,6 +199,14 @@ async function main(): Promise<void> {
   say(`API key  ${state.apiKey}`);
   say(`try:     curl -s ${state.apiUrl}/healthz`);
   say("Ctrl-C stops everything.");
+
+  if (flags.demo) {
+    const site = await startDemoSite({ port: ports.demo });
+    cleanups.push(() => site.close());
+    say(`demo site ${site.url}`);
+    await runDemo(state, site.url, say);
+    say("the stack keeps running; Ctrl-C stops everything.");
+  }
 }
 
 main().catch(async (error) => {

@@ -27,6 +27,8 @@ const schema = z
     GITHUB_WEBHOOK_SECRET: z.string().optional(),
     GITHUB_API_URL: z.url().default("https://api.github.com"),
     PUBLIC_URL: z.url().optional(),
+    /** An executing run silent for this long is retried or CRASHED. */
+    HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   })
   .refine((config) => !config.RUN_OPS_SPLIT_ENABLED || config.RUNOPS_DATABASE_URL, {
     path: ["RUNOPS_DATABASE_URL"],

@@ -2,7 +2,7 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { HEARTBEAT_TIMEOUT_MS } from "../../worker/runs/execute.ts";
+import { loadConfig } from "../../worker/config.ts";
 import { client, createTenant, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
 
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
@@ -20,7 +20,7 @@ async function pendingRun(maxAttempts = 2) {
 }
 
 /** Makes the run's last heartbeat older than the watchdog allows. */
-const silence = (runId: string) => updateRunRow(runId, { lastHeartbeatAt: new Date(Date.now() - HEARTBEAT_TIMEOUT_MS - 1_000) });
+const silence = (runId: string) => updateRunRow(runId, { lastHeartbeatAt: new Date(Date.now() - loadConfig(env).HEARTBEAT_TIMEOUT_MS - 1_000) });
 
 describe("/internal/runs/:runId", () => {
   it("lets one claimer have each attempt, then takes heartbeats, events and the result", async () => {

@@ -7,7 +7,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { RunDO } from "../../worker/durable/run-do.ts";
-import { HEARTBEAT_TIMEOUT_MS } from "../../worker/runs/execute.ts";
+import { loadConfig } from "../../worker/config.ts";
 import { client, createTenant, httpCheck, recordPendingRun, siteUrl, updateWaitpointRow, waitForRun } from "./support.ts";
 
 const browserCase = { case: { name: "gated", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
@@ -80,7 +80,7 @@ describe("a run waiting on waitpoints", () => {
     // The alarm is set for the token's timeout, and heartbeats (which push the watchdog back) leave it there.
     const alarm = await runInDurableObject(object, (_instance: RunDO, state) => state.storage.getAlarm());
     expect(alarm).toBe(Date.parse(waitpoints[0].timeoutAt));
-    expect(alarm).toBeLessThan(Date.now() + HEARTBEAT_TIMEOUT_MS);
+    expect(alarm).toBeLessThan(Date.now() + loadConfig(env).HEARTBEAT_TIMEOUT_MS);
     await call("heartbeat");
     expect(await runInDurableObject(object, (_instance: RunDO, state) => state.storage.getAlarm())).toBe(alarm);
 

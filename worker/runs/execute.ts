@@ -10,15 +10,13 @@ import { redispatchForRetry } from "./dispatch.ts";
 import { finishRun } from "./finish.ts";
 import { publishStatus, wakeRunAt } from "./live.ts";
 
-/** An EXECUTING run that has not sent a heartbeat for this long is retried, or CRASHED after maxAttempts. */
-export const HEARTBEAT_TIMEOUT_MS = 30_000;
-/** How often a claimer sends one. */
+/** How often a claimer sends a heartbeat; the Worker's HEARTBEAT_TIMEOUT_MS (30 s) is the deadline. */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
 /** A claimed run is in its executor's hands, running or waiting: no heartbeat means the executor is gone. */
 export const HELD: readonly RunStatus[] = ["EXECUTING", "WAITING"];
 
-const watch = (deps: EngineDeps, run: Run) => wakeRunAt(deps, run, "heartbeat", Date.now() + HEARTBEAT_TIMEOUT_MS);
+const watch = (deps: EngineDeps, run: Run) => wakeRunAt(deps, run, "heartbeat", Date.now() + deps.config.HEARTBEAT_TIMEOUT_MS);
 
 /** Claims attempt `attempt`; undefined when it was already claimed, or the run cannot start (canceled…). */
 export async function claimRun(deps: EngineDeps, run: Run, attempt: number): Promise<Run | undefined> {
@@ -47,9 +45,10 @@ export async function recordHeartbeat(deps: EngineDeps, run: Run): Promise<Run |
 /** The watchdog: when to look again, or undefined once the run is no longer watched. */
 export async function checkHeartbeat(deps: EngineDeps, run: Run, now = Date.now()): Promise<number | undefined> {
   if (!HELD.includes(run.status)) return undefined;
-  const deadline = (run.lastHeartbeatAt ?? run.startedAt ?? run.createdAt).getTime() + HEARTBEAT_TIMEOUT_MS;
+  const timeout = deps.config.HEARTBEAT_TIMEOUT_MS;
+  const deadline = (run.lastHeartbeatAt ?? run.startedAt ?? run.createdAt).getTime() + timeout;
   if (deadline > now) return deadline;
   if (run.attempt < run.maxAttempts) await redispatchForRetry(deps, run);
-  else await finishRun(deps, run, "CRASHED", { error: { message: `No heartbeat for ${HEARTBEAT_TIMEOUT_MS / 1000} s (attempt ${run.attempt})` } });
+  else await finishRun(deps, run, "CRASHED", { error: { message: `No heartbeat for ${timeout / 1000} s (attempt ${run.attempt})` } });
   return undefined;
 }

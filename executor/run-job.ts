@@ -1,0 +1,174 @@
+/**
+ * One dispatched run in the executor (DESIGN §2.4): claim the attempt (a second claim of it is refused, so a
+ * redelivered message never runs a case twice), heartbeat while it runs, stream each step to the run's live
+ * log, wait on tokens through the Worker, upload the failure screenshot, and report the result with every
+ * step's outcome. A run canceled meanwhile stops at the next heartbeat; nothing is reported for it.
+ */
+import type { DispatchMessage, StepReport } from "../schema/contracts.ts";
+import { browserCasePayloadSchema } from "../schema/tasks.ts";
+import type { SharedBrowser } from "./browser.ts";
+import type { ExecutorConfig } from "./config.ts";
+import { type CaseResult, type StepEvent, runCase } from "./run-case.ts";
+import type { TokenWait, WaitForTokenStep } from "./steps.ts";
+import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
+
+const FINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"]);
+const RECONNECT_MS = 500;
+
+/** The executor is stopping: a case cut short for it is handed back for another attempt. */
+export class ShuttingDown extends Error {
+  override name = "ShuttingDown";
+}
+
+export interface JobContext {
+  config: Pick<ExecutorConfig, "WORKER_URL" | "HEARTBEAT_INTERVAL_MS">;
+  browser(): Promise<SharedBrowser>;
+  /** Aborts with ShuttingDown when running cases must stop. */
+  stop: AbortSignal;
+  log: Pick<Console, "info" | "warn" | "error">;
+}
+
+export async function runJob(job: DispatchMessage, context: JobContext): Promise<void> {
+  const api = workerClient(context.config.WORKER_URL, job.runId, job.token);
+  let claimed;
+  try {
+    claimed = await api.claim(job.attempt);
+  } catch (error) {
+    if (!(error instanceof RunGone)) throw error;
+    context.log.info(`${api.friendlyId}: attempt ${job.attempt} not claimed (${error.message}); skipping`);
+    return;
+  }
+  const payload = browserCasePayloadSchema.safeParse(claimed.payload);
+  if (!payload.success) {
+    await api.complete({ status: "FAILED", error: { message: "The stored payload does not fit the browser-case task" }, retryable: false, steps: [] });
+    return;
+  }
+
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(context.stop.reason);
+  context.stop.addEventListener("abort", onShutdown, { once: true });
+  if (context.stop.aborted) onShutdown();
+  const beating = setInterval(() => {
+    api.heartbeat().catch((error) => {
+      if (error instanceof RunGone) stop.abort(error);
+      else context.log.warn(`${api.friendlyId}: heartbeat failed: ${(error as Error).message}`);
+    });
+  }, context.config.HEARTBEAT_INTERVAL_MS);
+  const steps = stepStream(api, context.log);
+  try {
+    context.log.info(`${api.friendlyId}: running "${payload.data.case.name}" (attempt ${claimed.attempt}/${claimed.maxAttempts})`);
+    const result = await runCase(await context.browser(), payload.data, {
+      signal: stop.signal,
+      onStep: steps.push,
+      waitForToken: (step, signal) => waitForToken(api, step, signal),
+    });
+    await steps.flush();
+    if (stop.signal.reason instanceof RunGone) {
+      context.log.info(`${api.friendlyId}: stopped, the run moved on (${stop.signal.reason.message})`);
+      return;
+    }
+    const shutDown = stop.signal.reason instanceof ShuttingDown;
+    const after = await api.complete(await report(api, result, shutDown));
+    context.log.info(`${api.friendlyId}: ${result.status} in ${result.durationMs} ms → run ${after.status}`);
+  } catch (error) {
+    if (!(error instanceof RunGone)) throw error;
+  } finally {
+    clearInterval(beating);
+    context.stop.removeEventListener("abort", onShutdown);
+  }
+}
+
+/** Step events go to the live log in order, batched while a post is in flight; a lost event is only logged. */
+function stepStream(api: WorkerClient, log: JobContext["log"]) {
+  let pending: StepEvent[] = [];
+  let sending = Promise.resolve();
+  const send = () => {
+    const events = pending.splice(0).map((data) => ({ type: "step" as const, data: { ...data } }));
+    if (events.length) sending = sending.then(() => api.events(events)).catch((error) => log.warn(`${api.friendlyId}: step events lost: ${error.message}`));
+  };
+  return {
+    push: (event: StepEvent) => {
+      pending.push(event);
+      queueMicrotask(send);
+    },
+    flush: async () => {
+      send();
+      await sending;
+    },
+  };
+}
+
+/** The completion report: uploads the failure screenshot and step screenshots, then describes every step. */
+async function report(api: WorkerClient, result: CaseResult, shutDown: boolean) {
+  const failureKey = result.screenshot ? (await api.upload("failure.png", result.screenshot, "image/png")).key : undefined;
+  const artifactKeys = new Map<number, string>();
+  for (const artifact of result.artifacts) {
+    const name = `step-${artifact.stepIndex}-${artifact.name.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 60)}.png`;
+    artifactKeys.set(artifact.stepIndex, (await api.upload(name, artifact.body, "image/png")).key);
+  }
+  const steps: StepReport[] = result.steps.map((step) => ({
+    index: step.index,
+    action: step.action,
+    label: step.name,
+    status: step.status,
+    durationMs: step.durationMs,
+    error: step.error ?? null,
+    screenshotKey: (step.status === "FAILED" ? failureKey : artifactKeys.get(step.index)) ?? null,
+  }));
+  const passed = result.steps.filter((step) => step.status === "PASSED").length;
+  if (result.status === "COMPLETED") return { status: "COMPLETED" as const, output: { durationMs: result.durationMs, passed }, retryable: false, steps };
+  const error = {
+    message: shutDown ? `The executor shut down mid-case: ${result.error?.message ?? ""}`.trim() : (result.error?.message ?? result.status),
+    stepIndex: result.error?.stepIndex ?? null,
+    screenshotUrl: failureKey ? `/api/v1/${failureKey}` : null,
+  };
+  const status = shutDown ? ("FAILED" as const) : result.status;
+  return { status, error, retryable: shutDown || result.retryable, output: { durationMs: result.durationMs, passed }, steps };
+}
+
+/**
+ * A `waitForToken` step: the token (found or created by its idempotency key) blocks the run, which is
+ * WAITING until someone completes it or it times out; the run's live log says when it resumed.
+ */
+async function waitForToken(api: WorkerClient, step: WaitForTokenStep, signal: AbortSignal): Promise<TokenWait> {
+  const { id } = await api.createToken({ idempotencyKey: step.idempotencyKey, timeout: `${step.timeoutMs}ms` });
+  const waited = await api.wait({ tokens: [id] });
+  const mine = waited.waitpoints.find((waitpoint) => waitpoint.id === id);
+  if (waited.status === "EXECUTING" && mine) return settled(mine);
+  return resumeOf(api, id, waited.seq ?? 0, signal);
+}
+
+const settled = (waitpoint: WaitpointView): TokenWait => ({ ok: waitpoint.status === "COMPLETED" && !waitpoint.outputIsError, output: waitpoint.output });
+
+/** Follows the run's live log from `since` until it resumes on `waitpointId` (reconnecting with `since` if dropped). */
+function resumeOf(api: WorkerClient, waitpointId: string, since: number, signal: AbortSignal): Promise<TokenWait> {
+  return new Promise((resolve, reject) => {
+    let lastSeq = since;
+    let socket: WebSocket | undefined;
+    let done = false;
+    const finish = (settle: () => void) => {
+      done = true;
+      socket?.close();
+      signal.removeEventListener("abort", onAbort);
+      settle();
+    };
+    const onAbort = () => finish(() => reject(signal.reason));
+    const connect = () => {
+      if (done) return;
+      socket = new WebSocket(api.liveUrl(lastSeq));
+      socket.onmessage = (event) => {
+        const message = JSON.parse(String(event.data)) as { type: string; seq?: number; data?: { status: string; resumedBy?: WaitpointView[] } };
+        if (message.seq !== undefined) lastSeq = message.seq;
+        if (message.type !== "status" || !message.data) return;
+        const resumed = message.data.resumedBy?.find((waitpoint) => waitpoint.id === waitpointId);
+        if (message.data.status === "EXECUTING" && resumed) finish(() => resolve(settled(resumed)));
+        else if (FINAL.has(message.data.status)) finish(() => reject(new RunGone(`the run is ${message.data!.status}`)));
+      };
+      socket.onclose = () => {
+        if (!done) setTimeout(connect, RECONNECT_MS);
+      };
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    connect();
+  });
+}

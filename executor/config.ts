@@ -2,7 +2,8 @@ import * as z from "zod";
 import { parseSettings } from "../schema/settings.ts";
 
 const schema = z.object({
-  PORT: z.coerce.number().int().min(1).max(65_535).default(8080),
+  /** 0 picks a free port (tests). */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   HOST: z.string().default("0.0.0.0"),
   EXECUTOR_SHARED_SECRET: z.string().min(16, "must be at least 16 characters"),
   /** The Worker's base URL: its /internal endpoints and the live WebSocket a waiting case listens on. */

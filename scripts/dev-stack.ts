@@ -12,6 +12,8 @@ export interface DevState {
   apiUrl: string;
   apiKey: string;
   executorUrl: string;
+  executorSecret: string;
+  signingSecret: string;
   databases: { legacy: string; runops: string };
   wsProxyUrl: string;
 }
@@ -29,7 +31,8 @@ export interface DevStack {
 
 const UP_TIMEOUT_MS = 90_000;
 
-export async function devStack(): Promise<DevStack> {
+/** `env` is added to the stack's environment (e.g. a shorter HEARTBEAT_TIMEOUT_MS). */
+export async function devStack({ env = {} }: { env?: Record<string, string> } = {}): Promise<DevStack> {
   const home = mkdtempSync(join(tmpdir(), "flightcheck-dev-"));
   chmodSync(home, 0o755); // the embedded server runs as the `postgres` user when we are root
   const ports = { api: await freePort(), executor: await freePort(), postgres: await freePort(), proxy: await freePort() };
@@ -50,6 +53,7 @@ export async function devStack(): Promise<DevStack> {
       child = spawn(process.execPath, ["scripts/dev.ts", ...args], {
         env: {
           ...process.env,
+          ...env,
           FLIGHTCHECK_HOME: home,
           FLIGHTCHECK_API_PORT: String(ports.api),
           FLIGHTCHECK_EXECUTOR_PORT: String(ports.executor),

@@ -6,6 +6,7 @@ import { cpus, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
 import { formatTable } from "./stats.ts";
 import { benchStoreOverhead } from "./store-overhead.ts";
+import { benchExecutor } from "./executor.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchTrigger } from "./trigger.ts";
 
@@ -22,6 +23,9 @@ report("Trigger latency (local stack, sequential) beside a bare INSERT through t
 report("Sustained triggers", trigger.throughput);
 report("Where a trigger's time goes: throughput of ever larger parts of its path", trigger.ceilings);
 report("WebSocket fan-out: event written in RunDO → received by every subscriber", await benchFanout());
+const executor = await benchExecutor();
+report("A 20-case suite: trigger → queue → executor → results, beside a bare Playwright script", executor.suite);
+report("Alarm-driven timeouts: a token's timeoutAt → its waiting run resumed", executor.timeouts);
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(

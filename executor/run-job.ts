@@ -14,6 +14,7 @@ import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"]);
 const RECONNECT_MS = 500;
+const STEP_EVENT_WINDOW_MS = 250;
 
 /** The executor is stopping: a case cut short for it is handed back for another attempt. */
 export class ShuttingDown extends Error {
@@ -28,7 +29,23 @@ export interface JobContext {
   log: Pick<Console, "info" | "warn" | "error">;
 }
 
-export async function runJob(job: DispatchMessage, context: JobContext): Promise<void> {
+/**
+ * Runs the job; `caseDone` is called as soon as the browser is free (before the report is uploaded), so the
+ * next case can start while this one's result travels.
+ */
+export async function runJob(job: DispatchMessage, context: JobContext, caseDone: () => void): Promise<void> {
+  let done = false;
+  const free = () => {
+    if (!done) (done = true), caseDone();
+  };
+  try {
+    await execute(job, context, free);
+  } finally {
+    free();
+  }
+}
+
+async function execute(job: DispatchMessage, context: JobContext, caseDone: () => void): Promise<void> {
   const api = workerClient(context.config.WORKER_URL, job.runId, job.token);
   let claimed;
   try {
@@ -62,6 +79,7 @@ export async function runJob(job: DispatchMessage, context: JobContext): Promise
       onStep: steps.push,
       waitForToken: (step, signal) => waitForToken(api, step, signal),
     });
+    caseDone();
     await steps.flush();
     if (stop.signal.reason instanceof RunGone) {
       context.log.info(`${api.friendlyId}: stopped, the run moved on (${stop.signal.reason.message})`);
@@ -78,18 +96,25 @@ export async function runJob(job: DispatchMessage, context: JobContext): Promise
   }
 }
 
-/** Step events go to the live log in order, batched while a post is in flight; a lost event is only logged. */
+/**
+ * Step events go to the live log in order, gathered for up to STEP_EVENT_WINDOW_MS per post: live enough for
+ * a person watching, and a handful of requests per case instead of two per step competing with the browser
+ * for the CPU. A lost event is only logged.
+ */
 function stepStream(api: WorkerClient, log: JobContext["log"]) {
-  let pending: StepEvent[] = [];
+  const pending: StepEvent[] = [];
   let sending = Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
   const send = () => {
+    clearTimeout(timer);
+    timer = undefined;
     const events = pending.splice(0).map((data) => ({ type: "step" as const, data: { ...data } }));
     if (events.length) sending = sending.then(() => api.events(events)).catch((error) => log.warn(`${api.friendlyId}: step events lost: ${error.message}`));
   };
   return {
     push: (event: StepEvent) => {
       pending.push(event);
-      queueMicrotask(send);
+      timer ??= setTimeout(send, STEP_EVENT_WINDOW_MS);
     },
     flush: async () => {
       send();

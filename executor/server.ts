@@ -28,7 +28,9 @@ export interface ExecutorServer {
 export async function startExecutorServer(config: ExecutorConfig, log: Pick<Console, "info" | "warn" | "error"> = console): Promise<ExecutorServer> {
   const stats = { accepted: 0, finished: 0, refused: 0 };
   const backlog: DispatchMessage[] = [];
-  const running = new Set<Promise<void>>();
+  /** Jobs not yet reported; `cases` of them hold a browser slot. */
+  const jobs = new Set<Promise<void>>();
+  let cases = 0;
   const stop = new AbortController();
   let draining = false;
   let browser: Promise<SharedBrowser> | undefined;
@@ -36,21 +38,25 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
   const context = { config, browser: sharedBrowser, stop: stop.signal, log };
 
   const pump = () => {
-    while (running.size < config.EXECUTOR_CONCURRENCY && backlog.length > 0) {
+    while (cases < config.EXECUTOR_CONCURRENCY && backlog.length > 0) {
       const job = backlog.shift()!;
-      const work = runJob(job, context)
+      cases += 1;
+      const caseDone = () => {
+        cases -= 1;
+        pump();
+      };
+      const work = runJob(job, context, caseDone)
         .catch((error) => log.error(`run_${job.runId}: ${(error as Error).message}`))
         .finally(() => {
-          running.delete(work);
+          jobs.delete(work);
           stats.finished += 1;
-          pump();
         });
-      running.add(work);
+      jobs.add(work);
     }
   };
 
   const accept = (job: DispatchMessage): boolean => {
-    if (draining || (running.size >= config.EXECUTOR_CONCURRENCY && backlog.length >= config.EXECUTOR_BACKLOG)) return false;
+    if (draining || (cases >= config.EXECUTOR_CONCURRENCY && backlog.length >= config.EXECUTOR_BACKLOG)) return false;
     backlog.push(job);
     pump();
     return true;
@@ -63,7 +69,7 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
         ok: !draining,
         pid: process.pid,
         capacity: config.EXECUTOR_CONCURRENCY,
-        running: running.size,
+        running: cases,
         backlog: backlog.length,
         ...stats,
       });
@@ -107,7 +113,7 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
         ),
       );
       const grace = setTimeout(() => stop.abort(new ShuttingDown("executor shutting down")), config.SHUTDOWN_GRACE_MS);
-      await Promise.all(running);
+      await Promise.all(jobs);
       clearTimeout(grace);
       const closed = new Promise((resolve) => server.close(resolve));
       server.closeIdleConnections();

@@ -44,11 +44,16 @@ export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (li
     const socket = new WebSocket(`${apiUrl.replace(/^http/, "ws")}/api/v1/batches/${batch.id}/live?token=${batch.publicAccessToken}`);
     socket.on("message", (raw) => {
       const event = JSON.parse(String(raw)) as { type: string; data?: { runId?: string; status: string } };
-      if (event.type !== "status" || !event.data?.runId) return;
+      if (event.type !== "status" || !event.data) return;
       const { runId, status } = event.data;
-      if (status === "EXECUTING" || FINAL.has(status)) say(`demo:   ${MARK[status] ?? "…"} ${names.get(runId)}: ${status.toLowerCase()}`);
+      if (!runId) {
+        // The batch's own final event: every case has ended.
+        socket.terminate();
+        resolve();
+      } else if (status === "EXECUTING" || FINAL.has(status)) {
+        say(`demo:   ${MARK[status] ?? "…"} ${names.get(runId)}: ${status.toLowerCase()}`);
+      }
     });
-    socket.on("close", () => resolve());
     socket.on("error", reject);
   });
 

@@ -16,16 +16,21 @@ import { runs } from "./routes/runs.ts";
 import { waitpointCallbacks, waitpoints } from "./routes/waitpoints.ts";
 import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
 
-/** The stores live for one request: opened here, closed once the response (and its waitUntil work) is done. */
-const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
-  const { engine, close } = openEngine(c.env, { warm: true });
-  c.set("engine", engine);
-  try {
-    await next();
-  } finally {
-    c.executionCtx.waitUntil(close());
-  }
-});
+/**
+ * The stores live for one request: opened here, closed once the response (and its waitUntil work) is done.
+ * `warm` connects ahead of the first query, for routes that always reach the run store.
+ */
+const requestEngine = ({ warm }: { warm: boolean }) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const { engine, close } = openEngine(c.env, { warm });
+    c.set("engine", engine);
+    try {
+      await next();
+    } finally {
+      c.executionCtx.waitUntil(close());
+    }
+  });
+const withRequestEngine = requestEngine({ warm: true });
 
 const api = new Hono<AppEnv>()
   .use(withRequestEngine, requireApiKey)
@@ -47,7 +52,8 @@ export const app = new Hono<AppEnv>()
   .route("/", health)
   .route("/api/v1", subscriptions)
   .route("/api/v1", api)
-  .route("/internal", new Hono<AppEnv>().use(withRequestEngine).route("/", internal));
+  // Step events, the executor's most frequent call, never touch a database: nothing to warm.
+  .route("/internal", new Hono<AppEnv>().use(requestEngine({ warm: false })).route("/", internal));
 
 app.notFound((c) => problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }));
 

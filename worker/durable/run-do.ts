@@ -144,6 +144,13 @@ export class RunDO extends DurableObject<Env> {
     return seq;
   }
 
+  /** Several events in order, in one call (the executor's step events). */
+  appendAll(events: { type: RunEventType; data: unknown }[]): number {
+    let seq = 0;
+    for (const event of events) seq = this.append(event.type, event.data);
+    return seq;
+  }
+
   eventsSince(seq: number): RunEvent[] {
     return this.sql
       .exec<{ seq: number; type: RunEventType; data: string; at: string }>(

@@ -20,14 +20,22 @@ import type { AppEnv } from "./context.ts";
 import { limitBody, validate } from "./validate.ts";
 import { presentCreatedToken } from "./waitpoints.ts";
 
-type InternalEnv = AppEnv & { Variables: { run: Run } };
+type InternalEnv = AppEnv & { Variables: { runId: string; environmentId: string; run: Run } };
 
+/** The token alone proves which run (and environment) the caller holds. */
 const requireRunToken = createMiddleware<InternalEnv>(async (c, next) => {
   const { id } = parseFriendlyId("run", c.req.param("runId") ?? "");
   const token = /^Bearer (\S{1,2000})$/.exec(c.req.header("authorization") ?? "")?.[1];
   const claims = token ? await verifyToken(c.var.config.SIGNING_SECRET, token, "executor") : undefined;
   if (claims?.sub !== toFriendlyId("run", id)) return unauthorized("Send this run's executor token");
-  const run = await c.var.engine.deps.runs.findRun(claims.env, id, { fresh: true });
+  c.set("runId", id);
+  c.set("environmentId", claims.env);
+  await next();
+});
+
+/** The run as it stands, for routes that act on its state (every route but events). */
+const withRun = createMiddleware<InternalEnv>(async (c, next) => {
+  const run = await c.var.engine.deps.runs.findRun(c.var.environmentId, c.var.runId, { fresh: true });
   if (!run) throw notFound("Run");
   c.set("run", run);
   await next();
@@ -48,26 +56,25 @@ const runView = (run: Run) => ({
 
 export const internal = new Hono<InternalEnv>()
   .use("/runs/:runId/*", requireRunToken)
-  .post("/runs/:runId/claim", limitBody(MAX_BODY_BYTES), validate("json", z.strictObject({ attempt: z.int().min(1) })), async (c) => {
+  .post("/runs/:runId/claim", limitBody(MAX_BODY_BYTES), withRun, validate("json", z.strictObject({ attempt: z.int().min(1) })), async (c) => {
     const claimed = await c.var.engine.claim(c.var.run, c.req.valid("json").attempt);
     if (!claimed) throw conflict(`Attempt ${c.req.valid("json").attempt} cannot be claimed: the run is ${c.var.run.status} at attempt ${c.var.run.attempt}`);
     return c.json(runView(claimed));
   })
-  .post("/runs/:runId/heartbeat", async (c) => {
+  .post("/runs/:runId/heartbeat", withRun, async (c) => {
     // A 409 tells the executor to stop: the run was canceled or taken over.
     if (!(await c.var.engine.heartbeat(c.var.run))) throw conflict(`The run is ${c.var.run.status}`);
     return c.body(null, 204);
   })
   .post("/runs/:runId/events", limitBody(MAX_BODY_BYTES), validate("json", runEventsSchema), async (c) => {
-    const object = c.env.RUN_DO.getByName(toFriendlyId("run", c.var.run.id));
-    for (const event of c.req.valid("json").events) await object.append(event.type, event.data);
+    await c.env.RUN_DO.getByName(toFriendlyId("run", c.var.runId)).appendAll(c.req.valid("json").events);
     return c.body(null, 204);
   })
-  .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), validate("json", createTokenBodySchema), async (c) => {
+  .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), withRun, validate("json", createTokenBodySchema), async (c) => {
     const created = await createToken(c.var.engine.deps, c.var.run, c.req.valid("json"));
     return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
   })
-  .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), validate("json", waitBodySchema), async (c) => {
+  .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), withRun, validate("json", waitBodySchema), async (c) => {
     const { tokens, until, runs, batch } = c.req.valid("json");
     const internalId = (kind: "waitpoint" | "run" | "batch") => (friendlyId: string) => parseFriendlyId(kind, friendlyId).id;
     const waited = await c.var.engine.wait(c.var.run, {
@@ -78,7 +85,7 @@ export const internal = new Hono<InternalEnv>()
     });
     return c.json({ status: waited.run.status, seq: waited.seq ?? null, waitpoints: waited.waitpoints.map(presentWaitpoint) });
   })
-  .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), async (c) => {
+  .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), withRun, async (c) => {
     const { run } = c.var;
     const name = c.req.param("name");
     if (!ARTIFACT_NAME.test(name)) throw new ProblemError({ status: 422, title: "Invalid artifact name", detail: `"${name.slice(0, 100)}" is not a file name` });
@@ -87,7 +94,7 @@ export const internal = new Hono<InternalEnv>()
     await c.env.ARTIFACTS.put(key, await c.req.arrayBuffer(), { httpMetadata: { contentType: contentTypeOf(name) } });
     return c.json({ key, url: artifactUrl(key) }, 201);
   })
-  .post("/runs/:runId/complete", limitBody(MAX_BODY_BYTES), validate("json", runCompletionSchema), async (c) => {
+  .post("/runs/:runId/complete", limitBody(MAX_BODY_BYTES), withRun, validate("json", runCompletionSchema), async (c) => {
     const { run } = c.var;
     if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
     const completion = c.req.valid("json");
@@ -97,7 +104,7 @@ export const internal = new Hono<InternalEnv>()
     const after = await c.var.engine.complete(run, completion);
     return c.json(runView(after ?? run));
   })
-  .post("/runs/:runId/release", async (c) => {
+  .post("/runs/:runId/release", withRun, async (c) => {
     // An executor shutting down gives back a job it accepted but never started: it is dispatched again.
     if (!(await c.var.engine.release(c.var.run))) throw conflict(`The run is ${c.var.run.status}, not waiting for an executor`);
     return c.body(null, 204);

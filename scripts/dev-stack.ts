@@ -23,6 +23,8 @@ export interface DevStack {
   ports: { api: number; executor: number; postgres: number; proxy: number };
   /** Starts the stack and resolves once it printed that it is up (dev.json is written by then). */
   start(...args: string[]): Promise<DevState>;
+  /** Everything the stack printed so far. */
+  output(): string;
   /** Ctrl-C: resolves with the exit code. */
   interrupt(): Promise<number | null>;
   /** Stops it if running and removes its data. */
@@ -37,6 +39,7 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
   chmodSync(home, 0o755); // the embedded server runs as the `postgres` user when we are root
   const ports = { api: await freePort(), executor: await freePort(), postgres: await freePort(), proxy: await freePort() };
   let child: ChildProcess | undefined;
+  let output = "";
 
   const interrupt = async () => {
     if (!child || child.exitCode !== null) return child?.exitCode ?? null;
@@ -49,6 +52,7 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
     home,
     ports,
     interrupt,
+    output: () => output,
     start: (...args) => {
       child = spawn(process.execPath, ["scripts/dev.ts", ...args], {
         env: {
@@ -62,7 +66,7 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
         },
         stdio: ["ignore", "pipe", "pipe"],
       });
-      let output = "";
+      output = "";
       return new Promise<DevState>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`dev stack not up after ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
         const read = (chunk: Buffer) => {

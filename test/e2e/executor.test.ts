@@ -9,12 +9,13 @@ import * as runOps from "../../schema/run-ops.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { type DevState, devStack } from "../../scripts/dev-stack.ts";
+import { freePort } from "../../scripts/net.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { connect } from "../../worker/store/database.ts";
 import { parseFriendlyId } from "../../worker/store/ids.ts";
 import { startSite } from "../support/site.ts";
 
-const stack = await devStack({ env: { HEARTBEAT_TIMEOUT_MS: "3000", HEARTBEAT_INTERVAL_MS: "500" } });
+const stack = await devStack({ env: { HEARTBEAT_TIMEOUT_MS: "3000", HEARTBEAT_INTERVAL_MS: "500", SHUTDOWN_GRACE_MS: "500" } });
 let dev: DevState;
 let demo: DemoSite;
 let probe: Awaited<ReturnType<typeof startSite>>;
@@ -102,6 +103,13 @@ describe("browser cases on the local stack", { timeout: 60_000 }, () => {
     expect(run.status, JSON.stringify(run.error)).toBe("COMPLETED");
   });
 
+  it("retries a page that would not load, up to maxAttempts", async () => {
+    const closed = `http://127.0.0.1:${await freePort()}/`;
+    const run = await runUntil(await trigger({ name: "site down", steps: [{ action: "goto", url: closed }] }, { maxAttempts: 2 }));
+    expect(run).toMatchObject({ status: "FAILED", attempt: 2 });
+    expect(run.error.message).toContain("net::ERR_CONNECTION_REFUSED");
+  });
+
   it("runs a case once when its message is delivered twice", async () => {
     const group = crypto.randomUUID();
     const id = await trigger({ name: "counted", steps: [{ action: "goto", url: `${probe.url}/slow?ms=1&group=${group}&seq=1` }] });
@@ -122,6 +130,16 @@ describe("browser cases on the local stack", { timeout: 60_000 }, () => {
     await vi.waitFor(async () => expect((await executorHealth()).finished).toBeGreaterThan(before));
     const stats = (await (await fetch(`${probe.url}/stats?group=${group}`)).json()) as { arrivals: string[] };
     expect(stats.arrivals).toHaveLength(1);
+  });
+
+  it("hands a running case back for another attempt when the executor is told to stop (SIGTERM)", async () => {
+    const id = await trigger({ name: "hangs until stopped", timeoutMs: 600_000, steps: [{ action: "goto", url: "/hang" }] }, { maxAttempts: 2 });
+    await runUntil(id, (run) => run.status === "EXECUTING" && run.attempt === 1);
+    process.kill((await executorHealth()).pid, "SIGTERM");
+    const retried = await runUntil(id, (run) => run.status === "EXECUTING" && run.attempt === 2);
+    // Attempt 1 was reported, not left to the heartbeat watchdog: its step results are there.
+    expect(retried.steps.filter((step: { attempt: number }) => step.attempt === 1)).toHaveLength(1);
+    await api("POST", `/api/v1/runs/${id}/cancel`);
   });
 
   it("retries a case whose executor was killed, then CRASHES it after maxAttempts", async () => {

@@ -1,0 +1,64 @@
+/**
+ * GitHub messages that cross the Worker → executor boundary. Check runs are posted from the executor (it holds
+ * the App's private key); the Worker's batch Durable Object sends it one `CheckRunSync` per change.
+ * No runtime imports here: the Worker and the executor both load this file.
+ */
+import * as z from "zod";
+import { runStatusSchema } from "./contracts.ts";
+import { text } from "./storable.ts";
+
+export const CHECK_RUN_STATUSES = ["queued", "in_progress", "completed"] as const;
+export const CHECK_RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_out"] as const;
+
+const webUrl = z.url({ protocol: /^https?$/ }).max(2_000);
+
+/** GitHub's rules: owner is letters, digits and hyphens; a repository name may not be "." or "..". */
+const repositorySchema = z
+  .string()
+  .max(140)
+  .regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, { message: 'expected "owner/name"' })
+  .refine((full) => !/\/\.{1,2}$/.test(full), { message: 'a repository name may not be "." or ".."' });
+
+export const checkRunCaseSchema = z.strictObject({
+  name: text(200),
+  status: runStatusSchema,
+  durationMs: z.int().min(0).nullish(),
+  failingStep: z
+    .strictObject({
+      /** 0-based, as in step reports. */
+      index: z.int().min(0).max(999),
+      /** The step's label, or its action when it has none. */
+      label: text(300),
+      message: text(10_000),
+    })
+    .nullish(),
+  screenshotUrl: webUrl.nullish(),
+});
+export type CheckRunCase = z.infer<typeof checkRunCaseSchema>;
+
+/** Create (no `checkRunId`) or update one check run: always the whole current state, never a delta. */
+export const checkRunSyncSchema = z
+  .strictObject({
+    installationId: z.int().min(1),
+    repository: repositorySchema,
+    headSha: z.string().regex(/^[0-9a-f]{40}$/i, { message: "expected a 40-hex commit SHA" }),
+    checkRunId: z.int().min(1).optional(),
+    name: text(200),
+    detailsUrl: webUrl,
+    /** The batch id: lets a `check_run` webhook find its suite run again. */
+    externalId: text(200),
+    status: z.enum(CHECK_RUN_STATUSES),
+    conclusion: z.enum(CHECK_RUN_CONCLUSIONS).optional(),
+    startedAt: z.iso.datetime().optional(),
+    completedAt: z.iso.datetime().optional(),
+    cases: z.array(checkRunCaseSchema).max(500),
+  })
+  .refine((sync) => (sync.status === "completed") === (sync.conclusion !== undefined), {
+    message: "conclusion is required when status is completed, and only then",
+    path: ["conclusion"],
+  })
+  .refine((sync) => sync.completedAt === undefined || sync.status === "completed", {
+    message: "completedAt is only allowed when status is completed",
+    path: ["completedAt"],
+  });
+export type CheckRunSync = z.infer<typeof checkRunSyncSchema>;

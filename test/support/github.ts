@@ -1,0 +1,212 @@
+/**
+ * A real local HTTP server standing in for GitHub's REST API, as much of it as flightcheck's App uses:
+ *
+ *   POST  /app/installations/:id/access_tokens          App JWT (RS256, verified) → installation token, 1 h
+ *   POST  /repos/:owner/:repo/check-runs                installation token → { id, …check run }
+ *   PATCH /repos/:owner/:repo/check-runs/:id            installation token → merged check run
+ *
+ * Errors carry GitHub's JSON shape ({ message, documentation_url }). `failNext(n)` makes the next n requests
+ * answer 500, as GitHub does now and then; `revokeTokens()` makes issued installation tokens 401.
+ */
+import { generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  /** The status the fake answered. */
+  status: number;
+  body: unknown;
+}
+
+export interface FakeGitHub {
+  url: string;
+  /** Every request, in arrival order. */
+  calls: RecordedCall[];
+  /** Each check run's latest state by id, as GitHub would return it. */
+  checkRuns: Map<number, Record<string, unknown>>;
+  failNext(count: number, status?: number): void;
+  /** Every installation token issued so far stops working, as when GitHub revokes them. */
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+/** An App key pair: the private key in PKCS#1 PEM, the format GitHub hands out. */
+export function generateAppKeyPair(): { privateKey: string; publicKey: string } {
+  return generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  });
+}
+
+const DOCS = "https://docs.github.com/rest";
+const MAX_SUMMARY_CHARS = 65_535;
+/** GitHub refuses an App JWT that lives longer than 10 minutes; a minute of clock drift is forgiven. */
+const MAX_JWT_LIFETIME_S = 600;
+const CLOCK_DRIFT_S = 60;
+
+class Refusal extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function startFakeGitHub({ appId, publicKey }: { appId: number | string; publicKey: string }): Promise<FakeGitHub> {
+  const calls: RecordedCall[] = [];
+  const checkRuns = new Map<number, Record<string, unknown>>();
+  const checkRunRepos = new Map<number, string>();
+  const tokens = new Map<string, { installationId: number; expiresAt: number }>();
+  let nextCheckRunId = 1;
+  let failures = { count: 0, status: 500 };
+
+  function verifyAppJwt(authorization: string | undefined): void {
+    const [scheme, jwt] = (authorization ?? "").split(" ");
+    const parts = jwt?.split(".") ?? [];
+    if (scheme?.toLowerCase() !== "bearer" || parts.length !== 3) throw new Refusal(401, "A JSON web token could not be decoded");
+    const [header, payload, signature] = parts as [string, string, string];
+    const decode = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>;
+    let claims: Record<string, unknown>;
+    try {
+      if (decode(header).alg !== "RS256") throw new Error("not RS256");
+      claims = decode(payload);
+      if (!verify("RSA-SHA256", Buffer.from(`${header}.${payload}`), publicKey, Buffer.from(signature, "base64url"))) {
+        throw new Error("bad signature");
+      }
+    } catch {
+      throw new Refusal(401, "A JSON web token could not be decoded");
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const { iss, iat, exp } = claims;
+    if (String(iss) !== String(appId)) throw new Refusal(401, "'Issuer' claim ('iss') must be the App's id");
+    if (!Number.isInteger(iat) || (iat as number) > now + CLOCK_DRIFT_S) {
+      throw new Refusal(401, "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued");
+    }
+    if (!Number.isInteger(exp) || (exp as number) <= now) {
+      throw new Refusal(401, "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires");
+    }
+    if ((exp as number) - (iat as number) > MAX_JWT_LIFETIME_S || (exp as number) > now + MAX_JWT_LIFETIME_S + CLOCK_DRIFT_S) {
+      throw new Refusal(401, "'Expiration time' claim ('exp') is too far in the future");
+    }
+  }
+
+  function requireInstallationToken(authorization: string | undefined): void {
+    const [scheme, token] = (authorization ?? "").split(" ");
+    const found = token && /^(token|bearer)$/i.test(scheme ?? "") ? tokens.get(token) : undefined;
+    if (!found || found.expiresAt <= Date.now()) throw new Refusal(401, "Bad credentials");
+  }
+
+  function validateCheckRun(body: Record<string, unknown>, creating: boolean): void {
+    const missing = creating ? ["name", "head_sha"].filter((field) => typeof body[field] !== "string") : [];
+    if (missing.length) throw new Refusal(422, `Invalid request.\n\n${missing.map((field) => `"${field}" wasn't supplied.`).join("\n")}`);
+    const summary = (body.output as { summary?: unknown } | undefined)?.summary;
+    const length = typeof summary === "string" ? [...summary].length : 0;
+    if (length > MAX_SUMMARY_CHARS) {
+      throw new Refusal(422, `Invalid request.\n\nOnly ${MAX_SUMMARY_CHARS} characters are allowed; ${length} were supplied.`);
+    }
+  }
+
+  function route(method: string, path: string, request: IncomingMessage, body: Record<string, unknown>): [number, unknown] {
+    const exchange = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
+    if (method === "POST" && exchange) {
+      verifyAppJwt(request.headers.authorization);
+      const token = `ghs_${randomBytes(18).toString("hex")}`;
+      const expiresAt = Date.now() + 60 * 60 * 1000;
+      tokens.set(token, { installationId: Number(exchange[1]), expiresAt });
+      const expires_at = new Date(expiresAt).toISOString().replace(/\.\d+Z$/, "Z");
+      return [201, { token, expires_at, permissions: { checks: "write" }, repository_selection: "all" }];
+    }
+    const create = /^\/repos\/([^/]+\/[^/]+)\/check-runs$/.exec(path);
+    if (method === "POST" && create) {
+      requireInstallationToken(request.headers.authorization);
+      validateCheckRun(body, true);
+      const id = nextCheckRunId++;
+      const checkRun = { status: "queued", ...body, id, ...(body.conclusion ? { status: "completed" } : {}) };
+      checkRuns.set(id, checkRun);
+      checkRunRepos.set(id, create[1]!);
+      return [201, checkRun];
+    }
+    const update = /^\/repos\/([^/]+\/[^/]+)\/check-runs\/(\d+)$/.exec(path);
+    if (method === "PATCH" && update) {
+      requireInstallationToken(request.headers.authorization);
+      const id = Number(update[2]);
+      const existing = checkRuns.get(id);
+      if (!existing || checkRunRepos.get(id) !== update[1]) throw new Refusal(404, "Not Found");
+      validateCheckRun(body, false);
+      // Like GitHub: a conclusion completes the check run whatever status says.
+      const checkRun = { ...existing, ...body, id, ...(body.conclusion ? { status: "completed" } : {}) };
+      checkRuns.set(id, checkRun);
+      return [200, checkRun];
+    }
+    throw new Refusal(404, "Not Found");
+  }
+
+  function respond(method: string, path: string, request: IncomingMessage, body: Record<string, unknown> | undefined): [number, unknown] {
+    try {
+      if (failures.count > 0) {
+        failures.count -= 1;
+        throw new Refusal(failures.status, "Server Error");
+      }
+      if (!body) throw new Refusal(400, "Problems parsing JSON");
+      return route(method, path, request, body);
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      return [error.status, { message: error.message, documentation_url: DOCS }];
+    }
+  }
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const method = request.method ?? "GET";
+    const path = new URL(request.url ?? "/", "http://github.local").pathname;
+    const raw = await readBody(request);
+    const body = parseJsonObject(raw);
+    const call: RecordedCall = { method, path, status: 0, body: body ?? raw };
+    calls.push(call);
+    const [status, answer] = respond(method, path, request, body);
+    call.status = status;
+    response.writeHead(status, { "content-type": "application/json; charset=utf-8", date: new Date().toUTCString() });
+    response.end(JSON.stringify(answer));
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      response.writeHead(500).end(String(error));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    checkRuns,
+    failNext: (count, status = 500) => {
+      failures = { count, status };
+    },
+    revokeTokens: () => tokens.clear(),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** An empty body reads as {}; anything but a JSON object as undefined. */
+function parseJsonObject(raw: string): Record<string, unknown> | undefined {
+  if (!raw) return {};
+  try {
+    const value: unknown = JSON.parse(raw);
+    return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -17,6 +17,10 @@ const schema = z.object({
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
   /** Resolve every host name but 127.0.0.1 to nothing: for closed networks (local stack, CI), never production. */
   BROWSER_LOOPBACK_ONLY: z.stringbool().default(false),
+  /** The GitHub App that posts check runs; without both, check runs are off. */
+  GITHUB_APP_ID: z.string().regex(/^\d+$/, "must be the App's numeric id").optional(),
+  GITHUB_PRIVATE_KEY: z.string().includes("PRIVATE KEY", { message: "must be a PEM private key" }).optional(),
+  GITHUB_API_URL: z.url({ protocol: /^https?$/ }).default("https://api.github.com"),
 });
 
 export type ExecutorConfig = z.infer<typeof schema>;

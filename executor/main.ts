@@ -13,6 +13,11 @@ try {
 const server = await startExecutorServer(config);
 await server.warm();
 console.log(`executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY}, worker ${config.WORKER_URL})`);
+console.log(
+  config.GITHUB_APP_ID && config.GITHUB_PRIVATE_KEY
+    ? `GitHub App ${config.GITHUB_APP_ID} at ${config.GITHUB_API_URL}: check runs are on`
+    : "GITHUB_APP_ID / GITHUB_PRIVATE_KEY not set: check runs are off",
+);
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, async () => {

@@ -7,12 +7,15 @@ import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type DispatchMessage, dispatchMessageSchema } from "../schema/contracts.ts";
+import { checkRunSyncSchema } from "../schema/github.ts";
 import { type SharedBrowser, launchSharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
+import { GitHubError, createGitHubApp } from "./github.ts";
 import { ShuttingDown, runJob } from "./run-job.ts";
 import { workerClient } from "./worker-client.ts";
 
-const MAX_BODY_BYTES = 64 * 1024;
+/** A check run's state carries up to 500 cases with their failure messages. */
+const MAX_BODY_BYTES = 8 * 1024 * 1024;
 
 export interface ExecutorServer {
   url: string;
@@ -62,7 +65,16 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
     return true;
   };
 
+  const github =
+    config.GITHUB_APP_ID && config.GITHUB_PRIVATE_KEY
+      ? createGitHubApp({ appId: config.GITHUB_APP_ID, privateKey: config.GITHUB_PRIVATE_KEY, apiUrl: config.GITHUB_API_URL })
+      : undefined;
+
   const expectedAuth = Buffer.from(`Bearer ${config.EXECUTOR_SHARED_SECRET}`);
+  const authorized = (req: IncomingMessage) => {
+    const auth = Buffer.from(req.headers.authorization ?? "");
+    return auth.length === expectedAuth.length && timingSafeEqual(auth, expectedAuth);
+  };
   const server: Server = createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
       return json(res, draining ? 503 : 200, {
@@ -74,11 +86,22 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
         ...stats,
       });
     }
-    if (req.method === "POST" && req.url === "/jobs") {
-      const auth = Buffer.from(req.headers.authorization ?? "");
-      if (auth.length !== expectedAuth.length || !timingSafeEqual(auth, expectedAuth)) {
-        return json(res, 401, { error: "bad executor secret" });
+    if (req.method === "POST" && (req.url === "/jobs" || req.url === "/github/check-runs") && !authorized(req)) {
+      return json(res, 401, { error: "bad executor secret" });
+    }
+    if (req.method === "POST" && req.url === "/github/check-runs") {
+      // The Worker's batch object sends one at a time per suite run: this only talks to GitHub.
+      if (!github) return json(res, 503, { error: "check runs are off: GITHUB_APP_ID and GITHUB_PRIVATE_KEY are not set" });
+      const sync = checkRunSyncSchema.safeParse(await readJson(req));
+      if (!sync.success) return json(res, 422, { error: "invalid check run", issues: sync.error.issues });
+      try {
+        return json(res, 200, await github.syncCheckRun(sync.data));
+      } catch (error) {
+        log.warn(`check run for ${sync.data.externalId}: ${(error as Error).message}`);
+        return json(res, error instanceof GitHubError && error.status >= 400 && error.status < 500 ? 422 : 502, { error: (error as Error).message });
       }
+    }
+    if (req.method === "POST" && req.url === "/jobs") {
       const job = dispatchMessageSchema.safeParse(await readJson(req));
       if (!job.success) return json(res, 422, { error: "invalid job", issues: job.error.issues });
       if (job.data.task !== "browser-case") return json(res, 422, { error: `this executor runs browser cases, not ${job.data.task}` });

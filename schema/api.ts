@@ -2,6 +2,7 @@
 import * as z from "zod";
 import { RUN_STATUSES } from "./contracts.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
+import { caseSchema } from "./steps.ts";
 import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
 const MAX_TAGS = 10;
@@ -77,3 +78,44 @@ export const completeTokenBodySchema = z.strictObject({ data: json.optional() })
 
 /** A callback's body is the token's output, whatever JSON it is (as long as Postgres can store it). */
 export const callbackBodySchema = json;
+
+/** GitHub events a suite can be started by. */
+export const SUITE_TRIGGERS = ["pull_request", "push", "deployment_status"] as const;
+export type SuiteTrigger = (typeof SUITE_TRIGGERS)[number];
+
+export const repositorySchema = z.string().regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'expected a GitHub repository "owner/name"');
+
+/** A suite's case: the case language, plus whether it runs (a disabled case is kept but skipped). */
+const suiteCaseSchema = z.preprocess(
+  (value) => {
+    if (!value || typeof value !== "object" || Array.isArray(value)) return { case: value };
+    const { enabled, ...rest } = value as Record<string, unknown>;
+    return { enabled, case: rest };
+  },
+  z.object({ enabled: z.boolean().default(true), case: caseSchema }),
+);
+
+const suiteFields = {
+  name: text(200),
+  repository: repositorySchema,
+  baseUrl: z.url({ protocol: /^https?$/ }).max(2_000),
+  triggers: z.array(z.enum(SUITE_TRIGGERS)).max(SUITE_TRIGGERS.length).default(["pull_request"]),
+  cases: z
+    .array(suiteCaseSchema)
+    .min(1)
+    .max(200)
+    .refine((cases) => new Set(cases.map((item) => item.case.name)).size === cases.length, "case names must be unique within a suite"),
+};
+
+export const createSuiteBodySchema = z.strictObject(suiteFields);
+export type SuiteInput = z.infer<typeof createSuiteBodySchema>;
+export const updateSuiteBodySchema = z
+  .strictObject({ ...suiteFields, triggers: suiteFields.triggers.removeDefault() })
+  .partial()
+  .refine((patch) => Object.keys(patch).length > 0, "send at least one field to change");
+
+export const startSuiteRunBodySchema = z.strictObject({
+  sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-character commit SHA").optional(),
+  ref: text(255).optional(),
+  baseUrl: z.url({ protocol: /^https?$/ }).max(2_000).optional(),
+});

@@ -14,6 +14,7 @@ export interface DevState {
   executorUrl: string;
   executorSecret: string;
   signingSecret: string;
+  webhookSecret: string;
   databases: { legacy: string; runops: string };
   wsProxyUrl: string;
 }

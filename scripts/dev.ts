@@ -160,6 +160,10 @@ async function main(): Promise<void> {
     SIGNING_SECRET: state.signingSecret,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
+    // A GitHub App (or a local stand-in for GitHub) when the environment names one; the private key stays
+    // with the executor, which posts the check runs.
+    ...(process.env.GITHUB_APP_ID && { GITHUB_APP_ID: process.env.GITHUB_APP_ID }),
+    ...(process.env.GITHUB_API_URL && { GITHUB_API_URL: process.env.GITHUB_API_URL }),
     // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
     ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
   };

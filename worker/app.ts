@@ -13,6 +13,8 @@ import { health } from "./routes/health.ts";
 import { internal } from "./routes/internal.ts";
 import { subscribe } from "./routes/live.ts";
 import { runs } from "./routes/runs.ts";
+import { limitBody } from "./routes/validate.ts";
+import { suites } from "./routes/suites.ts";
 import { waitpointCallbacks, waitpoints } from "./routes/waitpoints.ts";
 import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
 
@@ -32,11 +34,15 @@ const requestEngine = ({ warm }: { warm: boolean }) =>
   });
 const withRequestEngine = requestEngine({ warm: true });
 
+/** GitHub sends at most 25 MB; the events we act on are far smaller. */
+const WEBHOOK_MAX_BYTES = 5 * 1024 * 1024;
+
 const api = new Hono<AppEnv>()
   .use(withRequestEngine, requireApiKey)
   .route("/", runs)
   .route("/", batches)
-  .route("/", waitpoints);
+  .route("/", waitpoints)
+  .route("/", suites);
 /** Live subscriptions authenticate themselves (a browser holds a publicAccessToken, not a secret key). */
 const subscriptions = new Hono<AppEnv>()
   .get("/runs/:runId/live", withRequestEngine, subscribe("run"))
@@ -50,6 +56,7 @@ export const app = new Hono<AppEnv>()
     await next();
   })
   .route("/", health)
+  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), withRequestEngine, async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
   .route("/api/v1", subscriptions)
   .route("/api/v1", api)
   // Step events, the executor's most frequent call, never touch a database: nothing to warm.

@@ -8,12 +8,16 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../schema/contracts.ts";
+import { type TrackedCheckRun, sendCheckRun } from "../github/check-run.ts";
 import { withEngine } from "../runs/engine.ts";
 import { canTransition, isFinal } from "../runs/transitions.ts";
 
 export type RunEventType = "status" | "step" | "log" | "waitpoint";
 
-export type WakeReason = "delay" | "heartbeat" | "waitpoints";
+export type WakeReason = "delay" | "heartbeat" | "waitpoints" | "checkRun";
+
+/** A batch's check run is updated at most this often while its cases run. */
+const CHECK_RUN_UPDATE_MS = 500;
 
 export interface RunEvent {
   seq: number;
@@ -42,6 +46,7 @@ export class RunDO extends DurableObject<Env> {
       CREATE TABLE IF NOT EXISTS run (only INTEGER PRIMARY KEY CHECK (only = 1), run_id TEXT NOT NULL, status TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS timers (reason TEXT PRIMARY KEY, at INTEGER NOT NULL);
+      CREATE TABLE IF NOT EXISTS check_run (only INTEGER PRIMARY KEY CHECK (only = 1), tracked TEXT NOT NULL, check_run_id INTEGER, dirty INTEGER NOT NULL);
     `);
   }
 
@@ -84,14 +89,51 @@ export class RunDO extends DurableObject<Env> {
   }
 
   /** A batch's object hears each item's status changes, and ends when every item has. */
-  recordItemStatus(runId: string, status: RunStatus): number {
-    return this.append("status", { runId, status });
+  async recordItemStatus(runId: string, status: RunStatus): Promise<number> {
+    const seq = this.append("status", { runId, status });
+    await this.checkRunChanged(Date.now() + CHECK_RUN_UPDATE_MS);
+    return seq;
   }
 
   /** Every item of the batch is final: the batch is COMPLETED and its subscribers are let go. */
-  completeBatch(batchId: string): void {
+  async completeBatch(batchId: string): Promise<void> {
     if (this.currentStatus() === "COMPLETED") return; // the last two items ended together
     this.writeStatus(batchId, "COMPLETED");
+    await this.checkRunChanged(Date.now());
+  }
+
+  /**
+   * A suite run started for a GitHub commit: this batch's object owns its one check run. Updates go out from
+   * the alarm, one at a time (so two cases ending together never race to create or update it), and each
+   * sends the whole current state; a failed update is retried with the alarm's backoff.
+   */
+  async trackCheckRun(batchId: string, tracked: TrackedCheckRun): Promise<void> {
+    this.sql.exec("INSERT INTO run (only, run_id, status) VALUES (1, ?, 'PENDING') ON CONFLICT DO NOTHING", batchId);
+    this.sql.exec("INSERT INTO check_run (only, tracked, dirty) VALUES (1, ?, 1) ON CONFLICT DO NOTHING", JSON.stringify(tracked));
+    await this.wakeAt("checkRun", Date.now());
+  }
+
+  /** Marks the check run stale and asks to be woken by `at` (an earlier wake-up stays). */
+  private async checkRunChanged(at: number): Promise<void> {
+    if (this.sql.exec("UPDATE check_run SET dirty = 1 RETURNING only").toArray().length === 0) return;
+    const current = this.sql.exec<{ at: number }>("SELECT at FROM timers WHERE reason = 'checkRun'").toArray()[0]?.at;
+    if (current === undefined || current > at) await this.wakeAt("checkRun", at);
+  }
+
+  private async syncCheckRun(): Promise<void> {
+    const row = this.sql.exec<{ tracked: string; check_run_id: number | null; dirty: number }>("SELECT tracked, check_run_id, dirty FROM check_run").toArray()[0];
+    if (!row?.dirty) return;
+    this.sql.exec("UPDATE check_run SET dirty = 0");
+    const { runId: batchId } = this.snapshot();
+    try {
+      const checkRunId = await withEngine(this.env, (engine) => sendCheckRun(engine, batchId, JSON.parse(row.tracked), row.check_run_id ?? undefined));
+      if (checkRunId !== undefined) this.sql.exec("UPDATE check_run SET check_run_id = ?", checkRunId);
+    } catch (error) {
+      this.sql.exec("UPDATE check_run SET dirty = 1");
+      throw error;
+    }
+    // Changed while it was being sent: once more.
+    if (this.sql.exec<{ dirty: number }>("SELECT dirty FROM check_run").one().dirty) await this.wakeAt("checkRun", Date.now());
   }
 
   /** Subscribers are let go and the alarm has nothing left to watch. */
@@ -122,6 +164,10 @@ export class RunDO extends DurableObject<Env> {
    */
   override async alarm(): Promise<void> {
     this.sql.exec("DELETE FROM timers WHERE at <= ?", Date.now());
+    if (this.sql.exec("SELECT only FROM check_run").toArray().length > 0) {
+      await this.syncCheckRun(); // a batch's object: its check run is all it wakes for
+      return this.arm();
+    }
     const { runId } = this.snapshot();
     const next = await withEngine(this.env, (engine) => engine.wake(runId));
     if (next !== undefined) this.sql.exec("INSERT INTO timers (reason, at) VALUES ('engine', ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at", next);

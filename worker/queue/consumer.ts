@@ -5,8 +5,8 @@
  * up the queue). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the
  * queue moves the message to the dead-letter queue.
  */
-import { getRandom } from "@cloudflare/containers";
-import { type DispatchMessage, dispatchMessageSchema } from "../../schema/contracts.ts";
+import { dispatchMessageSchema } from "../../schema/contracts.ts";
+import { callExecutor } from "../durable/executor-container.ts";
 import { httpCheckPayloadSchema } from "../../schema/tasks.ts";
 import { type RunEngine, openEngine, withEngine } from "../runs/engine.ts";
 import { HEARTBEAT_INTERVAL_MS } from "../runs/execute.ts";
@@ -15,24 +15,10 @@ import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import { runHttpCheck } from "./http-check.ts";
 
-/** Containers the consumer spreads jobs over in production. */
-const EXECUTOR_INSTANCES = 3;
 const MAX_BACKOFF_SECONDS = 60;
 
 export function backoffSeconds(attempts: number): number {
   return Math.min(MAX_BACKOFF_SECONDS, 2 ** attempts);
-}
-
-async function handOff(job: DispatchMessage, engine: RunEngine, env: Env): Promise<Response> {
-  const { config } = engine.deps;
-  const init = {
-    method: "POST",
-    headers: { authorization: `Bearer ${config.EXECUTOR_SHARED_SECRET}`, "content-type": "application/json" },
-    body: JSON.stringify(job),
-  };
-  if (config.EXECUTOR_URL) return fetch(`${config.EXECUTOR_URL}/jobs`, init);
-  const container = await getRandom(env.EXECUTOR, EXECUTOR_INSTANCES);
-  return container.fetch("http://executor/jobs", init);
 }
 
 /** Claims the attempt; undefined when it is already claimed (a redelivered message), else the check to run. */
@@ -83,7 +69,7 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
       message.ack();
       return work;
     }
-    const response = await handOff(job.data, engine, env);
+    const response = await callExecutor(engine.deps.config, env, "/jobs", job.data);
     if (response.status === 202) {
       await engine.deps.runs.updateRun(run.id, { status: "DEQUEUED" }, ["PENDING"]);
       message.ack();

@@ -9,13 +9,15 @@ import { loadConfig } from "../config.ts";
 import { notFound } from "../problem.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 import { openStores } from "../store/open.ts";
-import type { Batch, Created, Run } from "../store/run-store.ts";
+import type { Batch, Created, Owner, Run } from "../store/run-store.ts";
+import type { Suite } from "../store/suite-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep, redispatchForRetry, redispatchUnstarted } from "./dispatch.ts";
 import { checkHeartbeat, claimRun, recordHeartbeat } from "./execute.ts";
 import { type RunResult, cancelRun, finishRun } from "./finish.ts";
 import { admitDelayedRun } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
+import { type SuiteRunOrigin, startSuiteRun } from "./suite-runs.ts";
 import { sweep } from "./sweep.ts";
 import { type WaitRequest, waitRun, wakeWaitingRun } from "./waitpoints.ts";
 
@@ -40,6 +42,11 @@ export class RunEngine {
     const created = await createBatchRecord(this.deps, environment, body);
     if (!created.isCached) this.deps.defer(dispatchOrLeaveForSweep(this.deps, created.record.runs));
     return created;
+  }
+
+  /** A suite's enabled cases as one batch, through both phases; a GitHub commit's run gets its check run. */
+  startSuiteRun(owner: Owner, suite: Suite, origin?: SuiteRunOrigin) {
+    return startSuiteRun(this.deps, owner, suite, origin);
   }
 
   /** A new run of the same task with the same payload and options, through both phases. */
@@ -118,7 +125,8 @@ export function openEngine(env: Env, { warm = false } = {}): { engine: RunEngine
   if (warm) stores.warm();
   const deferred: Promise<unknown>[] = [];
   const defer = (work: Promise<unknown>) => deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
-  const engine = new RunEngine({ runs: stores.runs, controlPlane: stores.controlPlane, config, bindings: env, defer });
+  const { runs, controlPlane, suites, github } = stores;
+  const engine = new RunEngine({ runs, controlPlane, suites, github, config, bindings: env, defer });
   const close = async () => {
     while (deferred.length > 0) await Promise.all(deferred.splice(0));
     await stores.close();

@@ -9,7 +9,7 @@ import { TASK_PAYLOADS, isKnownTask } from "../../schema/tasks.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 import { parseFriendlyId } from "../store/ids.ts";
-import type { Batch, Created, NewBatchItem, NewRun, Owner, Run } from "../store/run-store.ts";
+import type { Batch, Created, NewBatch, NewBatchItem, NewRun, Owner, Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 
 const DEFAULT_IDEMPOTENCY_TTL_MS = 30 * 86_400_000;
@@ -41,7 +41,7 @@ export function parsePayload(task: string, payload: unknown, path: (string | num
 }
 
 /** The parent run, which must exist in the caller's environment; its store is the child's store. */
-async function resolveParent(deps: EngineDeps, environment: AuthenticatedEnvironment, friendlyId: string): Promise<string> {
+async function resolveParent(deps: EngineDeps, environment: Owner, friendlyId: string): Promise<string> {
   const { id } = parseFriendlyId("run", friendlyId);
   const parent = await deps.runs.findRun(environment.environmentId, id, { fresh: true });
   if (!parent) throw notFound(`Parent run ${friendlyId}`);
@@ -109,10 +109,12 @@ export async function createRunRecord(
   );
 }
 
+/** `origin` carries what a suite run started by GitHub needs to report back (repository, SHA, installation). */
 export async function createBatchRecord(
   deps: EngineDeps,
-  environment: AuthenticatedEnvironment,
+  environment: Owner,
   body: BatchTriggerBody,
+  origin: Omit<NewBatch, keyof Owner | "parentRunId" | "idempotencyKey" | "idempotencyKeyExpiresAt"> = {},
 ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
   const now = Date.now();
   const items = body.items.map((item, index) => ({
@@ -122,6 +124,7 @@ export async function createBatchRecord(
   const parentRunId = body.parentRunId ? await resolveParent(deps, environment, body.parentRunId) : undefined;
   const batch = {
     ...ownerOf(environment),
+    ...origin,
     parentRunId,
     idempotencyKey: body.idempotencyKey,
     idempotencyKeyExpiresAt: idempotencyExpiry(body.idempotencyKey, undefined, now),

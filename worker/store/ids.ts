@@ -6,7 +6,7 @@
 import { InvalidIdError } from "./errors.ts";
 
 export type Residency = "legacy" | "new";
-export type IdKind = "run" | "batch" | "waitpoint";
+export type IdKind = "run" | "batch" | "waitpoint" | "suite";
 
 const BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz";
 // ASCII order, so ksuids sort as strings in the order they were minted (to the second).
@@ -60,7 +60,7 @@ export function parseFriendlyId(kind: IdKind, friendlyId: string): { id: string;
   const prefix = `${kind}_`;
   const id = friendlyId.startsWith(prefix) ? friendlyId.slice(prefix.length) : "";
   const residency = residencyOf(id);
-  if (!residency || (kind === "waitpoint" && residency !== "legacy")) {
+  if (!residency || ((kind === "waitpoint" || kind === "suite") && residency !== "legacy")) {
     throw new InvalidIdError(`"${friendlyId.slice(0, 80)}" is not a ${kind} id (expected ${prefix} followed by a cuid or ksuid)`);
   }
   return { id, residency };

@@ -11,12 +11,16 @@ import type { Config } from "../config.ts";
 import { ControlPlaneStore } from "./control-plane-store.ts";
 import { openPool } from "./database.ts";
 import type { Residency } from "./ids.ts";
+import { GitHubStore } from "./github-store.ts";
 import { PostgresRunStore } from "./postgres-store.ts";
 import { RoutingRunStore } from "./routing-store.ts";
+import { SuiteStore } from "./suite-store.ts";
 
 export interface Stores {
   runs: RoutingRunStore;
   controlPlane: ControlPlaneStore;
+  suites: SuiteStore;
+  github: GitHubStore;
   /** Starts connecting to the store new runs go to now, while the request authenticates on the control plane. */
   warm(): void;
   close(): Promise<void>;
@@ -43,6 +47,8 @@ export function openStores(config: Config): Stores {
   return {
     runs,
     controlPlane: new ControlPlaneStore(controlPlanePool),
+    suites: new SuiteStore(controlPlanePool),
+    github: new GitHubStore(controlPlanePool),
     warm: () => {
       runs.warmPool()?.connect().then(
         (client) => client.release(),

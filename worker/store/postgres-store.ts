@@ -242,6 +242,16 @@ export class PostgresRunStore {
     });
   }
 
+  loadBatch(id: string): Promise<Batch | undefined> {
+    return this.guard(async () => (await this.writer.select().from(batches).where(eq(batches.id, id)))[0]);
+  }
+
+  updateBatch(id: string, patch: Pick<Partial<Batch>, "checkRunId">): Promise<void> {
+    return this.guard(async () => {
+      await this.writer.update(batches).set({ ...patch, updatedAt: new Date() }).where(eq(batches.id, id));
+    });
+  }
+
   findChildren(runId: string): Promise<Run[]> {
     return this.guard(() => this.writer.select().from(runs).where(eq(runs.parentRunId, runId)));
   }

@@ -147,6 +147,14 @@ export class RoutingRunStore implements RunStore {
     return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses, atAttempt);
   }
 
+  async loadBatch(batchId: string): Promise<Batch | undefined> {
+    return this.storeOf(batchId)?.loadBatch(batchId);
+  }
+
+  async updateBatch(batchId: string, patch: Pick<Partial<Batch>, "checkRunId">): Promise<void> {
+    await this.storeOf(batchId)?.updateBatch(batchId, patch);
+  }
+
   async findChildren(runId: string): Promise<Run[]> {
     return (await this.storeOf(runId)?.findChildren(runId)) ?? [];
   }

@@ -142,6 +142,10 @@ export interface RunStore {
    * undefined if it was not: the compare-and-set every status change goes through.
    */
   updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined>;
+  /** Unscoped, from the writer: only for ids from a trusted source (a check run's external id from GitHub). */
+  loadBatch(batchId: string): Promise<Batch | undefined>;
+  /** What GitHub gave a suite run after it started (its check run). */
+  updateBatch(batchId: string, patch: Pick<Partial<Batch>, "checkRunId">): Promise<void>;
   /** Direct children of a run (they live in its store). */
   findChildren(runId: string): Promise<Run[]>;
   /** One attempt's step results, replacing an earlier report of the same attempt. */

@@ -1,0 +1,83 @@
+/**
+ * A suite run's check run as it should read now (DESIGN §6), built from the batch and its runs in the
+ * store: always the whole state, so a lost or repeated update is corrected by the next one.
+ */
+import type { CheckRunSync } from "../../schema/github.ts";
+import { artifactUrl } from "../runs/artifacts.ts";
+import { callExecutor } from "../durable/executor-container.ts";
+import type { EngineDeps } from "../runs/deps.ts";
+import type { RunEngine } from "../runs/engine.ts";
+import { isFinal } from "../runs/transitions.ts";
+import { toFriendlyId } from "../store/ids.ts";
+import type { Run } from "../store/run-store.ts";
+
+/** What the batch's RunDO keeps to report its suite run. */
+export interface TrackedCheckRun {
+  installationId: number;
+  repository: string;
+  headSha: string;
+  name: string;
+  detailsUrl: string;
+  environmentId: string;
+}
+
+const NOT_STARTED = new Set(["DELAYED", "QUEUED", "PENDING", "DEQUEUED"]);
+
+function conclusionOf(runs: Run[]): NonNullable<CheckRunSync["conclusion"]> {
+  if (runs.every((run) => run.status === "COMPLETED")) return "success";
+  if (runs.some((run) => run.status !== "COMPLETED" && run.status !== "CANCELED")) return "failure";
+  return "cancelled";
+}
+
+export async function buildCheckRunSync(
+  deps: EngineDeps,
+  batchId: string,
+  tracked: TrackedCheckRun,
+  checkRunId: number | undefined,
+): Promise<CheckRunSync | undefined> {
+  const found = await deps.runs.findBatch(tracked.environmentId, batchId, { fresh: true });
+  if (!found) return undefined;
+  const { batch, runs } = found;
+  const publicUrl = deps.config.PUBLIC_URL ?? new URL(tracked.detailsUrl).origin;
+  const cases = await Promise.all(
+    runs.map(async (run) => {
+      const failed = run.status !== "COMPLETED" && isFinal(run.status) ? (await deps.runs.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
+      const errorMessage = (run.error as { message?: string } | null)?.message;
+      return {
+        name: String((run.payload as { case?: { name?: string } }).case?.name ?? toFriendlyId("run", run.id)).slice(0, 200),
+        status: run.status,
+        durationMs: run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null,
+        failingStep: failed ? { index: failed.index, label: failed.label ?? failed.action, message: (failed.error ?? errorMessage ?? run.status).slice(0, 10_000) } : null,
+        screenshotUrl: failed?.screenshotKey ? `${publicUrl}${artifactUrl(failed.screenshotKey)}` : null,
+      };
+    }),
+  );
+  const completed = runs.every((run) => isFinal(run.status));
+  const started = runs.some((run) => !NOT_STARTED.has(run.status));
+  return {
+    installationId: tracked.installationId,
+    repository: tracked.repository,
+    headSha: tracked.headSha,
+    checkRunId,
+    name: tracked.name,
+    detailsUrl: tracked.detailsUrl,
+    externalId: toFriendlyId("batch", batch.id),
+    status: completed ? "completed" : started ? "in_progress" : "queued",
+    conclusion: completed ? conclusionOf(runs) : undefined,
+    startedAt: started ? batch.createdAt.toISOString() : undefined,
+    completedAt: completed ? new Date().toISOString() : undefined,
+    cases,
+  };
+}
+
+/** Sends the current state to the executor, which posts it to GitHub; returns the check run's id. */
+export async function sendCheckRun(engine: RunEngine, batchId: string, tracked: TrackedCheckRun, checkRunId: number | undefined): Promise<number | undefined> {
+  const { deps } = engine;
+  const sync = await buildCheckRunSync(deps, batchId, tracked, checkRunId);
+  if (!sync) return checkRunId;
+  const response = await callExecutor(deps.config, deps.bindings, "/github/check-runs", sync);
+  if (!response.ok) throw new Error(`check run for batch ${batchId}: executor answered HTTP ${response.status} ${(await response.text()).slice(0, 300)}`);
+  const { checkRunId: id } = (await response.json()) as { checkRunId: number };
+  if (id !== checkRunId) await deps.runs.updateBatch(batchId, { checkRunId: id });
+  return id;
+}

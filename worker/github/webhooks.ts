@@ -1,0 +1,155 @@
+/**
+ * `POST /webhooks/github` (DESIGN §6), loaded on first use: GitHub deliveries are rare next to API calls.
+ * The signature is checked over the raw body, a delivery id is processed once, and the work (recording
+ * suite runs) happens after the answer: GitHub wants one within 10 s and retries nothing on its own.
+ */
+import { verify } from "@octokit/webhooks-methods";
+import type { Context } from "hono";
+import * as z from "zod";
+import type { SuiteTrigger } from "../../schema/api.ts";
+import { problemResponse } from "../problem.ts";
+import type { AppEnv } from "../routes/context.ts";
+import type { RunEngine } from "../runs/engine.ts";
+import type { SuiteRunOrigin } from "../runs/suite-runs.ts";
+import { parseFriendlyId } from "../store/ids.ts";
+
+const repository = z.looseObject({ full_name: z.string().max(300), default_branch: z.string().max(300).optional() });
+const installation = z.looseObject({ id: z.int() }).optional();
+const sha = z.string().regex(/^[0-9a-f]{40}$/i);
+
+const payloads = {
+  pull_request: z.looseObject({
+    action: z.string(),
+    repository,
+    installation,
+    pull_request: z.looseObject({ number: z.int(), head: z.looseObject({ sha, ref: z.string().max(300) }) }),
+  }),
+  push: z.looseObject({ ref: z.string().max(300), after: z.string(), deleted: z.boolean().optional(), repository, installation }),
+  deployment_status: z.looseObject({
+    action: z.string().optional(),
+    repository,
+    installation,
+    deployment_status: z.looseObject({ state: z.string(), target_url: z.string().nullish(), environment_url: z.string().nullish() }),
+    deployment: z.looseObject({ sha, ref: z.string().max(300) }),
+  }),
+  check_run: z.looseObject({ action: z.string(), installation, check_run: z.looseObject({ external_id: z.string().nullish() }) }),
+  installation: z.looseObject({
+    action: z.string(),
+    installation: z.looseObject({ id: z.int(), account: z.looseObject({ login: z.string(), type: z.string() }) }),
+  }),
+};
+
+type Work = (engine: RunEngine) => Promise<unknown>;
+
+/** What a delivery asks for, or undefined when it is not ours to act on. */
+function workFor(event: string, body: unknown): Work | undefined | "invalid" {
+  if (!Object.hasOwn(payloads, event)) return undefined;
+  const parsed = payloads[event as keyof typeof payloads].safeParse(body);
+  if (!parsed.success) return "invalid";
+  const payload = parsed.data as any;
+  switch (event) {
+    case "pull_request":
+      if (!["opened", "synchronize", "reopened"].includes(payload.action)) return undefined;
+      return startSuites(payload.repository.full_name, "pull_request", {
+        headSha: payload.pull_request.head.sha,
+        ref: payload.pull_request.head.ref,
+        pullRequestNumber: payload.pull_request.number,
+        installationId: payload.installation?.id,
+      });
+    case "push":
+      if (payload.deleted || !sha.safeParse(payload.after).success || payload.ref !== `refs/heads/${payload.repository.default_branch}`) return undefined;
+      return startSuites(payload.repository.full_name, "push", { headSha: payload.after, ref: payload.ref, installationId: payload.installation?.id });
+    case "deployment_status": {
+      const baseUrl = payload.deployment_status.target_url || payload.deployment_status.environment_url;
+      if (payload.deployment_status.state !== "success" || !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) return undefined;
+      return startSuites(payload.repository.full_name, "deployment_status", {
+        headSha: payload.deployment.sha,
+        ref: payload.deployment.ref,
+        baseUrl,
+        installationId: payload.installation?.id,
+      });
+    }
+    case "check_run":
+      if (payload.action !== "rerequested" || !payload.check_run.external_id) return undefined;
+      return rerunSuite(payload.check_run.external_id);
+    case "installation": {
+      const { id, account } = payload.installation;
+      if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation({ id, accountLogin: account.login, accountType: account.type });
+      if (payload.action === "deleted") return ({ deps }) => deps.github.deleteInstallation(id);
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+const startSuites =
+  (repositoryName: string, trigger: SuiteTrigger, origin: SuiteRunOrigin): Work =>
+  async (engine) => {
+    for (const suite of await engine.deps.suites.findForRepository(repositoryName, trigger)) await engine.startSuiteRun(suite, suite, origin);
+  };
+
+/** A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run. */
+const rerunSuite =
+  (externalId: string): Work =>
+  async (engine) => {
+    const found = await engine.deps.runs.loadBatch(parseFriendlyId("batch", externalId).id);
+    if (!found?.suiteId) return;
+    const suite = await engine.deps.suites.find(found.environmentId, found.suiteId);
+    if (!suite) return;
+    await engine.startSuiteRun(found, suite, {
+      headSha: found.headSha ?? undefined,
+      ref: found.ref ?? undefined,
+      pullRequestNumber: found.pullRequestNumber ?? undefined,
+      installationId: found.installationId ?? undefined,
+    });
+  };
+
+async function validSignature(secret: string, body: string, signature: string | undefined): Promise<boolean> {
+  if (!signature) return false;
+  try {
+    return await verify(secret, body, signature);
+  } catch {
+    return false; // the WebCrypto build throws on a signature that is not hex
+  }
+}
+
+export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
+  const secret = c.var.config.GITHUB_WEBHOOK_SECRET;
+  if (!secret) return problemResponse({ status: 503, title: "GitHub is not configured", detail: "GITHUB_WEBHOOK_SECRET is not set" });
+  const body = await c.req.text();
+  if (!(await validSignature(secret, body, c.req.header("x-hub-signature-256")))) {
+    return problemResponse({ status: 401, title: "Unauthorized", detail: "X-Hub-Signature-256 does not match the body" });
+  }
+  const event = c.req.header("x-github-event") ?? "";
+  const delivery = c.req.header("x-github-delivery") ?? "";
+  if (!/^[\w-]{1,100}$/.test(event) || !/^[\w-]{1,100}$/.test(delivery)) {
+    return problemResponse({ status: 400, title: "Bad delivery", detail: "X-GitHub-Event and X-GitHub-Delivery are required" });
+  }
+  let payload: unknown;
+  try {
+    payload = JSON.parse(body);
+  } catch {
+    return problemResponse({ status: 400, title: "Bad delivery", detail: "The body is not JSON" });
+  }
+  if (event === "ping") return c.json({ ok: true, event });
+  const work = workFor(event, payload);
+  if (work === "invalid") return problemResponse({ status: 422, title: "Unexpected payload", detail: `The ${event} payload is not shaped as GitHub sends it` });
+  if (!work) return c.json({ ignored: true, event }, 202);
+
+  const { engine } = c.var;
+  const action = (payload as { action?: unknown }).action;
+  if (!(await engine.deps.github.recordDelivery(delivery, event, typeof action === "string" ? action.slice(0, 100) : undefined))) {
+    return c.json({ duplicate: true, delivery });
+  }
+  engine.deps.defer(
+    work(engine).then(
+      () => engine.deps.github.markProcessed(delivery),
+      async (error) => {
+        // Forget it, so GitHub's redelivery of it is processed rather than taken for a duplicate.
+        await engine.deps.github.forgetDelivery(delivery);
+        throw error;
+      },
+    ),
+  );
+  return c.json({ accepted: true, delivery }, 202);
+}

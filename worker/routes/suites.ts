@@ -1,0 +1,58 @@
+/** Suites: cases bound to a repository (DESIGN §6, §8), and suite runs started by hand. */
+import { Hono } from "hono";
+import { createSuiteBodySchema, startSuiteRunBodySchema, updateSuiteBodySchema } from "../../schema/api.ts";
+import { notFound } from "../problem.ts";
+import { mintPublicAccessToken } from "../runs/tokens.ts";
+import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
+import type { Suite } from "../store/suite-store.ts";
+import type { AppEnv } from "./context.ts";
+import { limitBody, validate } from "./validate.ts";
+
+const MAX_BODY_BYTES = 2 * 1024 * 1024;
+
+const presentSuite = (suite: Suite) => ({
+  id: toFriendlyId("suite", suite.id),
+  name: suite.name,
+  repository: suite.repository,
+  baseUrl: suite.baseUrl,
+  triggers: suite.triggers,
+  cases: suite.cases.map((item) => ({ ...item.case, enabled: item.enabled })),
+  createdAt: suite.createdAt.toISOString(),
+  updatedAt: suite.updatedAt.toISOString(),
+});
+
+const suiteId = (param: string) => parseFriendlyId("suite", param).id;
+
+export const suites = new Hono<AppEnv>()
+  .post("/suites", limitBody(MAX_BODY_BYTES), validate("json", createSuiteBodySchema), async (c) => {
+    const suite = await c.var.engine.deps.suites.create(c.var.environment.environmentId, c.req.valid("json"));
+    return c.json(presentSuite(suite), 201);
+  })
+  .get("/suites", async (c) => {
+    const found = await c.var.engine.deps.suites.list(c.var.environment.environmentId);
+    return c.json({ data: found.map(presentSuite) });
+  })
+  .get("/suites/:suiteId", async (c) => {
+    const suite = await c.var.engine.deps.suites.find(c.var.environment.environmentId, suiteId(c.req.param("suiteId")));
+    if (!suite) throw notFound("Suite");
+    return c.json(presentSuite(suite));
+  })
+  .patch("/suites/:suiteId", limitBody(MAX_BODY_BYTES), validate("json", updateSuiteBodySchema), async (c) => {
+    const suite = await c.var.engine.deps.suites.update(c.var.environment.environmentId, suiteId(c.req.param("suiteId")), c.req.valid("json"));
+    if (!suite) throw notFound("Suite");
+    return c.json(presentSuite(suite));
+  })
+  .delete("/suites/:suiteId", async (c) => {
+    if (!(await c.var.engine.deps.suites.delete(c.var.environment.environmentId, suiteId(c.req.param("suiteId"))))) throw notFound("Suite");
+    return c.body(null, 204);
+  })
+  .post("/suites/:suiteId/runs", limitBody(64 * 1024), validate("json", startSuiteRunBodySchema), async (c) => {
+    const { environment } = c.var;
+    const suite = await c.var.engine.deps.suites.find(environment.environmentId, suiteId(c.req.param("suiteId")));
+    if (!suite) throw notFound("Suite");
+    const { sha, ref, baseUrl } = c.req.valid("json");
+    const { record } = await c.var.engine.startSuiteRun(environment, suite, { headSha: sha, ref, baseUrl });
+    const id = toFriendlyId("batch", record.batch.id);
+    const publicAccessToken = await mintPublicAccessToken(c.var.config.SIGNING_SECRET, environment.environmentId, id);
+    return c.json({ id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), publicAccessToken }, 201);
+  });

@@ -1,0 +1,66 @@
+/**
+ * Suite runs (DESIGN §6): a suite's enabled cases as one batch of `browser-case` runs, recorded and
+ * dispatched through the same two phases as any batch. A run started for a GitHub commit carries its
+ * repository, SHA and installation, and its batch's RunDO keeps the one check run that reports it.
+ */
+import { ProblemError } from "../problem.ts";
+import { toFriendlyId } from "../store/ids.ts";
+import type { Batch, Created, Owner, Run } from "../store/run-store.ts";
+import type { Suite } from "../store/suite-store.ts";
+import type { EngineDeps } from "./deps.ts";
+import { dispatchOrLeaveForSweep } from "./dispatch.ts";
+import { createBatchRecord } from "./record.ts";
+
+export interface SuiteRunOrigin {
+  headSha?: string;
+  ref?: string;
+  pullRequestNumber?: number;
+  installationId?: number;
+  /** Overrides the suite's own (a deployment's URL). */
+  baseUrl?: string;
+}
+
+export async function startSuiteRun(
+  deps: EngineDeps,
+  owner: Owner,
+  suite: Suite,
+  origin: SuiteRunOrigin = {},
+): Promise<Created<{ batch: Batch; runs: Run[] }>> {
+  const baseUrl = origin.baseUrl ?? suite.baseUrl;
+  const items = suite.cases
+    .filter((item) => item.enabled)
+    .map(({ case: testCase }) => ({
+      task: "browser-case",
+      payload: { case: testCase, baseUrl },
+      options: { maxAttempts: testCase.maxAttempts, tags: [`suite:${suite.name}`.slice(0, 128)] },
+    }));
+  if (items.length === 0) throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
+  const created = await createBatchRecord(
+    deps,
+    owner,
+    { items },
+    {
+      suiteId: suite.id,
+      repository: suite.repository,
+      headSha: origin.headSha,
+      ref: origin.ref,
+      pullRequestNumber: origin.pullRequestNumber,
+      installationId: origin.installationId,
+    },
+  );
+  const { batch, runs } = created.record;
+  // Check runs need the App and a public address for their details link; without them they are off.
+  const { GITHUB_APP_ID, PUBLIC_URL } = deps.config;
+  if (batch.installationId && batch.headSha && GITHUB_APP_ID && PUBLIC_URL) {
+    await deps.bindings.RUN_DO.getByName(toFriendlyId("batch", batch.id)).trackCheckRun(batch.id, {
+      installationId: batch.installationId,
+      repository: suite.repository,
+      headSha: batch.headSha,
+      name: `flightcheck: ${suite.name}`.slice(0, 100),
+      detailsUrl: `${PUBLIC_URL}/runs/${toFriendlyId("batch", batch.id)}`,
+      environmentId: batch.environmentId,
+    });
+  }
+  deps.defer(dispatchOrLeaveForSweep(deps, runs));
+  return created;
+}

@@ -9,6 +9,7 @@ import { benchStoreOverhead } from "./store-overhead.ts";
 import { benchExecutor } from "./executor.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchTrigger } from "./trigger.ts";
+import { benchWebhook } from "./webhook.ts";
 
 const sections: string[] = [];
 const report = (title: string, rows: Record<string, string | number>[]) => {
@@ -26,6 +27,7 @@ report("WebSocket fan-out: event written in RunDO → received by every subscrib
 const executor = await benchExecutor();
 report("A 20-case suite: trigger → queue → executor → results, beside a bare Playwright script", executor.suite);
 report("Alarm-driven timeouts: a token's timeoutAt → its waiting run resumed", executor.timeouts);
+report("GitHub webhook route (sequential signed deliveries)", await benchWebhook());
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(

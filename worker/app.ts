@@ -56,7 +56,8 @@ export const app = new Hono<AppEnv>()
     await next();
   })
   .route("/", health)
-  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), withRequestEngine, async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
+  // Only the control plane (the delivery record) is needed before the answer: nothing to warm.
+  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), requestEngine({ warm: false }), async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
   .route("/api/v1", subscriptions)
   .route("/api/v1", api)
   // Step events, the executor's most frequent call, never touch a database: nothing to warm.

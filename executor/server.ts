@@ -1,7 +1,8 @@
 /**
  * The executor's HTTP face. The queue consumer hands it one dispatch message per run (POST /jobs); 202 means
- * "accepted": the job runs now or waits in a bounded backlog. A full backlog answers 503 and the queue
- * retries later with backoff. Jobs run with bounded concurrency on one shared browser.
+ * "accepted": the job runs now or waits in a bounded backlog (heartbeated like a running job). A full
+ * backlog answers 503 and the queue retries later with backoff. Jobs run with bounded concurrency on one
+ * shared browser.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -12,7 +13,7 @@ import { type SharedBrowser, launchSharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
 import { GitHubError, createGitHubApp } from "./github.ts";
 import { ShuttingDown, runJob } from "./run-job.ts";
-import { workerClient } from "./worker-client.ts";
+import { RunGone, workerClient } from "./worker-client.ts";
 
 /** A check run's state carries up to 500 cases with their failure messages. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
@@ -57,6 +58,20 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
       jobs.add(work);
     }
   };
+
+  // Jobs waiting in the backlog are heartbeated too: if this process dies, the Worker sees them go silent
+  // and dispatches them again. One the Worker no longer wants here (canceled, re-dispatched) is dropped.
+  const backlogBeat = setInterval(() => {
+    for (const job of [...backlog]) {
+      workerClient(config.WORKER_URL, job.runId, job.token)
+        .heartbeat()
+        .catch((error) => {
+          if (!(error instanceof RunGone)) return log.warn(`run_${job.runId}: backlog heartbeat failed: ${(error as Error).message}`);
+          const index = backlog.indexOf(job);
+          if (index >= 0) backlog.splice(index, 1);
+        });
+    }
+  }, config.HEARTBEAT_INTERVAL_MS);
 
   const accept = (job: DispatchMessage): boolean => {
     if (draining || (cases >= config.EXECUTOR_CONCURRENCY && backlog.length >= config.EXECUTOR_BACKLOG)) return false;
@@ -127,6 +142,7 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
     warm: async () => void (await sharedBrowser()),
     close: async () => {
       draining = true;
+      clearInterval(backlogBeat);
       const unstarted = backlog.splice(0);
       await Promise.all(
         unstarted.map((job) =>

@@ -204,6 +204,10 @@ async function main(): Promise<void> {
   say(`try:     curl -s ${state.apiUrl}/healthz`);
   say("Ctrl-C stops everything.");
 
+  // wrangler dev does not fire cron triggers: fire the sweep every minute, as Cloudflare would.
+  const cron = setInterval(() => void fetch(`${state.apiUrl}/cdn-cgi/local/scheduled`).catch(() => {}), 60_000);
+  cleanups.push(async () => clearInterval(cron));
+
   if (flags.demo) {
     const site = await startDemoSite({ port: ports.demo });
     cleanups.push(() => site.close());

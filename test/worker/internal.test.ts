@@ -67,6 +67,17 @@ describe("/internal/runs/:runId", () => {
     expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "CRASHED", attempt: 2 });
   });
 
+  it("dispatches again, as the same attempt, a job whose executor went silent before claiming it", async () => {
+    const { id, record, call, api } = await pendingRun();
+    await env.RUN_DO.getByName(id).setStatus(record.id, "PENDING"); // as its dispatch did
+    await updateRunRow(record.id, { status: "DEQUEUED" });
+    expect((await call("heartbeat")).status).toBe(204); // a backlog job is heartbeated like a running one
+    await silence(record.id);
+    expect(await runDurableObjectAlarm(env.RUN_DO.getByName(id))).toBe(true);
+    await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
+    expect((await call("claim", { attempt: 1 })).status).toBe(200);
+  });
+
   it("keeps a run with fresh heartbeats alive through its alarm", async () => {
     const { id, call, api } = await pendingRun();
     await call("claim", { attempt: 1 });

@@ -71,7 +71,7 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
     }
     const response = await callExecutor(engine.deps.config, env, "/jobs", job.data);
     if (response.status === 202) {
-      await engine.deps.runs.updateRun(run.id, { status: "DEQUEUED" }, ["PENDING"]);
+      await engine.handOver(run);
       message.ack();
       return undefined;
     }

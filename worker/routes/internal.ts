@@ -62,7 +62,8 @@ export const internal = new Hono<InternalEnv>()
     return c.json(runView(claimed));
   })
   .post("/runs/:runId/heartbeat", withRun, async (c) => {
-    // A 409 tells the executor to stop: the run was canceled or taken over.
+    // Also for a job still in the executor's backlog. A 409 tells the executor to let the run go: it was
+    // canceled or taken over.
     if (!(await c.var.engine.heartbeat(c.var.run))) throw conflict(`The run is ${c.var.run.status}`);
     return c.body(null, 204);
   })

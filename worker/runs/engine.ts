@@ -13,7 +13,7 @@ import type { Batch, Created, Owner, Run } from "../store/run-store.ts";
 import type { Suite } from "../store/suite-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep, redispatchForRetry, redispatchUnstarted } from "./dispatch.ts";
-import { checkHeartbeat, claimRun, recordHeartbeat } from "./execute.ts";
+import { checkHeartbeat, claimRun, handOver, recordHeartbeat } from "./execute.ts";
 import { type RunResult, cancelRun, finishRun } from "./finish.ts";
 import { admitDelayedRun } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
@@ -89,6 +89,10 @@ export class RunEngine {
 
   claim(run: Run, attempt: number): Promise<Run | undefined> {
     return claimRun(this.deps, run, attempt);
+  }
+
+  handOver(run: Run): Promise<Run | undefined> {
+    return handOver(this.deps, run);
   }
 
   heartbeat(run: Run): Promise<Run | undefined> {

@@ -1,20 +1,27 @@
 /**
- * A run in an executor's hands (DESIGN §2.4): the claim (one per attempt, so a redelivered message never
- * runs a case twice), heartbeats, and the watchdog that retries or crashes a run whose heartbeat stopped.
+ * A run in an executor's hands (DESIGN §2.4): the hand-over, the claim (one per attempt, so a redelivered
+ * message never runs a case twice), heartbeats, and the watchdog that re-dispatches, retries or crashes a
+ * run whose heartbeat stopped.
  * The watchdog is the run's RunDO alarm, pushed back by every heartbeat.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { redispatchForRetry } from "./dispatch.ts";
+import { redispatchForRetry, redispatchUnstarted } from "./dispatch.ts";
 import { finishRun } from "./finish.ts";
 import { publishStatus, wakeRunAt } from "./live.ts";
 
 /** How often a claimer sends a heartbeat; the Worker's HEARTBEAT_TIMEOUT_MS (30 s) is the deadline. */
 export const HEARTBEAT_INTERVAL_MS = 10_000;
 
-/** A claimed run is in its executor's hands, running or waiting: no heartbeat means the executor is gone. */
+/** A claimed run: running or waiting in the executor that claimed it. */
 export const HELD: readonly RunStatus[] = ["EXECUTING", "WAITING"];
+
+/**
+ * Runs in an executor's hands, claimed or still in its backlog (DEQUEUED): the executor heartbeats them all,
+ * so one that died with them is noticed within the heartbeat deadline.
+ */
+const IN_EXECUTOR: readonly RunStatus[] = ["DEQUEUED", ...HELD];
 
 const watch = (deps: EngineDeps, run: Run) => wakeRunAt(deps, run, "heartbeat", Date.now() + deps.config.HEARTBEAT_TIMEOUT_MS);
 
@@ -32,23 +39,34 @@ export async function claimRun(deps: EngineDeps, run: Run, attempt: number): Pro
   return claimed;
 }
 
+/** The executor accepted the job: DEQUEUED, and watched from now on. */
+export async function handOver(deps: EngineDeps, run: Run): Promise<Run | undefined> {
+  const handed = await deps.runs.updateRun(run.id, { status: "DEQUEUED", lastHeartbeatAt: new Date() }, ["PENDING"], run.attempt);
+  if (handed) await watch(deps, handed);
+  return handed;
+}
+
 /**
- * Keeps a claimed run alive (EXECUTING, or WAITING in the executor that holds it); undefined when it is no
- * longer (canceled, taken over): the claimer stops.
+ * Keeps a run in an executor's hands alive (in its backlog, running, or waiting); undefined when it is no
+ * longer (canceled, taken over): the executor lets it go.
  */
 export async function recordHeartbeat(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const alive = await deps.runs.updateRun(run.id, { lastHeartbeatAt: new Date() }, HELD, run.attempt);
+  const alive = await deps.runs.updateRun(run.id, { lastHeartbeatAt: new Date() }, IN_EXECUTOR, run.attempt);
   if (alive) await watch(deps, alive);
   return alive;
 }
 
-/** The watchdog: when to look again, or undefined once the run is no longer watched. */
+/**
+ * The watchdog: when to look again, or undefined once the run is no longer watched. A silent executor's
+ * unstarted job goes out again as it was; a started attempt is retried, or CRASHED after maxAttempts.
+ */
 export async function checkHeartbeat(deps: EngineDeps, run: Run, now = Date.now()): Promise<number | undefined> {
-  if (!HELD.includes(run.status)) return undefined;
+  if (!IN_EXECUTOR.includes(run.status)) return undefined;
   const timeout = deps.config.HEARTBEAT_TIMEOUT_MS;
   const deadline = (run.lastHeartbeatAt ?? run.startedAt ?? run.createdAt).getTime() + timeout;
   if (deadline > now) return deadline;
-  if (run.attempt < run.maxAttempts) await redispatchForRetry(deps, run);
+  if (run.status === "DEQUEUED") await redispatchUnstarted(deps, run);
+  else if (run.attempt < run.maxAttempts) await redispatchForRetry(deps, run);
   else await finishRun(deps, run, "CRASHED", { error: { message: `No heartbeat for ${timeout / 1000} s (attempt ${run.attempt})` } });
   return undefined;
 }

@@ -84,8 +84,12 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
+/** A restarted child that dies again this soon is failing to start, not crashing: the stack stops. */
+const MIN_UPTIME_FOR_RESTART_MS = 5_000;
+
 /** Starts a child; if it dies, the stack stops, or with `restart` the child is started again. */
 function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restart = false } = {}): ChildProcess {
+  const startedAt = Date.now();
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = (chunk: Buffer) =>
     chunk
@@ -99,7 +103,7 @@ function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restart = f
   child.once("exit", (code, signal) => {
     if (stopping) return;
     children.splice(children.indexOf(child), 1);
-    if (restart) {
+    if (restart && Date.now() - startedAt >= MIN_UPTIME_FOR_RESTART_MS) {
       say(`${name} exited (${signal ?? code}); restarting it`);
       run(name, args, env, { restart });
       return;

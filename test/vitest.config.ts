@@ -33,7 +33,12 @@ export default defineConfig({
         ],
       },
       {
-        test: { name: "node", include: ["test/node/**/*.test.ts", "test/e2e/**/*.test.ts"], environment: "node" },
+        test: { name: "node", include: ["test/node/**/*.test.ts"], environment: "node" },
+      },
+      {
+        // Each file runs the whole local stack: one at a time, so they neither race for ports nor starve
+        // each other of the two cores.
+        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", fileParallelism: false },
       },
     ],
   },

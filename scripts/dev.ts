@@ -84,12 +84,12 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** A restarted child that dies again this soon is failing to start, not crashing: the stack stops. */
-const MIN_UPTIME_FOR_RESTART_MS = 5_000;
-
-/** Starts a child; if it dies, the stack stops, or with `restart` the child is started again. */
-function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restart = false } = {}): ChildProcess {
-  const startedAt = Date.now();
+/**
+ * Starts a child; if it dies, the stack stops. With `restartOnceUp`, a child that had printed that text (it
+ * was up) is started again instead; one that dies before is failing to start, and the stack stops.
+ */
+function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restartOnceUp }: { restartOnceUp?: string } = {}): ChildProcess {
+  let up = false;
   const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
   const prefix = (chunk: Buffer) =>
     chunk
@@ -98,14 +98,17 @@ function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restart = f
       .filter((line) => line.trim())
       .map((line) => `[${name}] ${line}\n`)
       .join("");
-  child.stdout!.on("data", (chunk: Buffer) => process.stdout.write(prefix(chunk)));
+  child.stdout!.on("data", (chunk: Buffer) => {
+    if (restartOnceUp && chunk.includes(restartOnceUp)) up = true;
+    process.stdout.write(prefix(chunk));
+  });
   child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(prefix(chunk)));
   child.once("exit", (code, signal) => {
     if (stopping) return;
     children.splice(children.indexOf(child), 1);
-    if (restart && Date.now() - startedAt >= MIN_UPTIME_FOR_RESTART_MS) {
+    if (up) {
       say(`${name} exited (${signal ?? code}); restarting it`);
-      run(name, args, env, { restart });
+      run(name, args, env, { restartOnceUp });
       return;
     }
     console.error(`[flightcheck] ${name} exited (${signal ?? code}); stopping the stack`);
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
     WORKER_URL: state.apiUrl,
     // The sites under test are local: Chromium resolves nothing else (and stops calling home).
     BROWSER_LOOPBACK_ONLY: "true",
-  }, { restart: true });
+  }, { restartOnceUp: "executor listening" });
   const wranglerPackage = createRequire(import.meta.url).resolve("wrangler/package.json");
   const wrangler = join(dirname(wranglerPackage), "bin", "wrangler.js");
   run(

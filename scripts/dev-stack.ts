@@ -88,3 +88,16 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
     },
   };
 }
+
+/** Calls the stack's HTTP API as a client would (the dev key unless another is given): `{ status, body }`. */
+export function apiClient(state: Pick<DevState, "apiUrl" | "apiKey">, apiKey = state.apiKey) {
+  return async (method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+    const response = await fetch(`${state.apiUrl}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  };
+}

@@ -8,7 +8,7 @@ import { eq } from "drizzle-orm";
 import * as runOps from "../../schema/run-ops.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
-import { type DevState, devStack } from "../../scripts/dev-stack.ts";
+import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { freePort } from "../../scripts/net.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { connect } from "../../worker/store/database.ts";
@@ -27,14 +27,7 @@ afterAll(async () => {
   await Promise.all([stack.dispose(), demo?.close(), probe?.close()]);
 });
 
-async function api(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${dev.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
+const api = (method: string, path: string, body?: unknown) => apiClient(dev)(method, path, body);
 
 async function trigger(testCase: unknown, options: Record<string, unknown> = {}): Promise<string> {
   const { status, body } = await api("POST", "/api/v1/tasks/browser-case/trigger", { payload: { case: testCase, baseUrl: demo.url }, options });

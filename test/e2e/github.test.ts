@@ -7,7 +7,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
-import { type DevState, devStack } from "../../scripts/dev-stack.ts";
+import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 
 const APP_ID = "4242";
@@ -38,14 +38,7 @@ afterAll(async () => {
   await Promise.all([stack?.dispose(), github?.close(), demo?.close()]);
 });
 
-async function api(method: string, path: string, body?: unknown) {
-  const response = await fetch(`${dev.apiUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${dev.apiKey}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
+const api = (method: string, path: string, body?: unknown) => apiClient(dev)(method, path, body);
 
 async function deliver(event: string, payload: unknown, { delivery = crypto.randomUUID(), secret = dev.webhookSecret } = {}) {
   const body = JSON.stringify(payload);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import ws from "ws";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { startDemoSite } from "../../scripts/demo-site.ts";
-import { type DevState, devStack } from "../../scripts/dev-stack.ts";
+import { apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { startPostgres } from "../../scripts/postgres.ts";
 import { seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
@@ -75,15 +75,7 @@ try {
   const dev = await stack.start();
   const admin = openPool(dev.databases.legacy, { wsProxy: dev.wsProxyUrl });
   const tenant = async (concurrencyLimit: number) => seedTenant(admin, { slug: `rel-${crypto.randomUUID()}`, concurrencyLimit });
-  const api = (key: string) => async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${dev.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    return { status: response.status, body: (text ? JSON.parse(text) : undefined) as any };
-  };
+  const api = (key: string) => apiClient(dev, key);
   const rowsOf = async (environmentId: string) => {
     let total = 0;
     for (const url of [dev.databases.legacy, dev.databases.runops]) {

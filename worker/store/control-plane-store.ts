@@ -4,10 +4,8 @@
  */
 import { eq } from "drizzle-orm";
 import * as controlPlane from "../../schema/control-plane.ts";
-import type { Pool } from "@neondatabase/serverless";
-import { type Database, withSchema } from "./database.ts";
 import { ACTIVE_STATUSES } from "../runs/transitions.ts";
-import { normaliseStoreError } from "./errors.ts";
+import { LegacyTables } from "./legacy-tables.ts";
 import { residencyOf } from "./ids.ts";
 
 const { environments } = controlPlane;
@@ -28,23 +26,7 @@ export interface LockedOrganization {
 
 const ACTIVE = ACTIVE_STATUSES.map((status) => `'${status}'`).join(", ");
 
-export class ControlPlaneStore {
-  private readonly pool: Pool;
-  private readonly db: Database<typeof controlPlane>;
-
-  constructor(pool: Pool) {
-    this.pool = pool;
-    this.db = withSchema(pool, controlPlane);
-  }
-
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw normaliseStoreError(error, "legacy");
-    }
-  }
-
+export class ControlPlaneStore extends LegacyTables {
   /** Looks a key up by its SHA-256: the lookup never compares the secret itself. */
   findEnvironmentByKeyHash(apiKeyHash: string): Promise<AuthenticatedEnvironment | undefined> {
     return this.guard(async () => {

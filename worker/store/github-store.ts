@@ -1,27 +1,11 @@
 /** What the GitHub App remembers (control plane, `legacy` only): deliveries seen, and installations. */
 import { eq } from "drizzle-orm";
-import type { Pool } from "@neondatabase/serverless";
 import * as controlPlane from "../../schema/control-plane.ts";
-import { type Database, withSchema } from "./database.ts";
-import { normaliseStoreError } from "./errors.ts";
+import { LegacyTables } from "./legacy-tables.ts";
 
 const { githubInstallations, webhookDeliveries } = controlPlane;
 
-export class GitHubStore {
-  private readonly db: Database<typeof controlPlane>;
-
-  constructor(pool: Pool) {
-    this.db = withSchema(pool, controlPlane);
-  }
-
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw normaliseStoreError(error, "legacy");
-    }
-  }
-
+export class GitHubStore extends LegacyTables {
   /** True the first time a delivery id is seen; a redelivery (or a replay) is false. */
   recordDelivery(id: string, event: string, action: string | undefined): Promise<boolean> {
     return this.guard(async () => {

@@ -3,12 +3,10 @@
  * A suite and its cases are written in one transaction; every read is scoped by environment.
  */
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
-import type { Pool } from "@neondatabase/serverless";
 import type { SuiteInput, SuiteTrigger } from "../../schema/api.ts";
 import * as controlPlane from "../../schema/control-plane.ts";
 import type { Case } from "../../schema/steps.ts";
-import { type Database, withSchema } from "./database.ts";
-import { normaliseStoreError } from "./errors.ts";
+import { LegacyTables } from "./legacy-tables.ts";
 import { mintCuid } from "./ids.ts";
 
 const { cases, environments, suites } = controlPlane;
@@ -43,21 +41,7 @@ const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
     .map((item) => ({ enabled: item.enabled, case: { name: item.name, ...(item.definition as Omit<Case, "name">) } })),
 });
 
-export class SuiteStore {
-  private readonly db: Database<typeof controlPlane>;
-
-  constructor(pool: Pool) {
-    this.db = withSchema(pool, controlPlane);
-  }
-
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      throw normaliseStoreError(error, "legacy");
-    }
-  }
-
+export class SuiteStore extends LegacyTables {
   private caseRows(suiteId: string, items: SuiteInput["cases"]) {
     return items.map(({ enabled, case: { name, ...definition } }, position) => ({ id: mintCuid(), suiteId, position, name, enabled, definition }));
   }

@@ -1,10 +1,11 @@
-/** The Hono app: one router per concern, mounted here; every error leaves as problem+json. */
+/** The Hono app: one router per concern, mounted here; every API error leaves as problem+json (pages answer HTML). */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../schema/settings.ts";
 import { loadConfig } from "./config.ts";
 import { ProblemError, problemResponse } from "./problem.ts";
+import { pages } from "./pages/routes.ts";
 import { openEngine } from "./runs/engine.ts";
 import { requireApiKey } from "./routes/auth.ts";
 import { batches } from "./routes/batches.ts";
@@ -58,6 +59,8 @@ export const app = new Hono<AppEnv>()
   .route("/", health)
   // Only the control plane (the delivery record) is needed before the answer: nothing to warm.
   .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), requestEngine({ warm: false }), async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
+  // Run pages: a person's browser with a page link, no API key; HTML in, HTML out.
+  .route("/runs", new Hono<AppEnv>().use(requestEngine({ warm: false })).route("/", pages))
   .route("/api/v1", subscriptions)
   .route("/api/v1", api)
   // Step events, the executor's most frequent call, never touch a database: nothing to warm.

@@ -3,10 +3,12 @@
  * store: always the whole state, so a lost or repeated update is corrected by the next one.
  */
 import type { CheckRunSync } from "../../schema/github.ts";
-import { artifactUrl } from "../runs/artifacts.ts";
 import { callExecutor } from "../durable/executor-container.ts";
+import { pageArtifactUrl } from "../runs/artifacts.ts";
+import { summarizeCases } from "../runs/case-summary.ts";
 import type { EngineDeps } from "../runs/deps.ts";
 import type { RunEngine } from "../runs/engine.ts";
+import { mintPageToken } from "../runs/tokens.ts";
 import { isFinal } from "../runs/transitions.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
@@ -39,19 +41,15 @@ export async function buildCheckRunSync(
   if (!found) return undefined;
   const { batch, runs } = found;
   const publicUrl = deps.config.PUBLIC_URL ?? new URL(tracked.detailsUrl).origin;
-  const cases = await Promise.all(
-    runs.map(async (run) => {
-      const failed = run.status !== "COMPLETED" && isFinal(run.status) ? (await deps.runs.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
-      const errorMessage = (run.error as { message?: string } | null)?.message;
-      return {
-        name: String((run.payload as { case?: { name?: string } }).case?.name ?? toFriendlyId("run", run.id)).slice(0, 200),
-        status: run.status,
-        durationMs: run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null,
-        failingStep: failed ? { index: failed.index, label: failed.label ?? failed.action, message: (failed.error ?? errorMessage ?? run.status).slice(0, 10_000) } : null,
-        screenshotUrl: failed?.screenshotKey ? `${publicUrl}${artifactUrl(failed.screenshotKey)}` : null,
-      };
-    }),
-  );
+  // Screenshot links open under the suite run's page token: people reading the check on GitHub hold no API key.
+  const pageToken = await mintPageToken(deps.config.SIGNING_SECRET, tracked.environmentId, toFriendlyId("batch", batch.id));
+  const cases = (await summarizeCases(deps, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }) => ({
+    name,
+    status,
+    durationMs,
+    failingStep,
+    screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
+  }));
   const completed = runs.every((run) => isFinal(run.status));
   const started = runs.some((run) => !NOT_STARTED.has(run.status));
   return {

@@ -1,7 +1,7 @@
 /**
  * Live status over a WebSocket (DESIGN §5), served by the subject's RunDO with the hibernation API.
- * Browsers authenticate with the publicAccessToken returned at trigger (`?token=`); API clients may use
- * their secret key; the executor holding a run, that run's executor token. `?since=N` replays the events after sequence number N.
+ * Browsers authenticate with the publicAccessToken returned at trigger (`?token=`) or a run page's own link
+ * token; API clients may use their secret key; the executor holding a run, that run's executor token. `?since=N` replays the events after sequence number N.
  */
 import type { Context } from "hono";
 import * as z from "zod";
@@ -30,7 +30,7 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
     let environmentId: string;
     if (token) {
       // The executor holding a run follows it with its own run-scoped token (to hear it resume).
-      const claims = await verifyToken(c.var.config.SIGNING_SECRET, token, "public", "executor");
+      const claims = await verifyToken(c.var.config.SIGNING_SECRET, token, "public", "page", "executor");
       if (claims?.sub !== friendlyId) return unauthorized("The token is not valid for this subject, or it expired");
       environmentId = claims.env;
     } else {

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { listRunsQuerySchema, triggerBodySchema } from "../../schema/api.ts";
 import { notFound } from "../problem.ts";
-import { ARTIFACT_NAME, artifactKey } from "../runs/artifacts.ts";
+import { findArtifact } from "../runs/artifacts.ts";
 import { mintPublicAccessToken } from "../runs/tokens.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { AppEnv } from "./context.ts";
@@ -38,9 +38,7 @@ export const runs = new Hono<AppEnv>()
   .get("/runs/:runId/artifacts/:attempt/:name", async (c) => {
     const { id } = parseFriendlyId("run", c.req.param("runId"));
     const run = await c.var.engine.deps.runs.findRun(c.var.environment.environmentId, id);
-    const attempt = Number(c.req.param("attempt"));
-    if (!run || !Number.isSafeInteger(attempt) || !ARTIFACT_NAME.test(c.req.param("name"))) throw notFound("Artifact");
-    const object = await c.env.ARTIFACTS.get(artifactKey(run.id, attempt, c.req.param("name")));
+    const object = run && (await findArtifact(c.env.ARTIFACTS, run, c.req.param("attempt"), c.req.param("name")));
     if (!object) throw notFound("Artifact");
     return c.body(object.body, 200, {
       "content-type": object.httpMetadata?.contentType ?? "application/octet-stream",

@@ -1,6 +1,7 @@
 /** Suites: cases bound to a repository (DESIGN §6, §8), and suite runs started by hand. */
 import { Hono } from "hono";
 import { createSuiteBodySchema, startSuiteRunBodySchema, updateSuiteBodySchema } from "../../schema/api.ts";
+import { pageUrl } from "../pages/links.ts";
 import { notFound } from "../problem.ts";
 import { mintPublicAccessToken } from "../runs/tokens.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
@@ -53,6 +54,10 @@ export const suites = new Hono<AppEnv>()
     const { sha, ref, baseUrl } = c.req.valid("json");
     const { record } = await c.var.engine.startSuiteRun(environment, suite, { headSha: sha, ref, baseUrl });
     const id = toFriendlyId("batch", record.batch.id);
-    const publicAccessToken = await mintPublicAccessToken(c.var.config.SIGNING_SECRET, environment.environmentId, id);
-    return c.json({ id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), publicAccessToken }, 201);
+    const { SIGNING_SECRET, PUBLIC_URL } = c.var.config;
+    const [publicAccessToken, page] = await Promise.all([
+      mintPublicAccessToken(SIGNING_SECRET, environment.environmentId, id),
+      pageUrl(SIGNING_SECRET, PUBLIC_URL ?? new URL(c.req.url).origin, environment.environmentId, id),
+    ]);
+    return c.json({ id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), publicAccessToken, pageUrl: page }, 201);
   });

@@ -1,6 +1,7 @@
 /**
  * Artifacts of a run (screenshots), kept in R2 under the run and attempt that made them. The key is also
- * the artifact's API path below `/api/v1/`, so a stored key is all a client needs to fetch it.
+ * the artifact's API path below `/api/v1/` and its page path below `/`, so a stored key is all a client
+ * needs to fetch it.
  */
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
@@ -13,7 +14,17 @@ export const artifactKey = (runId: string, attempt: number, name: string) => `ru
 
 export const artifactUrl = (key: string) => `/api/v1/${key}`;
 
+/** The same artifact for a browser holding a page token (of the run, or of its suite run) instead of an API key. */
+export const pageArtifactUrl = (key: string, pageToken: string) => `/${key}?token=${pageToken}`;
+
 /** A key this run's uploads could have produced, so a report cannot point at another run's files. */
 export const belongsTo = (key: string, run: Pick<Run, "id">) => key.startsWith(`runs/${toFriendlyId("run", run.id)}/artifacts/`);
+
+/** The run's stored artifact at `attempt`/`name` (as they appear in its path), if there is one. */
+export async function findArtifact(bucket: R2Bucket, run: Pick<Run, "id">, attempt: string, name: string): Promise<R2ObjectBody | undefined> {
+  const number = Number(attempt);
+  if (!Number.isSafeInteger(number) || !ARTIFACT_NAME.test(name)) return undefined;
+  return (await bucket.get(artifactKey(run.id, number, name))) ?? undefined;
+}
 
 export const contentTypeOf = (name: string) => CONTENT_TYPES[name.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream";

@@ -1,8 +1,10 @@
 /**
  * Suite runs (DESIGN §6): a suite's enabled cases as one batch of `browser-case` runs, recorded and
  * dispatched through the same two phases as any batch. A run started for a GitHub commit carries its
- * repository, SHA and installation, and its batch's RunDO keeps the one check run that reports it.
+ * repository, SHA and installation, and its batch's RunDO keeps the one check run that reports it, whose
+ * details link opens the suite run's page.
  */
+import { pageUrl } from "../pages/links.ts";
 import { ProblemError } from "../problem.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Batch, Created, Owner, Run } from "../store/run-store.ts";
@@ -57,7 +59,7 @@ export async function startSuiteRun(
       repository: suite.repository,
       headSha: batch.headSha,
       name: `flightcheck: ${suite.name}`.slice(0, 100),
-      detailsUrl: `${PUBLIC_URL}/runs/${toFriendlyId("batch", batch.id)}`,
+      detailsUrl: await pageUrl(deps.config.SIGNING_SECRET, PUBLIC_URL, batch.environmentId, toFriendlyId("batch", batch.id)),
       environmentId: batch.environmentId,
     });
   }

@@ -1,9 +1,9 @@
 /**
  * Signed, expiring tokens (HMAC-SHA256 over the claims): the run-scoped executor token carried by a
- * dispatch message, and the public access token a browser uses to watch one run or batch. Stateless: the
- * Worker verifies them without a database.
+ * dispatch message, the public access token a browser uses to watch one run or batch, and the page token a
+ * run page's link carries. Stateless: the Worker verifies them without a database.
  */
-export type TokenScope = "executor" | "public";
+export type TokenScope = "executor" | "public" | "page";
 
 export interface TokenClaims {
   scope: TokenScope;
@@ -40,7 +40,6 @@ export async function signToken(secret: string, claims: Omit<TokenClaims, "exp">
   return `${body}.${base64url(signature)}`;
 }
 
-/** The claims if the signature holds, the scope matches and it has not expired; otherwise undefined. */
 /** The token's claims if it is genuine, unexpired and of one of `scopes`. */
 export async function verifyToken(secret: string, token: string, ...scopes: TokenScope[]): Promise<TokenClaims | undefined> {
   const [body, signature, extra] = token.split(".");
@@ -61,6 +60,15 @@ const PUBLIC_TOKEN_TTL_SECONDS = 3_600;
 
 export const mintPublicAccessToken = (secret: string, environmentId: string, friendlyId: string) =>
   signToken(secret, { scope: "public", sub: friendlyId, env: environmentId }, PUBLIC_TOKEN_TTL_SECONDS);
+
+/**
+ * Opens a run's or suite run's page (and its screenshots) for whoever holds the link: a check run's details
+ * link must keep working for as long as someone may look at the pull request.
+ */
+export const PAGE_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
+
+export const mintPageToken = (secret: string, environmentId: string, friendlyId: string, ttlSeconds = PAGE_TOKEN_TTL_SECONDS) =>
+  signToken(secret, { scope: "page", sub: friendlyId, env: environmentId }, ttlSeconds);
 
 /** The secret part of a waitpoint's callback URL: whoever holds the URL may complete that one waitpoint. */
 export async function callbackHash(secret: string, waitpointFriendlyId: string): Promise<string> {

@@ -1,0 +1,47 @@
+/**
+ * A suite run's cases as a person reads them, from the batch's runs and their step results: what the
+ * check run's summary and the suite run's page both show.
+ */
+import type { RunStatus } from "../../schema/contracts.ts";
+import { toFriendlyId } from "../store/ids.ts";
+import type { Run } from "../store/run-store.ts";
+import type { EngineDeps } from "./deps.ts";
+import { isFinal } from "./transitions.ts";
+
+export interface CaseSummary {
+  runId: string;
+  name: string;
+  status: RunStatus;
+  durationMs: number | null;
+  /** The failed step of the last attempt; message is the step's error, else the run's. */
+  failingStep: { index: number; label: string; message: string } | null;
+  /** A run that failed with no failed step (crashed, timed out between steps) says why here. */
+  errorMessage: string | null;
+  /** The artifact key of the failing step's screenshot. */
+  screenshotKey: string | null;
+}
+
+/** The case's name as written in the suite, or the run's id for runs that are not browser cases. */
+export const caseName = (run: Run) => String((run.payload as { case?: { name?: string } } | null)?.case?.name ?? toFriendlyId("run", run.id)).slice(0, 200);
+
+export const durationOf = (run: Pick<Run, "startedAt" | "completedAt">) =>
+  run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null;
+
+export function summarizeCases(deps: EngineDeps, runs: Run[]): Promise<CaseSummary[]> {
+  return Promise.all(
+    runs.map(async (run) => {
+      const unsuccessful = run.status !== "COMPLETED" && isFinal(run.status);
+      const failed = unsuccessful ? (await deps.runs.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
+      const errorMessage = unsuccessful ? ((run.error as { message?: string } | null)?.message ?? null) : null;
+      return {
+        runId: toFriendlyId("run", run.id),
+        name: caseName(run),
+        status: run.status,
+        durationMs: durationOf(run),
+        failingStep: failed ? { index: failed.index, label: failed.label ?? failed.action, message: (failed.error ?? errorMessage ?? run.status).slice(0, 10_000) } : null,
+        errorMessage: errorMessage?.slice(0, 10_000) ?? null,
+        screenshotKey: failed?.screenshotKey ?? null,
+      };
+    }),
+  );
+}

@@ -1,0 +1,139 @@
+/**
+ * Run pages as a person opening "Details" meets them, on the local stack: a finished demo suite run (three
+ * cases passed, one failed with a screenshot) opened again and again in Chromium, each time in a fresh
+ * context (nothing cached). Per page: first contentful paint (from navigation start, so the Worker's time
+ * is in it) and the bytes the page transferred, headers included (CDP's encodedDataLength summed over every
+ * request it made; the local stack compresses HTML as Cloudflare does), beside the same bodies uncompressed.
+ * Issue 9's budget: first paint < 300 ms and < 50 KiB transferred.
+ */
+import { type BrowserContext, chromium } from "playwright";
+import { LOOPBACK_ONLY_HOST_RULES, resolveChromium } from "../executor/browser.ts";
+import { startDemoSite } from "../scripts/demo-site.ts";
+import { demoSuite } from "../scripts/demo-suite.ts";
+import { type DevState, apiClient, devStack } from "../scripts/dev-stack.ts";
+import { percentile } from "./stats.ts";
+
+const SAMPLES = Number(process.env.BENCH_PAGE_SAMPLES ?? 30);
+const WARMUP = 3;
+const FIRST_PAINT_BUDGET_MS = 300;
+const TRANSFER_BUDGET_KIB = 50;
+
+type Row = Record<string, string | number>;
+
+/** The browser globals read inside the page (the bench is typed for Node, not the DOM). */
+interface PageGlobals {
+  performance: { getEntriesByType(type: string): { name: string; startTime: number; requestStart?: number; responseStart?: number }[] };
+  requestAnimationFrame(callback: () => void): void;
+}
+
+interface Sample {
+  firstPaintMs: number;
+  serverMs: number;
+  bytes: number;
+  /** The same bodies uncompressed. */
+  decodedBytes: number;
+  requests: number;
+}
+
+/** The API's answer, or a throw naming the call that failed. */
+async function api(state: DevState, method: string, path: string, body?: unknown) {
+  const { status, body: answer } = await apiClient(state)(method, path, body);
+  if (status >= 300) throw new Error(`${method} ${path}: HTTP ${status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+/** The demo suite, run once to its end: the suite run's page link. */
+async function finishedSuiteRun(state: DevState, baseUrl: string): Promise<string> {
+  const suite = await api(state, "POST", "/api/v1/suites", { name: `${demoSuite.name} (bench)`, repository: "acme/shop", baseUrl, cases: demoSuite.cases });
+  const started = await api(state, "POST", `/api/v1/suites/${suite.id}/runs`, { sha: "b".repeat(40), ref: "main" });
+  const deadline = Date.now() + 120_000;
+  while ((await api(state, "GET", `/api/v1/batches/${started.id}`)).status !== "COMPLETED") {
+    if (Date.now() > deadline) throw new Error(`suite run ${started.id} did not finish`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return started.pageUrl;
+}
+
+/** Opens `url` in a fresh context and waits for its first contentful paint and every request to finish. */
+async function open(browser: { newContext(): Promise<BrowserContext> }, url: string): Promise<Sample> {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    const cdp = await context.newCDPSession(page);
+    await cdp.send("Network.enable");
+    let bytes = 0;
+    let decodedBytes = 0;
+    let requests = 0;
+    cdp.on("Network.dataReceived", (event) => {
+      decodedBytes += event.dataLength;
+    });
+    cdp.on("Network.loadingFinished", (event) => {
+      bytes += event.encodedDataLength;
+      requests += 1;
+    });
+    await page.goto(url, { waitUntil: "networkidle" });
+    const timing = await page.evaluate(async () => {
+      const { performance, requestAnimationFrame } = globalThis as unknown as PageGlobals;
+      const paint = () => performance.getEntriesByType("paint").find((entry) => entry.name === "first-contentful-paint");
+      while (!paint()) await new Promise<void>((resolve) => requestAnimationFrame(resolve));
+      const [navigation] = performance.getEntriesByType("navigation");
+      return { firstPaintMs: paint()!.startTime, serverMs: navigation!.responseStart! - navigation!.requestStart! };
+    });
+    return { ...timing, bytes, decodedBytes, requests };
+  } finally {
+    await context.close();
+  }
+}
+
+function row(page: string, samples: Sample[]): Row {
+  const firstPaints = samples.map((sample) => sample.firstPaintMs);
+  const kib = samples.map((sample) => sample.bytes / 1024);
+  return {
+    page,
+    samples: samples.length,
+    "first paint p50 (ms)": percentile(firstPaints, 50),
+    "first paint p99 (ms)": percentile(firstPaints, 99),
+    "server answer p50 (ms)": percentile(samples.map((sample) => sample.serverMs), 50),
+    "transferred p50 (KiB)": percentile(kib, 50),
+    "transferred p99 (KiB)": percentile(kib, 99),
+    "uncompressed p50 (KiB)": percentile(samples.map((sample) => sample.decodedBytes / 1024), 50),
+    requests: percentile(samples.map((sample) => sample.requests), 50),
+    "within budget": percentile(firstPaints, 99) < FIRST_PAINT_BUDGET_MS && percentile(kib, 99) < TRANSFER_BUDGET_KIB ? "yes" : "no",
+  };
+}
+
+export async function benchPages(): Promise<Row[]> {
+  const [stack, demo] = await Promise.all([devStack(), startDemoSite()]);
+  const { executablePath, source } = resolveChromium();
+  const browser = await chromium.launch({
+    executablePath: source === "playwright" ? undefined : executablePath,
+    chromiumSandbox: process.getuid?.() !== 0,
+    args: [`--host-resolver-rules=${LOOPBACK_ONLY_HOST_RULES}`],
+  });
+  try {
+    const state = await stack.start();
+    const suiteRunUrl = await finishedSuiteRun(state, demo.url);
+    // The failed case's own page, reached the way a person reaches it: its link on the suite run's page.
+    const probe = await browser.newPage();
+    await probe.goto(suiteRunUrl);
+    const caseUrl = new URL((await probe.locator("tbody tr", { hasText: "fails on purpose" }).locator("th a").getAttribute("href"))!, suiteRunUrl).href;
+    await probe.close();
+
+    const rows: Row[] = [];
+    for (const [page, url] of [
+      ["suite run (4 cases, 1 failed; screenshot behind its disclosure)", suiteRunUrl],
+      ["failed case (screenshot shown)", caseUrl],
+      // Chromium's own share of first paint: a small static page from a bare node:http server.
+      ["reference: the demo site's /about", `${demo.url}/about`],
+    ] as const) {
+      for (let i = 0; i < WARMUP; i++) await open(browser, url);
+      const samples: Sample[] = [];
+      for (let i = 0; i < SAMPLES; i++) samples.push(await open(browser, url));
+      rows.push(row(page, samples));
+    }
+    return rows;
+  } finally {
+    await browser.close();
+    await Promise.all([stack.dispose(), demo.close()]);
+  }
+}

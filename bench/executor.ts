@@ -2,6 +2,7 @@
  * The executor as a user feels it, on the local stack:
  * - a 20-case suite through trigger → queue → executor → results, beside the same steps written as a bare
  *   Playwright script in one browser (target ≤ 1.3×), and the executor's peak memory (Node + its Chromium);
+ * - the hand-offs a user waits on (./handoffs.ts);
  * - how late alarm-driven timeouts fire: a case waits on a token with a 2 s timeout; the lateness is the
  *   time from the token's timeoutAt to the run's resumption in its RunDO log.
  */
@@ -13,6 +14,7 @@ import { resolveChromium } from "../executor/browser.ts";
 import { DEMO_CREDENTIALS, startDemoSite } from "../scripts/demo-site.ts";
 import { demoSuite } from "../scripts/demo-suite.ts";
 import { type DevState, devStack } from "../scripts/dev-stack.ts";
+import { benchHandoffs } from "./handoffs.ts";
 import { percentile } from "./stats.ts";
 
 const SUITE_SIZE = 20;
@@ -153,7 +155,7 @@ async function timeoutLateness(state: DevState, baseUrl: string): Promise<number
   return lateness;
 }
 
-export async function benchExecutor(): Promise<{ suite: Row[]; timeouts: Row[] }> {
+export async function benchExecutor(): Promise<{ suite: Row[]; timeouts: Row[]; handoffs: Row[] }> {
   const [stack, site] = await Promise.all([devStack(), startDemoSite()]);
   try {
     const state = await stack.start();
@@ -174,7 +176,9 @@ export async function benchExecutor(): Promise<{ suite: Row[]; timeouts: Row[] }
     const stackMs = percentile(stackRuns, 50);
     const bareMs = percentile(bareRuns, 50);
     const lateness = await timeoutLateness(state, site.url);
+    const handoffs = await benchHandoffs(state, site.url);
     return {
+      handoffs,
       suite: [
         {
           cases: SUITE_SIZE,

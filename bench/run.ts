@@ -4,10 +4,12 @@
  */
 import { cpus, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
-import { formatTable } from "./stats.ts";
-import { benchStoreOverhead } from "./store-overhead.ts";
+import { benchBundle } from "./bundle.ts";
 import { benchExecutor } from "./executor.ts";
 import { benchFanout } from "./fanout.ts";
+import { benchPages } from "./pages.ts";
+import { formatTable } from "./stats.ts";
+import { benchStoreOverhead } from "./store-overhead.ts";
 import { benchTrigger } from "./trigger.ts";
 import { benchWebhook } from "./webhook.ts";
 
@@ -18,6 +20,7 @@ const report = (title: string, rows: Record<string, string | number>[]) => {
   sections.push(`## ${title}\n\n${table}\n`);
 };
 
+report("The Worker bundle: upload size and start time", benchBundle());
 report("RunStore overhead: routed createRun + findRun vs the same statements on a bare client", await benchStoreOverhead());
 const trigger = await benchTrigger();
 report("Trigger latency (local stack, sequential) beside a bare INSERT through the same driver", trigger.latency);
@@ -26,8 +29,10 @@ report("Where a trigger's time goes: throughput of ever larger parts of its path
 report("WebSocket fan-out: event written in RunDO → received by every subscriber", await benchFanout());
 const executor = await benchExecutor();
 report("A 20-case suite: trigger → queue → executor → results, beside a bare Playwright script", executor.suite);
+report("Hand-offs: trigger → executor claim, and a freed slot → the next queued run", executor.handoffs);
 report("Alarm-driven timeouts: a token's timeoutAt → its waiting run resumed", executor.timeouts);
 report("GitHub webhook route (sequential signed deliveries)", await benchWebhook());
+report("Run pages in Chromium: first contentful paint and bytes transferred (budget < 300 ms, < 50 KiB)", await benchPages());
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(

@@ -35,10 +35,12 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     const admin = pool(state.databases.legacy);
     const tenants = [];
     for (let i = 1; i < ORGANIZATIONS; i++) tenants.push(await seedTenant(admin, { slug: `bench-${i}` }));
+    const keys = [state.apiKey, ...tenants.map((tenant) => tenant.apiKey)];
     // The bench measures the full path of an admitted run (lock, count, insert, RunDO, queue send): no limit.
     await admin.query("update organizations set concurrency_limit = 1000000");
+    // Except for one organisation at a limit of 0, whose runs are recorded QUEUED and stay so: phase 1 alone.
+    const queuedTenant = await seedTenant(admin, { slug: "bench-queued", concurrencyLimit: 0 });
     await admin.end();
-    const keys = [state.apiKey, ...tenants.map((tenant) => tenant.apiKey)];
 
     const owner = [mintCuid(), mintCuid(), mintCuid()];
     const insertSql = `insert into runs (id, organization_id, project_id, environment_id, task, status, payload)
@@ -71,6 +73,12 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     for (let i = 0; i < LATENCY_SAMPLES; i++) {
       triggers.push(await timed(async () => (await trigger()).arrayBuffer()));
     }
+    // The floor under every request; and phase 1 alone, the run recorded QUEUED: nothing is dispatched or
+    // executed while the next trigger is timed.
+    const unknownRoute: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) unknownRoute.push(await timed(async () => (await fetch(`${state.apiUrl}/nope`)).arrayBuffer()));
+    const queuedTriggers: number[] = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i++) queuedTriggers.push(await timed(async () => (await trigger(queuedTenant.apiKey)).arrayBuffer()));
 
     // Where a trigger's cost goes: requests/s of ever larger parts of its path, measured before the
     // sustained triggers leave a backlog of runs executing.
@@ -104,6 +112,8 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
         latencyRow("bare INSERT, warm connection", bareWarm),
         latencyRow("bare INSERT, new connection (as a Worker request)", bareFresh),
         latencyRow("POST /api/v1/tasks/http-check/trigger", triggers),
+        latencyRow("  the same, recorded QUEUED: phase 1 alone, no run executing meanwhile", queuedTriggers),
+        latencyRow("  an unknown route: wrangler dev + workerd + Hono, no database", unknownRoute),
         {
           case: "trigger / bare INSERT on a new connection (target ≤ 3)",
           "p50 ms": percentile(triggers, 50) / percentile(bareFresh, 50),

@@ -1,7 +1,7 @@
 /**
- * The demo `npm start` runs (DESIGN §9): the bundled demo suite as one batch against the bundled demo site,
- * its progress printed live from the batch's WebSocket, then a summary with each failure's step, message
- * and screenshot link.
+ * The demo `npm start` runs (DESIGN §9): the bundled demo suite, started by hand as a suite run against the
+ * bundled demo site, its progress printed live from the suite run's WebSocket, then a summary with each
+ * failure's step, message and screenshot link, and the link to the page a check run's "Details" opens.
  */
 import { createRequire } from "node:module";
 import type WebSocketType from "ws";
@@ -35,10 +35,14 @@ export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (li
     return json;
   };
 
-  const items = demoSuite.cases.map((testCase) => ({ task: "browser-case", payload: { case: testCase, baseUrl: siteUrl } }));
-  const batch = await call("POST", "/api/v1/tasks/batch", { items });
+  // Created on the first start, brought up to date on later ones (a suite's name is unique).
+  const suite = { name: demoSuite.name, repository: "flightcheck/demo-store", baseUrl: siteUrl, cases: demoSuite.cases };
+  const existing = ((await call("GET", "/api/v1/suites")).data as { id: string; name: string }[]).find(({ name }) => name === suite.name);
+  const { id: suiteId } = existing ? await call("PATCH", `/api/v1/suites/${existing.id}`, suite) : await call("POST", "/api/v1/suites", suite);
+  const batch = await call("POST", `/api/v1/suites/${suiteId}/runs`, {});
   const names = new Map<string, string>(batch.runs.map((id: string, index: number) => [id, demoSuite.cases[index]!.name]));
-  say(`demo: "${demoSuite.name}", ${items.length} cases against ${siteUrl} (batch ${batch.id})`);
+  say(`demo: "${demoSuite.name}", ${batch.runs.length} cases against ${siteUrl} (suite run ${batch.id})`);
+  say(`demo: follow it in a browser: ${batch.pageUrl}`);
 
   await new Promise<void>((resolve, reject) => {
     const socket = new WebSocket(`${apiUrl.replace(/^http/, "ws")}/api/v1/batches/${batch.id}/live?token=${batch.publicAccessToken}`);
@@ -74,5 +78,6 @@ export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (li
   }
   const failed = runs.length - passed;
   say(`demo: ${passed} passed, ${failed} failed${failed ? " (one fails on purpose: see above)" : ""}`);
+  say(`demo: the suite run's page: ${batch.pageUrl}`);
   return { batchId: batch.id, passed, failed };
 }

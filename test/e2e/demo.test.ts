@@ -12,4 +12,13 @@ it("runs the demo suite and prints its progress and summary", { timeout: 90_000 
   expect(output).toMatch(/✓ Signing in shows the dashboard: completed/);
   expect(output).toContain("tagline mentions free shipping");
   expect(output).toMatch(/screenshot: http:\/\/127\.0\.0\.1:\d+\/api\/v1\/runs\/run_\w+\/artifacts\/1\/failure\.png/);
+
+  // The link it prints opens the suite run's page without an API key.
+  const page = /the suite run's page: (http:\/\/127\.0\.0\.1:\d+\/runs\/batch_\w+\?token=\S+)/.exec(output)?.[1];
+  expect(page).toBeDefined();
+  const response = await fetch(page!);
+  expect(response.status).toBe(200);
+  const html = await response.text();
+  expect(html).toContain("Signing in shows the dashboard");
+  expect(html).toContain("tagline mentions free shipping");
 });

@@ -167,6 +167,8 @@ describe("batches", () => {
     expect(batch).toMatchObject({ id: body.id, status: "COMPLETED", counts: { total: 3, completed: 2, failed: 1 } });
     expect(batch.runs.map((r: { id: string }) => r.id)).toEqual(body.runs);
     expect(batch.runs.map((r: { payload: { url: string } }) => r.payload.url)).toEqual(items.map((i) => i.payload.url));
+    // The batch ended when its last item did.
+    expect(batch.completedAt).toBe(batch.runs.map((r: { completedAt: string }) => r.completedAt).sort().at(-1));
 
     const again = await api.json("POST", "/api/v1/tasks/batch", { items, idempotencyKey: "suite-run-1" });
     expect(again).toMatchObject({ status: 200, body: { id: body.id, runs: body.runs, isCached: true } });

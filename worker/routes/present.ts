@@ -46,12 +46,16 @@ export function presentBatch(batch: Batch, runs: Run[]) {
     counts[key] = (counts[key] ?? 0) + 1;
   }
   counts.failed = runs.filter((run) => isFinal(run.status) && run.status !== "COMPLETED").length;
+  const completed = runs.every((run) => isFinal(run.status));
+  // A batch ends with its last item: derived from the items, so it can never disagree with them.
+  const completedAt = completed ? new Date(Math.max(...runs.map((run) => run.completedAt?.getTime() ?? 0))) : null;
   return {
     id: toFriendlyId("batch", batch.id),
-    status: runs.every((run) => isFinal(run.status)) ? "COMPLETED" : "PENDING",
+    status: completed ? "COMPLETED" : "PENDING",
     counts,
     parentRunId: batch.parentRunId ? toFriendlyId("run", batch.parentRunId) : null,
     createdAt: iso(batch.createdAt),
+    completedAt: iso(completedAt),
     runs: runs.map((run) => presentRun(run)),
   };
 }

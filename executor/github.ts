@@ -47,41 +47,56 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
 
   async function call(installationId: number, route: string, parameters: Record<string, unknown>) {
     const send = (token: string) => request(route, { ...parameters, headers: { authorization: `token ${token}` } });
-    return withRetries(async () => {
-      const { token } = await auth({ type: "installation", installationId });
-      try {
-        return await send(token);
-      } catch (error) {
-        // A cached token GitHub no longer honours (revoked, or not yet replicated): mint a fresh one, once.
-        if (statusOf(error) !== 401) throw error;
-        return await send((await auth({ type: "installation", installationId, refresh: true })).token);
-      }
+    const { token } = await auth({ type: "installation", installationId });
+    try {
+      return await send(token);
+    } catch (error) {
+      // A cached token GitHub no longer honours (revoked, or not yet replicated): mint a fresh one, once.
+      if (statusOf(error) !== 401) throw error;
+      return await send((await auth({ type: "installation", installationId, refresh: true })).token);
+    }
+  }
+
+  /**
+   * The check run this suite run created before, found by its external_id on the commit: a create whose
+   * answer was lost (to us, or to the Worker) must not leave the suite run with two check runs.
+   */
+  async function findCheckRun(sync: CheckRunSync, owner: string, repo: string): Promise<number | undefined> {
+    const { data } = await call(sync.installationId, "GET /repos/{owner}/{repo}/commits/{ref}/check-runs", {
+      owner,
+      repo,
+      ref: sync.headSha,
+      check_name: sync.name,
+      filter: "all",
+      per_page: 100,
     });
+    return (data as { check_runs: { id: number; external_id: string | null }[] }).check_runs.find((run) => run.external_id === sync.externalId)?.id;
+  }
+
+  async function upsertCheckRun(sync: CheckRunSync): Promise<{ checkRunId: number }> {
+    const [owner, repo] = sync.repository.split("/") as [string, string];
+    const body = {
+      name: sync.name,
+      details_url: sync.detailsUrl,
+      external_id: sync.externalId,
+      status: sync.status,
+      conclusion: sync.conclusion,
+      started_at: sync.startedAt,
+      completed_at: sync.completedAt,
+      output: { title: renderTitle(sync), summary: renderSummary(sync) },
+    };
+    const checkRunId = sync.checkRunId ?? (await findCheckRun(sync, owner, repo));
+    const response =
+      checkRunId === undefined
+        ? await call(sync.installationId, "POST /repos/{owner}/{repo}/check-runs", { owner, repo, head_sha: sync.headSha, ...body })
+        : await call(sync.installationId, "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { owner, repo, check_run_id: checkRunId, ...body });
+    return { checkRunId: (response.data as { id: number }).id };
   }
 
   return {
-    async syncCheckRun(sync: CheckRunSync): Promise<{ checkRunId: number }> {
-      const [owner, repo] = sync.repository.split("/");
-      const body = {
-        name: sync.name,
-        details_url: sync.detailsUrl,
-        external_id: sync.externalId,
-        status: sync.status,
-        conclusion: sync.conclusion,
-        started_at: sync.startedAt,
-        completed_at: sync.completedAt,
-        output: { title: renderTitle(sync), summary: renderSummary(sync) },
-      };
-      const response =
-        sync.checkRunId === undefined
-          ? await call(sync.installationId, "POST /repos/{owner}/{repo}/check-runs", { owner, repo, head_sha: sync.headSha, ...body })
-          : await call(sync.installationId, "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
-              owner,
-              repo,
-              check_run_id: sync.checkRunId,
-              ...body,
-            });
-      return { checkRunId: (response.data as { id: number }).id };
+    /** Creates or updates the suite run's one check run; 5xx and network errors are retried, the lookup with them. */
+    syncCheckRun(sync: CheckRunSync): Promise<{ checkRunId: number }> {
+      return withRetries(() => upsertCheckRun(sync));
     },
   };
 }

@@ -101,6 +101,16 @@ describe("the GitHub App", { timeout: 60_000 }, () => {
     expect(batch.body.counts).toMatchObject({ total: 4, completed: 3, failed: 1 });
   });
 
+  it("keeps one check run when GitHub created it but its answer was lost", async () => {
+    const sha = randomSha();
+    github.loseNextAnswers(1, /^POST .*\/check-runs$/);
+    expect((await deliver("pull_request", pullRequest(sha))).status).toBe(202);
+    const checkRun = await completedCheckRun(sha);
+    expect(createsFor(sha).map((call) => call.status)).toEqual([502]);
+    expect(checkRunsFor(sha)).toEqual([checkRun]);
+    expect(checkRun).toMatchObject({ conclusion: "failure", external_id: expect.stringMatching(/^batch_/) });
+  });
+
   it("refuses a forged signature and records nothing", async () => {
     const sha = randomSha();
     const forged = await deliver("pull_request", pullRequest(sha), { secret: "not-the-webhook-secret" });

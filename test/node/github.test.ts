@@ -19,15 +19,19 @@ beforeEach(() => {
 });
 
 let installations = 100;
-/** A fresh installation per test, so one test's cached token never serves another. */
+/**
+ * A fresh installation per test, so one test's cached token never serves another, and a fresh suite run, so
+ * one test's check run is never found by another.
+ */
 function suiteRun(overrides: Partial<CheckRunSync> = {}): CheckRunSync {
+  installations += 1;
   return checkRunSyncSchema.parse({
-    installationId: (installations += 1),
+    installationId: installations,
     repository: "acme/shop",
     headSha: "a".repeat(40),
     name: "flightcheck: checkout",
     detailsUrl: "https://flightcheck.example/suite-runs/batch_1",
-    externalId: "batch_1",
+    externalId: `batch_${installations}`,
     status: "queued",
     cases: [
       { name: "login works", status: "PENDING" },
@@ -48,7 +52,7 @@ describe("syncCheckRun against a local GitHub", () => {
       head_sha: "a".repeat(40),
       name: "flightcheck: checkout",
       status: "queued",
-      external_id: "batch_1",
+      external_id: queued.externalId,
       details_url: "https://flightcheck.example/suite-runs/batch_1",
       output: { title: "Queued: 2 cases" },
     });
@@ -103,6 +107,7 @@ describe("syncCheckRun against a local GitHub", () => {
     expect(tokenExchanges()).toHaveLength(1);
     expect(tokenExchanges()[0]).toMatchObject({ method: "POST", path: `/app/installations/${queued.installationId}/access_tokens`, status: 201 });
     expect(checkRunCalls().map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([
+      `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
       "POST /repos/acme/shop/check-runs 201",
       `PATCH /repos/acme/shop/check-runs/${checkRunId} 200`,
       `PATCH /repos/acme/shop/check-runs/${checkRunId} 200`,
@@ -130,6 +135,7 @@ describe("syncCheckRun against a local GitHub", () => {
     expect(github.checkRuns.get(checkRunId)?.status).toBe("in_progress");
     expect(github.calls.map(({ method, path, status }) => `${method} ${path.replace(/\/\d+\//, "/:id/")} ${status}`)).toEqual([
       "POST /app/installations/:id/access_tokens 201",
+      `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
       "POST /repos/acme/shop/check-runs 201",
       `PATCH /repos/acme/shop/check-runs/${checkRunId} 401`,
       "POST /app/installations/:id/access_tokens 201",
@@ -141,7 +147,25 @@ describe("syncCheckRun against a local GitHub", () => {
     github.failNext(1);
     const { checkRunId } = await app.syncCheckRun(suiteRun());
     expect(github.checkRuns.get(checkRunId)?.status).toBe("queued");
-    expect(github.calls.map((call) => call.status)).toEqual([500, 201, 201]);
+    expect(github.calls.map((call) => call.status)).toEqual([500, 201, 200, 201]);
+  });
+
+  it("finds the check run whose creation answer was lost instead of creating a second", async () => {
+    const earlier = suiteRun();
+    await app.syncCheckRun(earlier); // the installation's token is cached, and the commit has another suite run's check run
+    github.calls.length = 0;
+    github.loseNextAnswers(1, /^POST .*\/check-runs$/);
+    const lost = { ...earlier, externalId: "batch_2", detailsUrl: "https://flightcheck.example/suite-runs/batch_2" };
+    const { checkRunId } = await app.syncCheckRun(lost);
+
+    const ours = [...github.checkRuns.values()].filter((run) => run.external_id === "batch_2");
+    expect(ours.map((run) => run.id)).toEqual([checkRunId]);
+    expect(checkRunCalls().map(({ method, path, status }) => `${method} ${path.replace(/\/\d+$/, "/:id")} ${status}`)).toEqual([
+      `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
+      "POST /repos/acme/shop/check-runs 502",
+      `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
+      "PATCH /repos/acme/shop/check-runs/:id 200",
+    ]);
   });
 
   it("gives up after three attempts at a persistent 5xx", async () => {

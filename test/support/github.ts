@@ -4,9 +4,13 @@
  *   POST  /app/installations/:id/access_tokens          App JWT (RS256, verified) → installation token, 1 h
  *   POST  /repos/:owner/:repo/check-runs                installation token → { id, …check run }
  *   PATCH /repos/:owner/:repo/check-runs/:id            installation token → merged check run
+ *   GET   /repos/:owner/:repo/commits/:sha/check-runs   installation token → { total_count, check_runs }
+ *                                                       (check_name; filter latest, the default, or all)
  *
  * Errors carry GitHub's JSON shape ({ message, documentation_url }). `failNext(n)` makes the next n requests
- * answer 500, as GitHub does now and then; `revokeTokens()` makes issued installation tokens 401.
+ * answer 500, as GitHub does now and then; `loseNextAnswers(n)` carries out the next n requests but answers
+ * 502, as when GitHub did the work and the answer never arrived; `revokeTokens()` makes issued installation
+ * tokens 401.
  */
 import { generateKeyPairSync, randomBytes, verify } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -27,6 +31,8 @@ export interface FakeGitHub {
   /** Each check run's latest state by id, as GitHub would return it. */
   checkRuns: Map<number, Record<string, unknown>>;
   failNext(count: number, status?: number): void;
+  /** The next `count` requests (those whose "METHOD /path" matches `route`, if given) are carried out but answered 502. */
+  loseNextAnswers(count: number, route?: RegExp): void;
   /** Every installation token issued so far stops working, as when GitHub revokes them. */
   revokeTokens(): void;
   close(): Promise<void>;
@@ -62,6 +68,7 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
   const tokens = new Map<string, { installationId: number; expiresAt: number }>();
   let nextCheckRunId = 1;
   let failures = { count: 0, status: 500 };
+  let lostAnswers: { count: number; route?: RegExp } = { count: 0 };
 
   function verifyAppJwt(authorization: string | undefined): void {
     const [scheme, jwt] = (authorization ?? "").split(" ");
@@ -141,6 +148,18 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
       checkRuns.set(id, checkRun);
       return [200, checkRun];
     }
+    const list = /^\/repos\/([^/]+\/[^/]+)\/commits\/([^/]+)\/check-runs$/.exec(path);
+    if (method === "GET" && list) {
+      requireInstallationToken(request.headers.authorization);
+      const query = new URL(request.url ?? "/", "http://github.local").searchParams;
+      const name = query.get("check_name");
+      let found = [...checkRuns.values()].filter(
+        (run) => checkRunRepos.get(run.id as number) === list[1] && run.head_sha === list[2] && (!name || run.name === name),
+      );
+      // Like GitHub: unless asked for all, only the newest check run of each name.
+      if (query.get("filter") !== "all") found = found.filter((run) => !found.some((other) => other.name === run.name && (other.id as number) > (run.id as number)));
+      return [200, { total_count: found.length, check_runs: found }];
+    }
     throw new Refusal(404, "Not Found");
   }
 
@@ -151,7 +170,12 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
         throw new Refusal(failures.status, "Server Error");
       }
       if (!body) throw new Refusal(400, "Problems parsing JSON");
-      return route(method, path, request, body);
+      const answer = route(method, path, request, body);
+      if (lostAnswers.count > 0 && (!lostAnswers.route || lostAnswers.route.test(`${method} ${path}`))) {
+        lostAnswers.count -= 1;
+        throw new Refusal(502, "Bad Gateway");
+      }
+      return answer;
     } catch (error) {
       if (!(error instanceof Refusal)) throw error;
       return [error.status, { message: error.message, documentation_url: DOCS }];
@@ -184,6 +208,9 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
     checkRuns,
     failNext: (count, status = 500) => {
       failures = { count, status };
+    },
+    loseNextAnswers: (count, route) => {
+      lostAnswers = { count, route };
     },
     revokeTokens: () => tokens.clear(),
     close: () =>

@@ -16,7 +16,6 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import * as controlPlane from "../schema/control-plane.ts";
 import { connect } from "../worker/store/database.ts";
 import { runDemo } from "./demo.ts";
 import { startDemoSite } from "./demo-site.ts";
@@ -141,7 +140,7 @@ async function main(): Promise<void> {
   const { urls, wsProxyUrl } = databases;
   say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops, migrated), proxy ${wsProxyUrl}`);
 
-  const legacy = connect(urls.legacy, controlPlane, { wsProxy: wsProxyUrl });
+  const legacy = connect(urls.legacy, { wsProxy: wsProxyUrl });
   const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey });
   await legacy.close();
   say("dev tenant seeded");

@@ -27,7 +27,7 @@ export async function migrateAll({ legacy, runops, wsProxy }: MigrateTargets): P
   const targets: [string, string][] = [[legacy, MIGRATIONS.legacy]];
   if (runops) targets.push([runops, MIGRATIONS.runops]);
   for (const [url, migrationsFolder] of targets) {
-    const { db, close } = connect(url, {}, { wsProxy });
+    const { db, close } = connect(url, { wsProxy });
     try {
       await migrate(db, { migrationsFolder });
     } finally {

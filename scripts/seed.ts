@@ -5,7 +5,7 @@
 import { apiKeyPrefix, hashApiKey, mintApiKey } from "../schema/api-keys.ts";
 import * as controlPlane from "../schema/control-plane.ts";
 import type { Pool } from "@neondatabase/serverless";
-import { withSchema } from "../worker/store/database.ts";
+import { database } from "../worker/store/database.ts";
 import { mintCuid } from "../worker/store/ids.ts";
 
 const { organizations, projects, environments } = controlPlane;
@@ -29,7 +29,7 @@ export async function seedTenant(
   { slug = "dev", apiKey = mintApiKey("dev"), concurrencyLimit = 10 }: SeedOptions = {},
 ): Promise<Tenant> {
   const apiKeyHash = await hashApiKey(apiKey);
-  return withSchema(pool, controlPlane).transaction(async (tx) => {
+  return database(pool).transaction(async (tx) => {
     const [organization] = await tx
       .insert(organizations)
       .values({ id: mintCuid(), slug, name: `${slug} organisation`, concurrencyLimit })

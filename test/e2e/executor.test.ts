@@ -109,7 +109,7 @@ describe("browser cases on the local stack", { timeout: 60_000 }, () => {
     await runUntil(id);
     // Deliver the same message again, as the queue may: same run, same attempt, a valid token.
     const runId = parseFriendlyId("run", id).id;
-    const database = connect(dev.databases.runops, runOps, { wsProxy: dev.wsProxyUrl });
+    const database = connect(dev.databases.runops, { wsProxy: dev.wsProxyUrl });
     const [row] = await database.db.select().from(runOps.runs).where(eq(runOps.runs.id, runId));
     await database.close();
     const token = await signToken(dev.signingSecret, { scope: "executor", sub: id, env: row!.environmentId }, 600);

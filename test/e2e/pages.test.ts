@@ -14,6 +14,19 @@ import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 
+// The browser globals the page callbacks below read: this file is typed for Node, not the DOM.
+declare const document: {
+  documentElement: { scrollWidth: number };
+  querySelector(selector: string): { textContent: string | null } | null;
+  querySelectorAll(selector: string): Iterable<unknown>;
+};
+declare const window: { innerWidth: number };
+declare function getComputedStyle(element: unknown): { color: string };
+interface HTMLImageElement {
+  complete: boolean;
+  naturalWidth: number;
+}
+
 const APP_ID = "4243";
 const REPOSITORY = "acme/storefront";
 const SUITE = "Storefront";

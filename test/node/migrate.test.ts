@@ -6,7 +6,7 @@ import { connect } from "../../worker/store/database.ts";
 const targets = { legacy: inject("legacyDatabaseUrl"), runops: inject("runopsDatabaseUrl"), wsProxy: inject("wsProxyUrl") };
 
 async function describeDatabase(url: string) {
-  const { db, close } = connect(url, {}, { wsProxy: targets.wsProxy });
+  const { db, close } = connect(url, { wsProxy: targets.wsProxy });
   try {
     const tables = await db.execute<{ name: string }>(
       sql`select table_name as name from information_schema.tables where table_schema = 'public' order by 1`,

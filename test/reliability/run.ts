@@ -12,7 +12,7 @@ import { demoSuite } from "../../scripts/demo-suite.ts";
 import { startDemoSite } from "../../scripts/demo-site.ts";
 import { apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { startPostgres } from "../../scripts/postgres.ts";
-import { seedTenant, type Tenant } from "../../scripts/seed.ts";
+import { seedTenant } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";

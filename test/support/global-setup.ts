@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TestProject } from "vitest/node";
-import * as controlPlane from "../../schema/control-plane.ts";
 import { loadExecutorConfig } from "../../executor/config.ts";
 import { startExecutorServer } from "../../executor/server.ts";
 import { startLocalDatabases } from "../../scripts/local-databases.ts";
@@ -20,7 +19,7 @@ export default async function setup(project: TestProject) {
   const databases = await startLocalDatabases({ dataDir, flags: ["-c", "fsync=off", "-c", "max_connections=1000"] });
   const { urls, wsProxyUrl } = databases;
 
-  const legacy = connect(urls.legacy, controlPlane, { wsProxy: wsProxyUrl });
+  const legacy = connect(urls.legacy, { wsProxy: wsProxyUrl });
   const tenant = await seedTenant(legacy.pool, { slug: "test" });
   await legacy.close();
 

@@ -62,7 +62,7 @@ import { connect } from "../../worker/store/database.ts";
 async function queuedRunsInQueueOrder(organizationId: string) {
   const rows: { id: string; queuedAt: Date; admittedAt: Date }[] = [];
   for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
-    const { db, close } = connect(url, runOps, { wsProxy: inject("wsProxyUrl") });
+    const { db, close } = connect(url, { wsProxy: inject("wsProxyUrl") });
     try {
       const found = await db
         .select({ id: runOps.runs.id, queuedAt: runOps.runs.queuedAt, admittedAt: runOps.runs.admittedAt })

@@ -3,7 +3,6 @@ import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:
 import { exports } from "cloudflare:workers";
 import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { expect, inject, vi } from "vitest";
-import * as controlPlane from "../../schema/control-plane.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { loadConfig } from "../../worker/config.ts";
@@ -44,7 +43,7 @@ export async function recordPendingRun(task: string, payload: unknown, { maxAtte
 /** Changes a run's row behind the engine's back (a clock that moved, a heartbeat that stopped), with a bare client. */
 export async function updateRunRow(runId: string, patch: Partial<typeof runOps.runs.$inferInsert>): Promise<void> {
   const url = residencyOf(runId) === "new" ? inject("runopsDatabaseUrl") : inject("legacyDatabaseUrl");
-  const { db, close } = connect(url, runOps, { wsProxy });
+  const { db, close } = connect(url, { wsProxy });
   try {
     await db.update(runOps.runs).set(patch).where(eq(runOps.runs.id, runId));
   } finally {
@@ -55,7 +54,7 @@ export async function updateRunRow(runId: string, patch: Partial<typeof runOps.r
 /** Changes a waitpoint's row behind the engine's back (its time came), in whichever database holds it. */
 export async function updateWaitpointRow(waitpointId: string, patch: Partial<typeof runOps.waitpoints.$inferInsert>): Promise<void> {
   for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
-    const { db, close } = connect(url, runOps, { wsProxy });
+    const { db, close } = connect(url, { wsProxy });
     try {
       await db.update(runOps.waitpoints).set(patch).where(eq(runOps.waitpoints.id, waitpointId));
     } finally {
@@ -66,7 +65,7 @@ export async function updateWaitpointRow(waitpointId: string, patch: Partial<typ
 
 /** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
 export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {
-  const { pool, close } = connect(inject("legacyDatabaseUrl"), controlPlane, { wsProxy });
+  const { pool, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
   try {
     return await seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit });
   } finally {
@@ -124,7 +123,7 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
   let runs = 0;
   let batches = 0;
   for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
-    const { db, close } = connect(url, runOps, { wsProxy });
+    const { db, close } = connect(url, { wsProxy });
     try {
       runs += (await db.select({ n: count() }).from(runOps.runs).where(eq(runOps.runs.environmentId, environmentId)))[0]!.n;
       batches += (await db.select({ n: count() }).from(runOps.batches).where(eq(runOps.batches.environmentId, environmentId)))[0]!.n;
@@ -140,8 +139,8 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
  * wait, finishes only lower the count, so the sum bounds the true number at the moment the lock was taken.
  */
 export async function sampleActiveRuns(organizationId: string): Promise<number> {
-  const legacy = connect(inject("legacyDatabaseUrl"), runOps, { wsProxy });
-  const runops = connect(inject("runopsDatabaseUrl"), runOps, { wsProxy });
+  const legacy = connect(inject("legacyDatabaseUrl"), { wsProxy });
+  const runops = connect(inject("runopsDatabaseUrl"), { wsProxy });
   const active = (db: Pick<typeof legacy.db, "select">) =>
     db
       .select({ n: count() })

@@ -31,12 +31,15 @@ export function openPool(url: string, { wsProxy, connectionTimeoutMillis = 5_000
   return pool;
 }
 
-export const withSchema = <TSchema extends Record<string, unknown>>(client: Pool, schema: TSchema) =>
-  drizzle({ client, schema, casing: "snake_case" });
+/**
+ * Drizzle's query builder over a pool. No relational schema: nothing uses `db.query`, and building its
+ * config for every store of every request cost more CPU than the queries' own SQL building.
+ */
+export const database = (client: Pool) => drizzle({ client, casing: "snake_case" });
 
-export function connect<TSchema extends Record<string, unknown>>(url: string, schema: TSchema, options: ConnectOptions = {}) {
+export type Database = ReturnType<typeof database>;
+
+export function connect(url: string, options: ConnectOptions = {}) {
   const pool = openPool(url, options);
-  return { db: withSchema(pool, schema), pool, close: () => pool.end() };
+  return { db: database(pool), pool, close: () => pool.end() };
 }
-
-export type Database<TSchema extends Record<string, unknown>> = ReturnType<typeof withSchema<TSchema>>;

@@ -9,7 +9,7 @@ const PING_TIMEOUT_MS = 3_000;
 
 async function ping(url: string, config: Config, waitUntil: (p: Promise<unknown>) => void): Promise<StoreHealth> {
   const started = Date.now();
-  const { pool, close } = connect(url, {}, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis: PING_TIMEOUT_MS });
+  const { pool, close } = connect(url, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis: PING_TIMEOUT_MS });
   try {
     await pool.query("select 1");
     return { status: "ok", latencyMs: Date.now() - started };

@@ -1,16 +1,15 @@
 /** The control-plane tables live only in `legacy`: every store over them speaks the store's error language as it. */
 import type { Pool } from "@neondatabase/serverless";
-import * as controlPlane from "../../schema/control-plane.ts";
-import { type Database, withSchema } from "./database.ts";
+import { type Database, database } from "./database.ts";
 import { normaliseStoreError } from "./errors.ts";
 
 export abstract class LegacyTables {
   protected readonly pool: Pool;
-  protected readonly db: Database<typeof controlPlane>;
+  protected readonly db: Database;
 
   constructor(pool: Pool) {
     this.pool = pool;
-    this.db = withSchema(pool, controlPlane);
+    this.db = database(pool);
   }
 
   protected async guard<T>(operation: () => Promise<T>): Promise<T> {

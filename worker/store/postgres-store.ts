@@ -9,7 +9,7 @@ import type { RunStatus } from "../../schema/contracts.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { ACTIVE_STATUSES, releasesIdempotencyKey } from "../runs/transitions.ts";
 import type { Pool } from "@neondatabase/serverless";
-import { type Database, withSchema } from "./database.ts";
+import { type Database, database } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {
@@ -32,9 +32,8 @@ import type {
 
 const { batches, runWaitpoints, runs, stepResults, waitpoints } = runOps;
 
-export type RunOpsDatabase = Database<typeof runOps>;
 /** The database or a transaction on it. */
-type Executor = PgDatabase<NeonQueryResultHKT, typeof runOps>;
+type Executor = PgDatabase<NeonQueryResultHKT>;
 
 /** Where a page of a list starts: strictly after this (createdAt, id), in descending order. */
 export interface ListPosition {
@@ -69,15 +68,15 @@ async function insertOnce<T extends { idempotencyKeyExpiresAt: Date | null }>(st
 export class PostgresRunStore {
   readonly residency: Residency;
   readonly pool: Pool;
-  private readonly writer: RunOpsDatabase;
-  private readonly reader: RunOpsDatabase;
+  private readonly writer: Database;
+  private readonly reader: Database;
 
   /** `readerPool` is a replica for plain reads; reads that must see a write go to the writer. */
   constructor(residency: Residency, writerPool: Pool, readerPool: Pool = writerPool) {
     this.residency = residency;
     this.pool = writerPool;
-    this.writer = withSchema(writerPool, runOps);
-    this.reader = readerPool === writerPool ? this.writer : withSchema(readerPool, runOps);
+    this.writer = database(writerPool);
+    this.reader = readerPool === writerPool ? this.writer : database(readerPool);
   }
 
 

@@ -19,7 +19,7 @@ export const SPLIT_OFF = { RUN_OPS_SPLIT_ENABLED: "false" };
 export async function whereAre(table: "runs" | "batches" | "waitpoints", ids: string[]) {
   const located: Record<string, string[]> = { legacy: [], new: [] };
   for (const [name, url] of [["legacy", inject("legacyDatabaseUrl")], ["new", inject("runopsDatabaseUrl")]] as const) {
-    const { db, close } = connect(url, runOps, { wsProxy: inject("wsProxyUrl") });
+    const { db, close } = connect(url, { wsProxy: inject("wsProxyUrl") });
     try {
       const rows = await db.select({ id: runOps[table].id }).from(runOps[table]).where(inArray(runOps[table].id, ids));
       located[name] = rows.map((row) => row.id).sort();

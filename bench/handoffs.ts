@@ -51,7 +51,10 @@ async function claimLatencies(state: DevState, baseUrl: string): Promise<number[
 
 /** Completed run → next queued run admitted, for a line of http-checks behind a limit of 1. */
 async function promotionLatencies(state: DevState): Promise<number[]> {
-  const pools = { legacy: openPool(state.databases.legacy, { wsProxy: state.wsProxyUrl }), runops: openPool(state.databases.runops, { wsProxy: state.wsProxyUrl }) };
+  const pools = {
+    legacy: openPool(state.databases.legacy, { wsProxy: state.wsProxyUrl }),
+    runops: openPool(state.databases.runops, { wsProxy: state.wsProxyUrl }),
+  };
   // The dev stack seeds one organisation.
   const { rows: [organization] } = await pools.legacy.query(`select id, concurrency_limit as "limit" from organizations`);
   await pools.legacy.query("update organizations set concurrency_limit = 1 where id = $1", [organization.id]);

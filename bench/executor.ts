@@ -13,7 +13,7 @@ import WebSocket from "ws";
 import { resolveChromium } from "../executor/browser.ts";
 import { DEMO_CREDENTIALS, startDemoSite } from "../scripts/demo-site.ts";
 import { demoSuite } from "../scripts/demo-suite.ts";
-import { type DevState, devStack } from "../scripts/dev-stack.ts";
+import { type DevState, devStack, strictApiClient } from "../scripts/dev-stack.ts";
 import { benchHandoffs } from "./handoffs.ts";
 import { percentile } from "./stats.ts";
 
@@ -69,21 +69,9 @@ async function bareSuite(baseUrl: string): Promise<number> {
   return performance.now() - started;
 }
 
-function client(state: DevState) {
-  return async (method: string, path: string, body?: unknown) => {
-    const response = await fetch(`${state.apiUrl}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${state.apiKey}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    if (!response.ok) throw new Error(`${method} ${path}: HTTP ${response.status} ${await response.text()}`);
-    return (await response.json()) as any;
-  };
-}
-
 /** Trigger to the batch's final status event on its WebSocket: what a person watching it sees. */
 async function stackSuite(state: DevState, baseUrl: string): Promise<{ ms: number; passed: number }> {
-  const api = client(state);
+  const api = strictApiClient(state);
   const started = performance.now();
   const batch = await api("POST", "/api/v1/tasks/batch", { items: suite.map((testCase) => ({ task: "browser-case", payload: { case: testCase, baseUrl } })) });
   await batchCompleted(state, batch);
@@ -133,7 +121,7 @@ function treeRssBytes(root: number): number {
 
 /** How late a token timeout resumes its waiting run: RunDO resumption event `at` minus the token's timeoutAt. */
 async function timeoutLateness(state: DevState, baseUrl: string): Promise<number[]> {
-  const api = client(state);
+  const api = strictApiClient(state);
   const lateness: number[] = [];
   for (let sample = 0; sample < TIMEOUT_SAMPLES; sample++) {
     const run = await api("POST", "/api/v1/tasks/browser-case/trigger", {

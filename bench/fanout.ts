@@ -5,7 +5,7 @@
  */
 import WebSocket from "ws";
 import { devStack } from "../scripts/dev-stack.ts";
-import { mean, percentile } from "./stats.ts";
+import { mean, medianOfRounds, percentile } from "./stats.ts";
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 500);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -54,14 +54,13 @@ export async function benchFanout(): Promise<Record<string, string | number>[]> 
       for (const latency of await Promise.all(arrivals)) latency === undefined ? missing++ : latencies.push(latency);
       rounds.push(latencies);
     }
-    const medianOf = (statistic: (samples: number[]) => number) => percentile(rounds.map(statistic), 50);
     return [
       {
         subscribers: SUBSCRIBERS,
         rounds: ROUNDS,
-        "p50 ms": medianOf((latencies) => percentile(latencies, 50)),
-        "p99 ms (target ≤ 100)": medianOf((latencies) => percentile(latencies, 99)),
-        "mean ms": medianOf(mean),
+        "p50 ms": medianOfRounds(rounds, (latencies) => percentile(latencies, 50)),
+        "p99 ms (target ≤ 100)": medianOfRounds(rounds, (latencies) => percentile(latencies, 99)),
+        "mean ms": medianOfRounds(rounds, mean),
         "missed deliveries": missing,
       },
     ];

@@ -8,7 +8,8 @@
  */
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
-import { type DevState, apiClient } from "../scripts/dev-stack.ts";
+import { type DevState, strictApiClient } from "../scripts/dev-stack.ts";
+import { isFinal } from "../worker/runs/transitions.ts";
 import { openPool } from "../worker/store/database.ts";
 import { percentile } from "./stats.ts";
 
@@ -16,32 +17,27 @@ neonConfig.webSocketConstructor = ws;
 
 const CLAIM_SAMPLES = Number(process.env.BENCH_CLAIM_SAMPLES ?? 20);
 const PROMOTION_SAMPLES = Number(process.env.BENCH_PROMOTION_SAMPLES ?? 30);
-const FINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"]);
 
 type Row = Record<string, string | number>;
 
-async function api(state: DevState, method: string, path: string, body?: unknown) {
-  const { status, body: answer } = await apiClient(state)(method, path, body);
-  if (status >= 300) throw new Error(`${method} ${path}: HTTP ${status} ${JSON.stringify(answer)}`);
-  return answer;
-}
-
 async function finished(state: DevState, runId: string) {
+  const api = strictApiClient(state);
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const run = await api(state, "GET", `/api/v1/runs/${runId}`);
-    if (FINAL.has(run.status)) return run;
+    const run = await api("GET", `/api/v1/runs/${runId}`);
+    if (isFinal(run.status)) return run;
     if (Date.now() > deadline) throw new Error(`${runId} did not finish (${run.status})`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
 async function claimLatencies(state: DevState, baseUrl: string): Promise<number[]> {
+  const api = strictApiClient(state);
   const latencies: number[] = [];
   const payload = { baseUrl, case: { name: "opens the home page", steps: [{ action: "goto", url: "/" }] } };
   for (let sample = 0; sample < CLAIM_SAMPLES; sample++) {
     const sent = Date.now();
-    const { id } = await api(state, "POST", "/api/v1/tasks/browser-case/trigger", { payload });
+    const { id } = await api("POST", "/api/v1/tasks/browser-case/trigger", { payload });
     const run = await finished(state, id);
     if (run.status !== "COMPLETED") throw new Error(`${id} ended ${run.status}: ${JSON.stringify(run.error)}`);
     latencies.push(Date.parse(run.startedAt) - sent);
@@ -51,6 +47,7 @@ async function claimLatencies(state: DevState, baseUrl: string): Promise<number[
 
 /** Completed run → next queued run admitted, for a line of http-checks behind a limit of 1. */
 async function promotionLatencies(state: DevState): Promise<number[]> {
+  const api = strictApiClient(state);
   const pools = {
     legacy: openPool(state.databases.legacy, { wsProxy: state.wsProxyUrl }),
     runops: openPool(state.databases.runops, { wsProxy: state.wsProxyUrl }),
@@ -61,7 +58,7 @@ async function promotionLatencies(state: DevState): Promise<number[]> {
   try {
     const ids: string[] = [];
     for (let sample = 0; sample <= PROMOTION_SAMPLES; sample++) {
-      ids.push((await api(state, "POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${state.executorUrl}/healthz` } })).id);
+      ids.push((await api("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${state.executorUrl}/healthz` } })).id);
     }
     await finished(state, ids.at(-1)!);
     const internal = ids.map((id) => id.replace(/^run_/, ""));

@@ -11,8 +11,8 @@ import { type BrowserContext, chromium } from "playwright";
 import { LOOPBACK_ONLY_HOST_RULES, resolveChromium } from "../executor/browser.ts";
 import { startDemoSite } from "../scripts/demo-site.ts";
 import { demoSuite } from "../scripts/demo-suite.ts";
-import { type DevState, apiClient, devStack } from "../scripts/dev-stack.ts";
-import { percentile } from "./stats.ts";
+import { type DevState, devStack, strictApiClient } from "../scripts/dev-stack.ts";
+import { medianOfRounds, percentile } from "./stats.ts";
 
 const SAMPLES = Number(process.env.BENCH_PAGE_SAMPLES ?? 60);
 const ROUNDS = 3;
@@ -37,19 +37,14 @@ interface Sample {
   requests: number;
 }
 
-/** The API's answer, or a throw naming the call that failed. */
-async function api(state: DevState, method: string, path: string, body?: unknown) {
-  const { status, body: answer } = await apiClient(state)(method, path, body);
-  if (status >= 300) throw new Error(`${method} ${path}: HTTP ${status} ${JSON.stringify(answer)}`);
-  return answer;
-}
 
 /** The demo suite, run once to its end: the suite run's page link. */
 async function finishedSuiteRun(state: DevState, baseUrl: string): Promise<string> {
-  const suite = await api(state, "POST", "/api/v1/suites", { name: `${demoSuite.name} (bench)`, repository: "acme/shop", baseUrl, cases: demoSuite.cases });
-  const started = await api(state, "POST", `/api/v1/suites/${suite.id}/runs`, { sha: "b".repeat(40), ref: "main" });
+  const api = strictApiClient(state);
+  const suite = await api("POST", "/api/v1/suites", { name: `${demoSuite.name} (bench)`, repository: "acme/shop", baseUrl, cases: demoSuite.cases });
+  const started = await api("POST", `/api/v1/suites/${suite.id}/runs`, { sha: "b".repeat(40), ref: "main" });
   const deadline = Date.now() + 120_000;
-  while ((await api(state, "GET", `/api/v1/batches/${started.id}`)).status !== "COMPLETED") {
+  while ((await api("GET", `/api/v1/batches/${started.id}`)).status !== "COMPLETED") {
     if (Date.now() > deadline) throw new Error(`suite run ${started.id} did not finish`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
@@ -89,8 +84,7 @@ async function open(browser: { newContext(): Promise<BrowserContext> }, url: str
 
 /** Each figure is the median of the rounds' figures. */
 function row(page: string, rounds: Sample[][]): Row {
-  const figure = (value: (sample: Sample) => number, p: number) =>
-    percentile(rounds.map((samples) => percentile(samples.map(value), p)), 50);
+  const figure = (value: (sample: Sample) => number, p: number) => medianOfRounds(rounds, (samples) => percentile(samples.map(value), p));
   const firstPaintP99 = figure((sample) => sample.firstPaintMs, 99);
   const transferredP99 = figure((sample) => sample.bytes / 1024, 99);
   return {

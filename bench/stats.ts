@@ -6,6 +6,9 @@ export function percentile(samples: number[], p: number): number {
 
 export const mean = (samples: number[]) => samples.reduce((sum, x) => sum + x, 0) / samples.length;
 
+/** A statistic of each round's samples, then the median of those: one slow round cannot move the figure. */
+export const medianOfRounds = <T>(rounds: T[][], statistic: (samples: T[]) => number) => percentile(rounds.map(statistic), 50);
+
 export async function timed(run: () => Promise<unknown>): Promise<number> {
   const started = performance.now();
   await run();

@@ -11,7 +11,7 @@ import ws from "ws";
 import { devStack } from "../scripts/dev-stack.ts";
 import { seedTenant } from "../scripts/seed.ts";
 import { openPool } from "../worker/store/database.ts";
-import { mean, percentile, timed } from "./stats.ts";
+import { mean, medianOfRounds, percentile, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
 
@@ -88,13 +88,12 @@ export async function benchWebhook(): Promise<Record<string, string | number>[]>
     }
     rounds.set("pull_request → suite run (its cases run meanwhile)", busy);
 
-    const medianOf = (perRound: number[][], statistic: (samples: number[]) => number) => percentile(perRound.map(statistic), 50);
     const rows = [...rounds].map(([request, perRound]) => ({
       request,
       samples: perRound.flat().length,
-      "p50 ms": medianOf(perRound, (samples) => percentile(samples, 50)),
-      "p99 ms (target ≤ 50)": medianOf(perRound, (samples) => percentile(samples, 99)),
-      "mean ms": medianOf(perRound, mean),
+      "p50 ms": medianOfRounds(perRound, (samples) => percentile(samples, 50)),
+      "p99 ms (target ≤ 50)": medianOfRounds(perRound, (samples) => percentile(samples, 99)),
+      "mean ms": medianOfRounds(perRound, mean),
     }));
     return rows;
   } finally {

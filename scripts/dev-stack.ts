@@ -101,3 +101,13 @@ export function apiClient(state: Pick<DevState, "apiUrl" | "apiKey">, apiKey = s
     return { status: response.status, body: text ? JSON.parse(text) : undefined };
   };
 }
+
+/** `apiClient` for callers that only go on after a 2xx: the answer's body, or a throw naming the call. */
+export function strictApiClient(state: Pick<DevState, "apiUrl" | "apiKey">, apiKey = state.apiKey) {
+  const call = apiClient(state, apiKey);
+  return async (method: string, path: string, body?: unknown): Promise<any> => {
+    const { status, body: answer } = await call(method, path, body);
+    if (status >= 300) throw new Error(`${method} ${path}: HTTP ${status} ${JSON.stringify(answer)}`);
+    return answer;
+  };
+}

@@ -18,6 +18,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../worker/store/database.ts";
 import { runDemo } from "./demo.ts";
+import { browserAdvice, findChromium } from "./require-browser.ts";
 import { startDemoSite } from "./demo-site.ts";
 import { startLocalDatabases } from "./local-databases.ts";
 import { freePort, waitForHttp } from "./net.ts";
@@ -127,6 +128,10 @@ const secret = () => randomBytes(24).toString("hex");
 async function main(): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(0));
 
+  if (!findChromium()) {
+    console.error(`[flightcheck] the executor needs Chromium and none was found. ${browserAdvice()}`);
+    process.exit(1);
+  }
   if (flags.fresh) rmSync(home, { recursive: true, force: true });
   mkdirSync(home, { recursive: true });
   const previous = loadSecrets();
@@ -156,14 +161,20 @@ async function main(): Promise<void> {
     wsProxyUrl,
   };
 
-  const workerEnv = {
+  // wrangler.toml's required secrets reach `wrangler dev` the way it expects them, from an env file (kept out of
+  // the process list); everything else is a plain --var.
+  const secretsFile = join(home, "dev.vars");
+  const workerSecrets = {
     LEGACY_DATABASE_URL: urls.legacy,
     RUNOPS_DATABASE_URL: urls.runops,
+    EXECUTOR_SHARED_SECRET: state.executorSecret,
+    SIGNING_SECRET: state.signingSecret,
+  };
+  writeFileSync(secretsFile, Object.entries(workerSecrets).map(([key, value]) => `${key}=${value}\n`).join(""), { mode: 0o600 });
+  const workerEnv = {
     RUN_OPS_SPLIT_ENABLED: "true",
     DATABASE_WS_PROXY: wsProxyUrl,
     EXECUTOR_URL: state.executorUrl,
-    EXECUTOR_SHARED_SECRET: state.executorSecret,
-    SIGNING_SECRET: state.signingSecret,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
     // A GitHub App (or a local stand-in for GitHub) when the environment names one; the private key stays
@@ -191,6 +202,7 @@ async function main(): Promise<void> {
       "--ip", "127.0.0.1",
       "--port", String(ports.api),
       "--inspector-port", String(await freePort()),
+      "--env-file", secretsFile,
       ...Object.entries(workerEnv).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
       "--persist-to", join(home, "wrangler"),
       "--show-interactive-dev-session=false",

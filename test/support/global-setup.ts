@@ -12,8 +12,14 @@ import { startLocalDatabases } from "../../scripts/local-databases.ts";
 import { startSite } from "./site.ts";
 import { seedTenant } from "../../scripts/seed.ts";
 import { connect } from "../../worker/store/database.ts";
+import { browserAdvice, findChromium } from "../../scripts/require-browser.ts";
 
 export default async function setup(project: TestProject) {
+  // Half the suite drives Chromium: without one, one line saying what to do beats dozens of failures.
+  if (!findChromium()) {
+    console.error(`\nnpm test needs Chromium and none was found. ${browserAdvice()}\n`);
+    process.exit(1);
+  }
   const dataDir = mkdtempSync(join(tmpdir(), "flightcheck-test-pg-"));
   // 200-writer races open a connection per writer and store: room for them.
   const databases = await startLocalDatabases({ dataDir, flags: ["-c", "fsync=off", "-c", "max_connections=1000"] });

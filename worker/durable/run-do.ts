@@ -232,7 +232,15 @@ export class RunDO extends DurableObject<Env> {
   }
 
   override webSocketClose(socket: WebSocket, code: number, reason: string): void {
-    // 1005 means "no code": it may not be sent back.
-    socket.close(code === 1005 ? 1000 : code, reason);
+    socket.close(sendableCloseCode(code), reason);
   }
+}
+
+/**
+ * The code to answer a client's close with: its own, unless it is one that may only be reported, never sent
+ * (1005 "no code", 1006 "abnormal", 1015 "TLS"), or outside the ranges a close frame may carry.
+ */
+export function sendableCloseCode(code: number): number {
+  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  return sendable ? code : 1000;
 }

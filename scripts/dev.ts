@@ -174,6 +174,8 @@ async function main(): Promise<void> {
   const workerEnv = {
     RUN_OPS_SPLIT_ENABLED: "true",
     DATABASE_WS_PROXY: wsProxyUrl,
+    // The embedded server on a busy laptop can take seconds to fork a backend; Neon's default is 5 s.
+    DATABASE_CONNECT_TIMEOUT_MS: "60000",
     EXECUTOR_URL: state.executorUrl,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
@@ -212,8 +214,9 @@ async function main(): Promise<void> {
     { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   );
 
-  await waitForHttp(`${state.executorUrl}/healthz`, 30_000);
-  await waitForHttp(`${state.apiUrl}/healthz`, 60_000);
+  // Generous deadlines: a busy machine starts slowly, and a child that fails to start stops the stack at once.
+  await waitForHttp(`${state.executorUrl}/healthz`, 180_000);
+  await waitForHttp(`${state.apiUrl}/healthz`, 180_000);
   writeFileSync(join(home, "dev.json"), `${JSON.stringify(state, null, 2)}\n`);
 
   say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s — details in ${join(home, "dev.json")}`);

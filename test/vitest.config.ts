@@ -9,8 +9,9 @@ export default defineConfig({
   root: fileURLToPath(new URL("..", import.meta.url)),
   test: {
     globalSetup: ["./test/support/global-setup.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Deadlines, not waits: every test waits on its condition, and a busy two-core machine may take long.
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
     projects: [
       {
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
@@ -23,6 +24,7 @@ export default defineConfig({
                 RUNOPS_DATABASE_URL: inject("runopsDatabaseUrl"),
                 RUN_OPS_SPLIT_ENABLED: "true",
                 DATABASE_WS_PROXY: inject("wsProxyUrl"),
+                DATABASE_CONNECT_TIMEOUT_MS: "60000",
                 EXECUTOR_URL: inject("executorUrl"),
                 EXECUTOR_SHARED_SECRET: inject("executorSecret"),
                 SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
@@ -38,7 +40,7 @@ export default defineConfig({
       {
         // Each file runs the whole local stack: one at a time, so they neither race for ports nor starve
         // each other of the two cores.
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", fileParallelism: false },
+        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 300_000 },
       },
     ],
   },

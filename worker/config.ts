@@ -27,6 +27,11 @@ const schema = z
     GITHUB_WEBHOOK_SECRET: z.string().optional(),
     GITHUB_API_URL: z.url().default("https://api.github.com"),
     PUBLIC_URL: z.url().optional(),
+    /**
+     * How long opening a database connection may take before the request answers 503. Neon answers in well
+     * under a second; the local stack and the tests raise it, since a busy two-core machine can take longer.
+     */
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
     /** An executing run silent for this long is retried or CRASHED. */
     HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   })

@@ -70,8 +70,17 @@ describe("the shared browser", () => {
   });
 
   it("fails a case whose browser dies mid-step as retryable", async () => {
-    const running = run({ name: "dies", steps: [{ action: "goto", url: "/slow-widget?ms=5000" }, { action: "waitFor", target: { testId: "widget" } }] });
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    let waiting!: () => void;
+    const stepOneStarted = new Promise<void>((resolve) => (waiting = resolve));
+    const running = runCase(
+      browser,
+      {
+        case: caseSchema.parse({ name: "dies", steps: [{ action: "goto", url: "/slow-widget?ms=5000" }, { action: "waitFor", target: { testId: "widget" } }] }),
+        baseUrl: site.url,
+      },
+      { ...noTokens, onStep: (event) => event.index === 1 && event.status === "RUNNING" && waiting() },
+    );
+    await stepOneStarted;
     await kill(await browser.current());
     const result = await running;
     expect(result).toMatchObject({ status: "FAILED", retryable: true, error: { stepIndex: 1 } });

@@ -138,21 +138,25 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
  * Counts an organisation's active runs in both databases while holding its admission lock: admissions
  * wait, finishes only lower the count, so the sum bounds the true number at the moment the lock was taken.
  */
-export async function sampleActiveRuns(organizationId: string): Promise<number> {
-  const legacy = connect(inject("legacyDatabaseUrl"), { wsProxy });
-  const runops = connect(inject("runopsDatabaseUrl"), { wsProxy });
+/**
+ * Counts an organisation's active runs in both databases at one instant (under the admission lock), on two
+ * connections held for the whole sampling: a new pair every few milliseconds would itself starve a busy machine.
+ */
+export function activeRunsSampler(organizationId: string) {
+  const legacy = connect(inject("legacyDatabaseUrl"), { wsProxy, connectionTimeoutMillis: 60_000 });
+  const runops = connect(inject("runopsDatabaseUrl"), { wsProxy, connectionTimeoutMillis: 60_000 });
   const active = (db: Pick<typeof legacy.db, "select">) =>
     db
       .select({ n: count() })
       .from(runOps.runs)
       .where(and(eq(runOps.runs.organizationId, organizationId), inArray(runOps.runs.status, [...ACTIVE_STATUSES])))
       .then((rows) => rows[0]!.n);
-  try {
-    return await legacy.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
-      return (await active(runops.db)) + (await active(tx));
-    });
-  } finally {
-    await Promise.all([legacy.close(), runops.close()]);
-  }
+  return {
+    sample: () =>
+      legacy.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
+        return (await active(runops.db)) + (await active(tx));
+      }),
+    close: () => Promise.all([legacy.close(), runops.close()]),
+  };
 }

@@ -21,7 +21,7 @@ import { runDemo } from "./demo.ts";
 import { startDemoSite } from "./demo-site.ts";
 import { startLocalDatabases } from "./local-databases.ts";
 import { freePort, waitForHttp } from "./net.ts";
-import { seedTenant } from "./seed.ts";
+import { DEV_INSTALLATION, seedTenant } from "./seed.ts";
 
 const { values: flags } = parseArgs({
   options: { fresh: { type: "boolean", default: false }, demo: { type: "boolean", default: false } },
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops, migrated), proxy ${wsProxyUrl}`);
 
   const legacy = connect(urls.legacy, { wsProxy: wsProxyUrl });
-  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey });
+  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey, installation: DEV_INSTALLATION });
   await legacy.close();
   say("dev tenant seeded");
 

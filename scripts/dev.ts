@@ -170,6 +170,10 @@ async function main(): Promise<void> {
     // with the executor, which posts the check runs.
     ...(process.env.GITHUB_APP_ID && { GITHUB_APP_ID: process.env.GITHUB_APP_ID }),
     ...(process.env.GITHUB_API_URL && { GITHUB_API_URL: process.env.GITHUB_API_URL }),
+    // The App's install link and setup URL (binding installations to organisations), when the environment names them.
+    ...Object.fromEntries(
+      ["GITHUB_WEB_URL", "GITHUB_APP_SLUG", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+    ),
     // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
     ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
   };

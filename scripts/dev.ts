@@ -22,7 +22,7 @@ import { browserAdvice, findChromium } from "./require-browser.ts";
 import { startDemoSite } from "./demo-site.ts";
 import { startLocalDatabases } from "./local-databases.ts";
 import { freePort, waitForHttp } from "./net.ts";
-import { seedTenant } from "./seed.ts";
+import { DEV_INSTALLATION, seedTenant } from "./seed.ts";
 
 const { values: flags } = parseArgs({
   options: { fresh: { type: "boolean", default: false }, demo: { type: "boolean", default: false } },
@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops, migrated), proxy ${wsProxyUrl}`);
 
   const legacy = connect(urls.legacy, { wsProxy: wsProxyUrl });
-  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey });
+  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey, installation: DEV_INSTALLATION });
   await legacy.close();
   say("dev tenant seeded");
 
@@ -183,6 +183,10 @@ async function main(): Promise<void> {
     // with the executor, which posts the check runs.
     ...(process.env.GITHUB_APP_ID && { GITHUB_APP_ID: process.env.GITHUB_APP_ID }),
     ...(process.env.GITHUB_API_URL && { GITHUB_API_URL: process.env.GITHUB_API_URL }),
+    // The App's install link and setup URL (binding installations to organisations), when the environment names them.
+    ...Object.fromEntries(
+      ["GITHUB_WEB_URL", "GITHUB_APP_SLUG", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+    ),
     // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
     ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
   };

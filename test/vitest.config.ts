@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET } from "./support/github.ts";
 
 // One embedded Postgres (both databases), the WebSocket proxy and the executor are started once by the
 // global setup and shared by two projects: the Worker in the real Workers runtime, and Node-side code.
@@ -29,6 +30,12 @@ export default defineConfig({
                 EXECUTOR_SHARED_SECRET: inject("executorSecret"),
                 SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
                 TEST_API_KEY: inject("apiKey"),
+                GITHUB_WEBHOOK_SECRET: "test-webhook-secret",
+                GITHUB_API_URL: inject("githubUrl"),
+                GITHUB_WEB_URL: inject("githubUrl"),
+                GITHUB_APP_SLUG: "flightcheck-test",
+                GITHUB_CLIENT_ID: FAKE_CLIENT_ID,
+                GITHUB_CLIENT_SECRET: FAKE_CLIENT_SECRET,
               },
             },
           })),

@@ -43,7 +43,8 @@ const api = new Hono<AppEnv>()
   .route("/", runs)
   .route("/", batches)
   .route("/", waitpoints)
-  .route("/", suites);
+  .route("/", suites)
+  .get("/github/install", async (c) => (await import("./github/setup.ts")).handleInstallLink(c));
 /** Live subscriptions authenticate themselves (a browser holds a publicAccessToken, not a secret key). */
 const subscriptions = new Hono<AppEnv>()
   .get("/runs/:runId/live", withRequestEngine, subscribe("run"))
@@ -59,6 +60,8 @@ export const app = new Hono<AppEnv>()
   .route("/", health)
   // Only the control plane (the delivery record) is needed before the answer: nothing to warm.
   .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), requestEngine({ warm: false }), async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
+  // The GitHub App's setup URL: the installing person's browser, sent back by GitHub.
+  .get("/github/setup", requestEngine({ warm: false }), async (c) => (await import("./github/setup.ts")).handleSetup(c))
   // Run pages: a person's browser with a page link, no API key; HTML in, HTML out.
   .route("/runs", new Hono<AppEnv>().use(requestEngine({ warm: false })).route("/", pages))
   .route("/api/v1", subscriptions)

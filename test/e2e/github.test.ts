@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
+import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 
 const APP_ID = "4242";
-const INSTALLATION = 77;
+const INSTALLATION = DEV_INSTALLATION.id; // the dev organisation's, seeded by the local stack
 const REPOSITORY = "acme/shop";
 const keys = generateAppKeyPair();
 let github: FakeGitHub;

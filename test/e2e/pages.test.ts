@@ -11,6 +11,7 @@ import { type SharedBrowser, launchSharedBrowser } from "../../executor/browser.
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
+import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 
@@ -82,7 +83,7 @@ async function openPullRequest(sha: string) {
     action: "opened",
     number: 12,
     repository: { full_name: REPOSITORY, default_branch: "main" },
-    installation: { id: 88 },
+    installation: { id: DEV_INSTALLATION.id },
     pull_request: { number: 12, head: { sha, ref: "feature/pages" } },
   });
   const headers = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID() };

@@ -12,12 +12,13 @@ import { demoSuite } from "../../scripts/demo-suite.ts";
 import { startDemoSite } from "../../scripts/demo-site.ts";
 import { apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { startPostgres } from "../../scripts/postgres.ts";
-import { seedTenant } from "../../scripts/seed.ts";
+import { freshInstallation, seedTenant } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
-import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
 import { fuzzRequests } from "./fuzz.ts";
+import { tenantReachesForAnotherRepository } from "./tenancy.ts";
 
 neonConfig.webSocketConstructor = ws;
 
@@ -64,6 +65,10 @@ const stack = await devStack({
     GITHUB_APP_ID: APP_ID,
     GITHUB_PRIVATE_KEY: keys.privateKey,
     GITHUB_API_URL: github.url,
+    GITHUB_WEB_URL: github.url,
+    GITHUB_APP_SLUG: "flightcheck-reliability",
+    GITHUB_CLIENT_ID: FAKE_CLIENT_ID,
+    GITHUB_CLIENT_SECRET: FAKE_CLIENT_SECRET,
     HEARTBEAT_TIMEOUT_MS: "3000",
     HEARTBEAT_INTERVAL_MS: "500",
     SHUTDOWN_GRACE_MS: "500",
@@ -74,7 +79,8 @@ const outcomes: Outcome[] = [];
 try {
   const dev = await stack.start();
   const admin = openPool(dev.databases.legacy, { wsProxy: dev.wsProxyUrl });
-  const tenant = async (concurrencyLimit: number) => seedTenant(admin, { slug: `rel-${crypto.randomUUID()}`, concurrencyLimit });
+  const tenant = async (concurrencyLimit: number) =>
+    seedTenant(admin, { slug: `rel-${crypto.randomUUID()}`, concurrencyLimit, installation: freshInstallation() });
   const api = (key: string) => apiClient(dev, key);
   const rowsOf = async (environmentId: string) => {
     let total = 0;
@@ -216,10 +222,10 @@ try {
     return { status: response.status, body: (await response.json()) as any };
   };
   const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
-  const pullRequest = (repository: string, sha: string) => ({
+  const pullRequest = (repository: string, sha: string, installationId: number) => ({
     action: "opened",
     repository: { full_name: repository },
-    installation: { id: 91 },
+    installation: { id: installationId },
     pull_request: { number: 3, head: { sha, ref: "topic" } },
   });
   const checkRunFor = (sha: string) => [...github.checkRuns.values()].find((run) => run.head_sha === sha);
@@ -227,11 +233,11 @@ try {
   await scenario("executor SIGKILLed mid-suite", async () => {
     const t = await tenant(100);
     const call = api(t.apiKey);
-    const repository = `acme/kill-${crypto.randomUUID().slice(0, 8)}`;
+    const repository = `${t.installation!.account}/kill-${crypto.randomUUID().slice(0, 8)}`;
     const slow = { name: "slow widget", steps: [{ action: "goto", url: "/slow-widget?ms=2500" }, { action: "waitFor", target: { testId: "widget" } }] };
     await call("POST", "/api/v1/suites", { name: "kill", repository, baseUrl: demo.url, cases: [slow, ...demoSuite.cases.slice(0, 3)] });
     const sha = randomSha();
-    await deliver("pull_request", pullRequest(repository, sha));
+    await deliver("pull_request", pullRequest(repository, sha, t.installation!.id));
     await until("a case to be executing", async () => {
       const page = await call("GET", "/api/v1/runs?status=EXECUTING");
       return page.body.data.length > 0 ? true : undefined;
@@ -256,13 +262,13 @@ try {
 
   await scenario("forged and replayed webhooks", async () => {
     const t = await tenant(100);
-    const repository = `acme/replay-${crypto.randomUUID().slice(0, 8)}`;
+    const repository = `${t.installation!.account}/replay-${crypto.randomUUID().slice(0, 8)}`;
     await api(t.apiKey)("POST", "/api/v1/suites", { name: "replay", repository, baseUrl: demo.url, cases: [demoSuite.cases[2]] });
     const forgedSha = randomSha();
-    const forged = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, forgedSha), undefined, "wrong-secret")));
+    const forged = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, forgedSha, t.installation!.id), undefined, "wrong-secret")));
     const sha = randomSha();
     const delivery = crypto.randomUUID();
-    const replayed = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, sha), delivery)));
+    const replayed = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, sha, t.installation!.id), delivery)));
     await until("the replayed delivery's check run", async () => (checkRunFor(sha)?.status === "completed" ? true : undefined), 60_000);
     const creates = github.calls.filter((c) => c.method === "POST" && (c.body as { head_sha?: string })?.head_sha === sha).length;
     const accepted = replayed.filter((answer) => answer.body.accepted).length;
@@ -272,6 +278,10 @@ try {
       detail: `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
     };
   });
+
+  await scenario("tenant B reaches for tenant A's repository", () =>
+    tenantReachesForAnotherRepository({ dev, github, admin, demoUrl: demo.url, tenant, deliver, pullRequest, randomSha, until }),
+  );
 
   await scenario("fuzzed requests", async () => {
     const t = await tenant(1_000);

@@ -1,6 +1,7 @@
 /**
  * Starts the real parts the tests talk to, once per `vitest run`: embedded PostgreSQL with the `legacy` and
- * `runops` databases (fresh, migrated, seeded), the WebSocket→TCP proxy in front of it, and the executor.
+ * `runops` databases (fresh, migrated, seeded), the WebSocket→TCP proxy in front of it, the executor, a site to
+ * test and the local stand-in for GitHub.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,7 @@ import type { TestProject } from "vitest/node";
 import { loadExecutorConfig } from "../../executor/config.ts";
 import { startExecutorServer } from "../../executor/server.ts";
 import { startLocalDatabases } from "../../scripts/local-databases.ts";
+import { generateAppKeyPair, startFakeGitHub } from "./github.ts";
 import { startSite } from "./site.ts";
 import { seedTenant } from "../../scripts/seed.ts";
 import { connect } from "../../worker/store/database.ts";
@@ -39,6 +41,8 @@ export default async function setup(project: TestProject) {
   );
 
   const site = await startSite();
+  // The installing person's OAuth and their installations, for the App's setup URL.
+  const github = await startFakeGitHub({ appId: "1", publicKey: generateAppKeyPair().publicKey });
 
   project.provide("legacyDatabaseUrl", urls.legacy);
   project.provide("runopsDatabaseUrl", urls.runops);
@@ -47,9 +51,10 @@ export default async function setup(project: TestProject) {
   project.provide("executorSecret", executorSecret);
   project.provide("apiKey", tenant.apiKey);
   project.provide("siteUrl", site.url);
+  project.provide("githubUrl", github.url);
 
   return async () => {
-    await site.close();
+    await Promise.all([site.close(), github.close()]);
     await executor.close();
     await databases.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -1,10 +1,11 @@
 /** Helpers for tests that use the Worker as a client would: over HTTP, with a tenant of their own. */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import { sign } from "@octokit/webhooks-methods";
 import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { expect, inject, vi } from "vitest";
 import * as runOps from "../../schema/run-ops.ts";
-import { seedTenant, type Tenant } from "../../scripts/seed.ts";
+import { freshInstallation, type SeededInstallation, seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { loadConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
@@ -63,15 +64,36 @@ export async function updateWaitpointRow(waitpointId: string, patch: Partial<typ
   }
 }
 
-/** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
-export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {
+/**
+ * A fresh organisation with its own key, concurrency limit and GitHub installation (on an account of its
+ * own, every repository unless `installation` says otherwise), so tests never share a queue or a repository.
+ */
+export async function createTenant(concurrencyLimit = 10, installation: SeededInstallation | null = freshInstallation()): Promise<Tenant> {
   const { pool, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
   try {
-    return await seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit });
+    return await seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit, installation: installation ?? undefined });
   } finally {
     await close();
   }
 }
+
+/** A GitHub delivery to the Worker, signed with the tests' webhook secret. */
+export async function deliver(event: string, payload: unknown): Promise<{ status: number; body: any }> {
+  const body = JSON.stringify(payload);
+  const response = await exports.default.fetch("http://flightcheck/webhooks/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": await sign(loadConfig(env).GITHUB_WEBHOOK_SECRET!, body),
+    },
+    body,
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+export const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 
 export interface Client {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;

@@ -11,11 +11,18 @@ import { problemResponse } from "../problem.ts";
 import type { AppEnv } from "../routes/context.ts";
 import type { RunEngine } from "../runs/engine.ts";
 import type { SuiteRunOrigin } from "../runs/suite-runs.ts";
+import type { InstallationFacts } from "../store/github-store.ts";
 import { parseFriendlyId } from "../store/ids.ts";
 
 const repository = z.looseObject({ full_name: z.string().max(300), default_branch: z.string().max(300).optional() });
 const installation = z.looseObject({ id: z.int() }).optional();
 const sha = z.string().regex(/^[0-9a-f]{40}$/i);
+const installationFacts = z.looseObject({
+  id: z.int(),
+  account: z.looseObject({ login: z.string().max(100), type: z.string().max(100) }),
+  repository_selection: z.enum(["all", "selected"]).optional(),
+});
+const repositoryList = z.array(z.looseObject({ full_name: z.string().max(300) })).max(10_000);
 
 const payloads = {
   pull_request: z.looseObject({
@@ -33,9 +40,13 @@ const payloads = {
     deployment: z.looseObject({ sha, ref: z.string().max(300) }),
   }),
   check_run: z.looseObject({ action: z.string(), installation, check_run: z.looseObject({ external_id: z.string().nullish() }) }),
-  installation: z.looseObject({
+  installation: z.looseObject({ action: z.string(), installation: installationFacts, repositories: repositoryList.nullish() }),
+  installation_repositories: z.looseObject({
     action: z.string(),
-    installation: z.looseObject({ id: z.int(), account: z.looseObject({ login: z.string(), type: z.string() }) }),
+    installation: installationFacts,
+    repository_selection: z.enum(["all", "selected"]).optional(),
+    repositories_added: repositoryList.default([]),
+    repositories_removed: repositoryList.default([]),
   }),
 };
 
@@ -71,29 +82,62 @@ function workFor(event: string, body: unknown): Work | undefined | "invalid" {
     }
     case "check_run":
       if (payload.action !== "rerequested" || !payload.check_run.external_id) return undefined;
-      return rerunSuite(payload.check_run.external_id);
+      return rerunSuite(payload.check_run.external_id, payload.installation?.id);
     case "installation": {
-      const { id, account } = payload.installation;
-      if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation({ id, accountLogin: account.login, accountType: account.type });
-      if (payload.action === "deleted") return ({ deps }) => deps.github.deleteInstallation(id);
+      const facts = installationFactsOf(payload.installation, payload.installation.repository_selection);
+      const names = payload.repositories?.map((repo: { full_name: string }) => repo.full_name);
+      if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation(facts, names);
+      if (payload.action === "deleted") return ({ deps }) => deps.github.deleteInstallation(facts.id);
+      if (payload.action === "suspend" || payload.action === "unsuspend") {
+        return ({ deps }) => deps.github.suspendInstallation(facts.id, payload.action === "suspend");
+      }
       return undefined;
+    }
+    case "installation_repositories": {
+      const facts = installationFactsOf(payload.installation, payload.repository_selection);
+      const names = (list: { full_name: string }[]) => list.map((repo) => repo.full_name);
+      return ({ deps }) => deps.github.changeRepositories(facts, names(payload.repositories_added), names(payload.repositories_removed));
     }
   }
   return undefined;
 }
 
+const installationFactsOf = (installation: z.infer<typeof installationFacts>, selection: "all" | "selected" | undefined): InstallationFacts => ({
+  id: installation.id,
+  accountLogin: installation.account.login,
+  accountType: installation.account.type,
+  repositorySelection: selection,
+});
+
+/**
+ * Only the suites of the organisation the delivery's installation is bound to; a delivery from an unbound
+ * (or suspended, or deleted) installation starts nothing. Each suite starts on its own: one that cannot
+ * start (every case disabled, a store error) is logged and never stops the ones after it.
+ */
 const startSuites =
   (repositoryName: string, trigger: SuiteTrigger, origin: SuiteRunOrigin): Work =>
   async (engine) => {
-    for (const suite of await engine.deps.suites.findForRepository(repositoryName, trigger)) await engine.startSuiteRun(suite, suite, origin);
+    if (origin.installationId === undefined) return;
+    const organizationId = await engine.deps.github.organizationOf(origin.installationId);
+    if (!organizationId) return;
+    for (const suite of await engine.deps.suites.findForRepository(organizationId, repositoryName, trigger)) {
+      try {
+        await engine.startSuiteRun(suite, suite, origin);
+      } catch (error) {
+        console.error(`suite ${suite.id} on ${repositoryName} did not start: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   };
 
-/** A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run. */
+/**
+ * A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run; only
+ * when the delivery comes from the installation the suite run was started for.
+ */
 const rerunSuite =
-  (externalId: string): Work =>
+  (externalId: string, installationId: number | undefined): Work =>
   async (engine) => {
     const found = await engine.deps.runs.loadBatch(parseFriendlyId("batch", externalId).id);
-    if (!found?.suiteId) return;
+    if (!found?.suiteId || installationId === undefined || found.installationId !== installationId) return;
     const suite = await engine.deps.suites.find(found.environmentId, found.suiteId);
     if (!suite) return;
     await engine.startSuiteRun(found, suite, {

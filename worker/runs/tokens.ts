@@ -1,13 +1,14 @@
 /**
  * Signed, expiring tokens (HMAC-SHA256 over the claims): the run-scoped executor token carried by a
- * dispatch message, the public access token a browser uses to watch one run or batch, and the page token a
- * run page's link carries. Stateless: the Worker verifies them without a database.
+ * dispatch message, the public access token a browser uses to watch one run or batch, the page token a
+ * run page's link carries, and the `state` of a GitHub App install link. Stateless: the Worker verifies them
+ * without a database.
  */
-export type TokenScope = "executor" | "public" | "page";
+export type TokenScope = "executor" | "public" | "page" | "github-setup";
 
 export interface TokenClaims {
   scope: TokenScope;
-  /** The friendly id of the run or batch the token is for. */
+  /** The friendly id of the run or batch the token is for (the organisation's id for a GitHub setup state). */
   sub: string;
   /** Environment the subject belongs to. */
   env: string;

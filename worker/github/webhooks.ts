@@ -1,7 +1,8 @@
 /**
  * `POST /webhooks/github` (DESIGN §6), loaded on first use: GitHub deliveries are rare next to API calls.
- * The signature is checked over the raw body, a delivery id is processed once, and the work (recording
- * suite runs) happens after the answer: GitHub wants one within 10 s and retries nothing on its own.
+ * The signature is checked over the raw body, a delivery id (and a signed body) is processed once, and the
+ * work (recording suite runs) happens after the answer: GitHub wants one within 10 s and retries nothing on
+ * its own.
  */
 import { verify } from "@octokit/webhooks-methods";
 import type { Context } from "hono";
@@ -30,7 +31,7 @@ const payloads = {
     repository,
     installation,
     deployment_status: z.looseObject({ state: z.string(), target_url: z.string().nullish(), environment_url: z.string().nullish() }),
-    deployment: z.looseObject({ sha, ref: z.string().max(300) }),
+    deployment: z.looseObject({ id: z.int().optional(), sha, ref: z.string().max(300) }),
   }),
   check_run: z.looseObject({ action: z.string(), installation, check_run: z.looseObject({ external_id: z.string().nullish() }) }),
   installation: z.looseObject({
@@ -41,8 +42,11 @@ const payloads = {
 
 type Work = (engine: RunEngine) => Promise<unknown>;
 
+/** A delivery claimed but not finished by then was lost with its Worker: a replay or redelivery takes it over. */
+export const UNFINISHED_DELIVERY_GRACE_MS = 5 * 60_000;
+
 /** What a delivery asks for, or undefined when it is not ours to act on. */
-function workFor(event: string, body: unknown): Work | undefined | "invalid" {
+function workFor(event: string, delivery: string, body: unknown): Work | undefined | "invalid" {
   if (!Object.hasOwn(payloads, event)) return undefined;
   const parsed = payloads[event as keyof typeof payloads].safeParse(body);
   if (!parsed.success) return "invalid";
@@ -55,10 +59,16 @@ function workFor(event: string, body: unknown): Work | undefined | "invalid" {
         ref: payload.pull_request.head.ref,
         pullRequestNumber: payload.pull_request.number,
         installationId: payload.installation?.id,
+        githubEvent: event,
       });
     case "push":
       if (payload.deleted || !sha.safeParse(payload.after).success || payload.ref !== `refs/heads/${payload.repository.default_branch}`) return undefined;
-      return startSuites(payload.repository.full_name, "push", { headSha: payload.after, ref: payload.ref, installationId: payload.installation?.id });
+      return startSuites(payload.repository.full_name, "push", {
+        headSha: payload.after,
+        ref: payload.ref,
+        installationId: payload.installation?.id,
+        githubEvent: event,
+      });
     case "deployment_status": {
       const baseUrl = payload.deployment_status.target_url || payload.deployment_status.environment_url;
       if (payload.deployment_status.state !== "success" || !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) return undefined;
@@ -67,11 +77,13 @@ function workFor(event: string, body: unknown): Work | undefined | "invalid" {
         ref: payload.deployment.ref,
         baseUrl,
         installationId: payload.installation?.id,
+        // A new deployment of the same commit (a redeployed preview) is worth another run; a replay is not.
+        githubEvent: `${event}:${payload.deployment.id ?? ""}`,
       });
     }
     case "check_run":
       if (payload.action !== "rerequested" || !payload.check_run.external_id) return undefined;
-      return rerunSuite(payload.check_run.external_id);
+      return rerunSuite(payload.check_run.external_id, delivery);
     case "installation": {
       const { id, account } = payload.installation;
       if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation({ id, accountLogin: account.login, accountType: account.type });
@@ -88,9 +100,12 @@ const startSuites =
     for (const suite of await engine.deps.suites.findForRepository(repositoryName, trigger)) await engine.startSuiteRun(suite, suite, origin);
   };
 
-/** A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run. */
+/**
+ * A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run. Each
+ * request is its own delivery, so the delivery id keys it (a replay of its body is caught as a duplicate).
+ */
 const rerunSuite =
-  (externalId: string): Work =>
+  (externalId: string, delivery: string): Work =>
   async (engine) => {
     const found = await engine.deps.runs.loadBatch(parseFriendlyId("batch", externalId).id);
     if (!found?.suiteId) return;
@@ -101,8 +116,14 @@ const rerunSuite =
       ref: found.ref ?? undefined,
       pullRequestNumber: found.pullRequestNumber ?? undefined,
       installationId: found.installationId ?? undefined,
+      githubEvent: `check_run:${delivery}`,
     });
   };
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
 
 async function validSignature(secret: string, body: string, signature: string | undefined): Promise<boolean> {
   if (!signature) return false;
@@ -132,21 +153,23 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     return problemResponse({ status: 400, title: "Bad delivery", detail: "The body is not JSON" });
   }
   if (event === "ping") return c.json({ ok: true, event });
-  const work = workFor(event, payload);
+  const work = workFor(event, delivery, payload);
   if (work === "invalid") return problemResponse({ status: 422, title: "Unexpected payload", detail: `The ${event} payload is not shaped as GitHub sends it` });
   if (!work) return c.json({ ignored: true, event }, 202);
 
   const { engine } = c.var;
   const action = (payload as { action?: unknown }).action;
-  if (!(await engine.deps.github.recordDelivery(delivery, event, typeof action === "string" ? action.slice(0, 100) : undefined))) {
-    return c.json({ duplicate: true, delivery });
-  }
+  const claimed = await engine.deps.github.claimDelivery(
+    { id: delivery, event, action: typeof action === "string" ? action.slice(0, 100) : undefined, bodySha256: await sha256Hex(body) },
+    new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS),
+  );
+  if (!claimed) return c.json({ duplicate: true, delivery });
   engine.deps.defer(
     work(engine).then(
-      () => engine.deps.github.markProcessed(delivery),
+      () => engine.deps.github.markProcessed(claimed),
       async (error) => {
         // Forget it, so GitHub's redelivery of it is processed rather than taken for a duplicate.
-        await engine.deps.github.forgetDelivery(delivery);
+        await engine.deps.github.forgetDelivery(claimed);
         throw error;
       },
     ),

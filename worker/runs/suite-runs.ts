@@ -20,6 +20,11 @@ export interface SuiteRunOrigin {
   installationId?: number;
   /** Overrides the suite's own (a deployment's URL). */
   baseUrl?: string;
+  /**
+   * What on GitHub started it (`pull_request`, `deployment_status:<deployment id>`, `check_run:<delivery>`):
+   * a suite starts once per head SHA and this, however often the delivery is replayed or reprocessed.
+   */
+  githubEvent?: string;
 }
 
 export async function startSuiteRun(
@@ -37,10 +42,11 @@ export async function startSuiteRun(
       options: { maxAttempts: testCase.maxAttempts, tags: [`suite:${suite.name}`.slice(0, 128)] },
     }));
   if (items.length === 0) throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
+  const idempotencyKey = origin.githubEvent && origin.headSha ? `github:${suite.id}:${origin.headSha}:${origin.githubEvent}` : undefined;
   const created = await createBatchRecord(
     deps,
     owner,
-    { items },
+    { items, idempotencyKey },
     {
       suiteId: suite.id,
       repository: suite.repository,
@@ -51,7 +57,8 @@ export async function startSuiteRun(
     },
   );
   const { batch, runs } = created.record;
-  // Check runs need the App and a public address for their details link; without them they are off.
+  // Check runs need the App and a public address for their details link; without them they are off. Tracking
+  // again is a no-op, and repairs a suite run whose first processing died before this.
   const { GITHUB_APP_ID, PUBLIC_URL } = deps.config;
   if (batch.installationId && batch.headSha && GITHUB_APP_ID && PUBLIC_URL) {
     await deps.bindings.RUN_DO.getByName(toFriendlyId("batch", batch.id)).trackCheckRun(batch.id, {
@@ -63,6 +70,7 @@ export async function startSuiteRun(
       environmentId: batch.environmentId,
     });
   }
-  deps.defer(dispatchOrLeaveForSweep(deps, runs));
+  // A suite run started before is not dispatched again; runs whose dispatch was lost are the sweep's.
+  if (!created.isCached) deps.defer(dispatchOrLeaveForSweep(deps, runs));
   return created;
 }

@@ -17,6 +17,7 @@ import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
+import { replayedUnderNewDeliveryIds } from "./dedup.ts";
 import { fuzzRequests } from "./fuzz.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -271,6 +272,12 @@ try {
       held: forged.every((answer) => answer.status === 401) && !checkRunFor(forgedSha) && accepted === 1 && creates === 1,
       detail: `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
     };
+  });
+
+  await scenario("signed body replayed under new delivery ids", async () => {
+    const call = api((await tenant(100)).apiKey);
+    const ended = (expected: number) => until("the suite run to end", allFinal(call, expected), 60_000);
+    return replayedUnderNewDeliveryIds({ call, baseUrl: demo.url, deliver, pullRequest, randomSha, allFinal: ended });
   });
 
   await scenario("fuzzed requests", async () => {

@@ -8,13 +8,15 @@ import { verify } from "@octokit/webhooks-methods";
 import type { Context } from "hono";
 import * as z from "zod";
 import type { SuiteTrigger } from "../../schema/api.ts";
+import { repositorySchema } from "../../schema/github.ts";
+import { cutText } from "../../schema/storable.ts";
 import { problemResponse } from "../problem.ts";
 import type { AppEnv } from "../routes/context.ts";
 import type { RunEngine } from "../runs/engine.ts";
 import type { SuiteRunOrigin } from "../runs/suite-runs.ts";
 import { parseFriendlyId } from "../store/ids.ts";
 
-const repository = z.looseObject({ full_name: z.string().max(300), default_branch: z.string().max(300).optional() });
+const repository = z.looseObject({ full_name: repositorySchema, default_branch: z.string().max(300).optional() });
 const installation = z.looseObject({ id: z.int() }).optional();
 const sha = z.string().regex(/^[0-9a-f]{40}$/i);
 
@@ -160,7 +162,7 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   const { engine } = c.var;
   const action = (payload as { action?: unknown }).action;
   const claimed = await engine.deps.github.claimDelivery(
-    { id: delivery, event, action: typeof action === "string" ? action.slice(0, 100) : undefined, bodySha256: await sha256Hex(body) },
+    { id: delivery, event, action: typeof action === "string" ? cutText(action, 100) : undefined, bodySha256: await sha256Hex(body) },
     new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS),
   );
   if (!claimed) return c.json({ duplicate: true, delivery });

@@ -4,6 +4,7 @@
  * repository, SHA and installation, and its batch's RunDO keeps the one check run that reports it, whose
  * details link opens the suite run's page.
  */
+import { cutText } from "../../schema/storable.ts";
 import { pageUrl } from "../pages/links.ts";
 import { ProblemError } from "../problem.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -27,6 +28,9 @@ export interface SuiteRunOrigin {
   githubEvent?: string;
 }
 
+/** What GitHub lists the suite run's check run as. */
+export const checkRunName = (suiteName: string) => cutText(`flightcheck: ${suiteName}`, 100);
+
 export async function startSuiteRun(
   deps: EngineDeps,
   owner: Owner,
@@ -39,7 +43,7 @@ export async function startSuiteRun(
     .map(({ case: testCase }) => ({
       task: "browser-case",
       payload: { case: testCase, baseUrl },
-      options: { maxAttempts: testCase.maxAttempts, tags: [`suite:${suite.name}`.slice(0, 128)] },
+      options: { maxAttempts: testCase.maxAttempts, tags: [cutText(`suite:${suite.name}`, 128)] },
     }));
   if (items.length === 0) throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
   const idempotencyKey = origin.githubEvent && origin.headSha ? `github:${suite.id}:${origin.headSha}:${origin.githubEvent}` : undefined;
@@ -65,7 +69,7 @@ export async function startSuiteRun(
       installationId: batch.installationId,
       repository: suite.repository,
       headSha: batch.headSha,
-      name: `flightcheck: ${suite.name}`.slice(0, 100),
+      name: checkRunName(suite.name),
       detailsUrl: await pageUrl(deps.config.SIGNING_SECRET, PUBLIC_URL, batch.environmentId, toFriendlyId("batch", batch.id)),
       environmentId: batch.environmentId,
     });

@@ -22,6 +22,17 @@ export async function publishStatus(deps: EngineDeps, run: Run, detail?: Record<
   return seq;
 }
 
+/**
+ * The repair of `publishStatus` for a final run whose RunDOs may never have heard of its end: the run's object
+ * takes the final status whatever it holds, and its batch's object hears it (again, which changes nothing).
+ */
+export async function republishFinalStatus(deps: EngineDeps, run: Run): Promise<void> {
+  await Promise.all([
+    runObject(deps, run).reconcile(run.id, run.status),
+    run.batchId && deps.bindings.RUN_DO.getByName(toFriendlyId("batch", run.batchId)).recordItemStatus(toFriendlyId("run", run.id), run.status),
+  ]);
+}
+
 /** Wakes the run's engine at `at` (its RunDO alarm), for `reason`. */
 export async function wakeRunAt(deps: EngineDeps, run: Pick<Run, "id">, reason: WakeReason, at: number): Promise<void> {
   await runObject(deps, run).wakeAt(reason, at);

@@ -32,7 +32,8 @@ async function suiteOnNewRepository() {
   const tenant = await createTenant();
   const repository = `acme/dedup-${crypto.randomUUID().slice(0, 8)}`;
   const api = client(tenant.apiKey, { GITHUB_WEBHOOK_SECRET: SECRET });
-  const suite = { name: "dedup", repository, baseUrl: siteUrl, cases: [{ name: "home", steps: [{ action: "goto", url: "/ok" }] }] };
+  const cases = [{ name: "home", steps: [{ action: "goto", url: "/ok" }] }];
+  const suite = { name: "dedup", repository, baseUrl: siteUrl, triggers: ["pull_request", "deployment_status"], cases };
   expect((await api.json("POST", "/api/v1/suites", suite)).status).toBe(201);
   /** Delivers a signed body; the answer comes once the deferred work is done (the test's execution context). */
   const deliver = async (event: string, body: string, delivery = crypto.randomUUID()) => {
@@ -45,8 +46,15 @@ async function suiteOnNewRepository() {
   };
   const pullRequest = (sha: string, action = "opened") =>
     JSON.stringify({ action, repository: { full_name: repository }, pull_request: { number: 4, head: { sha, ref: "topic" } } });
+  const deployment = (sha: string, id: number) =>
+    JSON.stringify({
+      action: "created",
+      repository: { full_name: repository },
+      deployment: { id, sha, ref: "topic" },
+      deployment_status: { state: "success", target_url: siteUrl },
+    });
   const suiteRuns = async () => (await rowsInDatabases(tenant.environmentId)).batches;
-  return { tenant, api, deliver, pullRequest, suiteRuns };
+  return { tenant, api, deliver, pullRequest, deployment, suiteRuns };
 }
 
 describe("POST /webhooks/github dedup", () => {
@@ -68,6 +76,15 @@ describe("POST /webhooks/github dedup", () => {
     expect(await deliver("pull_request", pullRequest(sha, "reopened"))).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(1);
     expect(await deliver("pull_request", pullRequest(randomSha(), "synchronize"))).toMatchObject({ accepted: true });
+    expect(await suiteRuns()).toBe(2);
+  });
+
+  it("runs again for a new deployment of the same commit, not for a replay of one", async () => {
+    const { deliver, deployment, suiteRuns } = await suiteOnNewRepository();
+    const sha = randomSha();
+    expect(await deliver("deployment_status", deployment(sha, 1))).toMatchObject({ accepted: true });
+    expect(await deliver("deployment_status", deployment(sha, 1))).toMatchObject({ duplicate: true });
+    expect(await deliver("deployment_status", deployment(sha, 2))).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(2);
   });
 

@@ -260,6 +260,7 @@ describe("check run output", () => {
 
 describe("text from a case in check-run markdown", () => {
   const hostile = "@octocat fixes #1 see https://evil.example [x](https://evil.example) <img src=x>";
+  const tail = "mail a@evil.example or www.evil.example";
   const row = (summary: string) => summary.split("\n").find((line) => line.startsWith("| ❌"))!;
   // GitHub's own patterns, on the text it renders (an entity becomes its character first).
   const rendered = (markdown: string) => markdown.replaceAll("&#8203;", "\u200b").replace(/\\(.)/g, "$1");
@@ -270,20 +271,28 @@ describe("text from a case in check-run markdown", () => {
   it("cannot mention, reference issues, link or embed HTML", () => {
     const summary = renderSummary({
       detailsUrl: "https://flightcheck.example/suite-runs/batch_1",
-      cases: [{ name: hostile, status: "FAILED", failingStep: { index: 0, label: "see GH-2 @team", message: `${hostile} mail a@evil.example or www.evil.example` } }],
+      cases: [
+        {
+          name: hostile,
+          status: "FAILED",
+          failingStep: { index: 0, label: "see GH-2 @team", message: `${hostile} ${tail}` },
+        },
+      ],
     });
     const cells = row(summary);
+    const link = "https:&#8203;//evil.example";
+    const escaped = `@&#8203;octocat fixes #&#8203;1 see ${link} \\[x\\](${link}) \\<img src=x\\>`;
     expect(cells).toBe(
-      "| ❌ failed | @&#8203;octocat fixes #&#8203;1 see https:&#8203;//evil.example \\[x\\](https:&#8203;//evil.example) \\<img src=x\\> |  | " +
-        "Step 1 (see GH&#8203;-2 @&#8203;team): @&#8203;octocat fixes #&#8203;1 see https:&#8203;//evil.example \\[x\\](https:&#8203;//evil.example) " +
-        "\\<img src=x\\> mail a@&#8203;evil.example or www&#8203;.evil.example |  |",
+      `| ❌ failed | ${escaped} |  | Step 1 (see GH&#8203;-2 @&#8203;team): ${escaped} ` +
+        "mail a@&#8203;evil.example or www&#8203;.evil.example |  |",
     );
     const text = rendered(cells);
     expect(text).not.toMatch(MENTION);
     expect(text).not.toMatch(REFERENCE);
     expect(text).not.toMatch(AUTOLINK);
     expect(cells).not.toMatch(/(^|[^\\])[[<]/); // no link, image or HTML opens
-    expect(rendered(cells)).toContain(hostile.replace("@", "@\u200b").replace("#", "#\u200b").replaceAll("://", ":\u200b//"));
+    const readable = hostile.replace("@", "@\u200b").replace("#", "#\u200b").replaceAll("://", ":\u200b//");
+    expect(rendered(cells)).toContain(readable);
   });
 });
 
@@ -300,7 +309,9 @@ describe("text cut for GitHub", () => {
     }
     const summary = renderSummary({
       detailsUrl: "https://flightcheck.example/suite-runs/batch_1",
-      cases: [{ name: "🙂".repeat(100), status: "FAILED", failingStep: { index: 0, label: "goto", message: "x🙂".repeat(500) } }],
+      cases: [
+        { name: "🙂".repeat(100), status: "FAILED", failingStep: { index: 0, label: "go", message: "x🙂".repeat(500) } },
+      ],
     });
     expect(summary.isWellFormed()).toBe(true);
   });

@@ -16,8 +16,8 @@ export interface DedupContext {
 /** One signed pull_request body sent under N fresh delivery ids at once: one suite run, the rest duplicates. */
 export async function replayedUnderNewDeliveryIds(ctx: DedupContext, copies = 20) {
   const repository = `acme/dedup-${crypto.randomUUID().slice(0, 8)}`;
-  const steps = [{ action: "goto", url: "/" }];
-  await ctx.call("POST", "/api/v1/suites", { name: "dedup", repository, baseUrl: ctx.baseUrl, cases: [{ name: "home", steps }] });
+  const cases = [{ name: "home", steps: [{ action: "goto", url: "/" }] }];
+  await ctx.call("POST", "/api/v1/suites", { name: "dedup", repository, baseUrl: ctx.baseUrl, cases });
   const payload = ctx.pullRequest(repository, ctx.randomSha());
   const answers = await Promise.all(Array.from({ length: copies }, () => ctx.deliver("pull_request", payload)));
   const accepted = answers.filter((answer) => answer.body?.accepted).length;

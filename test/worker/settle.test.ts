@@ -18,17 +18,20 @@ describe("sweep settles final runs", () => {
     const { parent, child, batch } = await withStore({}, async (runs) => {
       const parent = (await runs.createRun({ ...tenant, ...check, status: "EXECUTING" })).record;
       const child = (await runs.createRun({ ...tenant, ...check, status: "EXECUTING", parentRunId: parent.id })).record;
-      const batch = (await runs.createBatch({ ...tenant, parentRunId: parent.id }, [{ ...check, status: "EXECUTING" }])).record;
+      const items = [{ ...check, status: "EXECUTING" as const }];
+      const batch = (await runs.createBatch({ ...tenant, parentRunId: parent.id }, items)).record;
       return { parent, child, batch };
     });
     const item = batch.runs[0]!;
-    const waiting = await withEngine(env, (engine) => waitRun(engine.deps, parent, { runs: [child.id], batch: batch.batch.id }));
+    const request = { runs: [child.id], batch: batch.batch.id };
+    const waiting = await withEngine(env, (engine) => waitRun(engine.deps, parent, request));
     expect(waiting.run.status).toBe("WAITING");
 
     // The final writes commit; the Worker dies before telling anyone. They ended past the sweep's grace.
     const completedAt = new Date(Date.now() - UNSETTLED_GRACE_MS - 1_000);
-    await withStore({}, (runs) =>
-      Promise.all([child, item].map((run) => runs.updateRun(run.id, { status: "COMPLETED", completedAt, output: { ok: 1 } }, ["EXECUTING"]))),
+    const ended = { status: "COMPLETED" as const, completedAt, output: { ok: 1 } };
+    await withStore({}, (store) =>
+      Promise.all([child, item].map(({ id }) => store.updateRun(id, ended, ["EXECUTING"]))),
     );
     const report = await withEngine(env, (engine) => engine.sweep());
     expect(report.settled).toBeGreaterThanOrEqual(2);
@@ -37,7 +40,9 @@ describe("sweep settles final runs", () => {
     expect(stored[1]?.settledAt).toBeInstanceOf(Date);
     expect(stored[2]?.settledAt).toBeInstanceOf(Date);
     expect((await env.RUN_DO.getByName(toFriendlyId("batch", batch.batch.id)).snapshot()).status).toBe("COMPLETED");
-    for (const run of [child, item]) expect((await env.RUN_DO.getByName(toFriendlyId("run", run.id)).snapshot()).status).toBe("COMPLETED");
+    for (const run of [child, item]) {
+      expect((await env.RUN_DO.getByName(toFriendlyId("run", run.id)).snapshot()).status).toBe("COMPLETED");
+    }
 
     const unsettled = await withStore({}, (runs) => runs.findUnsettledRuns(new Date(), 500));
     expect(unsettled.map((run) => run.id)).not.toContain(child.id);
@@ -46,7 +51,8 @@ describe("sweep settles final runs", () => {
   it("leaves nothing to settle after a run ends normally", async () => {
     const tenant = await createTenant();
     const api = client(tenant.apiKey);
-    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: check.payload, options: { delay: "1h" } });
+    const trigger = { payload: check.payload, options: { delay: "1h" } };
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", trigger);
     expect((await api.json("POST", `/api/v1/runs/${body.id}/cancel`)).body).toMatchObject({ status: "CANCELED" });
     const stored = await withStore({}, (runs) => runs.loadRun(parseFriendlyId("run", body.id).id));
     expect(stored?.settledAt).toBeInstanceOf(Date);

@@ -22,10 +22,14 @@ async function withLegacy<T>(use: (db: ReturnType<typeof connect>["db"]) => Prom
   }
 }
 
-const sha256Hex = async (text: string) =>
-  Array.from(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))), (byte) => byte.toString(16).padStart(2, "0")).join("");
+const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+/** Changes a delivery's row behind the Worker's back, as a crash or the passing of time leaves it. */
+const updateDelivery = (id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>) =>
+  withLegacy((db) => db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)));
 
-const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+const sha256Hex = async (text: string) =>
+  hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
+const randomSha = () => hex(crypto.getRandomValues(new Uint8Array(20)));
 
 /** A tenant with a one-case suite on a repository of its own (suites are found by repository). */
 async function suiteOnNewRepository() {
@@ -45,7 +49,11 @@ async function suiteOnNewRepository() {
     return (await response.json()) as { accepted?: true; duplicate?: true };
   };
   const pullRequest = (sha: string, action = "opened") =>
-    JSON.stringify({ action, repository: { full_name: repository }, pull_request: { number: 4, head: { sha, ref: "topic" } } });
+    JSON.stringify({
+      action,
+      repository: { full_name: repository },
+      pull_request: { number: 4, head: { sha, ref: "topic" } },
+    });
   const deployment = (sha: string, id: number) =>
     JSON.stringify({
       action: "created",
@@ -94,13 +102,14 @@ describe("POST /webhooks/github dedup", () => {
     const lost = crypto.randomUUID();
     // As a Worker that died after claiming the delivery leaves it: claimed, nothing started, never processed.
     const bodySha256 = await sha256Hex(body);
-    await withLegacy((db) => db.insert(webhookDeliveries).values({ id: lost, event: "pull_request", action: "opened", bodySha256 }));
+    const claim = { id: lost, event: "pull_request", action: "opened", bodySha256 };
+    await withLegacy((db) => db.insert(webhookDeliveries).values(claim));
     expect(await deliver("pull_request", body)).toMatchObject({ duplicate: true }); // it may still be running
     expect(await deliver("pull_request", body, lost)).toMatchObject({ duplicate: true });
     expect(await suiteRuns()).toBe(0);
 
     const claimedAt = new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS - 1_000);
-    await withLegacy((db) => db.update(webhookDeliveries).set({ receivedAt: claimedAt }).where(eq(webhookDeliveries.id, lost)));
+    await updateDelivery(lost, { receivedAt: claimedAt });
     expect(await deliver("pull_request", body, lost)).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(1);
     const [row] = await withLegacy((db) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, lost)));
@@ -115,7 +124,7 @@ describe("POST /webhooks/github dedup", () => {
     expect(await deliver("pull_request", body, delivery)).toMatchObject({ accepted: true });
     // As if the Worker had died after starting the suite run, before marking the delivery processed.
     const claimedAt = new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS - 1_000);
-    await withLegacy((db) => db.update(webhookDeliveries).set({ processedAt: null, receivedAt: claimedAt }).where(eq(webhookDeliveries.id, delivery)));
+    await updateDelivery(delivery, { processedAt: null, receivedAt: claimedAt });
     expect(await deliver("pull_request", body)).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(1);
   });
@@ -123,12 +132,14 @@ describe("POST /webhooks/github dedup", () => {
   it("re-runs on each check_run rerequest, but not on a replay of one", async () => {
     const { api, deliver, pullRequest, suiteRuns } = await suiteOnNewRepository();
     expect(await deliver("pull_request", pullRequest(randomSha()))).toMatchObject({ accepted: true });
-    const rerequest = (batchId: string) => JSON.stringify({ action: "rerequested", check_run: { id: 1, external_id: batchId } });
+    const rerequest = (batchId: string) => 
+      JSON.stringify({ action: "rerequested", check_run: { id: 1, external_id: batchId } });
     const first = (await api.json("GET", "/api/v1/runs")).body.data[0].batchId as string;
     expect(await deliver("check_run", rerequest(first))).toMatchObject({ accepted: true });
     expect(await deliver("check_run", rerequest(first))).toMatchObject({ duplicate: true });
     expect(await suiteRuns()).toBe(2);
-    const batches = new Set(((await api.json("GET", "/api/v1/runs")).body.data as { batchId: string }[]).map((run) => run.batchId));
+    const runs = (await api.json("GET", "/api/v1/runs")).body.data as { batchId: string }[];
+    const batches = new Set(runs.map((run) => run.batchId));
     const second = [...batches].find((id) => id !== first)!;
     expect(await deliver("check_run", rerequest(second))).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(3);

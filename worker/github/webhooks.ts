@@ -162,7 +162,12 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   const { engine } = c.var;
   const action = (payload as { action?: unknown }).action;
   const claimed = await engine.deps.github.claimDelivery(
-    { id: delivery, event, action: typeof action === "string" ? cutText(action, 100) : undefined, bodySha256: await sha256Hex(body) },
+    {
+      id: delivery,
+      event,
+      action: typeof action === "string" ? cutText(action, 100) : undefined,
+      bodySha256: await sha256Hex(body),
+    },
     new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS),
   );
   if (!claimed) return c.json({ duplicate: true, delivery });

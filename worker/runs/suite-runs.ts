@@ -46,7 +46,8 @@ export async function startSuiteRun(
       options: { maxAttempts: testCase.maxAttempts, tags: [cutText(`suite:${suite.name}`, 128)] },
     }));
   if (items.length === 0) throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
-  const idempotencyKey = origin.githubEvent && origin.headSha ? `github:${suite.id}:${origin.headSha}:${origin.githubEvent}` : undefined;
+  const { githubEvent, headSha } = origin;
+  const idempotencyKey = githubEvent && headSha ? `github:${suite.id}:${headSha}:${githubEvent}` : undefined;
   const created = await createBatchRecord(
     deps,
     owner,

@@ -17,7 +17,11 @@ export class GitHubStore extends LegacyTables {
     staleBefore: Date,
   ): Promise<string | undefined> {
     return this.guard(async () => {
-      const [inserted] = await this.db.insert(webhookDeliveries).values(delivery).onConflictDoNothing().returning({ id: webhookDeliveries.id });
+      const [inserted] = await this.db
+        .insert(webhookDeliveries)
+        .values(delivery)
+        .onConflictDoNothing() // on either key: the delivery id or the body's hash
+        .returning({ id: webhookDeliveries.id });
       if (inserted) return inserted.id;
       // Compare-and-set on received_at, so of several late replays only one takes the stale row over.
       const [takenOver] = await this.db

@@ -76,7 +76,8 @@ export async function benchWebhook(): Promise<Record<string, string | number>[]>
         })],
     ];
     const rounds = new Map<string, number[][]>(requests.map(([name]) => [name, []]));
-    for (const [, once] of requests) for (let i = 0; i < 10; i++) await once(i); // warm
+    // Warm, on commits the measured deliveries never use: a signed body seen before is answered as a duplicate.
+    for (const [, once] of requests) for (let i = 0; i < 10; i++) await once(2 * DELIVERIES + i);
     let delivery = 0;
     for (let round = 0; round < ROUNDS; round++) {
       const samples = new Map<string, number[]>(requests.map(([name]) => [name, []]));

@@ -5,6 +5,7 @@
  */
 import { errors, type BrowserContext, type Page } from "playwright";
 import type { Case, Step } from "../schema/steps.ts";
+import { cutText } from "../schema/storable.ts";
 import type { BrowserCasePayload } from "../schema/tasks.ts";
 import { interpolate } from "../schema/templates.ts";
 import { describeStep, EXPECTATIONS, performStep, StepFailure, type TokenWait, type WaitForTokenStep } from "./steps.ts";
@@ -238,9 +239,9 @@ async function closeWithin(opening: Promise<BrowserContext>, ms: number): Promis
 }
 
 /** Playwright's message without its terminal colours, cut to what a person reads in a check run. */
-function cleanMessage(error: unknown): string {
+export function cleanMessage(error: unknown): string {
   const raw = error instanceof Error ? error.message : String(error);
   const lines = raw.replace(/\u001b\[[\d;]*m/g, "").trimEnd().split("\n");
   const short = lines.length > MAX_MESSAGE_LINES ? [...lines.slice(0, MAX_MESSAGE_LINES), "…"].join("\n") : lines.join("\n");
-  return short.length > MAX_MESSAGE_CHARS ? `${short.slice(0, MAX_MESSAGE_CHARS)}…` : short;
+  return short.length > MAX_MESSAGE_CHARS ? `${cutText(short, MAX_MESSAGE_CHARS)}…` : short;
 }

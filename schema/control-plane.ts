@@ -117,11 +117,20 @@ export const cases = pgTable(
   (t) => [uniqueIndex("cases_suite_name").on(t.suiteId, t.name), index("cases_suite_position").on(t.suiteId, t.position)],
 );
 
-/** GitHub deliveries seen, keyed by X-GitHub-Delivery, so a redelivery is recognised and not processed twice. */
-export const webhookDeliveries = pgTable("webhook_deliveries", {
-  id: text().primaryKey(),
-  event: text().notNull(),
-  action: text(),
-  receivedAt: createdAt(),
-  processedAt: instant(),
-});
+/**
+ * GitHub deliveries seen, keyed by X-GitHub-Delivery and by the SHA-256 of the signed body, so neither a
+ * redelivery nor the same signed body replayed under a new delivery id is processed twice.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text().primaryKey(),
+    event: text().notNull(),
+    action: text(),
+    /** Hex SHA-256 of the raw body, which is what the signature covers. */
+    bodySha256: text(),
+    receivedAt: createdAt(),
+    processedAt: instant(),
+  },
+  (t) => [uniqueIndex("webhook_deliveries_body").on(t.bodySha256)],
+);

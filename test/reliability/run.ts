@@ -17,6 +17,7 @@ import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
+import { replayedUnderNewDeliveryIds } from "./dedup.ts";
 import { fuzzRequests } from "./fuzz.ts";
 import { tenantReachesForAnotherRepository } from "./tenancy.ts";
 
@@ -282,6 +283,13 @@ try {
   await scenario("tenant B reaches for tenant A's repository", () =>
     tenantReachesForAnotherRepository({ dev, github, admin, demoUrl: demo.url, tenant, deliver, pullRequest, randomSha, until }),
   );
+
+  await scenario("signed body replayed under new delivery ids", async () => {
+    const { apiKey, installation } = await tenant(100);
+    const call = api(apiKey);
+    const ended = (expected: number) => until("the suite run to end", allFinal(call, expected), 60_000);
+    return replayedUnderNewDeliveryIds({ call, installation: installation!, baseUrl: demo.url, deliver, pullRequest, randomSha, allFinal: ended });
+  });
 
   await scenario("fuzzed requests", async () => {
     const t = await tenant(1_000);

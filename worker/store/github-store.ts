@@ -2,7 +2,7 @@
  * What the GitHub App remembers (control plane, `legacy` only): deliveries seen, installations, the
  * organisation each is bound to, and the repositories each covers.
  */
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
 import * as controlPlane from "../../schema/control-plane.ts";
 import type { Database } from "./database.ts";
 import { LegacyTables } from "./legacy-tables.ts";
@@ -10,11 +10,36 @@ import { LegacyTables } from "./legacy-tables.ts";
 const { githubInstallationRepositories, githubInstallations, webhookDeliveries } = controlPlane;
 
 export class GitHubStore extends LegacyTables {
-  /** True the first time a delivery id is seen; a redelivery (or a replay) is false. */
-  recordDelivery(id: string, event: string, action: string | undefined): Promise<boolean> {
+  /**
+   * Claims a delivery for processing: true the first time its id or its body is seen. A redelivery or a
+   * replay of the same signed body is false, unless the delivery that claimed it never finished (the Worker
+   * died while processing it) and was claimed before `staleBefore`: then this call takes it over.
+   * Returns the id of the row to mark processed (the replay's own id, or the one it took over).
+   */
+  claimDelivery(
+    delivery: { id: string; event: string; action: string | undefined; bodySha256: string },
+    staleBefore: Date,
+  ): Promise<string | undefined> {
     return this.guard(async () => {
-      const inserted = await this.db.insert(webhookDeliveries).values({ id, event, action }).onConflictDoNothing().returning({ id: webhookDeliveries.id });
-      return inserted.length > 0;
+      const [inserted] = await this.db
+        .insert(webhookDeliveries)
+        .values(delivery)
+        .onConflictDoNothing() // on either key: the delivery id or the body's hash
+        .returning({ id: webhookDeliveries.id });
+      if (inserted) return inserted.id;
+      // Compare-and-set on received_at, so of several late replays only one takes the stale row over.
+      const [takenOver] = await this.db
+        .update(webhookDeliveries)
+        .set({ receivedAt: new Date() })
+        .where(
+          and(
+            or(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.bodySha256, delivery.bodySha256)),
+            isNull(webhookDeliveries.processedAt),
+            lt(webhookDeliveries.receivedAt, staleBefore),
+          ),
+        )
+        .returning({ id: webhookDeliveries.id });
+      return takenOver?.id;
     });
   }
 

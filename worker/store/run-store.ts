@@ -77,6 +77,7 @@ export type RunPatch = Partial<
     | "startedAt"
     | "completedAt"
     | "lastHeartbeatAt"
+    | "settledAt"
   >
 >;
 
@@ -158,6 +159,8 @@ export interface RunStore {
   organizationsWithQueuedRuns(): Promise<string[]>;
   /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched, DEQUEUED never claimed. */
   findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]>;
+  /** Final runs that ended before `completedBefore` and were never settled (oldest first, per store). */
+  findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]>;
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>>;
   /** Unscoped fan-out: only for an id whose possession was proven (a callback URL's HMAC). */
   loadWaitpoint(waitpointId: string): Promise<Waitpoint | undefined>;

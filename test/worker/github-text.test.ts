@@ -3,6 +3,7 @@ import { sign } from "@octokit/webhooks-methods";
 import { describe, expect, it } from "vitest";
 import { repositorySchema } from "../../schema/github.ts";
 import { checkRunName } from "../../worker/runs/suite-runs.ts";
+import { freshInstallation } from "../../scripts/seed.ts";
 import { client, createTenant, siteUrl } from "./support.ts";
 
 describe("text the Worker sends GitHub", () => {
@@ -17,7 +18,9 @@ describe("text the Worker sends GitHub", () => {
 
   it("holds suites and webhooks to GitHub's rule for repository names", async () => {
     const secret = "github-text-secret";
-    const api = client((await createTenant()).apiKey, { GITHUB_WEBHOOK_SECRET: secret });
+    const accepted = ["acme-co/shop.js", `${"a".repeat(39)}/${"n".repeat(100)}`, "a/..x", "a/_"];
+    const tenant = await createTenant(10, freshInstallation(accepted));
+    const api = client(tenant.apiKey, { GITHUB_WEBHOOK_SECRET: secret });
     const cases = [{ name: "home", steps: [{ action: "goto", url: "/" }] }];
     const suite = (repository: string) => ({ name: repository, repository, baseUrl: siteUrl, cases });
     const tooLong = [`${"a".repeat(40)}/shop`, `acme/${"n".repeat(101)}`];
@@ -26,7 +29,7 @@ describe("text the Worker sends GitHub", () => {
       expect((await api.json("POST", "/api/v1/suites", suite(repository))).status, repository).toBe(422);
       expect(repositorySchema.safeParse(repository).success, repository).toBe(false);
     }
-    for (const repository of ["acme-co/shop.js", `${"a".repeat(39)}/${"n".repeat(100)}`, "a/..x", "a/_"]) {
+    for (const repository of accepted) {
       expect((await api.json("POST", "/api/v1/suites", suite(repository))).status, repository).toBe(201);
     }
     const body = JSON.stringify({

@@ -34,7 +34,8 @@ const randomSha = () => hex(crypto.getRandomValues(new Uint8Array(20)));
 /** A tenant with a one-case suite on a repository of its own (suites are found by repository). */
 async function suiteOnNewRepository() {
   const tenant = await createTenant();
-  const repository = `acme/dedup-${crypto.randomUUID().slice(0, 8)}`;
+  const installation = tenant.installation!;
+  const repository = `${installation.account}/dedup-${crypto.randomUUID().slice(0, 8)}`;
   const api = client(tenant.apiKey, { GITHUB_WEBHOOK_SECRET: SECRET });
   const cases = [{ name: "home", steps: [{ action: "goto", url: "/ok" }] }];
   const suite = { name: "dedup", repository, baseUrl: siteUrl, triggers: ["pull_request", "deployment_status"], cases };
@@ -52,12 +53,14 @@ async function suiteOnNewRepository() {
     JSON.stringify({
       action,
       repository: { full_name: repository },
+      installation: { id: installation.id },
       pull_request: { number: 4, head: { sha, ref: "topic" } },
     });
   const deployment = (sha: string, id: number) =>
     JSON.stringify({
       action: "created",
       repository: { full_name: repository },
+      installation: { id: installation.id },
       deployment: { id, sha, ref: "topic" },
       deployment_status: { state: "success", target_url: siteUrl },
     });
@@ -130,10 +133,10 @@ describe("POST /webhooks/github dedup", () => {
   });
 
   it("re-runs on each check_run rerequest, but not on a replay of one", async () => {
-    const { api, deliver, pullRequest, suiteRuns } = await suiteOnNewRepository();
+    const { api, tenant, deliver, pullRequest, suiteRuns } = await suiteOnNewRepository();
     expect(await deliver("pull_request", pullRequest(randomSha()))).toMatchObject({ accepted: true });
-    const rerequest = (batchId: string) => 
-      JSON.stringify({ action: "rerequested", check_run: { id: 1, external_id: batchId } });
+    const rerequest = (batchId: string) =>
+      JSON.stringify({ action: "rerequested", installation: { id: tenant.installation!.id }, check_run: { id: 1, external_id: batchId } });
     const first = (await api.json("GET", "/api/v1/runs")).body.data[0].batchId as string;
     expect(await deliver("check_run", rerequest(first))).toMatchObject({ accepted: true });
     expect(await deliver("check_run", rerequest(first))).toMatchObject({ duplicate: true });

@@ -188,7 +188,7 @@ try {
     // The queue delivers each message once; deliver each a second time, as a queue may.
     await Promise.all(
       triggered.map(async ({ body }) => {
-        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId }, 600);
+        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId, attempt: 1 }, 600);
         await fetch(`${dev.executorUrl}/jobs`, {
           method: "POST",
           headers: { authorization: `Bearer ${dev.executorSecret}`, "content-type": "application/json" },

@@ -17,8 +17,9 @@ export const artifactUrl = (key: string) => `/api/v1/${key}`;
 /** The same artifact for a browser holding a page token (of the run, or of its suite run) instead of an API key. */
 export const pageArtifactUrl = (key: string, pageToken: string) => `/${key}?token=${pageToken}`;
 
-/** A key this run's uploads could have produced, so a report cannot point at another run's files. */
-export const belongsTo = (key: string, run: Pick<Run, "id">) => key.startsWith(`runs/${toFriendlyId("run", run.id)}/artifacts/`);
+/** A key this attempt's uploads could have produced, so a report cannot point at another run's or attempt's files. */
+export const belongsTo = (key: string, run: Pick<Run, "id">, attempt: number) =>
+  key.startsWith(artifactKey(run.id, attempt, ""));
 
 /** The run's stored artifact at `attempt`/`name` (as they appear in its path), if there is one. */
 export async function findArtifact(bucket: R2Bucket, run: Pick<Run, "id">, attempt: string, name: string): Promise<R2ObjectBody | undefined> {

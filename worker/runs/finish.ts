@@ -19,12 +19,22 @@ export interface RunResult {
   error?: { message: string; [detail: string]: unknown };
 }
 
-/** Moves `run` to a final status; undefined if it had already moved on (another writer won). */
-export async function finishRun(deps: EngineDeps, run: Run, status: RunStatus, result: RunResult = {}): Promise<Run | undefined> {
+/**
+ * Moves `run` to a final status (only while at `atAttempt`, when an attempt's own result or watchdog ends it);
+ * undefined if it had already moved on (another writer won).
+ */
+export async function finishRun(
+  deps: EngineDeps,
+  run: Run,
+  status: RunStatus,
+  result: RunResult = {},
+  atAttempt?: number,
+): Promise<Run | undefined> {
   const finished = await deps.runs.updateRun(
     run.id,
     { status, completedAt: new Date(), output: result.output, error: result.error },
     sourcesOf(status),
+    atAttempt,
   );
   if (!finished) return undefined;
   await Promise.all([publishStatus(deps, finished), completeWaitsOnChild(deps, finished), settleBatch(deps, finished)]);

@@ -9,8 +9,8 @@ import { createMiddleware } from "hono/factory";
 import * as z from "zod";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
-import { runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
-import { ARTIFACT_NAME, MAX_ARTIFACT_BYTES, artifactKey, artifactUrl, belongsTo, contentTypeOf } from "../runs/artifacts.ts";
+import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
+import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
 import { HELD, holdsAttempt } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { createToken, presentWaitpoint } from "../runs/waitpoints.ts";
@@ -113,6 +113,9 @@ export const internal = new Hono<InternalEnv>()
     if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
     // Under the token's attempt: a superseded attempt can never write over a later one's files.
     const key = artifactKey(run.id, c.var.attempt, name);
+    if (!(await hasRoomFor(c.env.ARTIFACTS, key))) {
+      throw new ProblemError({ status: 422, title: "Too many artifacts", detail: `An attempt keeps at most ${MAX_ARTIFACTS_PER_ATTEMPT}` });
+    }
     await c.env.ARTIFACTS.put(key, await c.req.arrayBuffer(), { httpMetadata: { contentType: contentTypeOf(name) } });
     return c.json({ key, url: artifactUrl(key) }, 201);
   })

@@ -17,6 +17,7 @@ import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
+import { staleAttemptAfterNewerClaim } from "./fencing.ts";
 import { fuzzRequests } from "./fuzz.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -271,6 +272,13 @@ try {
       held: forged.every((answer) => answer.status === 401) && !checkRunFor(forgedSha) && accepted === 1 && creates === 1,
       detail: `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
     };
+  });
+
+  await scenario("stale attempt after a newer claim", async () => {
+    const t = await tenant(100);
+    const { apiUrl, signingSecret } = dev;
+    const context = { call: api(t.apiKey), apiKey: t.apiKey, environmentId: t.environmentId, apiUrl, signingSecret, until };
+    return staleAttemptAfterNewerClaim({ ...context, demoUrl: demo.url, probeUrl: probe.url });
   });
 
   await scenario("fuzzed requests", async () => {

@@ -28,13 +28,13 @@ const requireRunToken = createMiddleware<InternalEnv>(async (c, next) => {
   const { id } = parseFriendlyId("run", c.req.param("runId") ?? "");
   const token = /^Bearer (\S{1,2000})$/.exec(c.req.header("authorization") ?? "")?.[1];
   const claims = token ? await verifyToken(c.var.config.SIGNING_SECRET, token, "executor") : undefined;
-  const { attempt } = claims ?? {};
-  if (claims?.sub !== toFriendlyId("run", id) || !Number.isSafeInteger(attempt) || attempt! < 1) {
+  const attempt = claims?.attempt;
+  if (claims?.sub !== toFriendlyId("run", id) || typeof attempt !== "number" || !Number.isSafeInteger(attempt) || attempt < 1) {
     return unauthorized("Send this run's executor token");
   }
   c.set("runId", id);
   c.set("environmentId", claims.env);
-  c.set("attempt", attempt!);
+  c.set("attempt", attempt);
   await next();
 });
 
@@ -49,8 +49,8 @@ const withRun = createMiddleware<InternalEnv>(async (c, next) => {
 });
 
 /**
- * The run, if the token's attempt still holds it (DESIGN §11, attempts are fenced): an executor that comes
- * back after a later attempt was claimed is told to stop, and its calls change nothing.
+ * Goes on only while the token's attempt holds the run (DESIGN §11, attempts are fenced): an executor that
+ * comes back after a later attempt was claimed is told to stop (409), and its calls change nothing.
  */
 const fenced = createMiddleware<InternalEnv>(async (c, next) => {
   const { run, attempt } = c.var;

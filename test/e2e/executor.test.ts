@@ -112,7 +112,7 @@ describe("browser cases on the local stack", { timeout: 60_000 }, () => {
     const database = connect(dev.databases.runops, { wsProxy: dev.wsProxyUrl });
     const [row] = await database.db.select().from(runOps.runs).where(eq(runOps.runs.id, runId));
     await database.close();
-    const token = await signToken(dev.signingSecret, { scope: "executor", sub: id, env: row!.environmentId }, 600);
+    const token = await signToken(dev.signingSecret, { scope: "executor", sub: id, env: row!.environmentId, attempt: 1 }, 600);
     const before = (await executorHealth()).finished;
     const redelivered = await fetch(`${dev.executorUrl}/jobs`, {
       method: "POST",

@@ -4,6 +4,7 @@ import type { BrowserContext } from "playwright";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchSharedBrowser, type SharedBrowser } from "../../executor/browser.ts";
 import { runCase, type RunCaseHooks, type StepEvent } from "../../executor/run-case.ts";
+import { MAX_STEP_SCREENSHOTS } from "../../schema/contracts.ts";
 import { caseSchema, type CaseInput } from "../../schema/steps.ts";
 import { startDemoSite, type DemoSite } from "../../scripts/demo-site.ts";
 
@@ -103,6 +104,15 @@ describe("steps that pass", () => {
       { name: "screenshot-8", stepIndex: 8 },
     ]);
     for (const artifact of result.artifacts) expect(artifact.body.subarray(0, 8)).toEqual(PNG_MAGIC);
+  });
+
+  it("keeps at most MAX_STEP_SCREENSHOTS screenshots; the rest pass without one, with a note", async () => {
+    const shots = Array.from({ length: MAX_STEP_SCREENSHOTS + 2 }, () => ({ action: "screenshot" as const }));
+    const result = await run([{ action: "goto", url: "/" }, ...shots]);
+    expect(result.status).toBe("COMPLETED");
+    expect(result.artifacts).toHaveLength(MAX_STEP_SCREENSHOTS);
+    expect(result.notes).toEqual([MAX_STEP_SCREENSHOTS + 1, MAX_STEP_SCREENSHOTS + 2].map((index) =>
+      `steps[${index}] screenshot not kept: a case keeps at most ${MAX_STEP_SCREENSHOTS} screenshots`));
   });
 
   it("reports each step as it starts and ends", async () => {

@@ -18,6 +18,7 @@ import { openPool } from "../../worker/store/database.ts";
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
 import { replayedUnderNewDeliveryIds } from "./dedup.ts";
+import { staleAttemptAfterNewerClaim } from "./fencing.ts";
 import { fuzzRequests } from "./fuzz.ts";
 import { tenantReachesForAnotherRepository } from "./tenancy.ts";
 
@@ -195,7 +196,7 @@ try {
     // The queue delivers each message once; deliver each a second time, as a queue may.
     await Promise.all(
       triggered.map(async ({ body }) => {
-        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId }, 600);
+        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId, attempt: 1 }, 600);
         await fetch(`${dev.executorUrl}/jobs`, {
           method: "POST",
           headers: { authorization: `Bearer ${dev.executorSecret}`, "content-type": "application/json" },
@@ -289,6 +290,13 @@ try {
     const call = api(apiKey);
     const ended = (expected: number) => until("the suite run to end", allFinal(call, expected), 60_000);
     return replayedUnderNewDeliveryIds({ call, installation: installation!, baseUrl: demo.url, deliver, pullRequest, randomSha, allFinal: ended });
+  });
+
+  await scenario("stale attempt after a newer claim", async () => {
+    const t = await tenant(100);
+    const { apiUrl, signingSecret } = dev;
+    const context = { call: api(t.apiKey), apiKey: t.apiKey, environmentId: t.environmentId, apiUrl, signingSecret, until };
+    return staleAttemptAfterNewerClaim({ ...context, demoUrl: demo.url, probeUrl: probe.url });
   });
 
   await scenario("fuzzed requests", async () => {

@@ -37,9 +37,13 @@ export async function recordPendingRun(task: string, payload: unknown, { maxAtte
   const tenant = await createTenant();
   const { record } = await withStore({}, (runs) => runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts }));
   const friendlyId = toFriendlyId("run", record.id);
-  const token = await signToken(secret, { scope: "executor", sub: friendlyId, env: tenant.environmentId }, 600);
+  const token = await executorToken(friendlyId, tenant.environmentId, 1, secret);
   return { tenant, run: record, friendlyId, token };
 }
+
+/** The executor token a dispatch of the run's `attempt` carries. */
+export const executorToken = (friendlyId: string, environmentId: string, attempt: number, secret = env.SIGNING_SECRET) =>
+  signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, 600);
 
 /** Changes a run's row behind the engine's back (a clock that moved, a heartbeat that stopped), with a bare client. */
 export async function updateRunRow(runId: string, patch: Partial<typeof runOps.runs.$inferInsert>): Promise<void> {

@@ -95,18 +95,18 @@ export class RunEngine {
     return handOver(this.deps, run);
   }
 
-  heartbeat(run: Run): Promise<Run | undefined> {
-    return recordHeartbeat(this.deps, run);
+  heartbeat(run: Run, attempt: number): Promise<Run | undefined> {
+    return recordHeartbeat(this.deps, run, attempt);
   }
 
   /**
-   * The claimer's result: the attempt's step results are kept, then a retryable failure with attempts left
-   * goes round again, and anything else is final.
+   * The claimer's result for `run.attempt`: the attempt's step results are kept, then a retryable failure with
+   * attempts left goes round again, and anything else is final; both only while the run is at that attempt.
    */
   async complete(run: Run, { steps = [], ...result }: z.input<typeof runCompletionSchema>) {
     await this.deps.runs.recordSteps(run.id, run.attempt, steps);
     if (result.status === "FAILED" && result.retryable && run.attempt < run.maxAttempts) return redispatchForRetry(this.deps, run);
-    return finishRun(this.deps, run, result.status, result);
+    return finishRun(this.deps, run, result.status, result, run.attempt);
   }
 
   /** A job an executor accepted but will not start (it is shutting down): dispatched again, same attempt. */

@@ -20,14 +20,23 @@ export interface RunResult {
 }
 
 /**
- * Moves `run` to a final status; undefined if it had already moved on (another writer won). What follows the
- * write is its settling; if the Worker dies before that is done, the sweep settles the run again.
+/**
+ * Moves `run` to a final status (only while at `atAttempt`, when an attempt's own result or watchdog ends it);
+ * undefined if it had already moved on (another writer won). What follows the write is its settling; if the
+ * Worker dies before that is done, the sweep settles the run again.
  */
-export async function finishRun(deps: EngineDeps, run: Run, status: RunStatus, result: RunResult = {}): Promise<Run | undefined> {
+export async function finishRun(
+  deps: EngineDeps,
+  run: Run,
+  status: RunStatus,
+  result: RunResult = {},
+  atAttempt?: number,
+): Promise<Run | undefined> {
   const finished = await deps.runs.updateRun(
     run.id,
     { status, completedAt: new Date(), output: result.output, error: result.error },
     sourcesOf(status),
+    atAttempt,
   );
   if (!finished) return undefined;
   await settle(deps, finished, publishStatus(deps, finished));

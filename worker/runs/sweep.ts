@@ -13,8 +13,8 @@ import { admitDelayedRun, promoteQueuedRuns } from "./promote.ts";
 /** A PENDING run undispatched for this long lost its dispatch (the trigger's send failed). */
 const UNDISPATCHED_GRACE_MS = 30_000;
 /**
- * A DEQUEUED run unclaimed for this long was lost by its executor (it died with the job in its backlog):
- * longer than a full executor backlog takes to drain.
+ * A DEQUEUED run unclaimed and unheartbeated for this long was lost by its executor (it died with the job in
+ * its backlog): longer than a full executor backlog takes to drain. A job still heartbeated is not lost.
  */
 export const UNCLAIMED_GRACE_MS = 15 * 60_000;
 /** A final run unsettled for this long lost its settling (its Worker died): longer than settling ever takes. */

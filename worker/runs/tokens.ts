@@ -14,6 +14,8 @@ export interface TokenClaims {
   env: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /** An executor token's attempt: its calls are refused once a later attempt is claimed. */
+  attempt?: number;
 }
 
 const encoder = new TextEncoder();
@@ -58,6 +60,12 @@ export async function verifyToken(secret: string, token: string, ...scopes: Toke
     return undefined;
   }
 }
+
+/** Long enough for the longest case with retries and waits; the token only ever opens this one attempt of one run. */
+const EXECUTOR_TOKEN_TTL_SECONDS = 24 * 3_600;
+
+export const mintExecutorToken = (secret: string, environmentId: string, friendlyId: string, attempt: number) =>
+  signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, EXECUTOR_TOKEN_TTL_SECONDS);
 
 /** Lets a browser watch one run or batch (DESIGN §5) without a secret key. */
 const PUBLIC_TOKEN_TTL_SECONDS = 3_600;

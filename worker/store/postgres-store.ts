@@ -337,7 +337,11 @@ export class PostgresRunStore {
             and(eq(runs.status, "DELAYED"), lte(runs.delayUntil, now)),
             and(inArray(runs.status, ["DELAYED", "QUEUED", "PENDING"]), lte(runs.expiresAt, now)),
             and(eq(runs.status, "PENDING"), isNull(runs.dispatchedAt), lt(runs.createdAt, undispatchedBefore)),
-            and(eq(runs.status, "DEQUEUED"), lt(runs.dispatchedAt, unclaimedBefore)),
+            and(
+              eq(runs.status, "DEQUEUED"),
+              lt(runs.dispatchedAt, unclaimedBefore),
+              or(isNull(runs.lastHeartbeatAt), lt(runs.lastHeartbeatAt, unclaimedBefore)),
+            ),
           ),
         )
         .limit(limit),

@@ -96,7 +96,7 @@ export interface Completion {
 export interface SweepWindow {
   /** PENDING runs created before this and never dispatched. */
   undispatchedBefore: Date;
-  /** DEQUEUED runs handed to an executor before this and never claimed. */
+  /** DEQUEUED runs handed to an executor before this, never claimed and not heartbeated since. */
   unclaimedBefore: Date;
   limit: number;
 }

@@ -28,6 +28,11 @@ export default defineConfig({
                 SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
                 TEST_API_KEY: inject("apiKey"),
               },
+              // Tight twins of wrangler.toml's limiters, for tests that must reach a limit in a few requests.
+              ratelimits: {
+                TIGHT_API_KEY_RATE_LIMITER: { namespace_id: "9401", simple: { limit: 3, period: 60 } },
+                TIGHT_UNAUTHENTICATED_RATE_LIMITER: { namespace_id: "9402", simple: { limit: 3, period: 60 } },
+              },
             },
           })),
         ],

@@ -11,7 +11,7 @@ import { mintApiKey } from "../../schema/api-keys.ts";
 import worker from "../../worker/index.ts";
 import { callbackHash } from "../../worker/runs/tokens.ts";
 import { connect } from "../../worker/store/database.ts";
-import { CLOSED_PORT_URL, client, createTenant, httpCheck, recordPendingRun, siteUrl } from "./support.ts";
+import { CLOSED_PORT_URL, client, createTenant, executorCalls, httpCheck, recordPendingRun, siteUrl } from "./support.ts";
 
 /** Sends `request` to the Worker with some bindings or settings replaced, as a deploy with them would see it. */
 async function send(request: Request, overrides: Partial<Env> = {}): Promise<Response> {
@@ -148,14 +148,9 @@ describe("durations", () => {
 describe("waitpoints that are not tokens", () => {
   it("are 404 to retrieve, complete and the callback URL, and the run keeps waiting", async () => {
     const { friendlyId, tenant, token } = await recordPendingRun("browser-case", { case: { name: "w", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl });
-    const internal = (path: string, body: unknown) =>
-      exports.default.fetch(`http://flightcheck/internal/runs/${friendlyId}/${path}`, {
-        method: "POST",
-        headers: { ...bearer(token), "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
+    const internal = executorCalls(friendlyId, token);
     expect((await internal("claim", { attempt: 1 })).status).toBe(200);
-    const waited = (await (await internal("wait", { until: "1h" })).json()) as { waitpoints: { id: string; type: string }[] };
+    const waited = (await internal("wait", { until: "1h" })).body as { waitpoints: { id: string; type: string }[] };
     const datetime = waited.waitpoints[0]!;
     expect(datetime.type).toBe("DATETIME");
 

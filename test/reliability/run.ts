@@ -17,6 +17,7 @@ import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
+import { badKeyFlood, perKeyFlood } from "./edge.ts";
 import { fuzzRequests } from "./fuzz.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -327,6 +328,14 @@ try {
       detail: `${acknowledged.length} acknowledged, ${refused} answered 503${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
     };
   });
+  const edge = {
+    apiUrl: dev.apiUrl,
+    wsProxyUrl: dev.wsProxyUrl,
+    newKey: async () => (await tenant(10)).apiKey,
+    bounded: <R>(count: number, limit: number, work: (index: number) => Promise<R>) => bounded(Array.from({ length: count }), limit, (_, index) => work(index)),
+  };
+  await scenario("a flood of bad keys", () => badKeyFlood(edge));
+  await scenario("a flood on one key", () => perKeyFlood(edge));
   await admin.end();
 } finally {
   await Promise.all([stack.dispose(), github.close(), demo.close(), probe.close()]);

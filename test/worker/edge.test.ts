@@ -96,6 +96,8 @@ describe("rate limits", () => {
     for (let i = 0; i < 3; i++) expect((await send(get("/api/v1/runs", { ...from, ...badKey }), tight)).status).toBe(401);
     await expectTooMany(await send(get("/api/v1/runs", { ...from, ...badKey }), tight));
     await expectTooMany(await send(get("/api/v1/runs", from), tight));
+    // Over its limit, the address is refused before any lookup, even with a key that looks genuine.
+    await expectTooMany(await send(get("/api/v1/runs", { ...from, ...bearer(await mintApiKey("dev")) }), tight));
   });
 });
 

@@ -37,7 +37,7 @@ const tally = (statuses: number[]) => {
 export async function badKeyFlood({ apiUrl, wsProxyUrl, bounded }: EdgeContext): Promise<EdgeOutcome> {
   const genuine = await mintApiKey("dev");
   const corrupted = `${genuine.slice(0, -8)}00000000`;
-  const headers = [{}, { authorization: "Bearer fc_dev_short" }, { authorization: `Bearer ${corrupted}` }, { authorization: "Basic eDp5" }];
+  const headers: Record<string, string>[] = [{}, { authorization: "Bearer fc_dev_short" }, { authorization: `Bearer ${corrupted}` }, { authorization: "Basic eDp5" }];
   const from = { "cf-connecting-ip": "203.0.113.14" };
   const opened: number[] = [];
   const statuses: number[] = [];

@@ -1,6 +1,7 @@
 /**
  * Requests no client should send, across every route: malformed JSON, wrong types, huge strings, odd
- * unicode, unclassifiable and foreign ids. Seeded, so a failure replays the same way.
+ * unicode, unclassifiable and foreign ids, durations and dates past the cap. Seeded, so a failure replays the
+ * same way.
  */
 export interface FuzzRequest {
   method: string;
@@ -43,7 +44,9 @@ const STRINGS = [
   "http://127.0.0.1:9/",
   "javascript:alert(1)",
 ];
-const NUMBERS = [0, -1, 1.5, 2 ** 53 + 1, 1e308, -1e308, 42];
+/** Durations and dates past the 365-day cap, or past what a Date can hold. */
+const FAR_AWAY = ["99999999d", "999999999d", "366d", "8760h1", "9999-12-31T00:00:00Z", "+275760-09-13T00:00:00.000Z", "2026-02-30T00:00:00Z"];
+const NUMBERS = [0, -1, 1.5, 2 ** 53 + 1, 1e308, -1e308, 42, 8.64e15 + 1];
 const KEYS = ["payload", "options", "items", "task", "url", "case", "steps", "action", "name", "timeout", "data", "idempotencyKey", "delay", "ttl", "tags", "metadata", "maxAttempts", "parentRunId", "repository", "baseUrl", "cases", "triggers", "sha", "attempt", "events", "status", "tokens", "until", "__proto__", "constructor"];
 const MALFORMED = ["{", "[1,", "nul", '"unterminated', "{\"a\":}", "\u0000", "{\"a\":1}{\"b\":2}", "\ud800", "[".repeat(10_000)];
 
@@ -94,6 +97,11 @@ export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: {
     () => ({ method: pick(["GET", "POST", "DELETE"]), path: `/api/v1/runs/${pick(ids)}${pick(["", "/cancel", "/replay", "/artifacts/1/x.png", "/artifacts/-1/..%2f"])}`, body: body() }),
     () => ({ method: "GET", path: `/api/v1/batches/${pick(ids)}` }),
     () => ({ method: "POST", path: "/api/v1/waitpoints/tokens", body: body() }),
+    () => ({ method: "POST", path: "/api/v1/waitpoints/tokens", body: JSON.stringify({ timeout: pick([...FAR_AWAY, ...NUMBERS]) }) }),
+    () => {
+      const options = { [pick(["delay", "ttl", "idempotencyKeyTTL"])]: pick([...FAR_AWAY, ...NUMBERS]) };
+      return { method: "POST", path: "/api/v1/tasks/http-check/trigger", body: JSON.stringify({ payload: { url: "http://127.0.0.1:9/" }, options }) };
+    },
     () => ({ method: pick(["GET", "POST"]), path: `/api/v1/waitpoints/tokens/${pick(ids)}${pick(["", "/complete", "/callback/abc", "/callback/"])}`, body: body(), auth: random() < 0.8 }),
     () => ({ method: pick(["POST", "GET"]), path: "/api/v1/suites", body: body() }),
     () => ({ method: pick(["GET", "PATCH", "DELETE", "POST"]), path: `/api/v1/suites/${pick(ids)}${pick(["", "/runs"])}`, body: body() }),

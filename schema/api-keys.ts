@@ -7,7 +7,8 @@
 const CHECKSUM_LENGTH = 8;
 
 const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const sha256 = async (text: string) => new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
+const sha256 = async (text: string) =>
+  new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
 const checksum = async (body: string) => hex(await sha256(body)).slice(0, CHECKSUM_LENGTH);
 
 export async function mintApiKey(environmentSlug: string): Promise<string> {

@@ -31,7 +31,8 @@ export const pointInTimeSchema = z.string().transform((value, ctx) => {
       ? new Date(value)
       : undefined;
   if (!date || Number.isNaN(date.getTime())) {
-    ctx.addIssue({ code: "custom", message: 'expected a duration like "30s" or "2d", or an ISO 8601 date', input: value });
+    const message = 'expected a duration like "30s" or "2d", or an ISO 8601 date';
+    ctx.addIssue({ code: "custom", message, input: value });
   } else if (date.getTime() > Date.now() + MAX_DURATION_MS) {
     ctx.addIssue({ code: "custom", message: `must be ${CAP} from now`, input: value });
   } else return date;

@@ -56,7 +56,9 @@ export const app = new Hono<AppEnv>()
     await next();
   })
   .route("/", health)
-  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), withRequestEngine, async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
+  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), withRequestEngine, async (c) =>
+    (await import("./github/webhooks.ts")).handleWebhook(c),
+  )
   // Run pages: a person's browser with a page link, no API key; HTML in, HTML out.
   .route("/runs", new Hono<AppEnv>().use(withRequestEngine).route("/", pages))
   .route("/api/v1", subscriptions)
@@ -74,7 +76,8 @@ app.onError((error, c) => {
     // The driver's words (hosts, SQL, parameters) go to the log, never to the client.
     console.error(`${c.req.method} ${c.req.path}: ${error.message}`);
     const detail = `The ${error.store} store is unavailable; try again shortly`;
-    return problemResponse({ status: 503, title: "Store unavailable", detail, store: error.store }, { "retry-after": "1" });
+    const problem = { status: 503, title: "Store unavailable", detail, store: error.store };
+    return problemResponse(problem, { "retry-after": "1" });
   }
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -332,7 +332,8 @@ try {
     apiUrl: dev.apiUrl,
     wsProxyUrl: dev.wsProxyUrl,
     newKey: async () => (await tenant(10)).apiKey,
-    bounded: <R>(count: number, limit: number, work: (index: number) => Promise<R>) => bounded(Array.from({ length: count }), limit, (_, index) => work(index)),
+    bounded: <R>(count: number, limit: number, work: (index: number) => Promise<R>) =>
+      bounded(Array.from({ length: count }), limit, (_, index) => work(index)),
   };
   await scenario("a flood of bad keys", () => badKeyFlood(edge));
   await scenario("a flood on one key", () => perKeyFlood(edge));

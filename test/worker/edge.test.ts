@@ -36,7 +36,10 @@ describe("refusing bad keys", () => {
     url.pathname = `/${name}`;
     probe = {
       url: url.toString(),
-      backends: async () => (await admin.db.execute<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where datname = ${name}`)).rows[0]!.n,
+      backends: async () => {
+        const query = sql`select count(*)::int as n from pg_stat_activity where datname = ${name}`;
+        return (await admin.db.execute<{ n: number }>(query)).rows[0]!.n;
+      },
     };
   });
 
@@ -44,10 +47,12 @@ describe("refusing bad keys", () => {
     const stores = { LEGACY_DATABASE_URL: probe.url, RUNOPS_DATABASE_URL: probe.url };
     const genuine = await mintApiKey("dev");
     const corrupted = genuine.slice(0, -1) + (genuine.endsWith("0") ? "1" : "0");
-    const attempts = [{}, bearer("fc_dev_short"), bearer(`fc_dev_${"0".repeat(56)}`), bearer(corrupted), { authorization: "Basic eDp5" }];
+    const badChecksum = bearer(`fc_dev_${"0".repeat(56)}`);
+    const attempts = [{}, bearer("fc_dev_short"), badChecksum, bearer(corrupted), { authorization: "Basic eDp5" }];
     for (const path of ["/api/v1/runs", "/api/v1/tasks/http-check/trigger"]) {
       for (const headers of attempts) {
-        const response = await send(new Request(`http://flightcheck${path}`, { method: path.endsWith("trigger") ? "POST" : "GET", headers }), stores);
+        const method = path.endsWith("trigger") ? "POST" : "GET";
+        const response = await send(new Request(`http://flightcheck${path}`, { method, headers }), stores);
         expect(response.status).toBe(401);
         expect(response.headers.get("content-type")).toBe("application/problem+json");
       }
@@ -130,7 +135,8 @@ describe("durations", () => {
     ["idempotencyKeyTTL", "999999999d"],
   ])("refuses options.%s %s with 422 naming the cap", async (option, value) => {
     const api = client((await createTenant()).apiKey);
-    const { status, body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { [option]: value } });
+    const trigger = { ...httpCheck(`${siteUrl}/ok`), options: { [option]: value } };
+    const { status, body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", trigger);
     expect(status).toBe(422);
     expect(body.errors).toEqual(expect.arrayContaining([cap]));
   });
@@ -143,13 +149,15 @@ describe("durations", () => {
       expect(body.errors).toEqual(expect.arrayContaining([cap]));
     }
     expect((await api.json("POST", "/api/v1/waitpoints/tokens", { timeout: "365d" })).status).toBe(201);
-    expect((await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { delay: "365d" } })).status).toBe(201);
+    const atTheCap = { ...httpCheck(`${siteUrl}/ok`), options: { delay: "365d" } };
+    expect((await api.json("POST", "/api/v1/tasks/http-check/trigger", atTheCap)).status).toBe(201);
   });
 });
 
 describe("waitpoints that are not tokens", () => {
   it("are 404 to retrieve, complete and the callback URL, and the run keeps waiting", async () => {
-    const { friendlyId, tenant, token } = await recordPendingRun("browser-case", { case: { name: "w", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl });
+    const browserCase = { case: { name: "w", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
+    const { friendlyId, tenant, token } = await recordPendingRun("browser-case", browserCase);
     const internal = executorCalls(friendlyId, token);
     expect((await internal("claim", { attempt: 1 })).status).toBe(200);
     const waited = (await internal("wait", { until: "1h" })).body as { waitpoints: { id: string; type: string }[] };

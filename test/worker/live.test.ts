@@ -162,16 +162,19 @@ describe("what a browser's token sees", () => {
     ]);
     await api.json("POST", `/api/v1/waitpoints/tokens/${gate}/complete`, { data: { previewPassword: "s3cret-output" } });
     const resumed = (live: Subscriber) => live.messages.find((message) => message.data?.resumedBy);
-    await vi.waitFor(() => [publicLive, pageLive, keyed, executorLive].forEach((live) => expect(resumed(live)).toBeDefined()));
+    const everyone = [publicLive, pageLive, keyed, executorLive];
+    await vi.waitFor(() => everyone.forEach((live) => expect(resumed(live)).toBeDefined()));
 
-    for (const live of [keyed, executorLive]) expect(resumed(live).data.resumedBy[0].output).toEqual({ previewPassword: "s3cret-output" });
+    for (const live of [keyed, executorLive]) {
+      expect(resumed(live).data.resumedBy[0].output).toEqual({ previewPassword: "s3cret-output" });
+    }
     const replayed = await subscribe(`${path}?token=${await tokenFor("public", id, tenant.environmentId)}`);
     await vi.waitFor(() => expect(resumed(replayed)).toBeDefined());
     for (const live of [publicLive, pageLive, replayed]) {
       expect(resumed(live).data.resumedBy[0]).toMatchObject({ id: gate, status: "COMPLETED" });
       expect(JSON.stringify(live.messages)).not.toContain("s3cret-output");
     }
-    for (const live of [publicLive, pageLive, keyed, executorLive, replayed]) live.socket.close(1000);
+    for (const live of [...everyone, replayed]) live.socket.close(1000);
   });
 
   it("gives a page token on a finished run its snapshot and the close, with no replay", async () => {
@@ -180,7 +183,8 @@ describe("what a browser's token sees", () => {
     const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed);
     expect((await api.json("POST", `/api/v1/runs/${body.id}/cancel`)).status).toBe(200);
 
-    const page = await subscribe(`/api/v1/runs/${body.id}/live?token=${await tokenFor("page", body.id, tenant.environmentId)}`);
+    const pageToken = await tokenFor("page", body.id, tenant.environmentId);
+    const page = await subscribe(`/api/v1/runs/${body.id}/live?token=${pageToken}`);
     expect(await page.closed).toBe(1000);
     expect(page.messages).toEqual([expect.objectContaining({ type: "snapshot", status: "CANCELED" })]);
     // The token returned at trigger time still replays the run's events.

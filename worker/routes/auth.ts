@@ -44,7 +44,10 @@ export const unauthorized = (detail: string) =>
   problemResponse({ status: 401, title: "Unauthorized", detail }, { "www-authenticate": 'Bearer realm="flightcheck"' });
 
 const tooManyRequests = (detail: string) =>
-  problemResponse({ status: 429, title: "Too many requests", detail }, { "retry-after": String(RATE_LIMIT_PERIOD_SECONDS) });
+  problemResponse(
+    { status: 429, title: "Too many requests", detail },
+    { "retry-after": String(RATE_LIMIT_PERIOD_SECONDS) },
+  );
 
 const clientAddress = (c: Context<AppEnv>) => c.req.header("cf-connecting-ip") ?? "unknown";
 const addressThrottled = () => tooManyRequests("Too many failed attempts to authenticate from this address");

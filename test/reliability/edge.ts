@@ -52,7 +52,7 @@ export async function badKeyFlood({ apiUrl, wsProxyUrl, bounded }: EdgeContext):
   for (let round = 0; round < 3; round++) {
     const before = await proxySessions(wsProxyUrl);
     statuses.push(
-      ...(await bounded(500, 50, async (index) => {
+      ...(await bounded(800, 50, async (index) => {
         const response = await fetch(`${apiUrl}/api/v1/runs`, { headers: { ...from, ...headers[index % 4] } });
         await response.arrayBuffer();
         if (response.status === 429 && !Number(response.headers.get("retry-after"))) retryAfterMissing++;
@@ -63,7 +63,7 @@ export async function badKeyFlood({ apiUrl, wsProxyUrl, bounded }: EdgeContext):
   }
   const refused = statuses.every((status) => status === 401 || status === 429);
   return {
-    tried: "3 rounds of 500 requests without a key, with malformed and corrupted keys, 50 in flight",
+    tried: "3 rounds of 800 requests without a key, with malformed and corrupted keys, 50 in flight",
     held:
       refused && statuses.includes(429) && retryAfterMissing === 0 &&
       Math.min(...opened) === 0 && Math.max(...opened) <= 5,
@@ -74,7 +74,7 @@ export async function badKeyFlood({ apiUrl, wsProxyUrl, bounded }: EdgeContext):
 /** One key sends cheap requests as fast as it can until it is throttled; another key is served meanwhile. */
 export async function perKeyFlood({ apiUrl, newKey, bounded }: EdgeContext): Promise<EdgeOutcome> {
   const [flooding, bystander] = await Promise.all([newKey(), newKey()]);
-  const MAX_REQUESTS = 15_000;
+  const MAX_REQUESTS = 6_000;
   let throttled: Response | undefined;
   let sent = 0;
   await bounded(MAX_REQUESTS, 50, async () => {

@@ -63,6 +63,18 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 
+/** wrangler.toml with another per-key rate limit, written beside the stack's state; its paths made absolute. */
+function perKeyLimited(limit: string): string {
+  if (!/^\d+$/.test(limit)) throw new Error(`API_KEY_RATE_LIMIT must be a number, got ${limit}`);
+  const config = readFileSync(resolve("wrangler.toml"), "utf8")
+    .replace(/(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/, `$1${limit}`)
+    .replace('main = "worker/index.ts"', `main = "${resolve("worker/index.ts")}"`)
+    .replace('image = "./Dockerfile"', `image = "${resolve("Dockerfile")}"`);
+  const file = join(home, "wrangler.toml");
+  writeFileSync(file, config);
+  return file;
+}
+
 /** Children run in their own process group, so wrangler's workerd goes down with it. */
 function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -199,12 +211,15 @@ async function main(): Promise<void> {
     // The sites under test are local: Chromium resolves nothing else (and stops calling home).
     BROWSER_LOOPBACK_ONLY: "true",
   }, { restartOnceUp: "executor listening" });
+  // A reliability run lowers the per-key rate limit (API_KEY_RATE_LIMIT) to reach it: a copy of wrangler.toml.
+  const configArgs = process.env.API_KEY_RATE_LIMIT ? ["--config", perKeyLimited(process.env.API_KEY_RATE_LIMIT)] : [];
   const wranglerPackage = createRequire(import.meta.url).resolve("wrangler/package.json");
   const wrangler = join(dirname(wranglerPackage), "bin", "wrangler.js");
   run(
     "worker",
     [
       wrangler, "dev",
+      ...configArgs,
       "--ip", "127.0.0.1",
       "--port", String(ports.api),
       "--inspector-port", String(await freePort()),

@@ -2,7 +2,7 @@
  * The local development tenant: organisation `dev`, project `demo`, environment `dev`, and its secret key.
  * Idempotent: an existing key is kept (and re-hashed in place if the database was wiped).
  */
-import { apiKeyPrefix, hashApiKey, mintApiKey } from "../schema/api-keys.ts";
+import { apiKeyPrefix, hashApiKey, hasValidChecksum, mintApiKey } from "../schema/api-keys.ts";
 import * as controlPlane from "../schema/control-plane.ts";
 import type { Pool } from "@neondatabase/serverless";
 import { database } from "../worker/store/database.ts";
@@ -33,7 +33,7 @@ export function freshInstallation(repositories?: string[]): SeededInstallation {
 
 export interface SeedOptions {
   slug?: string;
-  /** Keep this key if given (e.g. from .flightcheck/dev.json), else mint one. */
+  /** Keep this key if given (e.g. from .flightcheck/dev.json) and intact, else mint one. */
   apiKey?: string;
   concurrencyLimit?: number;
   installation?: SeededInstallation;
@@ -49,8 +49,10 @@ export interface Tenant {
 
 export async function seedTenant(
   pool: Pool,
-  { slug = "dev", apiKey = mintApiKey("dev"), concurrencyLimit = 10, installation }: SeedOptions = {},
+  { slug = "dev", apiKey: given, concurrencyLimit = 10, installation }: SeedOptions = {},
 ): Promise<Tenant> {
+  // A key minted before keys carried a checksum would be refused: replace it.
+  const apiKey = given && (await hasValidChecksum(given)) ? given : await mintApiKey("dev");
   const apiKeyHash = await hashApiKey(apiKey);
   return database(pool).transaction(async (tx) => {
     const [organization] = await tx

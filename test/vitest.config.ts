@@ -37,6 +37,11 @@ export default defineConfig({
                 GITHUB_CLIENT_ID: FAKE_CLIENT_ID,
                 GITHUB_CLIENT_SECRET: FAKE_CLIENT_SECRET,
               },
+              // Tight twins of wrangler.toml's limiters, for tests that must reach a limit in a few requests.
+              ratelimits: {
+                TIGHT_API_KEY_RATE_LIMITER: { namespace_id: "9401", simple: { limit: 3, period: 60 } },
+                TIGHT_UNAUTHENTICATED_RATE_LIMITER: { namespace_id: "9402", simple: { limit: 3, period: 60 } },
+              },
             },
           })),
         ],

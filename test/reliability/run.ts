@@ -19,6 +19,7 @@ import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub
 import { startSite } from "../support/site.ts";
 import { replayedUnderNewDeliveryIds } from "./dedup.ts";
 import { staleAttemptAfterNewerClaim } from "./fencing.ts";
+import { badKeyFlood, perKeyFlood } from "./edge.ts";
 import { fuzzRequests } from "./fuzz.ts";
 import { tenantReachesForAnotherRepository } from "./tenancy.ts";
 
@@ -74,6 +75,8 @@ const stack = await devStack({
     HEARTBEAT_TIMEOUT_MS: "3000",
     HEARTBEAT_INTERVAL_MS: "500",
     SHUTDOWN_GRACE_MS: "500",
+    // Low enough for one key's flood to reach on a busy machine, above what the other scenarios send per key.
+    API_KEY_RATE_LIMIT: "1500",
   },
 });
 const outcomes: Outcome[] = [];
@@ -353,6 +356,16 @@ try {
       detail: `${acknowledged.length} acknowledged, ${refused} answered 503${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
     };
   });
+  const edge = {
+    apiUrl: dev.apiUrl,
+    wsProxyUrl: dev.wsProxyUrl,
+    newKey: async () => (await tenant(10)).apiKey,
+    bounded: <R>(count: number, limit: number, work: (index: number) => Promise<R>) =>
+      bounded(Array.from({ length: count }), limit, (_, index) => work(index)),
+  };
+  // One key's flood first: the bad keys' flood leaves its address refused for a minute.
+  await scenario("a flood on one key", () => perKeyFlood(edge));
+  await scenario("a flood of bad keys", () => badKeyFlood(edge));
   await admin.end();
 } finally {
   await Promise.all([stack.dispose(), github.close(), demo.close(), probe.close()]);

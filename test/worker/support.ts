@@ -45,6 +45,18 @@ export async function recordPendingRun(task: string, payload: unknown, { maxAtte
 export const executorToken = (friendlyId: string, environmentId: string, attempt: number, secret = env.SIGNING_SECRET) =>
   signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, 600);
 
+/** The executor's calls for one run (`/internal/runs/:id/…`), with its token: status and JSON body. */
+export function executorCalls(friendlyId: string, token: string) {
+  return async (path: string, body: unknown = {}) => {
+    const response = await exports.default.fetch(`http://flightcheck/internal/runs/${friendlyId}/${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: response.status === 204 ? undefined : ((await response.json()) as any) };
+  };
+}
+
 /** Changes a run's row behind the engine's back (a clock that moved, a heartbeat that stopped), with a bare client. */
 export async function updateRunRow(runId: string, patch: Partial<typeof runOps.runs.$inferInsert>): Promise<void> {
   const url = residencyOf(runId) === "new" ? inject("runopsDatabaseUrl") : inject("legacyDatabaseUrl");

@@ -25,16 +25,14 @@ const isoDate = z.iso.datetime({ offset: true });
  * string schema rather than a union, so a client reads the one issue that applies (e.g. the cap).
  */
 export const pointInTimeSchema = z.string().transform((value, ctx) => {
-  const date = DURATION.test(value)
-    ? new Date(Date.now() + Math.min(milliseconds(value), MAX_DURATION_MS + 1))
-    : isoDate.safeParse(value).success
-      ? new Date(value)
-      : undefined;
-  if (!date || Number.isNaN(date.getTime())) {
+  // One reading of the clock: a duration's cap is checked on the duration itself, a date's against that reading.
+  const now = Date.now();
+  const ahead = DURATION.test(value) ? milliseconds(value) : isoDate.safeParse(value).success ? Date.parse(value) - now : NaN;
+  if (Number.isNaN(ahead)) {
     const message = 'expected a duration like "30s" or "2d", or an ISO 8601 date';
     ctx.addIssue({ code: "custom", message, input: value });
-  } else if (date.getTime() > Date.now() + MAX_DURATION_MS) {
+  } else if (ahead > MAX_DURATION_MS) {
     ctx.addIssue({ code: "custom", message: `must be ${CAP} from now`, input: value });
-  } else return date;
+  } else return new Date(now + ahead);
   return z.NEVER;
 });

@@ -246,7 +246,7 @@ describe("timeouts, retries and aborts", () => {
     const { source, contexts, closed } = trackingContexts();
     const testCase = caseSchema.parse({
       name: "hangs",
-      timeoutMs: 1_000,
+      timeoutMs: 5_000,
       steps: [
         // A hook that never answers and ignores its signal: only the case timeout can end this.
         { action: "waitForToken", idempotencyKey: "never", timeoutMs: 1_000 },
@@ -261,7 +261,7 @@ describe("timeouts, retries and aborts", () => {
     const result = await runCase(source, { case: testCase, baseUrl: site.url }, { waitForToken });
     expect(result).toMatchObject({ status: "TIMED_OUT", retryable: false, error: { stepIndex: 0 } });
     expect(tokenSignal?.aborted).toBe(true);
-    expect(result.error?.message).toBe('case timed out after 1000 ms during steps[0] waitForToken "never"');
+    expect(result.error?.message).toBe('case timed out after 5000 ms during steps[0] waitForToken "never"');
     expect(result.steps.map((step) => step.status)).toEqual(["FAILED", "SKIPPED"]);
     expect(result.screenshot?.subarray(0, 8)).toEqual(PNG_MAGIC);
     expect(closed).toEqual(contexts);

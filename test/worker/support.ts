@@ -142,7 +142,7 @@ export function client(apiKey: string, settings?: Record<string, string>): Clien
 export const httpCheck = (url: string, extra: Record<string, unknown> = {}) => ({ payload: { url, ...extra } });
 
 /** Polls a run until `done` holds for it (the queue, consumer and site are real, so this takes a moment). */
-export async function waitForRun(api: Client, runId: string, done: (run: any) => boolean = isFinished, timeout = 20_000) {
+export async function waitForRun(api: Client, runId: string, done: (run: any) => boolean = isFinished, timeout = 90_000) {
   return vi.waitFor(
     async () => {
       const { body } = await api.json("GET", `/api/v1/runs/${runId}`);

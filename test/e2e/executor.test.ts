@@ -37,7 +37,7 @@ async function trigger(testCase: unknown, options: Record<string, unknown> = {})
 
 const FINAL = ["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"];
 
-function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.includes(run.status), timeout = 30_000) {
+function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.includes(run.status), timeout = 180_000) {
   return vi.waitFor(
     async () => {
       const { body } = await api("GET", `/api/v1/runs/${id}`);
@@ -50,7 +50,7 @@ function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.inclu
 
 const executorHealth = async () => (await (await fetch(`${dev.executorUrl}/healthz`)).json()) as { pid: number; finished: number };
 
-describe("browser cases on the local stack", { timeout: 60_000 }, () => {
+describe("browser cases on the local stack", () => {
   it("runs a passing case and keeps every step's result", async () => {
     const run = await runUntil(await trigger(demoSuite.cases[0]));
     expect(run.status).toBe("COMPLETED");

@@ -9,7 +9,7 @@ import { client, createTenant, rowsInDatabases, siteUrl, updateRunRow, waitForRu
 
 const check = { task: "http-check", payload: { url: `${siteUrl}/ok`, method: "GET", expectStatus: 200, timeoutMs: 5_000 } };
 
-describe("sweep", { timeout: 60_000 }, () => {
+describe("sweep", () => {
   it("dispatches a PENDING run whose dispatch never went out", async () => {
     const tenant = await createTenant();
     // Phase 1 committed a minute ago, phase 2 was lost (the Worker died between them).

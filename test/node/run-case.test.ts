@@ -1,22 +1,13 @@
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import type { BrowserContext } from "playwright";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchSharedBrowser, type SharedBrowser } from "../../executor/browser.ts";
+import { describe, expect, it } from "vitest";
 import { runCase, type RunCaseHooks, type StepEvent } from "../../executor/run-case.ts";
 import { MAX_STEP_SCREENSHOTS } from "../../schema/contracts.ts";
 import { caseSchema, type CaseInput } from "../../schema/steps.ts";
-import { startDemoSite, type DemoSite } from "../../scripts/demo-site.ts";
+import { useBrowserAndDemoSite } from "../support/browser.ts";
 
-let browser: SharedBrowser;
-let site: DemoSite;
-
-beforeAll(async () => {
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger: { info() {}, warn() {} } }), startDemoSite()]);
-});
-afterAll(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
+const demo = useBrowserAndDemoSite();
 
 type Steps = CaseInput["steps"];
 const noTokens: RunCaseHooks = { waitForToken: async () => ({ ok: false, output: null }) };
@@ -27,7 +18,7 @@ const noTokens: RunCaseHooks = { waitForToken: async () => ({ ok: false, output:
  */
 function run(steps: Steps, options: Partial<CaseInput> = {}, hooks: Partial<RunCaseHooks> = {}) {
   const testCase = caseSchema.parse({ name: "test", stepTimeoutMs: 3_000, ...options, steps });
-  return runCase(browser, { case: testCase, baseUrl: site.url }, { ...noTokens, ...hooks });
+  return runCase(demo.browser, { case: testCase, baseUrl: demo.site.url }, { ...noTokens, ...hooks });
 }
 
 /** A browser whose contexts report when they close. */
@@ -36,7 +27,7 @@ function trackingContexts() {
   const closed: BrowserContext[] = [];
   const source = {
     async newContext() {
-      const context = await browser.newContext();
+      const context = await demo.browser.newContext();
       context.on("close", () => closed.push(context));
       contexts.push(context);
       return context;
@@ -175,7 +166,7 @@ describe("steps that fail say which step, what was expected and what was found",
     const failedAt = result.steps.findIndex((step) => step.status === "FAILED");
     expect(result.error?.stepIndex).toBe(failedAt);
     expect(result.steps[failedAt]!.error).toBe(result.error?.message);
-    for (const fragment of fragments) expect(result.error?.message).toContain(fragment.replaceAll("SITE", site.url));
+    for (const fragment of fragments) expect(result.error?.message).toContain(fragment.replaceAll("SITE", demo.site.url));
     expect(result.error?.message).not.toContain("\u001b[");
     expect(result.error!.message.split("\n").length).toBeLessThanOrEqual(16);
   });
@@ -207,7 +198,7 @@ describe("templates from waitForToken", () => {
       {
         waitForToken: async (step, signal) => {
           seen.push(step, signal.aborted);
-          return { ok: true, output: { url: site.url, heading: "Log in", user: { email: "ada@example.dev" } } };
+          return { ok: true, output: { url: demo.site.url, heading: "Log in", user: { email: "ada@example.dev" } } };
         },
       },
     );
@@ -258,7 +249,7 @@ describe("timeouts, retries and aborts", () => {
       tokenSignal = signal;
       return new Promise<never>(() => {});
     };
-    const result = await runCase(source, { case: testCase, baseUrl: site.url }, { waitForToken });
+    const result = await runCase(source, { case: testCase, baseUrl: demo.site.url }, { waitForToken });
     expect(result).toMatchObject({ status: "TIMED_OUT", retryable: false, error: { stepIndex: 0 } });
     expect(tokenSignal?.aborted).toBe(true);
     expect(result.error?.message).toBe('case timed out after 5000 ms during steps[0] waitForToken "never"');
@@ -284,7 +275,7 @@ describe("timeouts, retries and aborts", () => {
 
   it("a browser that cannot open a context fails the case as retryable, before any step", async () => {
     const broken = { newContext: () => Promise.reject(new Error("browserType.launch: Failed to launch")) };
-    const result = await runCase(broken, { case: caseSchema.parse({ name: "n", steps: [{ action: "goto", url: "/" }] }), baseUrl: site.url }, noTokens);
+    const result = await runCase(broken, { case: caseSchema.parse({ name: "n", steps: [{ action: "goto", url: "/" }] }), baseUrl: demo.site.url }, noTokens);
     expect(result).toMatchObject({
       status: "FAILED",
       retryable: true,
@@ -297,7 +288,7 @@ describe("timeouts, retries and aborts", () => {
     const { source, contexts, closed } = trackingContexts();
     const controller = new AbortController();
     const testCase = caseSchema.parse({ name: "aborted", steps: [{ action: "goto", url: "/" }, { action: "waitFor", ms: 30_000 }] });
-    const running = runCase(source, { case: testCase, baseUrl: site.url }, { ...noTokens, signal: controller.signal, onStep: (event) => event.index === 1 && controller.abort() });
+    const running = runCase(source, { case: testCase, baseUrl: demo.site.url }, { ...noTokens, signal: controller.signal, onStep: (event) => event.index === 1 && controller.abort() });
     const result = await running;
     expect(result).toMatchObject({ status: "FAILED", retryable: false, error: { message: "case aborted during steps[1] waitFor 30000 ms", stepIndex: 1 } });
     expect(result.durationMs).toBeLessThan(2_000);

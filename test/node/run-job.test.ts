@@ -6,21 +6,12 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BrowserContext } from "playwright";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { launchSharedBrowser, type SharedBrowser } from "../../executor/browser.ts";
+import { describe, expect, it } from "vitest";
 import { type JobContext, runJob } from "../../executor/run-job.ts";
 import type { CaseInput } from "../../schema/steps.ts";
-import { startDemoSite, type DemoSite } from "../../scripts/demo-site.ts";
+import { useBrowserAndDemoSite } from "../support/browser.ts";
 
-let browser: SharedBrowser;
-let site: DemoSite;
-
-beforeAll(async () => {
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger: { info() {}, warn() {} } }), startDemoSite()]);
-});
-afterAll(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
+const demo = useBrowserAndDemoSite();
 
 interface Call {
   path: string;
@@ -45,7 +36,7 @@ async function standInWorker(testCase: CaseInput, answer: (path: string) => numb
       return;
     }
     const json = (body: unknown, code = 200) => response.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify(body));
-    if (path === "claim") json({ id: "run_1", task: "browser-case", payload: { case: testCase, baseUrl: site.url }, attempt: 1, maxAttempts: 1 });
+    if (path === "claim") json({ id: "run_1", task: "browser-case", payload: { case: testCase, baseUrl: demo.site.url }, attempt: 1, maxAttempts: 1 });
     else if (path.startsWith("artifacts/")) json({ key: `runs/run_1/artifacts/1/${path.slice(10)}`, url: "" }, 201);
     else if (path === "complete") json({ status: "COMPLETED" });
     else response.writeHead(204).end();
@@ -59,9 +50,9 @@ async function standInWorker(testCase: CaseInput, answer: (path: string) => numb
 async function runThrough(worker: { url: string }) {
   const closed: BrowserContext[] = [];
   const tracking = {
-    ...browser,
+    ...demo.browser,
     async newContext() {
-      const context = await browser.newContext();
+      const context = await demo.browser.newContext();
       context.on("close", () => closed.push(context));
       return context;
     },

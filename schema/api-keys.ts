@@ -4,12 +4,11 @@
  * of a SHA-256 of the rest) lets the Worker refuse typos and made-up keys without asking a database.
  * WebCrypto: runs in both runtimes.
  */
+import { hex, sha256Hex } from "./digest.ts";
+
 const CHECKSUM_LENGTH = 8;
 
-const hex = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-const sha256 = async (text: string) =>
-  new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-const checksum = async (body: string) => hex(await sha256(body)).slice(0, CHECKSUM_LENGTH);
+const checksum = async (body: string) => (await sha256Hex(body)).slice(0, CHECKSUM_LENGTH);
 
 export async function mintApiKey(environmentSlug: string): Promise<string> {
   const body = `fc_${environmentSlug}_${hex(crypto.getRandomValues(new Uint8Array(24)))}`;
@@ -22,9 +21,7 @@ export async function hasValidChecksum(key: string): Promise<boolean> {
   return key.length > CHECKSUM_LENGTH && key.slice(-CHECKSUM_LENGTH) === (await checksum(body));
 }
 
-export async function hashApiKey(key: string): Promise<string> {
-  return hex(await sha256(key));
-}
+export const hashApiKey = (key: string): Promise<string> => sha256Hex(key);
 
 /** What a person sees to tell keys apart: the slug and the first random characters. */
 export function apiKeyPrefix(key: string): string {

@@ -1,16 +1,18 @@
 /** Helpers for tests that use the Worker as a client would: over HTTP, with a tenant of their own. */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import type { Pool } from "@neondatabase/serverless";
 import { sign } from "@octokit/webhooks-methods";
 import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { expect, inject, vi } from "vitest";
+import { hex } from "../../schema/digest.ts";
 import * as runOps from "../../schema/run-ops.ts";
 import { freshInstallation, type SeededInstallation, seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { loadConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
-import { connect } from "../../worker/store/database.ts";
+import { connect, type Database } from "../../worker/store/database.ts";
 import { residencyOf, toFriendlyId } from "../../worker/store/ids.ts";
 import { openStores } from "../../worker/store/open.ts";
 import type { RoutingRunStore } from "../../worker/store/routing-store.ts";
@@ -85,9 +87,16 @@ export async function updateWaitpointRow(waitpointId: string, patch: Partial<typ
  * own, every repository unless `installation` says otherwise), so tests never share a queue or a repository.
  */
 export async function createTenant(concurrencyLimit = 10, installation: SeededInstallation | null = freshInstallation()): Promise<Tenant> {
-  const { pool, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
+  return withLegacyDatabase((_, pool) =>
+    seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit, installation: installation ?? undefined }),
+  );
+}
+
+/** Runs `use` on a bare client of the control-plane database (to see or change rows behind the Worker's back). */
+export async function withLegacyDatabase<T>(use: (db: Database, pool: Pool) => Promise<T>): Promise<T> {
+  const { db, pool, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
   try {
-    return await seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit, installation: installation ?? undefined });
+    return await use(db, pool);
   } finally {
     await close();
   }
@@ -109,7 +118,7 @@ export async function deliver(event: string, payload: unknown): Promise<{ status
   return { status: response.status, body: await response.json() };
 }
 
-export const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+export const randomSha = () => hex(crypto.getRandomValues(new Uint8Array(20)));
 
 export interface Client {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;

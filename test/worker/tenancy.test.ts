@@ -14,7 +14,7 @@ import { loadConfig } from "../../worker/config.ts";
 import { mintPageToken } from "../../worker/runs/tokens.ts";
 import { connect } from "../../worker/store/database.ts";
 import { openStores } from "../../worker/store/open.ts";
-import { client, createTenant, deliver, randomSha, siteUrl } from "./support.ts";
+import { client, createTenant, deliver, randomSha, siteUrl, withLegacyDatabase } from "./support.ts";
 
 const githubUrl = inject("githubUrl");
 const wsProxy = inject("wsProxyUrl");
@@ -36,18 +36,15 @@ const pullRequest = (repository: string, installationId: number) => ({
 
 /** Waits until the Worker finished a delivery's deferred work (it answers before doing it). */
 async function processed(deliveryId: string): Promise<void> {
-  const { db, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
-  try {
-    await vi.waitFor(
+  await withLegacyDatabase((db) =>
+    vi.waitFor(
       async () => {
         const [row] = await db.select().from(controlPlane.webhookDeliveries).where(eq(controlPlane.webhookDeliveries.id, deliveryId));
         expect(row?.processedAt, `delivery ${deliveryId} processed`).toBeTruthy();
       },
       { timeout: 20_000, interval: 50 },
-    );
-  } finally {
-    await close();
-  }
+    ),
+  );
 }
 
 /** Ids of the suites that have suite runs, read from both databases with bare clients. */

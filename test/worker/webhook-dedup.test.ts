@@ -4,32 +4,19 @@
  */
 import { sign } from "@octokit/webhooks-methods";
 import { eq } from "drizzle-orm";
-import { describe, expect, inject, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import * as controlPlane from "../../schema/control-plane.ts";
+import { sha256Hex } from "../../schema/digest.ts";
 import { UNFINISHED_DELIVERY_GRACE_MS } from "../../worker/github/webhooks.ts";
-import { connect } from "../../worker/store/database.ts";
-import { client, createTenant, rowsInDatabases, siteUrl } from "./support.ts";
+import { client, createTenant, randomSha, rowsInDatabases, siteUrl, withLegacyDatabase } from "./support.ts";
 
 const SECRET = "webhook-dedup-secret";
 const { webhookDeliveries } = controlPlane;
 
-async function withLegacy<T>(use: (db: ReturnType<typeof connect>["db"]) => Promise<T>): Promise<T> {
-  const { db, close } = connect(inject("legacyDatabaseUrl"), { wsProxy: inject("wsProxyUrl") });
-  try {
-    return await use(db);
-  } finally {
-    await close();
-  }
-}
 
-const hex = (bytes: Uint8Array) => Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 /** Changes a delivery's row behind the Worker's back, as a crash or the passing of time leaves it. */
 const updateDelivery = (id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>) =>
-  withLegacy((db) => db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)));
-
-const sha256Hex = async (text: string) =>
-  hex(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text))));
-const randomSha = () => hex(crypto.getRandomValues(new Uint8Array(20)));
+  withLegacyDatabase((db) => db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)));
 
 /** A tenant with a one-case suite on a repository of its own (suites are found by repository). */
 async function suiteOnNewRepository() {
@@ -106,7 +93,7 @@ describe("POST /webhooks/github dedup", () => {
     // As a Worker that died after claiming the delivery leaves it: claimed, nothing started, never processed.
     const bodySha256 = await sha256Hex(body);
     const claim = { id: lost, event: "pull_request", action: "opened", bodySha256 };
-    await withLegacy((db) => db.insert(webhookDeliveries).values(claim));
+    await withLegacyDatabase((db) => db.insert(webhookDeliveries).values(claim));
     expect(await deliver("pull_request", body)).toMatchObject({ duplicate: true }); // it may still be running
     expect(await deliver("pull_request", body, lost)).toMatchObject({ duplicate: true });
     expect(await suiteRuns()).toBe(0);
@@ -115,7 +102,7 @@ describe("POST /webhooks/github dedup", () => {
     await updateDelivery(lost, { receivedAt: claimedAt });
     expect(await deliver("pull_request", body, lost)).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(1);
-    const [row] = await withLegacy((db) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, lost)));
+    const [row] = await withLegacyDatabase((db) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, lost)));
     expect(row?.processedAt).toBeInstanceOf(Date);
     expect(await deliver("pull_request", body)).toMatchObject({ duplicate: true });
   });

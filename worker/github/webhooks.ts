@@ -8,6 +8,7 @@ import { verify } from "@octokit/webhooks-methods";
 import type { Context } from "hono";
 import * as z from "zod";
 import type { SuiteTrigger } from "../../schema/api.ts";
+import { sha256Hex } from "../../schema/digest.ts";
 import { repositorySchema } from "../../schema/github.ts";
 import { cutText } from "../../schema/storable.ts";
 import { problemResponse } from "../problem.ts";
@@ -163,11 +164,6 @@ const rerunSuite =
       githubEvent: `check_run:${delivery}`,
     });
   };
-
-async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return Array.from(new Uint8Array(digest), (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 async function validSignature(secret: string, body: string, signature: string | undefined): Promise<boolean> {
   if (!signature) return false;

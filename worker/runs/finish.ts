@@ -20,7 +20,6 @@ export interface RunResult {
 }
 
 /**
-/**
  * Moves `run` to a final status (only while at `atAttempt`, when an attempt's own result or watchdog ends it);
  * undefined if it had already moved on (another writer won). What follows the write is its settling; if the
  * Worker dies before that is done, the sweep settles the run again.

@@ -38,7 +38,7 @@ export async function finishRun(
     atAttempt,
   );
   if (!finished) return undefined;
-  await settle(deps, finished, publishStatus(deps, finished));
+  await settle(deps, finished, publishStatus(deps, finished, undefined, run.status));
   if (ACTIVE_STATUSES.includes(run.status)) await promoteQueuedRuns(deps, run.organizationId);
   return finished;
 }

@@ -69,16 +69,19 @@ async function stop(code: number): Promise<never> {
  * runs are recorded and dispatched, and their messages wait in the queue).
  */
 function localConfig(perKeyLimit: string | undefined, executionPaused: boolean): string {
-  if (perKeyLimit !== undefined && !/^\d+$/.test(perKeyLimit)) throw new Error(`API_KEY_RATE_LIMIT must be a number, got ${perKeyLimit}`);
+  if (perKeyLimit !== undefined && !/^\d+$/.test(perKeyLimit)) {
+    throw new Error(`API_KEY_RATE_LIMIT must be a number, got ${perKeyLimit}`);
+  }
   let config = readFileSync(resolve("wrangler.toml"), "utf8")
     .replace('main = "worker/index.ts"', `main = "${resolve("worker/index.ts")}"`)
     .replace('image = "./Dockerfile"', `image = "${resolve("Dockerfile")}"`);
   if (perKeyLimit !== undefined) {
-    config = config.replace(/(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/, `$1${perKeyLimit}`);
+    const limit = /(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/;
+    config = config.replace(limit, `$1${perKeyLimit}`);
   }
   if (executionPaused) {
     const consumer = /\[\[queues\.consumers\]\]\nqueue = "run-dispatch"\n(?:[a-z_]+ = .*\n)*/;
-    if (!consumer.test(config)) throw new Error("EXECUTION_PAUSED: wrangler.toml has no run-dispatch consumer to leave out");
+    if (!consumer.test(config)) throw new Error("EXECUTION_PAUSED: no run-dispatch consumer in wrangler.toml");
     config = config.replace(consumer, "");
   }
   const file = join(home, "wrangler.toml");

@@ -22,8 +22,9 @@ export async function insertFloorRow(c: Context<AppEnv>): Promise<Response> {
   const body = floorBodySchema.safeParse(await c.req.json().catch(() => undefined));
   if (!body.success) return problemResponse({ status: 422, title: "Invalid request", errors: body.error.issues });
   const { config } = c.var;
-  const url = config.RUN_OPS_SPLIT_ENABLED ? (config.RUNOPS_DATABASE_URL ?? config.LEGACY_DATABASE_URL) : config.LEGACY_DATABASE_URL;
-  const pool = openPool(url, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS });
+  const url = (config.RUN_OPS_SPLIT_ENABLED && config.RUNOPS_DATABASE_URL) || config.LEGACY_DATABASE_URL;
+  const connectionTimeoutMillis = config.DATABASE_CONNECT_TIMEOUT_MS;
+  const pool = openPool(url, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis });
   const row = [crypto.randomUUID(), body.data.payload];
   try {
     await pool.query(INSERT, row).catch(async (error: { code?: string }) => {

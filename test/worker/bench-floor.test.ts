@@ -9,7 +9,8 @@ const benchStack = client("no-key", { BENCH_ROUTES: "true" });
 async function floorRows(marker: string): Promise<number> {
   const { pool, close } = connect(inject("runopsDatabaseUrl"), { wsProxy: inject("wsProxyUrl") });
   try {
-    const { rows } = await pool.query("select count(*)::int as n from bench_floor where payload->>'marker' = $1", [marker]);
+    const query = "select count(*)::int as n from bench_floor where payload->>'marker' = $1";
+    const { rows } = await pool.query(query, [marker]);
     return rows[0].n;
   } finally {
     await close();
@@ -27,7 +28,9 @@ describe("POST /bench/floor", () => {
 
   it("inserts one row into the run store new runs go to, creating its scratch table on first use", async () => {
     const marker = crypto.randomUUID();
-    for (let i = 0; i < 2; i++) expect((await benchStack.request("POST", "/bench/floor", { payload: { marker } })).status).toBe(204);
+    for (let i = 0; i < 2; i++) {
+      expect((await benchStack.request("POST", "/bench/floor", { payload: { marker } })).status).toBe(204);
+    }
     expect(await floorRows(marker)).toBe(2);
   });
 

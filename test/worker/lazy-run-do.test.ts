@@ -10,7 +10,17 @@ import { loadConfig } from "../../worker/config.ts";
 import type { RunEvent } from "../../worker/durable/run-do.ts";
 import { withEngine } from "../../worker/runs/engine.ts";
 import { parseFriendlyId } from "../../worker/store/ids.ts";
-import { client, createTenant, executorCalls, executorToken, recordPendingRun, siteUrl, updateRunRow, waitForRun, withStore } from "./support.ts";
+import {
+  client,
+  createTenant,
+  executorCalls,
+  executorToken,
+  recordPendingRun,
+  siteUrl,
+  updateRunRow,
+  waitForRun,
+  withStore,
+} from "./support.ts";
 
 const payload = { url: `${siteUrl}/ok` };
 
@@ -66,10 +76,11 @@ describe("a run's RunDO, created when needed", () => {
     expect((await executor("complete", { status: "COMPLETED", output: { ok: true } })).status).toBe(200);
     expect(await closed).toBe(1000);
     expect(messages[0]).toMatchObject({ type: "snapshot", status: "PENDING" });
-    expect(messages.filter((m) => m.type === "status").map((m) => m.data.status)).toEqual(["PENDING", "EXECUTING", "COMPLETED"]);
+    const statuses = messages.filter((m) => m.type === "status").map((m) => m.data.status);
+    expect(statuses).toEqual(["PENDING", "EXECUTING", "COMPLETED"]);
   });
 
-  it("is created by the executor's claim, its log starting with the dispatch's PENDING and its heartbeat watched", async () => {
+  it("is created by the claim: its log starts with the dispatch's PENDING, and its heartbeat is watched", async () => {
     const { friendlyId, token } = await recordPendingRun("http-check", payload);
     expect((await executorCalls(friendlyId, token)("claim", { attempt: 1 })).status).toBe(200);
     expect(await loggedStatuses(friendlyId)).toEqual(["PENDING", "EXECUTING"]);
@@ -77,7 +88,7 @@ describe("a run's RunDO, created when needed", () => {
     expect(alarm).toEqual(expect.any(Number));
   });
 
-  it("is created by the hand-over's heartbeat timer, whose alarm dispatches a job its executor went silent on", async () => {
+  it("is created by the hand-over's heartbeat timer, whose alarm dispatches again a job gone silent", async () => {
     const { friendlyId, run, tenant } = await recordPendingRun("http-check", payload);
     expect(await withEngine(env, (engine) => engine.handOver(run))).toMatchObject({ status: "DEQUEUED" });
     expect(await loggedStatuses(friendlyId)).toEqual(["PENDING"]);

@@ -144,7 +144,10 @@ async function measureCeilings({ state }: BenchStack): Promise<Row[]> {
   return ceilings;
 }
 
-/** Sustained triggers spread over `organizations` keys; every accepted run must be stored (and, paused, dispatched). */
+/**
+ * Sustained triggers spread over `organizations` keys; every accepted run must be stored and, paused, dispatched
+ * and still PENDING (no consumer took it).
+ */
 async function sustainTriggers(
   stack: BenchStack,
   execution: "paused" | "on",
@@ -170,7 +173,7 @@ async function sustainTriggers(
     accepted: accepted.length,
     refused: answered - accepted.length,
     "lost (accepted, not stored)": ids.length - stored,
-    dispatched,
+    "dispatched, not consumed": dispatched,
   };
 }
 
@@ -212,11 +215,11 @@ async function countRuns({ pool, state }: BenchStack, ids: string[], condition: 
   return found;
 }
 
-/** Dispatch follows each answer; the count once every run was dispatched, or what it reached by the deadline. */
+/** Dispatch follows each answer: the runs dispatched and left PENDING, once all are or by the deadline. */
 async function waitForDispatched(stack: BenchStack, ids: string[]): Promise<number> {
   const deadline = Date.now() + DISPATCH_SETTLE_MS;
   for (;;) {
-    const dispatched = await countRuns(stack, ids, "dispatched_at is not null");
+    const dispatched = await countRuns(stack, ids, "dispatched_at is not null and status = 'PENDING'");
     if (dispatched === ids.length || Date.now() > deadline) return dispatched;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

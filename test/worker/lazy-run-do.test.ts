@@ -25,13 +25,15 @@ import {
 const payload = { url: `${siteUrl}/ok` };
 
 /**
- * Triggers through a Worker whose signing secret the queue consumer does not share: the run is recorded and
- * dispatched, and the consumer drops its message as forged, so nothing but the trigger touches the run.
+ * A client of a Worker whose signing secret the queue consumer does not share: runs are recorded and dispatched,
+ * and the consumer drops their messages as forged, so nothing but the trigger touches them.
  */
-async function triggerDispatchedOnly(concurrencyLimit = 10) {
+const unconsumedClient = (apiKey: string) => client(apiKey, { SIGNING_SECRET: "not-the-consumers-secret-0123456789" });
+
+async function triggerDispatchedOnly(concurrencyLimit = 10, options?: Record<string, unknown>) {
   const tenant = await createTenant(concurrencyLimit);
-  const api = client(tenant.apiKey, { SIGNING_SECRET: "another-signing-secret-0123456789abcdef" });
-  const { status, body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload });
+  const api = unconsumedClient(tenant.apiKey);
+  const { status, body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload, options });
   expect(status).toBe(201);
   const { id } = parseFriendlyId("run", body.id);
   return { tenant, friendlyId: body.id as string, run: (await withStore({}, (runs) => runs.loadRun(id)))! };
@@ -55,6 +57,25 @@ describe("a run's RunDO, created when needed", () => {
     expect(queued.run.status).toBe("QUEUED");
     expect(await objectExists(dispatched.friendlyId)).toBe(false);
     expect(await objectExists(queued.friendlyId)).toBe(false);
+  });
+
+  it("is created by a delayed trigger, for its alarm", async () => {
+    const { friendlyId } = await triggerDispatchedOnly(10, { delay: "1h" });
+    expect(await loggedStatuses(friendlyId)).toEqual(["DELAYED"]);
+    const alarm = await runInDurableObject(env.RUN_DO.getByName(friendlyId), (_, state) => state.storage.getAlarm());
+    expect(alarm).toBeGreaterThan(Date.now());
+  });
+
+  it("is not created for a batch's dispatched items, while the batch's object hears each of them", async () => {
+    const tenant = await createTenant();
+    const items = [{ task: "http-check", payload }, { task: "http-check", payload }];
+    const { status, body } = await unconsumedClient(tenant.apiKey).json("POST", "/api/v1/tasks/batch", { items });
+    expect(status).toBe(201);
+    const heard = (await env.RUN_DO.getByName(body.id).eventsSince(0)) as RunEvent[];
+    const pending = body.runs.map((runId: string) => ({ runId, status: "PENDING" }));
+    expect(heard.map((event) => event.data)).toEqual(expect.arrayContaining(pending));
+    expect(heard).toHaveLength(pending.length);
+    for (const runId of body.runs) expect(await objectExists(runId)).toBe(false);
   });
 
   it("gives a subscriber who connects after the dispatch its PENDING, then every event that follows", async () => {

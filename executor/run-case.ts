@@ -71,6 +71,8 @@ export interface RunCaseHooks {
 /** A SharedBrowser, or a plain Playwright Browser. */
 export interface ContextSource {
   newContext(): Promise<BrowserContext>;
+  /** A SharedBrowser's egress proxy: why it refused a request (explains a failed navigation). */
+  refusalSince?(since: number): string | undefined;
 }
 
 interface Failure {
@@ -117,7 +119,8 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
     });
     if (page) {
       page.on("crash", () => crashed.add(page));
-      failure = await runSteps(page, testCase, baseUrl, { hooks, stop: stop.signal, steps, artifacts });
+      const egressRefusalSince = (since: number) => source.refusalSince?.(since);
+      failure = await runSteps(page, testCase, baseUrl, { hooks, stop: stop.signal, steps, artifacts, egressRefusalSince });
       if (failure && !hooks.signal?.aborted && isAlive(page)) screenshot = await failureScreenshot(page);
     }
   } finally {
@@ -143,10 +146,11 @@ interface RunState {
   stop: AbortSignal;
   steps: StepResult[];
   artifacts: Artifact[];
+  egressRefusalSince(since: number): string | undefined;
 }
 
 /** Runs the steps in order until one fails; returns that failure. */
-async function runSteps(page: Page, testCase: Case, baseUrl: string, { hooks, stop, steps, artifacts }: RunState): Promise<Failure | undefined> {
+async function runSteps(page: Page, testCase: Case, baseUrl: string, { hooks, stop, steps, artifacts, egressRefusalSince }: RunState): Promise<Failure | undefined> {
   const variables: Record<string, unknown> = {};
   for (const [index, step] of testCase.steps.entries()) {
     const result = steps[index]!;
@@ -155,7 +159,7 @@ async function runSteps(page: Page, testCase: Case, baseUrl: string, { hooks, st
     try {
       stop.throwIfAborted();
       const timeoutMs = stepTimeout(step, testCase);
-      const context = { baseUrl, timeoutMs, signal: stop, waitForToken: hooks.waitForToken };
+      const context = { baseUrl, timeoutMs, signal: stop, waitForToken: hooks.waitForToken, egressRefusalSince };
       const outcome = await guard(
         Promise.resolve().then(() => performStep(page, interpolate(step, variables), context)),
         stop,

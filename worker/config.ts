@@ -27,6 +27,8 @@ const schema = z
     GITHUB_WEBHOOK_SECRET: z.string().optional(),
     GITHUB_API_URL: z.url().default("https://api.github.com"),
     PUBLIC_URL: z.url().optional(),
+    /** Local stack only: a deployment's target_url may name a private address (the egress policy, DESIGN §11). */
+    ALLOW_PRIVATE_TARGETS: flag.default(false),
     /** An executing run silent for this long is retried or CRASHED. */
     HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   })

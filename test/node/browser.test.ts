@@ -14,7 +14,7 @@ let browser: SharedBrowser;
 let site: DemoSite;
 
 beforeAll(async () => {
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger }), startDemoSite()]);
+  [browser, site] = await Promise.all([launchSharedBrowser({ logger, egress: { allowPrivate: true } }), startDemoSite()]);
 });
 afterAll(async () => {
   await Promise.all([browser?.close(), site?.close()]);

@@ -10,7 +10,7 @@ let site: DemoSite;
 const quiet = { info() {}, warn() {} };
 
 beforeAll(async () => {
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger: quiet }), startDemoSite()]);
+  [browser, site] = await Promise.all([launchSharedBrowser({ logger: quiet, egress: { allowPrivate: true } }), startDemoSite()]);
 });
 afterAll(async () => {
   await Promise.all([browser?.close(), site?.close()]);

@@ -236,7 +236,8 @@ try {
       const page = await call("GET", "/api/v1/runs?status=EXECUTING");
       return page.body.data.length > 0 ? true : undefined;
     }, 30_000);
-    const { pid } = (await (await fetch(`${dev.executorUrl}/healthz`)).json()) as { pid: number };
+    const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization: `Bearer ${dev.executorSecret}` } });
+    const { pid } = (await health.json()) as { pid: number };
     process.kill(pid, "SIGKILL");
     const checkRun = await until(
       "the check run to conclude",

@@ -62,7 +62,7 @@ export async function resolveTarget(hostname: string, policy: EgressPolicy): Pro
   if (addresses.length === 0) throw Object.assign(new Error(`${host} has no address`), { code: "ENOTFOUND" });
   for (const address of addresses) {
     const refused = refusal(address);
-    if (refused) throw new EgressRefused(host === address ? refused : `${host} resolves to ${refused}`);
+    if (refused) throw new EgressRefused(host === address ? refused : `${refused} (resolved from ${host})`);
   }
   return addresses[0]!;
 }

@@ -20,8 +20,11 @@ const BROWSER_ENV_NAMES = new Set(["PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE",
 const BROWSER_ENV_PREFIXES = ["LC_", "XDG_", "FONTCONFIG_"];
 
 export function browserEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
-  const allowed = (name: string) => BROWSER_ENV_NAMES.has(name) || BROWSER_ENV_PREFIXES.some((prefix) => name.startsWith(prefix));
-  return Object.fromEntries(Object.entries(env).filter((entry): entry is [string, string] => allowed(entry[0]) && entry[1] !== undefined));
+  const needed = (name: string) =>
+    BROWSER_ENV_NAMES.has(name) || BROWSER_ENV_PREFIXES.some((prefix) => name.startsWith(prefix));
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && needed(name)) kept[name] = value;
+  return kept;
 }
 
 export type ChromiumSource = "CHROMIUM_PATH" | "playwright" | "system";
@@ -80,7 +83,8 @@ export interface SharedBrowser {
 }
 
 export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<SharedBrowser> {
-  const { env = process.env, egress = { allowPrivate: false }, loopbackOnly = true, sandbox = process.getuid?.() !== 0, logger = console } = options;
+  const { env = process.env, egress = { allowPrivate: false }, loopbackOnly = true, logger = console } = options;
+  const { sandbox = process.getuid?.() !== 0 } = options;
   let closed = false;
   const proxy: EgressProxy = await startEgressProxy(egress);
 

@@ -45,7 +45,8 @@ export class EgressRefused extends Error {
   }
 }
 
-const resolveAll: Lookup = async (hostname) => (await systemLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
+const resolveAll: Lookup = async (hostname) =>
+  (await systemLookup(hostname, { all: true, verbatim: true })).map((entry) => entry.address);
 
 /**
  * The address to connect to for `hostname` (a name or an address literal). One refused address among the
@@ -89,12 +90,15 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
 
   const server = createServer(async (req, res) => {
     const target = URL.parse(req.url ?? "");
-    if (!target || target.protocol !== "http:") return void res.writeHead(400).end("a forward proxy takes absolute http:// URLs");
+    if (!target || target.protocol !== "http:") {
+      return void res.writeHead(400).end("a forward proxy takes absolute http:// URLs");
+    }
     const failed = (error: unknown) => {
       const reason = refused(error);
       if (res.headersSent) return void res.destroy();
       const marker = reason ? { [EGRESS_REFUSED_HEADER]: reason } : { [EGRESS_FAILED_HEADER]: chromiumError(error) };
-      res.writeHead(reason ? 403 : 502, { "content-type": "text/plain", ...marker }).end(reason ?? (error as Error).message);
+      const status = reason ? 403 : 502;
+      res.writeHead(status, { "content-type": "text/plain", ...marker }).end(reason ?? (error as Error).message);
     };
     let address: string;
     try {
@@ -104,7 +108,8 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
     }
     const headers: IncomingHttpHeaders = { ...req.headers };
     for (const name of HOP_HEADERS) delete headers[name];
-    const upstream = request({ host: address, port: target.port || 80, method: req.method, path: target.pathname + target.search, headers }, (answer) => {
+    const forward = { host: address, port: target.port || 80, method: req.method, path: target.pathname + target.search, headers };
+    const upstream = request(forward, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
@@ -122,7 +127,8 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
       address = await resolveTarget(target.hostname, policy);
     } catch (error) {
       const reason = refused(error);
-      return void client.end(reason ? `HTTP/1.1 403 Forbidden\r\n${EGRESS_REFUSED_HEADER}: ${reason}\r\n\r\n` : "HTTP/1.1 502 Bad Gateway\r\n\r\n");
+      const answer = reason ? `403 Forbidden\r\n${EGRESS_REFUSED_HEADER}: ${reason}` : "502 Bad Gateway";
+      return void client.end(`HTTP/1.1 ${answer}\r\n\r\n`);
     }
     let established = false;
     const upstream = connect(Number(target.port), address, () => {

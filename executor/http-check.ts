@@ -22,32 +22,33 @@ export async function runHttpCheck(check: HttpCheckPayload, policy: EgressPolicy
     response = await send(url, address, check.method, signal);
     body = await readCapped(response);
   } catch (error) {
-    if (error instanceof EgressRefused) return { ok: false, retryable: false, error: { message: error.message } };
+    if (error instanceof EgressRefused) return failed(error.message);
     // Unreachable or too slow: worth another attempt.
-    return { ok: false, retryable: true, error: { message: `${check.method} ${check.url} failed: ${(error as Error).message}` } };
+    return failed(`${check.method} ${check.url} failed: ${(error as Error).message}`, { retryable: true });
   }
   const durationMs = Date.now() - started;
   const status = response.statusCode ?? 0;
   if (status !== check.expectStatus) {
-    return { ok: false, retryable: false, error: { message: `Expected HTTP ${check.expectStatus}, got ${status}`, status } };
+    return failed(`Expected HTTP ${check.expectStatus}, got ${status}`, { status });
   }
   if (check.expectBodyContains !== undefined && !body.text.includes(check.expectBodyContains)) {
     const where = body.cut ? ` in its first ${MAX_BODY_BYTES} bytes (the body is larger; reading stopped there)` : "";
-    return { ok: false, retryable: false, error: { message: `Body does not contain ${JSON.stringify(check.expectBodyContains)}${where}` } };
+    return failed(`Body does not contain ${JSON.stringify(check.expectBodyContains)}${where}`);
   }
   return { ok: true, output: { status, durationMs } };
 }
+
+const failed = (message: string, { retryable = false, status }: { retryable?: boolean; status?: number } = {}) =>
+  ({ ok: false, retryable, error: { message, ...(status !== undefined && { status }) } }) satisfies HttpCheckResult;
 
 /** Connects to the checked `address` itself; the URL's host still names the site (Host header, TLS SNI). */
 function send(url: URL, address: string, method: string, signal: AbortSignal): Promise<IncomingMessage> {
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   // SNI and certificate checks name the host; an address literal has no name to send.
   const servername = isIP(url.hostname.replace(/^\[(.*)\]$/, "$1")) ? undefined : url.hostname;
+  const target = { host: address, port: url.port || undefined, servername, headers: { host: url.host } };
   return new Promise((resolve, reject) => {
-    const outgoing = request(
-      { host: address, port: url.port || undefined, method, path: url.pathname + url.search, headers: { host: url.host }, servername, signal },
-      resolve,
-    );
+    const outgoing = request({ ...target, method, path: url.pathname + url.search, signal }, resolve);
     outgoing.on("error", reject).end();
   });
 }

@@ -120,7 +120,8 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
     if (page) {
       page.on("crash", () => crashed.add(page));
       const egressRefusalSince = (since: number) => source.refusalSince?.(since);
-      failure = await runSteps(page, testCase, baseUrl, { hooks, stop: stop.signal, steps, artifacts, egressRefusalSince });
+      const state = { hooks, stop: stop.signal, steps, artifacts, egressRefusalSince };
+      failure = await runSteps(page, testCase, baseUrl, state);
       if (failure && !hooks.signal?.aborted && isAlive(page)) screenshot = await failureScreenshot(page);
     }
   } finally {
@@ -150,7 +151,8 @@ interface RunState {
 }
 
 /** Runs the steps in order until one fails; returns that failure. */
-async function runSteps(page: Page, testCase: Case, baseUrl: string, { hooks, stop, steps, artifacts, egressRefusalSince }: RunState): Promise<Failure | undefined> {
+async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunState): Promise<Failure | undefined> {
+  const { hooks, stop, steps, artifacts, egressRefusalSince } = state;
   const variables: Record<string, unknown> = {};
   for (const [index, step] of testCase.steps.entries()) {
     const result = steps[index]!;

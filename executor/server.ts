@@ -42,7 +42,8 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
   let draining = false;
   let browser: Promise<SharedBrowser> | undefined;
   const egress: EgressPolicy = { allowPrivate: config.ALLOW_PRIVATE_TARGETS };
-  const sharedBrowser = () => (browser ??= launchSharedBrowser({ loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log }));
+  const launchOptions = { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log };
+  const sharedBrowser = () => (browser ??= launchSharedBrowser(launchOptions));
   const context = { config, browser: sharedBrowser, stop: stop.signal, log };
 
   const pump = () => {

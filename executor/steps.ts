@@ -99,7 +99,8 @@ async function goto(page: Page, url: string, context: StepContext): Promise<void
   try {
     response = await page.goto(url, { timeout: context.timeoutMs });
   } catch (error) {
-    const refused = /net::ERR_TUNNEL_CONNECTION_FAILED/.test((error as Error).message) && context.egressRefusalSince?.(started);
+    const tunnelFailed = /net::ERR_TUNNEL_CONNECTION_FAILED/.test((error as Error).message);
+    const refused = tunnelFailed && context.egressRefusalSince?.(started);
     throw refused ? new StepFailure(refused) : error;
   }
   const refused = response?.headers()[EGRESS_REFUSED_HEADER];

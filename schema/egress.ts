@@ -80,14 +80,17 @@ export function parseIp(literal: string): number[] | undefined {
   const dotted = /^(.*:)(\d{1,3}(?:\.\d{1,3}){3})$/.exec(text);
   const quad = dotted ? parseIp(dotted[2]!) : undefined;
   if (dotted && !quad) return undefined;
-  const hex = quad ? `${dotted![1]}${((quad[0]! << 8) | quad[1]!).toString(16)}:${((quad[2]! << 8) | quad[3]!).toString(16)}` : text;
+  const group = (high: number, low: number) => ((high << 8) | low).toString(16);
+  const hex = quad ? `${dotted![1]}${group(quad[0]!, quad[1]!)}:${group(quad[2]!, quad[3]!)}` : text;
   const halves = hex.split("::");
   if (halves.length > 2) return undefined;
   const [head = [], tail = []] = halves.map((half) => (half === "" ? [] : half.split(":")));
-  const missing = 8 - head.length - tail.length;
-  if ([...head, ...tail].some((group) => !/^[0-9a-f]{1,4}$/i.test(group)) || (halves.length === 1 ? missing !== 0 : missing < 1)) return undefined;
-  const groups = [...head, ...Array<string>(halves.length === 1 ? 0 : missing).fill("0"), ...tail].map((group) => parseInt(group, 16));
-  return groups.flatMap((group) => [group >> 8, group & 0xff]);
+  // "::" stands for at least one zero group; without it there are exactly eight.
+  const missing = halves.length === 1 ? 0 : 8 - head.length - tail.length;
+  if (head.length + tail.length + missing !== 8 || (halves.length === 2 && missing < 1)) return undefined;
+  if ([...head, ...tail].some((hextet) => !/^[0-9a-f]{1,4}$/i.test(hextet))) return undefined;
+  const hextets = [...head, ...Array<string>(missing).fill("0"), ...tail].map((hextet) => parseInt(hextet, 16));
+  return hextets.flatMap((hextet) => [hextet >> 8, hextet & 0xff]);
 }
 
 /** Why the policy refuses this IP address ("10.0.0.5 is a private address"), or undefined if it may be reached. */
@@ -111,8 +114,8 @@ function refusedKind(bytes: number[]): string | undefined {
 /** Why a host name (not an address) is refused before any lookup: the machine itself and metadata services. */
 export function hostnameRefusal(hostname: string): string | undefined {
   const name = hostname.toLowerCase().replace(/\.$/, "");
-  if (REFUSED_HOSTNAMES.has(name) || name.endsWith(".localhost")) return `${hostname} is a local or cloud metadata host name`;
-  return undefined;
+  const local = REFUSED_HOSTNAMES.has(name) || name.endsWith(".localhost");
+  return local ? `${hostname} is a local or cloud metadata host name` : undefined;
 }
 
 /**

@@ -32,6 +32,10 @@ export const isKnownTask = (task: string): task is TaskName => Object.hasOwn(TAS
 /** The executor's answer to an http-check (POST /http-checks); `retryable` failures are worth another attempt. */
 export const httpCheckResultSchema = z.discriminatedUnion("ok", [
   z.object({ ok: z.literal(true), output: z.object({ status: z.int(), durationMs: z.number() }) }),
-  z.object({ ok: z.literal(false), retryable: z.boolean(), error: z.object({ message: z.string(), status: z.int().optional() }) }),
+  z.object({
+    ok: z.literal(false),
+    retryable: z.boolean(),
+    error: z.object({ message: z.string(), status: z.int().optional() }),
+  }),
 ]);
 export type HttpCheckResult = z.infer<typeof httpCheckResultSchema>;

@@ -49,7 +49,8 @@ function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.inclu
 }
 
 const executorHealth = async () => {
-  const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization: `Bearer ${dev.executorSecret}` } });
+  const authorization = `Bearer ${dev.executorSecret}`;
+  const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization } });
   return (await health.json()) as { pid: number; finished: number };
 };
 

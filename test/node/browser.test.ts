@@ -14,6 +14,7 @@ let browser: SharedBrowser;
 let site: DemoSite;
 
 beforeAll(async () => {
+  // The demo site listens on 127.0.0.1.
   [browser, site] = await Promise.all([launchSharedBrowser({ logger, egress: { allowPrivate: true } }), startDemoSite()]);
 });
 afterAll(async () => {

@@ -18,9 +18,12 @@ import { startSite } from "../support/site.ts";
 
 const quiet = { info() {}, warn() {}, error() {} };
 const noTokens = { waitForToken: async () => ({ ok: false, output: null }) };
-const SECRETS = { GITHUB_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----secret", EXECUTOR_SHARED_SECRET: "executor-secret-0123456789" };
+const SECRETS = {
+  GITHUB_PRIVATE_KEY: "-----BEGIN PRIVATE KEY-----secret",
+  EXECUTOR_SHARED_SECRET: "executor-secret-0123456789",
+};
 
-/** Only in these tests: public.test is a "public" site on 127.0.0.1; rebind.test answers one public, one private address. */
+/** Only in these tests: public.test is a "public" site on 127.0.0.1; rebind.test answers a public and a private address. */
 const testPolicy: EgressPolicy = {
   allowPrivate: false,
   lookup: async (host) => ({ "public.test": ["127.0.0.1"], "rebind.test": ["203.0.113.7", "10.0.0.5"] })[host] ?? [],
@@ -72,7 +75,8 @@ describe("the address policy", () => {
     expect(addressRefusal(address)).toBe(reason);
   });
 
-  it.each(["8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::1.1.1.1"])("lets %s through", (address) => {
+  const publicAddresses = ["8.8.8.8", "172.32.0.1", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::1.1.1.1"];
+  it.each(publicAddresses)("lets %s through", (address) => {
     expect(addressRefusal(address)).toBeUndefined();
   });
 
@@ -80,7 +84,9 @@ describe("the address policy", () => {
     const strictly = { allowPrivate: false };
     expect(targetUrlRefusal("https://preview.example.com/", strictly)).toBeUndefined();
     expect(targetUrlRefusal("http://0x7f.1:8080/", strictly)).toBe("refused by egress policy: 127.0.0.1 is a loopback address");
-    expect(targetUrlRefusal("http://[::ffff:10.0.0.1]/", strictly)).toBe("refused by egress policy: [::ffff:a00:1] is an IPv4-mapped private address");
+    expect(targetUrlRefusal("http://[::ffff:10.0.0.1]/", strictly)).toBe(
+      "refused by egress policy: [::ffff:a00:1] is an IPv4-mapped private address",
+    );
     expect(targetUrlRefusal("http://metadata.google.internal/", strictly)).toMatch(/metadata host name$/);
     expect(targetUrlRefusal("file:///etc/passwd", strictly)).toBe("file:///etc/passwd is not an http(s) URL");
     expect(targetUrlRefusal("http://127.0.0.1:3000/", { allowPrivate: true })).toBeUndefined();
@@ -95,7 +101,8 @@ describe("browser cases", () => {
   });
 
   it("refuse a public-looking name that resolves to loopback", async () => {
-    const tricked: SharedBrowser = await launchSharedBrowser({ logger: quiet, loopbackOnly: false, egress: { ...testPolicy, addressRefusal: undefined } });
+    const egress = { ...testPolicy, addressRefusal: undefined };
+    const tricked = await launchSharedBrowser({ logger: quiet, loopbackOnly: false, egress });
     try {
       const result = await run(tricked, [{ action: "goto", url: `http://public.test:${port}/ok` }]);
       expect(result.error?.message).toContain("refused by egress policy: 127.0.0.1 is a loopback address (resolved from public.test)");
@@ -105,14 +112,16 @@ describe("browser cases", () => {
   });
 
   it("reach an allowed site, and refuse a redirect from it to a private address", async () => {
-    const allowed = await run(tested, [{ action: "goto", url: "/ok" }, { action: "expectText", target: "body", text: "hello from the site" }], `http://public.test:${port}`);
+    const publicSite = `http://public.test:${port}`;
+    const expectHello = { action: "expectText", target: "body", text: "hello from the site" } as const;
+    const allowed = await run(tested, [{ action: "goto", url: "/ok" }, expectHello], publicSite);
     expect(allowed.status).toBe("COMPLETED");
     for (const [to, reason] of [
       ["http://10.0.0.5/", "10.0.0.5 is a private address"],
       [`http://[::ffff:127.0.0.1]:${port}/ok`, "::ffff:7f00:1 is an IPv4-mapped loopback address"],
       ["http://metadata.google.internal/computeMetadata/v1/", "metadata.google.internal is a local or cloud metadata host name"],
     ]) {
-      const result = await run(tested, [{ action: "goto", url: `/redirect?to=${encodeURIComponent(to!)}` }], `http://public.test:${port}`);
+      const result = await run(tested, [{ action: "goto", url: `/redirect?to=${encodeURIComponent(to!)}` }], publicSite);
       expect(result).toMatchObject({ status: "FAILED", retryable: false });
       expect(result.error?.message).toContain(`refused by egress policy: ${reason}`);
     }
@@ -122,13 +131,15 @@ describe("browser cases", () => {
     for (const url of ["http://rebind.test/", "https://rebind.test/", "https://169.254.169.254/latest/meta-data/"]) {
       const result = await run(tested, [{ action: "goto", url }]);
       expect(result.status).toBe("FAILED");
-      expect(result.error?.message).toMatch(/refused by egress policy: (10\.0\.0\.5 is a private address \(resolved from rebind\.test\)|169\.254\.169\.254 is a link-local)/);
+      expect(result.error?.message).toMatch(
+        /refused by egress policy: (10\.0\.0\.5 is a private address \(resolved from rebind\.test\)|169\.254\.169\.254 is a link-local)/,
+      );
     }
   });
 
   it("refuse file:, chrome:, view-source:, data: and javascript: navigations before the browser sees them", async () => {
-    const schemes = ["file:///etc/passwd", "chrome://version", "view-source:http://public.test/", "data:text/html,hi", "javascript:alert(1)", "ftp://x/"];
-    for (const url of schemes) {
+    const schemes = ["file:///etc/passwd", "chrome://version", "view-source:http://public.test/", "data:text/html,hi"];
+    for (const url of [...schemes, "javascript:alert(1)", "ftp://x/"]) {
       // Written in the case, refused when the case is saved; arriving through a template, refused by the step.
       expect(caseSchema.safeParse({ name: "scheme", steps: [{ action: "goto", url }] }).success).toBe(false);
       const hooks = { waitForToken: async () => ({ ok: true, output: { url } }) };
@@ -147,9 +158,8 @@ describe("browser cases", () => {
     const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     const main = processInfo.find((process) => process.type === "browser")!;
     expect(environ(main.id)).toContain(`PATH=${process.env.PATH}`);
-    for (const { id } of processInfo) {
-      expect(environ(id).filter((entry) => Object.keys(SECRETS).some((name) => entry.startsWith(`${name}=`)))).toEqual([]);
-    }
+    const secret = (entry: string) => Object.keys(SECRETS).some((name) => entry.startsWith(`${name}=`));
+    for (const { id } of processInfo) expect(environ(id).filter(secret)).toEqual([]);
   });
 });
 
@@ -162,7 +172,8 @@ describe("http-checks", () => {
       retryable: false,
       error: { message: "refused by egress policy: 127.0.0.1 is a loopback address" },
     });
-    expect(await runHttpCheck(check(`${site.url}/ok`), { allowPrivate: true })).toMatchObject({ ok: true, output: { status: 200 } });
+    const optedIn = await runHttpCheck(check(`${site.url}/ok`), { allowPrivate: true });
+    expect(optedIn).toMatchObject({ ok: true, output: { status: 200 } });
   });
 
   it("check every resolved address, and do not follow a redirect to a private one", async () => {
@@ -171,7 +182,8 @@ describe("http-checks", () => {
       ok: false,
       error: { message: "refused by egress policy: 10.0.0.5 is a private address (resolved from rebind.test)" },
     });
-    const redirect = check(`http://public.test:${port}/redirect?to=${encodeURIComponent("http://10.0.0.5/")}`, { expectStatus: 302 });
+    const toPrivate = encodeURIComponent("http://10.0.0.5/");
+    const redirect = check(`http://public.test:${port}/redirect?to=${toPrivate}`, { expectStatus: 302 });
     expect(await runHttpCheck(redirect, testPolicy)).toMatchObject({ ok: true, output: { status: 302 } });
   });
 
@@ -179,7 +191,9 @@ describe("http-checks", () => {
     const big = check(`http://public.test:${port}/big?bytes=${3 * MAX_BODY_BYTES}`, { expectBodyContains: "END" });
     expect(await runHttpCheck(big, testPolicy)).toMatchObject({
       ok: false,
-      error: { message: `Body does not contain "END" in its first ${MAX_BODY_BYTES} bytes (the body is larger; reading stopped there)` },
+      error: {
+        message: `Body does not contain "END" in its first ${MAX_BODY_BYTES} bytes (the body is larger; reading stopped there)`,
+      },
     });
     const small = check(`http://public.test:${port}/big?bytes=1000`, { expectBodyContains: "END" });
     expect(await runHttpCheck(small, testPolicy)).toMatchObject({ ok: true });
@@ -190,8 +204,8 @@ describe("the executor's endpoints", () => {
   let executor: ExecutorServer;
   const secret = "egress-test-secret-0123456789";
   beforeAll(async () => {
-    const config = loadExecutorConfig({ PORT: "0", HOST: "127.0.0.1", EXECUTOR_SHARED_SECRET: secret, WORKER_URL: "http://127.0.0.1:9" });
-    executor = await startExecutorServer(config, quiet);
+    const settings = { PORT: "0", HOST: "127.0.0.1", EXECUTOR_SHARED_SECRET: secret, WORKER_URL: "http://127.0.0.1:9" };
+    executor = await startExecutorServer(loadExecutorConfig(settings), quiet);
   });
   afterAll(() => executor?.close());
 
@@ -203,7 +217,8 @@ describe("the executor's endpoints", () => {
     });
 
   it("answer 401 without the shared secret, and /healthz only whether it is up", async () => {
-    for (const [method, path] of [["POST", "/jobs"], ["POST", "/http-checks"], ["POST", "/github/check-runs"], ["GET", "/nope"]] as const) {
+    const endpoints = [["POST", "/jobs"], ["POST", "/http-checks"], ["POST", "/github/check-runs"], ["GET", "/nope"]] as const;
+    for (const [method, path] of endpoints) {
       const body = method === "POST" ? {} : undefined;
       expect((await call(method, path, undefined, body)).status).toBe(401);
       expect((await call(method, path, "Bearer wrong-secret-0123456789", body)).status).toBe(401);
@@ -215,7 +230,8 @@ describe("the executor's endpoints", () => {
   it("run an http-check for the Worker under the egress policy", async () => {
     const answer = await call("POST", "/http-checks", `Bearer ${secret}`, { url: `${site.url}/ok` });
     expect(answer.status).toBe(200);
-    expect(await answer.json()).toMatchObject({ ok: false, error: { message: "refused by egress policy: 127.0.0.1 is a loopback address" } });
+    const refused = { ok: false, error: { message: "refused by egress policy: 127.0.0.1 is a loopback address" } };
+    expect(await answer.json()).toMatchObject(refused);
     expect((await call("POST", "/http-checks", `Bearer ${secret}`, { url: "file:///etc/passwd" })).status).toBe(422);
   });
 });

@@ -11,7 +11,9 @@ let browser: SharedBrowser;
 let site: DemoSite;
 
 beforeAll(async () => {
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger: { info() {}, warn() {} }, egress: { allowPrivate: true } }), startDemoSite()]);
+  // The demo site listens on 127.0.0.1.
+  const options = { logger: { info() {}, warn() {} }, egress: { allowPrivate: true } };
+  [browser, site] = await Promise.all([launchSharedBrowser(options), startDemoSite()]);
 });
 afterAll(async () => {
   await Promise.all([browser?.close(), site?.close()]);
@@ -266,7 +268,8 @@ describe("timeouts, retries and aborts", () => {
     await new Promise((resolve) => server.close(resolve));
     const result = await run([{ action: "goto", url: `http://127.0.0.1:${port}/` }]);
     expect(result).toMatchObject({ status: "FAILED", retryable: true });
-    expect(result.error?.message).toBe(`steps[0] goto http://127.0.0.1:${port}/: page.goto: net::ERR_CONNECTION_REFUSED at http://127.0.0.1:${port}/`);
+    const url = `http://127.0.0.1:${port}/`;
+    expect(result.error?.message).toBe(`steps[0] goto ${url}: page.goto: net::ERR_CONNECTION_REFUSED at ${url}`);
   });
 
   it("an assertion failure is not retryable, even about an error page", async () => {

@@ -236,7 +236,8 @@ try {
       const page = await call("GET", "/api/v1/runs?status=EXECUTING");
       return page.body.data.length > 0 ? true : undefined;
     }, 30_000);
-    const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization: `Bearer ${dev.executorSecret}` } });
+    const authorization = `Bearer ${dev.executorSecret}`;
+    const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization } });
     const { pid } = (await health.json()) as { pid: number };
     process.kill(pid, "SIGKILL");
     const checkRun = await until(

@@ -13,8 +13,10 @@ async function deliverDeployment(targetUrl: string, settings: Record<string, str
     deployment: { sha: "a".repeat(40), ref: "main" },
     deployment_status: { state: "success", target_url: targetUrl },
   });
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  const signature = Buffer.from(await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(body))).toString("hex");
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const key = await crypto.subtle.importKey("raw", bytes(WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes(body)));
+  const signature = Array.from(mac, (byte) => byte.toString(16).padStart(2, "0")).join("");
   const request = new Request("http://flightcheck/webhooks/github", {
     method: "POST",
     headers: {
@@ -40,12 +42,14 @@ describe("a deployment's target_url", () => {
     "http://metadata.google.internal/",
     "file:///etc/passwd",
   ])("%s starts nothing", async (targetUrl) => {
-    expect(await deliverDeployment(targetUrl)).toEqual({ status: 202, body: { ignored: true, event: "deployment_status" } });
+    const ignored = { status: 202, body: { ignored: true, event: "deployment_status" } };
+    expect(await deliverDeployment(targetUrl)).toEqual(ignored);
   });
 
   it("may be a public name, or a private address when the deployment opts in", async () => {
-    expect(await deliverDeployment("https://preview.example.com/")).toMatchObject({ status: 202, body: { accepted: true } });
+    const accepted = { status: 202, body: { accepted: true } };
+    expect(await deliverDeployment("https://preview.example.com/")).toMatchObject(accepted);
     const local = await deliverDeployment("http://127.0.0.1:3000/", { ALLOW_PRIVATE_TARGETS: "true" });
-    expect(local).toMatchObject({ status: 202, body: { accepted: true } });
+    expect(local).toMatchObject(accepted);
   });
 });

@@ -11,7 +11,8 @@ const executorUrl = inject("executorUrl");
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
 async function acceptedByExecutor(): Promise<number> {
-  const health = await fetch(`${executorUrl}/healthz`, { headers: { authorization: `Bearer ${inject("executorSecret")}` } });
+  const authorization = `Bearer ${inject("executorSecret")}`;
+  const health = await fetch(`${executorUrl}/healthz`, { headers: { authorization } });
   return (await health.json<{ accepted: number }>()).accepted;
 }
 

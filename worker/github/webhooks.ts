@@ -63,7 +63,8 @@ function workFor(event: string, body: unknown, egress: { allowPrivate: boolean }
     case "deployment_status": {
       const baseUrl = payload.deployment_status.target_url || payload.deployment_status.environment_url;
       // Only an http(s) URL, and no private address in it (the executor checks again after DNS).
-      if (payload.deployment_status.state !== "success" || !baseUrl || targetUrlRefusal(baseUrl, egress)) return undefined;
+      if (payload.deployment_status.state !== "success" || !baseUrl) return undefined;
+      if (targetUrlRefusal(baseUrl, egress)) return undefined;
       return startSuites(payload.repository.full_name, "deployment_status", {
         headSha: payload.deployment.sha,
         ref: payload.deployment.ref,

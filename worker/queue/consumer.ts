@@ -2,12 +2,18 @@
  * The `run-dispatch` consumer (DESIGN §2.4). Each message names one run and carries its signed executor
  * token. The message is acked once the run is in someone's hands: handed to the executor (which answered
  * 202), or, for an http-check, claimed here and sent to the executor after the batch is acked (so one slow
- * check never holds up the queue; the executor makes the request under the egress policy and answers the result). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the
- * queue moves the message to the dead-letter queue.
+ * check never holds up the queue; the executor makes the request under the egress policy and answers the
+ * result). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the queue
+ * moves the message to the dead-letter queue.
  */
 import { dispatchMessageSchema } from "../../schema/contracts.ts";
 import { callExecutor } from "../durable/executor-container.ts";
-import { type HttpCheckPayload, type HttpCheckResult, httpCheckPayloadSchema, httpCheckResultSchema } from "../../schema/tasks.ts";
+import {
+  type HttpCheckPayload,
+  type HttpCheckResult,
+  httpCheckPayloadSchema,
+  httpCheckResultSchema,
+} from "../../schema/tasks.ts";
 import { type RunEngine, openEngine, withEngine } from "../runs/engine.ts";
 import { HEARTBEAT_INTERVAL_MS } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
@@ -21,7 +27,12 @@ export function backoffSeconds(attempts: number): number {
 }
 
 /** Claims the attempt; undefined when it is already claimed (a redelivered message), else the check to run. */
-async function claimHttpCheck(engine: RunEngine, env: Env, run: Run, attempt: number): Promise<(() => Promise<void>) | undefined> {
+async function claimHttpCheck(
+  engine: RunEngine,
+  env: Env,
+  run: Run,
+  attempt: number,
+): Promise<(() => Promise<void>) | undefined> {
   const claimed = await engine.claim(run, attempt);
   if (!claimed) return undefined;
   return async () => {
@@ -51,11 +62,13 @@ async function runOnExecutor(engine: RunEngine, env: Env, payload: HttpCheckPayl
     const response = await callExecutor(engine.deps.config, env, "/http-checks", payload);
     const result = httpCheckResultSchema.safeParse(response.ok ? await response.json() : undefined);
     if (result.success) return result.data;
-    return { ok: false, retryable: true, error: { message: `The executor did not run the check (HTTP ${response.status})` } };
+    return retryable(`The executor did not run the check (HTTP ${response.status})`);
   } catch (error) {
-    return { ok: false, retryable: true, error: { message: `The executor could not be reached: ${(error as Error).message}` } };
+    return retryable(`The executor could not be reached: ${(error as Error).message}`);
   }
 }
+
+const retryable = (message: string): HttpCheckResult => ({ ok: false, retryable: true, error: { message } });
 
 /** Acks or retries `message`; returns work to finish after the batch is acked, if any. */
 async function handle(message: Message, engine: RunEngine, env: Env): Promise<(() => Promise<void>) | undefined> {

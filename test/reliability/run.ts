@@ -17,6 +17,7 @@ import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
+import { executorSecretsStayPut } from "./egress.ts";
 import { fuzzRequests } from "./fuzz.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -329,6 +330,7 @@ try {
       detail: `${acknowledged.length} acknowledged, ${refused} answered 503${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
     };
   });
+  await scenario("Executor secrets and endpoints", () => executorSecretsStayPut(dev));
   await admin.end();
 } finally {
   await Promise.all([stack.dispose(), github.close(), demo.close(), probe.close()]);

@@ -11,13 +11,14 @@ try {
 }
 
 const server = await startExecutorServer(config);
-await server.warm();
+// Up as soon as it listens (it takes jobs from then on); the browser launches meanwhile.
 console.log(`executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY}, worker ${config.WORKER_URL})`);
 console.log(
   config.GITHUB_APP_ID && config.GITHUB_PRIVATE_KEY
     ? `GitHub App ${config.GITHUB_APP_ID} at ${config.GITHUB_API_URL}: check runs are on`
     : "GITHUB_APP_ID / GITHUB_PRIVATE_KEY not set: check runs are off",
 );
+await server.warm();
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, async () => {

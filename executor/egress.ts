@@ -121,9 +121,11 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
     sockets.add(client);
     client.on("close", () => sockets.delete(client)).on("error", () => client.destroy());
     const target = URL.parse(`http://${req.url}`);
+    // Read the port as sent: URL drops a default one (ws:// tunnels to :80).
+    const port = Number(/:(\d{1,5})$/.exec(req.url ?? "")?.[1]);
     let address: string;
     try {
-      if (!target?.port) throw new Error(`CONNECT needs host:port, got ${req.url}`);
+      if (!target || !port) throw new Error(`CONNECT needs host:port, got ${req.url}`);
       address = await resolveTarget(target.hostname, policy);
     } catch (error) {
       const reason = refused(error);
@@ -131,7 +133,7 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
       return void client.end(`HTTP/1.1 ${answer}\r\n\r\n`);
     }
     let established = false;
-    const upstream = connect(Number(target.port), address, () => {
+    const upstream = connect(port, address, () => {
       established = true;
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       upstream.write(head);

@@ -3,11 +3,13 @@
  * executor's endpoints. The machine has no network, so a "public" site is a local one reached by a made-up name
  * that an injected lookup maps to 127.0.0.1, with only that address counted as public in these tests.
  */
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { launchSharedBrowser, type SharedBrowser } from "../../executor/browser.ts";
 import { loadExecutorConfig } from "../../executor/config.ts";
-import type { EgressPolicy } from "../../executor/egress.ts";
+import { type EgressPolicy, startEgressProxy } from "../../executor/egress.ts";
 import { MAX_BODY_BYTES, runHttpCheck } from "../../executor/http-check.ts";
 import { runCase } from "../../executor/run-case.ts";
 import { type ExecutorServer, startExecutorServer } from "../../executor/server.ts";
@@ -160,6 +162,32 @@ describe("browser cases", () => {
     expect(environ(main.id)).toContain(`PATH=${process.env.PATH}`);
     const secret = (entry: string) => Object.keys(SECRETS).some((name) => entry.startsWith(`${name}=`));
     for (const { id } of processInfo) expect(environ(id).filter(secret)).toEqual([]);
+  });
+});
+
+describe("the egress proxy's tunnels (HTTPS, WebSockets)", () => {
+  /** Sends `CONNECT target` and then `then` through the tunnel; everything the proxy answers, until it closes. */
+  async function tunnel(proxyUrl: string, target: string, then = ""): Promise<string> {
+    const socket = connect(Number(new URL(proxyUrl).port), "127.0.0.1");
+    await once(socket, "connect");
+    socket.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n${then}`);
+    let answer = "";
+    socket.on("data", (chunk) => (answer += chunk));
+    await once(socket, "close");
+    return answer;
+  }
+
+  it("refuse a private target with the reason, and carry an allowed one", async () => {
+    const proxy = await startEgressProxy(testPolicy);
+    try {
+      const refused = await tunnel(proxy.url, "10.0.0.5:443");
+      expect(refused).toBe("HTTP/1.1 403 Forbidden\r\nx-flightcheck-egress-refused: refused by egress policy: 10.0.0.5 is a private address\r\n\r\n");
+      const request = "GET /ok HTTP/1.1\r\nhost: public.test\r\nconnection: close\r\n\r\n";
+      const carried = await tunnel(proxy.url, `public.test:${port}`, request);
+      expect(carried).toMatch(/^HTTP\/1.1 200 Connection Established\r\n\r\nHTTP\/1.1 200 OK\r\n[^]*hello from the site under test/);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

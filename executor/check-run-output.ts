@@ -97,11 +97,24 @@ function shorten(message: string): string {
   return chars.length <= MAX_MESSAGE_CHARS ? line : `${chars.slice(0, MAX_MESSAGE_CHARS - 1).join("")}…`;
 }
 
+/** U+200B as an entity: invisible, and it breaks the patterns GitHub turns into mentions, references and links. */
+const BREAK = "&#8203;";
+
 /**
- * Backslash-escape what markdown would read as syntax: `|` splits a table cell (and `\` before it would undo
- * that escape), `<` starts HTML (Playwright errors quote elements), `*`, `_`, `` ` ``, `[`, `~`, `&` format.
+ * Text from a case (its name, a step's error) as inert text in a table cell. Backslash-escape what markdown
+ * would read as syntax: `|` splits a table cell (and `\` before it would undo that escape), `<` starts HTML
+ * (Playwright errors quote elements), `[` starts a link or image, `*`, `_`, `` ` ``, `~`, `&` format. Then
+ * break what GitHub links on its own: `@user` mentions, `#1` and `GH-1` references, `scheme://` and `www.`
+ * autolinks (a bare `user@host` address is broken at its `@`).
  */
-const escapeCell = (value: string) => value.replace(/\s+/g, " ").replace(/[\\|<>*_`[\]~&]/g, "\\$&");
+const escapeCell = (value: string) =>
+  value
+    .replace(/\s+/g, " ")
+    .replace(/[\\|<>*_`[\]~&]/g, "\\$&")
+    .replace(/[@#]/g, `$&${BREAK}`)
+    .replace(/\b(gh)-/gi, `$1${BREAK}-`)
+    .replace(/:\/\//g, `:${BREAK}//`)
+    .replace(/\b(www)\./gi, `$1${BREAK}.`);
 
 /** A link target that survives a table cell: `|` and parentheses percent-encoded, the rest normalised by URL. */
 const markdownUrl = (url: string) =>

@@ -4,7 +4,9 @@
  * screenshot of the page at failure. The context is closed however the case ends.
  */
 import { errors, type BrowserContext, type Page } from "playwright";
+import { MAX_ARTIFACT_BYTES, MAX_STEP_SCREENSHOTS } from "../schema/contracts.ts";
 import type { Case, Step } from "../schema/steps.ts";
+import { cutText } from "../schema/storable.ts";
 import type { BrowserCasePayload } from "../schema/tasks.ts";
 import { interpolate } from "../schema/templates.ts";
 import { describeStep, EXPECTATIONS, performStep, StepFailure, type TokenWait, type WaitForTokenStep } from "./steps.ts";
@@ -55,8 +57,10 @@ export interface CaseResult {
   retryable: boolean;
   /** PNG of the page when the case failed or timed out. */
   screenshot?: Buffer;
-  /** Images taken by `screenshot` steps. */
+  /** Images taken by `screenshot` steps, at most MAX_STEP_SCREENSHOTS of at most MAX_ARTIFACT_BYTES each. */
   artifacts: Artifact[];
+  /** What the report should say beside the steps: screenshots left out, and why. */
+  notes: string[];
 }
 
 export interface RunCaseHooks {
@@ -108,6 +112,7 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
     durationMs: 0,
   }));
   const artifacts: Artifact[] = [];
+  const notes: string[] = [];
   let failure: Failure | undefined;
   let screenshot: Buffer | undefined;
 
@@ -120,9 +125,13 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
     if (page) {
       page.on("crash", () => crashed.add(page));
       const egressRefusalSince = (since: number) => source.refusalSince?.(since);
-      const state = { hooks, stop: stop.signal, steps, artifacts, egressRefusalSince };
+      const state = { hooks, stop: stop.signal, steps, artifacts, notes, egressRefusalSince };
       failure = await runSteps(page, testCase, baseUrl, state);
       if (failure && !hooks.signal?.aborted && isAlive(page)) screenshot = await failureScreenshot(page);
+      if (screenshot && screenshot.length > MAX_ARTIFACT_BYTES) {
+        notes.push(`failure screenshot not kept: ${screenshot.length} bytes is over the limit of ${MAX_ARTIFACT_BYTES}`);
+        screenshot = undefined;
+      }
     }
   } finally {
     clearTimeout(caseTimer);
@@ -139,6 +148,7 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
     retryable: failure?.retryable ?? false,
     ...(screenshot && { screenshot }),
     artifacts,
+    notes,
   };
 }
 
@@ -147,12 +157,13 @@ interface RunState {
   stop: AbortSignal;
   steps: StepResult[];
   artifacts: Artifact[];
+  notes: string[];
   egressRefusalSince(since: number): string | undefined;
 }
 
 /** Runs the steps in order until one fails; returns that failure. */
 async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunState): Promise<Failure | undefined> {
-  const { hooks, stop, steps, artifacts, egressRefusalSince } = state;
+  const { hooks, stop, steps, egressRefusalSince } = state;
   const variables: Record<string, unknown> = {};
   for (const [index, step] of testCase.steps.entries()) {
     const result = steps[index]!;
@@ -167,7 +178,7 @@ async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunS
         stop,
         timeoutMs + GUARD_GRACE_MS,
       );
-      if (outcome.screenshot) artifacts.push({ name: step.name ?? `screenshot-${index}`, stepIndex: index, body: outcome.screenshot });
+      if (outcome.screenshot) keepScreenshot(state, { name: step.name ?? `screenshot-${index}`, stepIndex: index, body: outcome.screenshot });
       if (step.action === "waitForToken" && step.saveAs) variables[step.saveAs] = outcome.output;
       Object.assign(result, { status: "PASSED", durationMs: Math.round(performance.now() - stepStarted) });
       hooks.onStep?.({ index, action: step.action, name: result.name, status: "PASSED", durationMs: result.durationMs });
@@ -179,6 +190,18 @@ async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunS
     }
   }
   return undefined;
+}
+
+/** Keeps a step's screenshot within the case's caps; one left out is noted, and its step still passes. */
+function keepScreenshot({ artifacts, notes }: RunState, artifact: Artifact): void {
+  const why =
+    artifact.body.length > MAX_ARTIFACT_BYTES
+      ? `${artifact.body.length} bytes is over the limit of ${MAX_ARTIFACT_BYTES}`
+      : artifacts.length >= MAX_STEP_SCREENSHOTS
+        ? `a case keeps at most ${MAX_STEP_SCREENSHOTS} screenshots`
+        : undefined;
+  if (why) notes.push(`steps[${artifact.stepIndex}] screenshot not kept: ${why}`);
+  else artifacts.push(artifact);
 }
 
 /** A step's own timeoutMs, else the case's; a token wait or a fixed wait may take as long as it says. */
@@ -244,9 +267,9 @@ async function closeWithin(opening: Promise<BrowserContext>, ms: number): Promis
 }
 
 /** Playwright's message without its terminal colours, cut to what a person reads in a check run. */
-function cleanMessage(error: unknown): string {
+export function cleanMessage(error: unknown): string {
   const raw = error instanceof Error ? error.message : String(error);
   const lines = raw.replace(/\u001b\[[\d;]*m/g, "").trimEnd().split("\n");
   const short = lines.length > MAX_MESSAGE_LINES ? [...lines.slice(0, MAX_MESSAGE_LINES), "…"].join("\n") : lines.join("\n");
-  return short.length > MAX_MESSAGE_CHARS ? `${short.slice(0, MAX_MESSAGE_CHARS)}…` : short;
+  return short.length > MAX_MESSAGE_CHARS ? `${cutText(short, MAX_MESSAGE_CHARS)}…` : short;
 }

@@ -71,7 +71,7 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
       else context.log.warn(`${api.friendlyId}: heartbeat failed: ${(error as Error).message}`);
     });
   }, context.config.HEARTBEAT_INTERVAL_MS);
-  const steps = stepStream(api, context.log);
+  const steps = stepStream(api, context.log, (gone) => stop.abort(gone));
   try {
     context.log.info(`${api.friendlyId}: running "${payload.data.case.name}" (attempt ${claimed.attempt}/${claimed.maxAttempts})`);
     const result = await runCase(await context.browser(), payload.data, {
@@ -86,7 +86,7 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
       return;
     }
     const shutDown = stop.signal.reason instanceof ShuttingDown;
-    const after = await api.complete(await report(api, result, shutDown));
+    const after = await api.complete(await report(api, result, shutDown, context.log));
     context.log.info(`${api.friendlyId}: ${result.status} in ${result.durationMs} ms → run ${after.status}`);
   } catch (error) {
     if (!(error instanceof RunGone)) throw error;
@@ -99,9 +99,9 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
 /**
  * Step events go to the live log in order, gathered for up to STEP_EVENT_WINDOW_MS per post: live enough for
  * a person watching, and a handful of requests per case instead of two per step competing with the browser
- * for the CPU. A lost event is only logged.
+ * for the CPU. A lost event is only logged; a 409 (a later attempt holds the run) calls `onGone`.
  */
-function stepStream(api: WorkerClient, log: JobContext["log"]) {
+function stepStream(api: WorkerClient, log: JobContext["log"], onGone: (gone: RunGone) => void) {
   const pending: StepEvent[] = [];
   let sending = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
@@ -109,7 +109,10 @@ function stepStream(api: WorkerClient, log: JobContext["log"]) {
     clearTimeout(timer);
     timer = undefined;
     const events = pending.splice(0).map((data) => ({ type: "step" as const, data: { ...data } }));
-    if (events.length) sending = sending.then(() => api.events(events)).catch((error) => log.warn(`${api.friendlyId}: step events lost: ${error.message}`));
+    if (!events.length) return;
+    sending = sending
+      .then(() => api.events(events))
+      .catch((error) => (error instanceof RunGone ? onGone(error) : log.warn(`${api.friendlyId}: step events lost: ${error.message}`)));
   };
   return {
     push: (event: StepEvent) => {
@@ -123,13 +126,27 @@ function stepStream(api: WorkerClient, log: JobContext["log"]) {
   };
 }
 
-/** The completion report: uploads the failure screenshot and step screenshots, then describes every step. */
-async function report(api: WorkerClient, result: CaseResult, shutDown: boolean) {
-  const failureKey = result.screenshot ? (await api.upload("failure.png", result.screenshot, "image/png")).key : undefined;
-  const artifactKeys = new Map<number, string>();
+/**
+ * The completion report: uploads the failure screenshot and step screenshots, then describes every step. An
+ * upload that fails leaves its step without a screenshot and a note in the output, rather than losing the result.
+ */
+async function report(api: WorkerClient, result: CaseResult, shutDown: boolean, log: JobContext["log"]) {
+  const notes = [...result.notes];
+  const upload = async (name: string, body: Uint8Array) => {
+    try {
+      return (await api.upload(name, body, "image/png")).key;
+    } catch (error) {
+      if (error instanceof RunGone) throw error;
+      log.warn(`${api.friendlyId}: ${name} not uploaded: ${(error as Error).message}`);
+      notes.push(`${name} not kept: the upload failed (${(error as Error).message.slice(0, 200)})`);
+      return undefined;
+    }
+  };
+  const failureKey = result.screenshot && (await upload("failure.png", result.screenshot));
+  const artifactKeys = new Map<number, string | undefined>();
   for (const artifact of result.artifacts) {
     const name = `step-${artifact.stepIndex}-${artifact.name.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 60)}.png`;
-    artifactKeys.set(artifact.stepIndex, (await api.upload(name, artifact.body, "image/png")).key);
+    artifactKeys.set(artifact.stepIndex, await upload(name, artifact.body));
   }
   const steps: StepReport[] = result.steps.map((step) => ({
     index: step.index,
@@ -141,14 +158,15 @@ async function report(api: WorkerClient, result: CaseResult, shutDown: boolean) 
     screenshotKey: (step.status === "FAILED" ? failureKey : artifactKeys.get(step.index)) ?? null,
   }));
   const passed = result.steps.filter((step) => step.status === "PASSED").length;
-  if (result.status === "COMPLETED") return { status: "COMPLETED" as const, output: { durationMs: result.durationMs, passed }, retryable: false, steps };
+  const output = { durationMs: result.durationMs, passed, ...(notes.length > 0 && { notes }) };
+  if (result.status === "COMPLETED") return { status: "COMPLETED" as const, output, retryable: false, steps };
   const error = {
     message: shutDown ? `The executor shut down mid-case: ${result.error?.message ?? ""}`.trim() : (result.error?.message ?? result.status),
     stepIndex: result.error?.stepIndex ?? null,
     screenshotUrl: failureKey ? `/api/v1/${failureKey}` : null,
   };
   const status = shutDown ? ("FAILED" as const) : result.status;
-  return { status, error, retryable: shutDown || result.retryable, output: { durationMs: result.durationMs, passed }, steps };
+  return { status, error, retryable: shutDown || result.retryable, output, steps };
 }
 
 /**

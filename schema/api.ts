@@ -2,6 +2,7 @@
 import * as z from "zod";
 import { RUN_STATUSES } from "./contracts.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
+import { repositorySchema } from "./github.ts";
 import { caseSchema } from "./steps.ts";
 import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
@@ -83,7 +84,6 @@ export const callbackBodySchema = json;
 export const SUITE_TRIGGERS = ["pull_request", "push", "deployment_status"] as const;
 export type SuiteTrigger = (typeof SUITE_TRIGGERS)[number];
 
-export const repositorySchema = z.string().regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'expected a GitHub repository "owner/name"');
 
 /** A suite's case: the case language, plus whether it runs (a disabled case is kept but skipped). */
 const suiteCaseSchema = z.preprocess(

@@ -31,6 +31,12 @@ export const STEP_STATUSES = ["PASSED", "FAILED", "SKIPPED"] as const;
 export const TASKS = ["browser-case", "http-check"] as const;
 export const taskSchema = z.enum(TASKS);
 
+/** The largest artifact (screenshot) an attempt may upload. */
+export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
+/** Screenshots a case keeps from its `screenshot` steps; the attempt may upload these and its failure screenshot. */
+export const MAX_STEP_SCREENSHOTS = 20;
+export const MAX_ARTIFACTS_PER_ATTEMPT = MAX_STEP_SCREENSHOTS + 1;
+
 /** One message on the `run-dispatch` queue: everything the executor needs to claim a run. */
 export const dispatchMessageSchema = z.object({
   runId: z.string().min(1),

@@ -2,7 +2,7 @@
  * Control-plane tables: they live only in the `legacy` database, beside its copy of the run tables.
  */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, text, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
 import { createdAt, instant } from "./columns.ts";
 
 export * from "./run-ops.ts";
@@ -53,12 +53,30 @@ export const environments = pgTable(
 export const githubInstallations = pgTable("github_installations", {
   /** GitHub's installation id. */
   id: bigint({ mode: "number" }).primaryKey(),
+  /** Set once, by the App's setup URL (a signed state and the installing user's OAuth code); never moved. */
   organizationId: text().references(() => organizations.id, { onDelete: "set null" }),
   accountLogin: text().notNull(),
   accountType: text().notNull(),
+  /** "all": every repository of the account; "selected": those in github_installation_repositories. */
+  repositorySelection: text().notNull().default("selected"),
   createdAt: createdAt(),
+  suspendedAt: instant(),
   deletedAt: instant(),
 });
+
+/** The repositories a "selected" installation covers, kept current from installation_repositories events. */
+export const githubInstallationRepositories = pgTable(
+  "github_installation_repositories",
+  {
+    installationId: bigint({ mode: "number" })
+      .notNull()
+      .references(() => githubInstallations.id, { onDelete: "cascade" }),
+    /** `owner/name`, lowercased: GitHub compares repository names without case. */
+    repository: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.installationId, t.repository] })],
+);
 
 export const suites = pgTable(
   "suites",
@@ -99,11 +117,20 @@ export const cases = pgTable(
   (t) => [uniqueIndex("cases_suite_name").on(t.suiteId, t.name), index("cases_suite_position").on(t.suiteId, t.position)],
 );
 
-/** GitHub deliveries seen, keyed by X-GitHub-Delivery, so a redelivery is recognised and not processed twice. */
-export const webhookDeliveries = pgTable("webhook_deliveries", {
-  id: text().primaryKey(),
-  event: text().notNull(),
-  action: text(),
-  receivedAt: createdAt(),
-  processedAt: instant(),
-});
+/**
+ * GitHub deliveries seen, keyed by X-GitHub-Delivery and by the SHA-256 of the signed body, so neither a
+ * redelivery nor the same signed body replayed under a new delivery id is processed twice.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: text().primaryKey(),
+    event: text().notNull(),
+    action: text(),
+    /** Hex SHA-256 of the raw body, which is what the signature covers. */
+    bodySha256: text(),
+    receivedAt: createdAt(),
+    processedAt: instant(),
+  },
+  (t) => [uniqueIndex("webhook_deliveries_body").on(t.bodySha256)],
+);

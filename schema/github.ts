@@ -12,8 +12,11 @@ export const CHECK_RUN_CONCLUSIONS = ["success", "failure", "cancelled", "timed_
 
 const webUrl = z.url({ protocol: /^https?$/ }).max(2_000);
 
-/** GitHub's rules: owner is letters, digits and hyphens; a repository name may not be "." or "..". */
-const repositorySchema = z
+/**
+ * A repository as `owner/name`, by GitHub's rules: the owner is 1–39 letters, digits and hyphens, the name
+ * 1–100 letters, digits, `.`, `_` and `-`, and not "." or "..". The one rule for suites, webhooks and check runs.
+ */
+export const repositorySchema = z
   .string()
   .max(140)
   .regex(/^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/, { message: 'expected "owner/name"' })

@@ -101,6 +101,11 @@ export const runs = pgTable(
     startedAt: instant(),
     completedAt: instant(),
     lastHeartbeatAt: instant(),
+    /**
+     * When everything that follows a final status was done: RunDOs told, the parent's wait and the batch
+     * completed. A final run without it after a grace period is settled again by the sweep.
+     */
+    settledAt: instant(),
   },
   (t) => [
     uniqueIndex("runs_friendly_id").on(t.friendlyId),
@@ -110,6 +115,7 @@ export const runs = pgTable(
     index("runs_organization_status").on(t.organizationId, t.status, t.queuedAt, t.id),
     index("runs_batch").on(t.batchId, t.batchIndex),
     index("runs_parent").on(t.parentRunId),
+    index("runs_unsettled").on(t.completedAt).where(sql`${t.completedAt} IS NOT NULL AND ${t.settledAt} IS NULL`),
   ],
 );
 

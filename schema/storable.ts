@@ -17,6 +17,13 @@ export function isStorableJson(value: unknown, depth = 0): boolean {
   return Object.entries(value).every(([key, item]) => isStorableText(key) && isStorableJson(item, depth + 1));
 }
 
+/** The first `max` UTF-16 units of `value`, one fewer where the cut would split a surrogate pair (an emoji). */
+export function cutText(value: string, max: number): string {
+  if (value.length <= max) return value;
+  const last = value.charCodeAt(max - 1);
+  return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
+
 export const text = (max: number) => z.string().min(1).max(max).refine(isStorableText, STORABLE);
 export const json = z.unknown().refine(isStorableJson, STORABLE);
 

@@ -36,7 +36,7 @@ export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (li
   };
 
   // Created on the first start, brought up to date on later ones (a suite's name is unique).
-  const suite = { name: demoSuite.name, repository: "flightcheck/demo-store", baseUrl: siteUrl, cases: demoSuite.cases };
+  const suite = { name: demoSuite.name, repository: "acme/demo-store", baseUrl: siteUrl, cases: demoSuite.cases };
   const existing = ((await call("GET", "/api/v1/suites")).data as { id: string; name: string }[]).find(({ name }) => name === suite.name);
   const { id: suiteId } = existing ? await call("PATCH", `/api/v1/suites/${existing.id}`, suite) : await call("POST", "/api/v1/suites", suite);
   const batch = await call("POST", `/api/v1/suites/${suiteId}/runs`, {});

@@ -32,7 +32,7 @@ export interface DevStack {
   dispose(): Promise<void>;
 }
 
-const UP_TIMEOUT_MS = 90_000;
+const UP_TIMEOUT_MS = 240_000;
 
 /** `env` is added to the stack's environment (e.g. a shorter HEARTBEAT_TIMEOUT_MS). */
 export async function devStack({ env = {} }: { env?: Record<string, string> } = {}): Promise<DevStack> {

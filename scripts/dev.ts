@@ -18,10 +18,11 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../worker/store/database.ts";
 import { runDemo } from "./demo.ts";
+import { browserAdvice, findChromium } from "./require-browser.ts";
 import { startDemoSite } from "./demo-site.ts";
 import { startLocalDatabases } from "./local-databases.ts";
 import { freePort, waitForHttp } from "./net.ts";
-import { seedTenant } from "./seed.ts";
+import { DEV_INSTALLATION, seedTenant } from "./seed.ts";
 
 const { values: flags } = parseArgs({
   options: { fresh: { type: "boolean", default: false }, demo: { type: "boolean", default: false } },
@@ -60,6 +61,18 @@ async function stop(code: number): Promise<never> {
   await Promise.all(children.map(stopChild));
   for (const cleanup of cleanups.reverse()) await cleanup().catch((error) => console.error(error));
   process.exit(code);
+}
+
+/** wrangler.toml with another per-key rate limit, written beside the stack's state; its paths made absolute. */
+function perKeyLimited(limit: string): string {
+  if (!/^\d+$/.test(limit)) throw new Error(`API_KEY_RATE_LIMIT must be a number, got ${limit}`);
+  const config = readFileSync(resolve("wrangler.toml"), "utf8")
+    .replace(/(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/, `$1${limit}`)
+    .replace('main = "worker/index.ts"', `main = "${resolve("worker/index.ts")}"`)
+    .replace('image = "./Dockerfile"', `image = "${resolve("Dockerfile")}"`);
+  const file = join(home, "wrangler.toml");
+  writeFileSync(file, config);
+  return file;
 }
 
 /** Children run in their own process group, so wrangler's workerd goes down with it. */
@@ -127,6 +140,10 @@ const secret = () => randomBytes(24).toString("hex");
 async function main(): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(0));
 
+  if (!findChromium()) {
+    console.error(`[flightcheck] the executor needs Chromium and none was found. ${browserAdvice()}`);
+    process.exit(1);
+  }
   if (flags.fresh) rmSync(home, { recursive: true, force: true });
   mkdirSync(home, { recursive: true });
   const previous = loadSecrets();
@@ -141,7 +158,7 @@ async function main(): Promise<void> {
   say(`PostgreSQL ready on :${ports.postgres} (databases legacy, runops, migrated), proxy ${wsProxyUrl}`);
 
   const legacy = connect(urls.legacy, { wsProxy: wsProxyUrl });
-  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey });
+  const tenant = await seedTenant(legacy.pool, { apiKey: previous.apiKey, installation: DEV_INSTALLATION });
   await legacy.close();
   say("dev tenant seeded");
 
@@ -156,14 +173,22 @@ async function main(): Promise<void> {
     wsProxyUrl,
   };
 
-  const workerEnv = {
+  // wrangler.toml's required secrets reach `wrangler dev` the way it expects them, from an env file (kept out of
+  // the process list); everything else is a plain --var.
+  const secretsFile = join(home, "dev.vars");
+  const workerSecrets = {
     LEGACY_DATABASE_URL: urls.legacy,
     RUNOPS_DATABASE_URL: urls.runops,
-    RUN_OPS_SPLIT_ENABLED: "true",
-    DATABASE_WS_PROXY: wsProxyUrl,
-    EXECUTOR_URL: state.executorUrl,
     EXECUTOR_SHARED_SECRET: state.executorSecret,
     SIGNING_SECRET: state.signingSecret,
+  };
+  writeFileSync(secretsFile, Object.entries(workerSecrets).map(([key, value]) => `${key}=${value}\n`).join(""), { mode: 0o600 });
+  const workerEnv = {
+    RUN_OPS_SPLIT_ENABLED: "true",
+    DATABASE_WS_PROXY: wsProxyUrl,
+    // The embedded server on a busy laptop can take seconds to fork a backend; Neon's default is 5 s.
+    DATABASE_CONNECT_TIMEOUT_MS: "60000",
+    EXECUTOR_URL: state.executorUrl,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
     // The sites under test are local: the egress policy lets browsers, http-checks and deployments reach them.
@@ -172,6 +197,10 @@ async function main(): Promise<void> {
     // with the executor, which posts the check runs.
     ...(process.env.GITHUB_APP_ID && { GITHUB_APP_ID: process.env.GITHUB_APP_ID }),
     ...(process.env.GITHUB_API_URL && { GITHUB_API_URL: process.env.GITHUB_API_URL }),
+    // The App's install link and setup URL (binding installations to organisations), when the environment names them.
+    ...Object.fromEntries(
+      ["GITHUB_WEB_URL", "GITHUB_APP_SLUG", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+    ),
     // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
     ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
   };
@@ -185,15 +214,19 @@ async function main(): Promise<void> {
     BROWSER_LOOPBACK_ONLY: "true",
     ALLOW_PRIVATE_TARGETS: "true",
   }, { restartOnceUp: "executor listening" });
+  // A reliability run lowers the per-key rate limit (API_KEY_RATE_LIMIT) to reach it: a copy of wrangler.toml.
+  const configArgs = process.env.API_KEY_RATE_LIMIT ? ["--config", perKeyLimited(process.env.API_KEY_RATE_LIMIT)] : [];
   const wranglerPackage = createRequire(import.meta.url).resolve("wrangler/package.json");
   const wrangler = join(dirname(wranglerPackage), "bin", "wrangler.js");
   run(
     "worker",
     [
       wrangler, "dev",
+      ...configArgs,
       "--ip", "127.0.0.1",
       "--port", String(ports.api),
       "--inspector-port", String(await freePort()),
+      "--env-file", secretsFile,
       ...Object.entries(workerEnv).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
       "--persist-to", join(home, "wrangler"),
       "--show-interactive-dev-session=false",
@@ -203,8 +236,9 @@ async function main(): Promise<void> {
     { WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
   );
 
-  await waitForHttp(`${state.executorUrl}/healthz`, 30_000);
-  await waitForHttp(`${state.apiUrl}/healthz`, 60_000);
+  // Generous deadlines: a busy machine starts slowly, and a child that fails to start stops the stack at once.
+  await waitForHttp(`${state.executorUrl}/healthz`, 180_000);
+  await waitForHttp(`${state.apiUrl}/healthz`, 180_000);
   writeFileSync(join(home, "dev.json"), `${JSON.stringify(state, null, 2)}\n`);
 
   say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s — details in ${join(home, "dev.json")}`);

@@ -136,7 +136,14 @@ function serveSession(ws: WebSocket, target: Target, pool: BackendPool, fresh: S
 
 export async function startWsProxy(port = 0, host = "127.0.0.1"): Promise<WsProxy> {
   const pool = new BackendPool();
-  const http = createHttpServer((_req, res) => res.writeHead(426).end("WebSocket only\n"));
+  // How many sessions clients have opened, for tests that prove a request opened none (GET /sessions).
+  let sessions = 0;
+  const http = createHttpServer((req, res) => {
+    if (req.method === "GET" && req.url === "/sessions") {
+      return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sessions }));
+    }
+    res.writeHead(426).end("WebSocket only\n");
+  });
   const wss = new WebSocketServer({ noServer: true });
 
   // With no pooled backend for the address, the TCP connection is made before the upgrade completes, so an
@@ -146,6 +153,7 @@ export async function startWsProxy(port = 0, host = "127.0.0.1"): Promise<WsProx
     const refuse = (status: string) => client.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     const target = parseTarget(request.url ?? "");
     if (!target) return refuse("403 Forbidden");
+    sessions++;
     let fresh: Socket | undefined;
     if (!pool.hasIdle(`${target.host}:${target.port}`)) {
       try {

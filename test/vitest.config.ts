@@ -1,6 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET } from "./support/github.ts";
 
 // One embedded Postgres (both databases), the WebSocket proxy and the executor are started once by the
 // global setup and shared by two projects: the Worker in the real Workers runtime, and Node-side code.
@@ -9,8 +10,9 @@ export default defineConfig({
   root: fileURLToPath(new URL("..", import.meta.url)),
   test: {
     globalSetup: ["./test/support/global-setup.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Deadlines, not waits: every test waits on its condition, and a busy two-core machine may take long.
+    testTimeout: 120_000,
+    hookTimeout: 300_000,
     projects: [
       {
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
@@ -23,10 +25,22 @@ export default defineConfig({
                 RUNOPS_DATABASE_URL: inject("runopsDatabaseUrl"),
                 RUN_OPS_SPLIT_ENABLED: "true",
                 DATABASE_WS_PROXY: inject("wsProxyUrl"),
+                DATABASE_CONNECT_TIMEOUT_MS: "60000",
                 EXECUTOR_URL: inject("executorUrl"),
                 EXECUTOR_SHARED_SECRET: inject("executorSecret"),
                 SIGNING_SECRET: "test-signing-secret-0123456789abcdef",
                 TEST_API_KEY: inject("apiKey"),
+                GITHUB_WEBHOOK_SECRET: "test-webhook-secret",
+                GITHUB_API_URL: inject("githubUrl"),
+                GITHUB_WEB_URL: inject("githubUrl"),
+                GITHUB_APP_SLUG: "flightcheck-test",
+                GITHUB_CLIENT_ID: FAKE_CLIENT_ID,
+                GITHUB_CLIENT_SECRET: FAKE_CLIENT_SECRET,
+              },
+              // Tight twins of wrangler.toml's limiters, for tests that must reach a limit in a few requests.
+              ratelimits: {
+                TIGHT_API_KEY_RATE_LIMITER: { namespace_id: "9401", simple: { limit: 3, period: 60 } },
+                TIGHT_UNAUTHENTICATED_RATE_LIMITER: { namespace_id: "9402", simple: { limit: 3, period: 60 } },
               },
             },
           })),
@@ -38,7 +52,7 @@ export default defineConfig({
       {
         // Each file runs the whole local stack: one at a time, so they neither race for ports nor starve
         // each other of the two cores.
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", fileParallelism: false },
+        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 300_000 },
       },
     ],
   },

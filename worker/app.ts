@@ -20,20 +20,19 @@ import { waitpointCallbacks, waitpoints } from "./routes/waitpoints.ts";
 import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/errors.ts";
 
 /**
- * The stores live for one request: opened here, closed once the response (and its waitUntil work) is done.
- * `warm` connects ahead of the first query, for routes that always reach the run store.
+ * The stores live for one request: opened here (no connection until the first query), closed once the response
+ * (and its waitUntil work) is done. Auth warms them once the key looks genuine, so refusals never connect.
  */
-const requestEngine = ({ warm }: { warm: boolean }) =>
-  createMiddleware<AppEnv>(async (c, next) => {
-    const { engine, close } = openEngine(c.env, { warm });
-    c.set("engine", engine);
-    try {
-      await next();
-    } finally {
-      c.executionCtx.waitUntil(close());
-    }
-  });
-const withRequestEngine = requestEngine({ warm: true });
+const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
+  const { engine, close, warm } = openEngine(c.env);
+  c.set("engine", engine);
+  c.set("warmStores", warm);
+  try {
+    await next();
+  } finally {
+    c.executionCtx.waitUntil(close());
+  }
+});
 
 /** GitHub sends at most 25 MB; the events we act on are far smaller. */
 const WEBHOOK_MAX_BYTES = 5 * 1024 * 1024;
@@ -43,7 +42,8 @@ const api = new Hono<AppEnv>()
   .route("/", runs)
   .route("/", batches)
   .route("/", waitpoints)
-  .route("/", suites);
+  .route("/", suites)
+  .get("/github/install", async (c) => (await import("./github/setup.ts")).handleInstallLink(c));
 /** Live subscriptions authenticate themselves (a browser holds a publicAccessToken, not a secret key). */
 const subscriptions = new Hono<AppEnv>()
   .get("/runs/:runId/live", withRequestEngine, subscribe("run"))
@@ -57,14 +57,16 @@ export const app = new Hono<AppEnv>()
     await next();
   })
   .route("/", health)
-  // Only the control plane (the delivery record) is needed before the answer: nothing to warm.
-  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), requestEngine({ warm: false }), async (c) => (await import("./github/webhooks.ts")).handleWebhook(c))
+  .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), withRequestEngine, async (c) =>
+    (await import("./github/webhooks.ts")).handleWebhook(c),
+  )
+  // The GitHub App's setup URL: the installing person's browser, sent back by GitHub.
+  .get("/github/setup", withRequestEngine, async (c) => (await import("./github/setup.ts")).handleSetup(c))
   // Run pages: a person's browser with a page link, no API key; HTML in, HTML out.
-  .route("/runs", new Hono<AppEnv>().use(requestEngine({ warm: false })).route("/", pages))
+  .route("/runs", new Hono<AppEnv>().use(withRequestEngine).route("/", pages))
   .route("/api/v1", subscriptions)
   .route("/api/v1", api)
-  // Step events, the executor's most frequent call, never touch a database: nothing to warm.
-  .route("/internal", new Hono<AppEnv>().use(requestEngine({ warm: false })).route("/", internal));
+  .route("/internal", new Hono<AppEnv>().use(withRequestEngine).route("/", internal));
 
 app.notFound((c) => problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }));
 
@@ -74,7 +76,11 @@ app.onError((error, c) => {
   if (error instanceof InvalidIdError) return problemResponse({ status: 400, title: "Invalid id", detail: error.message });
   if (error instanceof ConflictError) return problemResponse({ status: 409, title: "Conflict", detail: error.message });
   if (error instanceof StoreUnavailableError) {
-    return problemResponse({ status: 503, title: "Store unavailable", detail: error.message, store: error.store }, { "retry-after": "1" });
+    // The driver's words (hosts, SQL, parameters) go to the log, never to the client.
+    console.error(`${c.req.method} ${c.req.path}: ${error.message}`);
+    const detail = `The ${error.store} store is unavailable; try again shortly`;
+    const problem = { status: 503, title: "Store unavailable", detail, store: error.store };
+    return problemResponse(problem, { "retry-after": "1" });
   }
   if (error instanceof ConfigError) {
     console.error(error.message);

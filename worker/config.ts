@@ -26,7 +26,19 @@ const schema = z
     GITHUB_PRIVATE_KEY: z.string().optional(),
     GITHUB_WEBHOOK_SECRET: z.string().optional(),
     GITHUB_API_URL: z.url().default("https://api.github.com"),
+    /** Where people install the App and where OAuth codes are exchanged (GitHub's web host, not its API). */
+    GITHUB_WEB_URL: z.url().default("https://github.com"),
+    /** The App's slug (github.com/apps/<slug>): its install URL. */
+    GITHUB_APP_SLUG: z.string().regex(/^[a-z0-9-]{1,100}$/, "must be the App's slug").optional(),
+    /** The App's OAuth client: the setup URL checks the installing user can see the installation it binds. */
+    GITHUB_CLIENT_ID: z.string().optional(),
+    GITHUB_CLIENT_SECRET: z.string().optional(),
     PUBLIC_URL: z.url().optional(),
+    /**
+     * How long opening a database connection may take before the request answers 503. Neon answers in well
+     * under a second; the local stack and the tests raise it, since a busy two-core machine can take longer.
+     */
+    DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
     /** Local stack only: a deployment's target_url may name a private address (the egress policy, DESIGN §11). */
     ALLOW_PRIVATE_TARGETS: flag.default(false),
     /** An executing run silent for this long is retried or CRASHED. */

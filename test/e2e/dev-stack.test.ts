@@ -45,7 +45,7 @@ describe("npm run dev", () => {
   it("comes up with both stores healthy, and Ctrl-C stops every process it started", async () => {
     const { devJson, health } = await healthOf();
     expect(health).toMatchObject({ ok: true, stores: { legacy: { status: "ok" }, new: { status: "ok" } } });
-    expect(devJson.apiKey).toMatch(/^fc_dev_[0-9a-f]{48}$/);
+    expect(devJson.apiKey).toMatch(/^fc_dev_[0-9a-f]{56}$/);
     firstKey = devJson.apiKey;
 
     expect(await stack.interrupt()).toBe(0);

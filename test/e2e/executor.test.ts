@@ -37,7 +37,7 @@ async function trigger(testCase: unknown, options: Record<string, unknown> = {})
 
 const FINAL = ["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"];
 
-function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.includes(run.status), timeout = 30_000) {
+function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.includes(run.status), timeout = 180_000) {
   return vi.waitFor(
     async () => {
       const { body } = await api("GET", `/api/v1/runs/${id}`);
@@ -54,7 +54,7 @@ const executorHealth = async () => {
   return (await health.json()) as { pid: number; finished: number };
 };
 
-describe("browser cases on the local stack", { timeout: 60_000 }, () => {
+describe("browser cases on the local stack", () => {
   it("runs a passing case and keeps every step's result", async () => {
     const run = await runUntil(await trigger(demoSuite.cases[0]));
     expect(run.status).toBe("COMPLETED");
@@ -116,7 +116,7 @@ describe("browser cases on the local stack", { timeout: 60_000 }, () => {
     const database = connect(dev.databases.runops, { wsProxy: dev.wsProxyUrl });
     const [row] = await database.db.select().from(runOps.runs).where(eq(runOps.runs.id, runId));
     await database.close();
-    const token = await signToken(dev.signingSecret, { scope: "executor", sub: id, env: row!.environmentId }, 600);
+    const token = await signToken(dev.signingSecret, { scope: "executor", sub: id, env: row!.environmentId, attempt: 1 }, 600);
     const before = (await executorHealth()).finished;
     const redelivered = await fetch(`${dev.executorUrl}/jobs`, {
       method: "POST",

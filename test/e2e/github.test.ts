@@ -8,10 +8,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
+import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 
 const APP_ID = "4242";
-const INSTALLATION = 77;
+const INSTALLATION = DEV_INSTALLATION.id; // the dev organisation's, seeded by the local stack
 const REPOSITORY = "acme/shop";
 const keys = generateAppKeyPair();
 let github: FakeGitHub;
@@ -75,11 +76,11 @@ function completedCheckRun(sha: string) {
       expect(done, `check runs for ${sha}: ${JSON.stringify(checkRunsFor(sha).map((run) => run.status))}`).toBeDefined();
       return done!;
     },
-    { timeout: 45_000, interval: 200 },
+    { timeout: 180_000, interval: 200 },
   );
 }
 
-describe("the GitHub App", { timeout: 60_000 }, () => {
+describe("the GitHub App", () => {
   it("turns a signed pull_request into a suite run reported by one check run: queued → in_progress → completed", async () => {
     const sha = randomSha();
     expect(await deliver("pull_request", pullRequest(sha))).toMatchObject({ status: 202, body: { accepted: true } });
@@ -141,7 +142,7 @@ describe("the GitHub App", { timeout: 60_000 }, () => {
     const first = await completedCheckRun(sha);
     const rerun = await deliver("check_run", { action: "rerequested", installation: { id: INSTALLATION }, check_run: { id: first.id, external_id: first.external_id } });
     expect(rerun.status).toBe(202);
-    await vi.waitFor(() => expect(checkRunsFor(sha).filter((run) => run.status === "completed")).toHaveLength(2), { timeout: 45_000, interval: 200 });
+    await vi.waitFor(() => expect(checkRunsFor(sha).filter((run) => run.status === "completed")).toHaveLength(2), { timeout: 180_000, interval: 200 });
     const second = checkRunsFor(sha).find((run) => run.id !== first.id)!;
     expect(second.external_id).not.toBe(first.external_id);
   });

@@ -11,6 +11,7 @@ import { type SharedBrowser, launchSharedBrowser } from "../../executor/browser.
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
+import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 
@@ -82,7 +83,7 @@ async function openPullRequest(sha: string) {
     action: "opened",
     number: 12,
     repository: { full_name: REPOSITORY, default_branch: "main" },
-    installation: { id: 88 },
+    installation: { id: DEV_INSTALLATION.id },
     pull_request: { number: 12, head: { sha, ref: "feature/pages" } },
   });
   const headers = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID() };
@@ -97,7 +98,7 @@ const checkRunOf = (sha: string, done: (run: Record<string, unknown>) => boolean
       expect(found, `no such check run for ${sha} yet`).toBeDefined();
       return found!;
     },
-    { timeout: 45_000, interval: 100 },
+    { timeout: 180_000, interval: 100 },
   );
 
 const statusText = (target: Page = page) => target.locator("#status").innerText();
@@ -129,7 +130,7 @@ async function expectReadable(small: Page) {
   expect(Math.min(...contrasts)).toBeGreaterThanOrEqual(4.5);
 }
 
-describe("run pages in Chromium", { timeout: 90_000 }, () => {
+describe("run pages in Chromium", () => {
   it("opens the check run's Details link and follows the suite run from running to completed without a reload", async () => {
     await openPullRequest(sha);
     detailsUrl = (await checkRunOf(sha, () => true)).details_url as string;
@@ -147,7 +148,7 @@ describe("run pages in Chromium", { timeout: 90_000 }, () => {
     // Let the gated case go: the suite runs to its end while the page stays open.
     const token = await api("POST", "/api/v1/waitpoints/tokens", { idempotencyKey: GATE_KEY });
     await api("POST", `/api/v1/waitpoints/tokens/${token.body.id}/complete`, { data: {} });
-    await page.waitForFunction(() => document.querySelector("#status")?.textContent?.includes("3 of 3 cases finished"), null, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelector("#status")?.textContent?.includes("3 of 3 cases finished"), null, { timeout: 180_000 });
 
     expect(await statusText()).toBe("✗ Failed · 3 of 3 cases finished, 2 passed, 1 failed");
     expect(navigations).toHaveLength(loaded);

@@ -2,27 +2,18 @@ import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { expectedChromium, launchSharedBrowser, resolveChromium, SYSTEM_CHROMIUM, type SharedBrowser } from "../../executor/browser.ts";
+import { describe, expect, it } from "vitest";
+import { expectedChromium, resolveChromium, SYSTEM_CHROMIUM } from "../../executor/browser.ts";
 import { runCase } from "../../executor/run-case.ts";
 import { caseSchema, type CaseInput } from "../../schema/steps.ts";
-import { startDemoSite, type DemoSite } from "../../scripts/demo-site.ts";
+import { useBrowserAndDemoSite } from "../support/browser.ts";
 
 const logs: string[] = [];
 const logger = { info: (line: string) => logs.push(`info ${line}`), warn: (line: string) => logs.push(`warn ${line}`) };
-let browser: SharedBrowser;
-let site: DemoSite;
-
-beforeAll(async () => {
-  // The demo site listens on 127.0.0.1.
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger, egress: { allowPrivate: true } }), startDemoSite()]);
-});
-afterAll(async () => {
-  await Promise.all([browser?.close(), site?.close()]);
-});
+const demo = useBrowserAndDemoSite(logger);
 
 const noTokens = { waitForToken: async () => ({ ok: false, output: null }) };
-const run = (input: CaseInput) => runCase(browser, { case: caseSchema.parse(input), baseUrl: site.url }, noTokens);
+const run = (input: CaseInput) => runCase(demo.browser, { case: caseSchema.parse(input), baseUrl: demo.site.url }, noTokens);
 
 /** SIGKILL the browser process, as the OOM killer would; its pid comes from the browser itself. */
 async function kill(target: Browser): Promise<void> {
@@ -63,7 +54,7 @@ describe("the shared browser", () => {
   });
 
   it("relaunches when the browser was killed between cases", async () => {
-    await kill(await browser.current());
+    await kill(await demo.browser.current());
     const result = await run({ name: "after a crash", steps: [{ action: "goto", url: "/" }, { action: "expectTitle", title: "Home · Flightcheck Demo" }] });
     expect(result.status).toBe("COMPLETED");
     expect(logs).toContain("warn browser: disconnected; the next case relaunches it");
@@ -71,9 +62,18 @@ describe("the shared browser", () => {
   });
 
   it("fails a case whose browser dies mid-step as retryable", async () => {
-    const running = run({ name: "dies", steps: [{ action: "goto", url: "/slow-widget?ms=5000" }, { action: "waitFor", target: { testId: "widget" } }] });
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    await kill(await browser.current());
+    let waiting!: () => void;
+    const stepOneStarted = new Promise<void>((resolve) => (waiting = resolve));
+    const running = runCase(
+      demo.browser,
+      {
+        case: caseSchema.parse({ name: "dies", steps: [{ action: "goto", url: "/slow-widget?ms=5000" }, { action: "waitFor", target: { testId: "widget" } }] }),
+        baseUrl: demo.site.url,
+      },
+      { ...noTokens, onStep: (event) => event.index === 1 && event.status === "RUNNING" && waiting() },
+    );
+    await stepOneStarted;
+    await kill(await demo.browser.current());
     const result = await running;
     expect(result).toMatchObject({ status: "FAILED", retryable: true, error: { stepIndex: 1 } });
     expect(result.error?.message).toContain('steps[1] waitFor testId="widget": the browser crashed or disconnected');

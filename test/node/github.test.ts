@@ -2,6 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { MAX_SUMMARY_BYTES } from "../../executor/check-run-output.ts";
 import { createGitHubApp, GitHubError, renderSummary, renderTitle, type GitHubApp } from "../../executor/github.ts";
 import { checkRunSyncSchema, type CheckRunSync } from "../../schema/github.ts";
+import { cutText } from "../../schema/storable.ts";
+import { cleanMessage } from "../../executor/run-case.ts";
 import { generateAppKeyPair, startFakeGitHub, type FakeGitHub } from "../support/github.ts";
 
 const APP_ID = 424242;
@@ -253,6 +255,65 @@ describe("check run output", () => {
     expect(summary).toContain(
       '| 💥 system failure | a \\| b\\\\ | 2 min 05 s | Step 1 (click): waiting for \\<button class="pay"\\> \\*now\\* then \\`retry\\` |  |',
     );
+  });
+});
+
+describe("text from a case in check-run markdown", () => {
+  const hostile = "@octocat fixes #1 see https://evil.example [x](https://evil.example) <img src=x>";
+  const tail = "mail a@evil.example or www.evil.example";
+  const row = (summary: string) => summary.split("\n").find((line) => line.startsWith("| ❌"))!;
+  // GitHub's own patterns, on the text it renders (an entity becomes its character first).
+  const rendered = (markdown: string) => markdown.replaceAll("&#8203;", "\u200b").replace(/\\(.)/g, "$1");
+  const MENTION = /(^|[^\w`])@[A-Za-z0-9]/;
+  const REFERENCE = /(^|\W)(#|GH-)\d/i;
+  const AUTOLINK = /(https?:\/\/|www\.)/i;
+
+  it("cannot mention, reference issues, link or embed HTML", () => {
+    const summary = renderSummary({
+      detailsUrl: "https://flightcheck.example/suite-runs/batch_1",
+      cases: [
+        {
+          name: hostile,
+          status: "FAILED",
+          failingStep: { index: 0, label: "see GH-2 @team", message: `${hostile} ${tail}` },
+        },
+      ],
+    });
+    const cells = row(summary);
+    const link = "https:&#8203;//evil.example";
+    const escaped = `@&#8203;octocat fixes #&#8203;1 see ${link} \\[x\\](${link}) \\<img src=x\\>`;
+    expect(cells).toBe(
+      `| ❌ failed | ${escaped} |  | Step 1 (see GH&#8203;-2 @&#8203;team): ${escaped} ` +
+        "mail a@&#8203;evil.example or www&#8203;.evil.example |  |",
+    );
+    const text = rendered(cells);
+    expect(text).not.toMatch(MENTION);
+    expect(text).not.toMatch(REFERENCE);
+    expect(text).not.toMatch(AUTOLINK);
+    expect(cells).not.toMatch(/(^|[^\\])[[<]/); // no link, image or HTML opens
+    const readable = hostile.replace("@", "@\u200b").replace("#", "#\u200b").replaceAll("://", ":\u200b//");
+    expect(rendered(cells)).toContain(readable);
+  });
+});
+
+describe("text cut for GitHub", () => {
+  it("never splits a surrogate pair", () => {
+    expect(cutText("ab🙂", 3)).toBe("ab");
+    expect(cutText("ab🙂", 4)).toBe("ab🙂");
+    expect(cutText("a🙂b", 2)).toBe("a");
+    expect(cutText("abc", 2)).toBe("ab");
+    for (const pad of [0, 1]) {
+      const message = cleanMessage(new Error(`${"x".repeat(pad)}${"🙂".repeat(1_500)}`));
+      expect(message.isWellFormed(), `padding ${pad}`).toBe(true);
+      expect(message.endsWith("…")).toBe(true);
+    }
+    const summary = renderSummary({
+      detailsUrl: "https://flightcheck.example/suite-runs/batch_1",
+      cases: [
+        { name: "🙂".repeat(100), status: "FAILED", failingStep: { index: 0, label: "go", message: "x🙂".repeat(500) } },
+      ],
+    });
+    expect(summary.isWellFormed()).toBe(true);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Requests no client should send, across every route: malformed JSON, wrong types, huge strings, odd
- * unicode, unclassifiable and foreign ids. Seeded, so a failure replays the same way.
+ * unicode, unclassifiable and foreign ids, durations and dates past the cap. Seeded, so a failure replays the
+ * same way.
  */
 export interface FuzzRequest {
   method: string;
@@ -43,7 +44,17 @@ const STRINGS = [
   "http://127.0.0.1:9/",
   "javascript:alert(1)",
 ];
-const NUMBERS = [0, -1, 1.5, 2 ** 53 + 1, 1e308, -1e308, 42];
+/** Durations and dates past the 365-day cap, or past what a Date can hold. */
+const FAR_AWAY = [
+  "99999999d",
+  "999999999d",
+  "366d",
+  "8760h1",
+  "9999-12-31T00:00:00Z",
+  "+275760-09-13T00:00:00.000Z",
+  "2026-02-30T00:00:00Z",
+];
+const NUMBERS = [0, -1, 1.5, 2 ** 53 + 1, 1e308, -1e308, 42, 8.64e15 + 1];
 const KEYS = ["payload", "options", "items", "task", "url", "case", "steps", "action", "name", "timeout", "data", "idempotencyKey", "delay", "ttl", "tags", "metadata", "maxAttempts", "parentRunId", "repository", "baseUrl", "cases", "triggers", "sha", "attempt", "events", "status", "tokens", "until", "__proto__", "constructor"];
 const MALFORMED = ["{", "[1,", "nul", '"unterminated', "{\"a\":}", "\u0000", "{\"a\":1}{\"b\":2}", "\ud800", "[".repeat(10_000)];
 
@@ -75,6 +86,7 @@ export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: {
     for (let i = Math.floor(random() * 5); i > 0; i--) object[pick(KEYS)] = value(depth + 1);
     return object;
   };
+  const farAway = [...FAR_AWAY, ...NUMBERS];
   const deep = () => {
     let nested: unknown = 1;
     for (let i = 0; i < 200; i++) nested = { a: nested };
@@ -94,6 +106,12 @@ export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: {
     () => ({ method: pick(["GET", "POST", "DELETE"]), path: `/api/v1/runs/${pick(ids)}${pick(["", "/cancel", "/replay", "/artifacts/1/x.png", "/artifacts/-1/..%2f"])}`, body: body() }),
     () => ({ method: "GET", path: `/api/v1/batches/${pick(ids)}` }),
     () => ({ method: "POST", path: "/api/v1/waitpoints/tokens", body: body() }),
+    () => ({ method: "POST", path: "/api/v1/waitpoints/tokens", body: JSON.stringify({ timeout: pick(farAway) }) }),
+    () => {
+      const options = { [pick(["delay", "ttl", "idempotencyKeyTTL"])]: pick(farAway) };
+      const body = JSON.stringify({ payload: { url: "http://127.0.0.1:9/" }, options });
+      return { method: "POST", path: "/api/v1/tasks/http-check/trigger", body };
+    },
     () => ({ method: pick(["GET", "POST"]), path: `/api/v1/waitpoints/tokens/${pick(ids)}${pick(["", "/complete", "/callback/abc", "/callback/"])}`, body: body(), auth: random() < 0.8 }),
     () => ({ method: pick(["POST", "GET"]), path: "/api/v1/suites", body: body() }),
     () => ({ method: pick(["GET", "PATCH", "DELETE", "POST"]), path: `/api/v1/suites/${pick(ids)}${pick(["", "/runs"])}`, body: body() }),

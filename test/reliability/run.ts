@@ -12,13 +12,17 @@ import { demoSuite } from "../../scripts/demo-suite.ts";
 import { startDemoSite } from "../../scripts/demo-site.ts";
 import { apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { startPostgres } from "../../scripts/postgres.ts";
-import { seedTenant } from "../../scripts/seed.ts";
+import { freshInstallation, seedTenant } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
-import { generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { startSite } from "../support/site.ts";
+import { replayedUnderNewDeliveryIds } from "./dedup.ts";
+import { staleAttemptAfterNewerClaim } from "./fencing.ts";
+import { badKeyFlood, perKeyFlood } from "./edge.ts";
 import { executorSecretsStayPut } from "./egress.ts";
 import { fuzzRequests } from "./fuzz.ts";
+import { tenantReachesForAnotherRepository } from "./tenancy.ts";
 
 neonConfig.webSocketConstructor = ws;
 
@@ -65,9 +69,15 @@ const stack = await devStack({
     GITHUB_APP_ID: APP_ID,
     GITHUB_PRIVATE_KEY: keys.privateKey,
     GITHUB_API_URL: github.url,
+    GITHUB_WEB_URL: github.url,
+    GITHUB_APP_SLUG: "flightcheck-reliability",
+    GITHUB_CLIENT_ID: FAKE_CLIENT_ID,
+    GITHUB_CLIENT_SECRET: FAKE_CLIENT_SECRET,
     HEARTBEAT_TIMEOUT_MS: "3000",
     HEARTBEAT_INTERVAL_MS: "500",
     SHUTDOWN_GRACE_MS: "500",
+    // Low enough for one key's flood to reach on a busy machine, above what the other scenarios send per key.
+    API_KEY_RATE_LIMIT: "1500",
   },
 });
 const outcomes: Outcome[] = [];
@@ -75,7 +85,8 @@ const outcomes: Outcome[] = [];
 try {
   const dev = await stack.start();
   const admin = openPool(dev.databases.legacy, { wsProxy: dev.wsProxyUrl });
-  const tenant = async (concurrencyLimit: number) => seedTenant(admin, { slug: `rel-${crypto.randomUUID()}`, concurrencyLimit });
+  const tenant = async (concurrencyLimit: number) =>
+    seedTenant(admin, { slug: `rel-${crypto.randomUUID()}`, concurrencyLimit, installation: freshInstallation() });
   const api = (key: string) => apiClient(dev, key);
   const rowsOf = async (environmentId: string) => {
     let total = 0;
@@ -189,7 +200,7 @@ try {
     // The queue delivers each message once; deliver each a second time, as a queue may.
     await Promise.all(
       triggered.map(async ({ body }) => {
-        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId }, 600);
+        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId, attempt: 1 }, 600);
         await fetch(`${dev.executorUrl}/jobs`, {
           method: "POST",
           headers: { authorization: `Bearer ${dev.executorSecret}`, "content-type": "application/json" },
@@ -217,10 +228,10 @@ try {
     return { status: response.status, body: (await response.json()) as any };
   };
   const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
-  const pullRequest = (repository: string, sha: string) => ({
+  const pullRequest = (repository: string, sha: string, installationId: number) => ({
     action: "opened",
     repository: { full_name: repository },
-    installation: { id: 91 },
+    installation: { id: installationId },
     pull_request: { number: 3, head: { sha, ref: "topic" } },
   });
   const checkRunFor = (sha: string) => [...github.checkRuns.values()].find((run) => run.head_sha === sha);
@@ -228,11 +239,11 @@ try {
   await scenario("executor SIGKILLed mid-suite", async () => {
     const t = await tenant(100);
     const call = api(t.apiKey);
-    const repository = `acme/kill-${crypto.randomUUID().slice(0, 8)}`;
+    const repository = `${t.installation!.account}/kill-${crypto.randomUUID().slice(0, 8)}`;
     const slow = { name: "slow widget", steps: [{ action: "goto", url: "/slow-widget?ms=2500" }, { action: "waitFor", target: { testId: "widget" } }] };
     await call("POST", "/api/v1/suites", { name: "kill", repository, baseUrl: demo.url, cases: [slow, ...demoSuite.cases.slice(0, 3)] });
     const sha = randomSha();
-    await deliver("pull_request", pullRequest(repository, sha));
+    await deliver("pull_request", pullRequest(repository, sha, t.installation!.id));
     await until("a case to be executing", async () => {
       const page = await call("GET", "/api/v1/runs?status=EXECUTING");
       return page.body.data.length > 0 ? true : undefined;
@@ -259,13 +270,13 @@ try {
 
   await scenario("forged and replayed webhooks", async () => {
     const t = await tenant(100);
-    const repository = `acme/replay-${crypto.randomUUID().slice(0, 8)}`;
+    const repository = `${t.installation!.account}/replay-${crypto.randomUUID().slice(0, 8)}`;
     await api(t.apiKey)("POST", "/api/v1/suites", { name: "replay", repository, baseUrl: demo.url, cases: [demoSuite.cases[2]] });
     const forgedSha = randomSha();
-    const forged = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, forgedSha), undefined, "wrong-secret")));
+    const forged = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, forgedSha, t.installation!.id), undefined, "wrong-secret")));
     const sha = randomSha();
     const delivery = crypto.randomUUID();
-    const replayed = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, sha), delivery)));
+    const replayed = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, sha, t.installation!.id), delivery)));
     await until("the replayed delivery's check run", async () => (checkRunFor(sha)?.status === "completed" ? true : undefined), 60_000);
     const creates = github.calls.filter((c) => c.method === "POST" && (c.body as { head_sha?: string })?.head_sha === sha).length;
     const accepted = replayed.filter((answer) => answer.body.accepted).length;
@@ -274,6 +285,24 @@ try {
       held: forged.every((answer) => answer.status === 401) && !checkRunFor(forgedSha) && accepted === 1 && creates === 1,
       detail: `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
     };
+  });
+
+  await scenario("tenant B reaches for tenant A's repository", () =>
+    tenantReachesForAnotherRepository({ dev, github, admin, demoUrl: demo.url, tenant, deliver, pullRequest, randomSha, until }),
+  );
+
+  await scenario("signed body replayed under new delivery ids", async () => {
+    const { apiKey, installation } = await tenant(100);
+    const call = api(apiKey);
+    const ended = (expected: number) => until("the suite run to end", allFinal(call, expected), 60_000);
+    return replayedUnderNewDeliveryIds({ call, installation: installation!, baseUrl: demo.url, deliver, pullRequest, randomSha, allFinal: ended });
+  });
+
+  await scenario("stale attempt after a newer claim", async () => {
+    const t = await tenant(100);
+    const { apiUrl, signingSecret } = dev;
+    const context = { call: api(t.apiKey), apiKey: t.apiKey, environmentId: t.environmentId, apiUrl, signingSecret, until };
+    return staleAttemptAfterNewerClaim({ ...context, demoUrl: demo.url, probeUrl: probe.url });
   });
 
   await scenario("fuzzed requests", async () => {
@@ -330,6 +359,16 @@ try {
       detail: `${acknowledged.length} acknowledged, ${refused} answered 503${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
     };
   });
+  const edge = {
+    apiUrl: dev.apiUrl,
+    wsProxyUrl: dev.wsProxyUrl,
+    newKey: async () => (await tenant(10)).apiKey,
+    bounded: <R>(count: number, limit: number, work: (index: number) => Promise<R>) =>
+      bounded(Array.from({ length: count }), limit, (_, index) => work(index)),
+  };
+  // One key's flood first: the bad keys' flood leaves its address refused for a minute.
+  await scenario("a flood on one key", () => perKeyFlood(edge));
+  await scenario("a flood of bad keys", () => badKeyFlood(edge));
   await scenario("Executor secrets and endpoints", () => executorSecretsStayPut(dev));
   await admin.end();
 } finally {

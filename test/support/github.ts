@@ -6,6 +6,13 @@
  *   PATCH /repos/:owner/:repo/check-runs/:id            installation token → merged check run
  *   GET   /repos/:owner/:repo/commits/:sha/check-runs   installation token → { total_count, check_runs }
  *                                                       (check_name; filter latest, the default, or all)
+ *   POST  /login/oauth/access_token                     client id + secret + a one-time code → user token
+ *                                                       (a bad code is 200 with `error`, as GitHub answers)
+ *   GET   /user/installations                           user token → { total_count, installations } (paged)
+ *
+ * A person who can see some installations is made with `authorizeUser(installations)`, which answers the
+ * OAuth code GitHub would hand the App's setup URL; tests in the Workers runtime, which cannot call into
+ * this process, ask for one with `POST /_stand-in/oauth-codes` `{ installations }` → `{ code }`.
  *
  * Errors carry GitHub's JSON shape ({ message, documentation_url }). `failNext(n)` makes the next n requests
  * answer 500, as GitHub does now and then; `loseNextAnswers(n)` carries out the next n requests but answers
@@ -35,8 +42,20 @@ export interface FakeGitHub {
   loseNextAnswers(count: number, route?: RegExp): void;
   /** Every installation token issued so far stops working, as when GitHub revokes them. */
   revokeTokens(): void;
+  /** A person who can see these installations: the one-time OAuth code GitHub would send to the setup URL. */
+  authorizeUser(installations: UserInstallation[]): string;
   close(): Promise<void>;
 }
+
+/** An installation as `GET /user/installations` lists it. */
+export interface UserInstallation {
+  id: number;
+  account: string;
+  repositorySelection?: "all" | "selected";
+}
+
+export const FAKE_CLIENT_ID = "Iv1.fakeclient0001";
+export const FAKE_CLIENT_SECRET = "fake-client-secret-0123456789";
 
 /** An App key pair: the private key in PKCS#1 PEM, the format GitHub hands out. */
 export function generateAppKeyPair(): { privateKey: string; publicKey: string } {
@@ -69,6 +88,42 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
   let nextCheckRunId = 1;
   let failures = { count: 0, status: 500 };
   let lostAnswers: { count: number; route?: RegExp } = { count: 0 };
+  const oauthCodes = new Map<string, UserInstallation[]>();
+  const userTokens = new Map<string, UserInstallation[]>();
+
+  function authorizeUser(installations: UserInstallation[]): string {
+    const code = randomBytes(10).toString("hex");
+    oauthCodes.set(code, installations);
+    return code;
+  }
+
+  function userRoute(method: string, path: string, request: IncomingMessage, body: Record<string, unknown>): [number, unknown] | undefined {
+    if (method === "POST" && path === "/_stand-in/oauth-codes") return [201, { code: authorizeUser(body.installations as UserInstallation[]) }];
+    if (method === "POST" && path === "/login/oauth/access_token") {
+      if (body.client_id !== FAKE_CLIENT_ID || body.client_secret !== FAKE_CLIENT_SECRET) return [200, { error: "incorrect_client_credentials" }];
+      const installations = oauthCodes.get(String(body.code));
+      if (!installations) return [200, { error: "bad_verification_code" }];
+      oauthCodes.delete(String(body.code)); // one use, as on GitHub
+      const token = `ghu_${randomBytes(18).toString("hex")}`;
+      userTokens.set(token, installations);
+      return [200, { access_token: token, token_type: "bearer", scope: "" }];
+    }
+    if (method === "GET" && path === "/user/installations") {
+      const [scheme, token] = (request.headers.authorization ?? "").split(" ");
+      const installations = token && /^(token|bearer)$/i.test(scheme ?? "") ? userTokens.get(token) : undefined;
+      if (!installations) throw new Refusal(401, "Bad credentials");
+      const query = new URL(request.url ?? "/", "http://github.local").searchParams;
+      const perPage = Math.min(Number(query.get("per_page") ?? 30), 100);
+      const page = Math.max(Number(query.get("page") ?? 1), 1);
+      const listed = installations.slice((page - 1) * perPage, page * perPage).map((installation) => ({
+        id: installation.id,
+        account: { login: installation.account, type: "Organization" },
+        repository_selection: installation.repositorySelection ?? "all",
+      }));
+      return [200, { total_count: installations.length, installations: listed }];
+    }
+    return undefined;
+  }
 
   function verifyAppJwt(authorization: string | undefined): void {
     const [scheme, jwt] = (authorization ?? "").split(" ");
@@ -117,6 +172,8 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
   }
 
   function route(method: string, path: string, request: IncomingMessage, body: Record<string, unknown>): [number, unknown] {
+    const userAnswer = userRoute(method, path, request, body);
+    if (userAnswer) return userAnswer;
     const exchange = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
     if (method === "POST" && exchange) {
       verifyAppJwt(request.headers.authorization);
@@ -213,6 +270,7 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
       lostAnswers = { count, route };
     },
     revokeTokens: () => tokens.clear(),
+    authorizeUser,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.closeAllConnections();

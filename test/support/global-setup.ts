@@ -1,6 +1,7 @@
 /**
  * Starts the real parts the tests talk to, once per `vitest run`: embedded PostgreSQL with the `legacy` and
- * `runops` databases (fresh, migrated, seeded), the WebSocket→TCP proxy in front of it, and the executor.
+ * `runops` databases (fresh, migrated, seeded), the WebSocket→TCP proxy in front of it, the executor, a site to
+ * test and the local stand-in for GitHub.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,11 +10,18 @@ import type { TestProject } from "vitest/node";
 import { loadExecutorConfig } from "../../executor/config.ts";
 import { startExecutorServer } from "../../executor/server.ts";
 import { startLocalDatabases } from "../../scripts/local-databases.ts";
+import { generateAppKeyPair, startFakeGitHub } from "./github.ts";
 import { startSite } from "./site.ts";
 import { seedTenant } from "../../scripts/seed.ts";
 import { connect } from "../../worker/store/database.ts";
+import { browserAdvice, findChromium } from "../../scripts/require-browser.ts";
 
 export default async function setup(project: TestProject) {
+  // Half the suite drives Chromium: without one, one line saying what to do beats dozens of failures.
+  if (!findChromium()) {
+    console.error(`\nnpm test needs Chromium and none was found. ${browserAdvice()}\n`);
+    process.exit(1);
+  }
   const dataDir = mkdtempSync(join(tmpdir(), "flightcheck-test-pg-"));
   // 200-writer races open a connection per writer and store: room for them.
   const databases = await startLocalDatabases({ dataDir, flags: ["-c", "fsync=off", "-c", "max_connections=1000"] });
@@ -40,6 +48,8 @@ export default async function setup(project: TestProject) {
   );
 
   const site = await startSite();
+  // The installing person's OAuth and their installations, for the App's setup URL.
+  const github = await startFakeGitHub({ appId: "1", publicKey: generateAppKeyPair().publicKey });
 
   project.provide("legacyDatabaseUrl", urls.legacy);
   project.provide("runopsDatabaseUrl", urls.runops);
@@ -48,9 +58,10 @@ export default async function setup(project: TestProject) {
   project.provide("executorSecret", executorSecret);
   project.provide("apiKey", tenant.apiKey);
   project.provide("siteUrl", site.url);
+  project.provide("githubUrl", github.url);
 
   return async () => {
-    await site.close();
+    await Promise.all([site.close(), github.close()]);
     await executor.close();
     await databases.stop();
     rmSync(dataDir, { recursive: true, force: true });

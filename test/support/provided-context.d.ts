@@ -10,5 +10,6 @@ declare module "vitest" {
     executorSecret: string;
     apiKey: string;
     siteUrl: string;
+    githubUrl: string;
   }
 }

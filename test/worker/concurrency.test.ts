@@ -4,7 +4,7 @@
  * every run completes, and queued runs are promoted in the order they queued.
  */
 import { describe, expect, it } from "vitest";
-import { client, createTenant, sampleActiveRuns, siteUrl, waitForRun } from "./support.ts";
+import { activeRunsSampler, client, createTenant, siteUrl, waitForRun } from "./support.ts";
 
 const TRIGGERS = 300;
 const LIMIT = 10;
@@ -17,12 +17,13 @@ describe("per-organisation concurrency", () => {
 
     let sampling = true;
     const samples: number[] = [];
+    const activeRuns = activeRunsSampler(tenant.organizationId);
     const sampler = (async () => {
       while (sampling) {
-        samples.push(await sampleActiveRuns(tenant.organizationId));
+        samples.push(await activeRuns.sample());
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-    })();
+    })().finally(() => activeRuns.close());
 
     const triggered = await Promise.all(
       Array.from({ length: TRIGGERS }, (_, seq) =>

@@ -2,8 +2,10 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
+import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT } from "../../schema/contracts.ts";
 import { loadConfig } from "../../worker/config.ts";
-import { client, createTenant, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
+import { signToken } from "../../worker/runs/tokens.ts";
+import { client, createTenant, executorToken, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
 
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
@@ -16,7 +18,12 @@ async function pendingRun(maxAttempts = 2) {
       headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
       body: body === undefined || typeof body === "string" ? body : JSON.stringify(body),
     });
-  return { id, record, tenant, token, call, api: client(tenant.apiKey) };
+  /** The calls of the executor holding the dispatch of `attempt` (attempt 1's token is `token`). */
+  const executorOf = async (attempt: number) => {
+    const bearer = await executorToken(id, tenant.environmentId, attempt);
+    return (path: string, body?: unknown) => call(path, body, bearer);
+  };
+  return { id, record, tenant, token, call, executorOf, api: client(tenant.apiKey) };
 }
 
 /** Makes the run's last heartbeat older than the watchdog allows. */
@@ -40,20 +47,21 @@ describe("/internal/runs/:runId", () => {
   });
 
   it("retries a retryable failure while attempts remain, and fails it after", async () => {
-    const { id, call, api } = await pendingRun(2);
+    const { id, call, executorOf, api } = await pendingRun(2);
     await call("claim", { attempt: 1 });
     expect(await (await call("complete", { status: "FAILED", error: { message: "net::ERR_CONNECTION_RESET" }, retryable: true })).json()).toMatchObject({
       status: "PENDING",
       attempt: 1,
     });
     await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
-    expect((await call("claim", { attempt: 2 })).status).toBe(200);
-    await call("complete", { status: "FAILED", error: { message: "still down" }, retryable: true });
+    const second = await executorOf(2);
+    expect((await second("claim", { attempt: 2 })).status).toBe(200);
+    await second("complete", { status: "FAILED", error: { message: "still down" }, retryable: true });
     expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "FAILED", attempt: 2 });
   });
 
   it("retries a run whose heartbeat stopped, then CRASHES it after maxAttempts", async () => {
-    const { id, record, call, api } = await pendingRun(2);
+    const { id, record, call, executorOf, api } = await pendingRun(2);
     const object = env.RUN_DO.getByName(id);
     await call("claim", { attempt: 1 });
     await silence(record.id);
@@ -61,7 +69,7 @@ describe("/internal/runs/:runId", () => {
     await vi.waitFor(async () => expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).not.toBe("EXECUTING"));
 
     await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
-    expect((await call("claim", { attempt: 2 })).status).toBe(200);
+    expect((await (await executorOf(2))("claim", { attempt: 2 })).status).toBe(200);
     await silence(record.id);
     expect(await runDurableObjectAlarm(object)).toBe(true);
     expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "CRASHED", attempt: 2 });
@@ -76,6 +84,70 @@ describe("/internal/runs/:runId", () => {
     expect(await runDurableObjectAlarm(env.RUN_DO.getByName(id))).toBe(true);
     await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
     expect((await call("claim", { attempt: 1 })).status).toBe(200);
+  });
+
+  it("fences a superseded attempt: once attempt 2 is claimed, attempt 1's calls get 409, change nothing", async () => {
+    const { id, record, call, executorOf, api, token } = await pendingRun(3);
+    const object = env.RUN_DO.getByName(id);
+    expect((await call("claim", { attempt: 1 })).status).toBe(200);
+    await silence(record.id); // attempt 1's executor stalls: the watchdog retries the run
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
+    expect((await call("heartbeat")).status).toBe(409); // dispatched for attempt 2: attempt 1 holds nothing
+    const second = await executorOf(2);
+    expect((await call("claim", { attempt: 2 })).status).toBe(409); // attempt 1's token cannot take attempt 2
+    expect((await second("claim", { attempt: 2 })).status).toBe(200);
+    expect((await second("events", { events: [{ type: "log", data: { message: "attempt 2" } }] })).status).toBe(204);
+    const upload = (bearer: string, body: string) =>
+      exports.default.fetch(`http://flightcheck/internal/runs/${id}/artifacts/failure.png`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${bearer}`, "content-type": "image/png" },
+        body,
+      });
+    const secondToken = await executorToken(id, record.environmentId, 2);
+    const { key } = (await (await upload(secondToken, "attempt 2's screenshot")).json()) as { key: string };
+    const before = (await api.json("GET", `/api/v1/runs/${id}`)).body;
+    const eventsBefore = await object.eventsSince(0);
+
+    // Attempt 1's executor comes back.
+    const attemptOneResult = { status: "COMPLETED", output: { from: 1 }, steps: [{ index: 0, action: "goto", status: "PASSED" }] };
+    const stale = [
+      await call("heartbeat"),
+      await call("events", { events: [{ type: "log", data: { message: "attempt 1" } }] }),
+      await upload(token, "attempt 1's screenshot"),
+      await call("tokens", { timeout: "1h" }),
+      await call("wait", { until: new Date(Date.now() + 60_000).toISOString() }),
+      await call("complete", attemptOneResult),
+      await call("release"),
+    ];
+    for (const response of stale) {
+      expect(response.status).toBe(409);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(await response.json()).toMatchObject({ detail: expect.stringContaining("Attempt 1 no longer holds") });
+    }
+    const after = (await api.json("GET", `/api/v1/runs/${id}`)).body;
+    expect(after).toEqual(before);
+    expect(after).toMatchObject({ status: "EXECUTING", attempt: 2, steps: [] });
+    expect(await object.eventsSince(0)).toEqual(eventsBefore);
+    expect(await (await env.ARTIFACTS.get(key))!.text()).toBe("attempt 2's screenshot");
+    expect(await env.ARTIFACTS.list({ prefix: key.replace("/artifacts/2/failure.png", "/artifacts/1/") })).toMatchObject({ objects: [] });
+
+    // Attempt 2 goes on as if nothing happened, and may not point at attempt 1's files.
+    const attemptOneKey = key.replace("/artifacts/2/", "/artifacts/1/");
+    const foreign = { index: 0, action: "goto", status: "FAILED", screenshotKey: attemptOneKey };
+    expect((await second("complete", { status: "FAILED", steps: [foreign] })).status).toBe(422);
+    expect((await second("heartbeat")).status).toBe(204);
+    const steps = [{ index: 0, action: "goto", status: "FAILED", screenshotKey: key }];
+    expect((await second("complete", { status: "FAILED", error: { message: "wrong page" }, steps })).status).toBe(200);
+    const final = (await api.json("GET", `/api/v1/runs/${id}`)).body;
+    expect(final).toMatchObject({ status: "FAILED", attempt: 2, steps: [{ attempt: 2 }] });
+  });
+
+  it("refuses an executor token that names no attempt", async () => {
+    const { id, record, call } = await pendingRun();
+    const claims = { scope: "executor", sub: id, env: record.environmentId } as const;
+    const unfenced = await signToken(env.SIGNING_SECRET, claims, 600);
+    expect((await call("claim", { attempt: 1 }, unfenced)).status).toBe(401);
   });
 
   it("keeps a run with fresh heartbeats alive through its alarm", async () => {
@@ -129,6 +201,25 @@ describe("/internal/runs/:runId", () => {
       body: "x",
     });
     expect(badName.status).toBe(422);
+  });
+
+  it("caps an attempt's artifacts in size and number", async () => {
+    const { id, call, token } = await pendingRun();
+    await call("claim", { attempt: 1 });
+    const upload = (name: string, body: Uint8Array) =>
+      exports.default.fetch(`http://flightcheck/internal/runs/${id}/artifacts/${name}`, {
+        method: "PUT",
+        headers: { authorization: `Bearer ${token}`, "content-type": "image/png" },
+        body,
+      });
+    expect((await upload("huge.png", new Uint8Array(MAX_ARTIFACT_BYTES + 1))).status).toBe(413);
+    for (let index = 0; index < MAX_ARTIFACTS_PER_ATTEMPT; index++) {
+      expect((await upload(`step-${index}.png`, new Uint8Array(8))).status).toBe(201);
+    }
+    const over = await upload("one-too-many.png", new Uint8Array(8));
+    expect(over.status).toBe(422);
+    expect(await over.json()).toMatchObject({ title: "Too many artifacts" });
+    expect((await upload("step-0.png", new Uint8Array(8))).status).toBe(201); // replacing one is fine
   });
 
   it("dispatches again a job its executor gives back unstarted", async () => {

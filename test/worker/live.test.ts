@@ -3,7 +3,8 @@ import { env, evictDurableObject } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { parseFriendlyId } from "../../worker/store/ids.ts";
-import { client, createTenant, siteUrl, updateRunRow, waitForRun } from "./support.ts";
+import { signToken } from "../../worker/runs/tokens.ts";
+import { client, createTenant, executorCalls, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
 
 interface Subscriber {
   messages: any[];
@@ -136,5 +137,59 @@ describe("GET /api/v1/batches/:batchId/live", () => {
       [body.runs[1]]: "FAILED",
     });
     expect(live.messages.at(-1)).toMatchObject({ type: "status", data: { status: "COMPLETED" } });
+  });
+});
+
+describe("what a browser's token sees", () => {
+  const browserCase = { case: { name: "gated", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
+  const tokenFor = (scope: "public" | "page", sub: string, environmentId: string) =>
+    signToken(env.SIGNING_SECRET, { scope, sub, env: environmentId }, 600);
+
+  it("public and page tokens get no waitpoint outputs, live or replayed; the secret key and the executor do", async () => {
+    const { friendlyId: id, tenant, token } = await recordPendingRun("browser-case", browserCase);
+    const executor = executorCalls(id, token);
+    expect((await executor("claim", { attempt: 1 })).status).toBe(200);
+    const api = client(tenant.apiKey);
+    const gate = (await api.json("POST", "/api/v1/waitpoints/tokens", {})).body.id;
+    expect((await executor("wait", { tokens: [gate] })).body.status).toBe("WAITING");
+
+    const path = `/api/v1/runs/${id}/live`;
+    const [publicLive, pageLive, keyed, executorLive] = await Promise.all([
+      subscribe(`${path}?token=${await tokenFor("public", id, tenant.environmentId)}`),
+      subscribe(`${path}?token=${await tokenFor("page", id, tenant.environmentId)}`),
+      subscribe(path, { authorization: `Bearer ${tenant.apiKey}` }),
+      subscribe(`${path}?token=${token}`),
+    ]);
+    await api.json("POST", `/api/v1/waitpoints/tokens/${gate}/complete`, { data: { previewPassword: "s3cret-output" } });
+    const resumed = (live: Subscriber) => live.messages.find((message) => message.data?.resumedBy);
+    const everyone = [publicLive, pageLive, keyed, executorLive];
+    await vi.waitFor(() => everyone.forEach((live) => expect(resumed(live)).toBeDefined()));
+
+    for (const live of [keyed, executorLive]) {
+      expect(resumed(live).data.resumedBy[0].output).toEqual({ previewPassword: "s3cret-output" });
+    }
+    const replayed = await subscribe(`${path}?token=${await tokenFor("public", id, tenant.environmentId)}`);
+    await vi.waitFor(() => expect(resumed(replayed)).toBeDefined());
+    for (const live of [publicLive, pageLive, replayed]) {
+      expect(resumed(live).data.resumedBy[0]).toMatchObject({ id: gate, status: "COMPLETED" });
+      expect(JSON.stringify(live.messages)).not.toContain("s3cret-output");
+    }
+    for (const live of [...everyone, replayed]) live.socket.close(1000);
+  });
+
+  it("gives a page token on a finished run its snapshot and the close, with no replay", async () => {
+    const tenant = await createTenant();
+    const api = client(tenant.apiKey);
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", delayed);
+    expect((await api.json("POST", `/api/v1/runs/${body.id}/cancel`)).status).toBe(200);
+
+    const pageToken = await tokenFor("page", body.id, tenant.environmentId);
+    const page = await subscribe(`/api/v1/runs/${body.id}/live?token=${pageToken}`);
+    expect(await page.closed).toBe(1000);
+    expect(page.messages).toEqual([expect.objectContaining({ type: "snapshot", status: "CANCELED" })]);
+    // The token returned at trigger time still replays the run's events.
+    const publicLive = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`);
+    expect(await publicLive.closed).toBe(1000);
+    expect(publicLive.messages.filter((message) => message.type === "status").length).toBeGreaterThan(0);
   });
 });

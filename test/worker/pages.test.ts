@@ -30,7 +30,7 @@ async function startSuiteRun(name: string): Promise<SuiteRun> {
   const api = client(tenant.apiKey);
   const suite = await api.json("POST", "/api/v1/suites", {
     name,
-    repository: "acme/shop",
+    repository: `${tenant.installation!.account}/shop`,
     baseUrl: siteUrl,
     cases: [
       { name: `${name}: home`, steps: [{ action: "goto", url: "/ok" }] },

@@ -5,7 +5,7 @@ import worker from "../../worker/index.ts";
 import { backoffSeconds } from "../../worker/queue/consumer.ts";
 import { toFriendlyId } from "../../worker/store/ids.ts";
 import type { Run } from "../../worker/store/run-store.ts";
-import { client, createTenant, recordPendingRun, siteUrl, waitForRun, withStore } from "./support.ts";
+import { client, createTenant, executorToken, recordPendingRun, siteUrl, waitForRun, withStore } from "./support.ts";
 
 const executorUrl = inject("executorUrl");
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
@@ -60,11 +60,16 @@ describe("run-dispatch consumer", () => {
     expect([1, 2, 3, 5, 10].map(backoffSeconds)).toEqual([2, 4, 8, 32, 60]);
   });
 
-  it("drops a malformed message, and one whose token was not signed by us, without touching the run", async () => {
+  it("drops a malformed message, one whose token we did not sign or is for another attempt, untouched", async () => {
     expect((await consume({ runId: 42 })).explicitAcks).toEqual(["message-1"]);
     const { run, message } = await recordedRun("browser-case", browserCase, "someone-elses-secret-0123456789abcdef");
     expect((await consume(message)).explicitAcks).toEqual(["message-1"]);
     expect(await statusOf(run)).toBe("PENDING");
+    const mislabeled = await recordedRun("http-check", { url: `${siteUrl}/`, method: "GET", expectStatus: 200 });
+    const laterToken = await executorToken(toFriendlyId("run", mislabeled.run.id), mislabeled.tenant.environmentId, 2);
+    // The message says attempt 1, its token attempt 2.
+    expect((await consume({ ...mislabeled.message, token: laterToken })).explicitAcks).toEqual(["message-1"]);
+    expect(await statusOf(mislabeled.run)).toBe("PENDING");
   });
 
   it("runs an http-check once even when its message is delivered twice", async () => {

@@ -36,4 +36,20 @@ describe("RunDO", () => {
     );
     expect(rows).toEqual([{ type: "status" }, { type: "log" }]);
   });
+
+  it("answers a socket that dropped (1006) or closed without a code (1005) without throwing", async () => {
+    const stub = env.RUN_DO.getByName("run_cdropped");
+    await stub.setStatus("cdropped", "PENDING");
+    const codes = await runInDurableObject(stub, (instance: RunDO, state) =>
+      [1005, 1006, 1015, 4001].map((code) => {
+        const { 0: client, 1: server } = new WebSocketPair();
+        state.acceptWebSocket(server);
+        const closed = new Promise<number>((resolve) => client.addEventListener("close", (event) => resolve(event.code)));
+        client.accept();
+        instance.webSocketClose(server, code, "gone");
+        return closed;
+      }),
+    );
+    expect(await Promise.all(codes)).toEqual([1000, 1000, 1000, 4001]);
+  });
 });

@@ -1,10 +1,12 @@
 /** Suites through the API: validated by the case language, scoped to the key's environment, run by hand. */
 import { describe, expect, it } from "vitest";
+import type { Tenant } from "../../scripts/seed.ts";
 import { client, createTenant, siteUrl, waitForRun } from "./support.ts";
 
-const suite = (overrides: Record<string, unknown> = {}) => ({
+/** A suite on a repository the tenant's own installation covers. */
+const suite = (tenant: Tenant, overrides: Record<string, unknown> = {}) => ({
   name: "smoke",
-  repository: "acme/shop",
+  repository: `${tenant.installation!.account}/shop`,
   baseUrl: siteUrl,
   cases: [
     { name: "home", steps: [{ action: "goto", url: "/ok" }] },
@@ -15,8 +17,9 @@ const suite = (overrides: Record<string, unknown> = {}) => ({
 
 describe("/api/v1/suites", () => {
   it("creates, reads, lists, updates and deletes a suite with its cases", async () => {
-    const api = client((await createTenant()).apiKey);
-    const created = await api.json("POST", "/api/v1/suites", suite());
+    const tenant = await createTenant();
+    const api = client(tenant.apiKey);
+    const created = await api.json("POST", "/api/v1/suites", suite(tenant));
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({
       id: expect.stringMatching(/^suite_c/),
@@ -34,22 +37,24 @@ describe("/api/v1/suites", () => {
   });
 
   it("refuses bad suites with the documented statuses", async () => {
-    const api = client((await createTenant()).apiKey);
-    expect((await api.json("POST", "/api/v1/suites", suite({ repository: "not a repo" }))).status).toBe(422);
-    expect((await api.json("POST", "/api/v1/suites", suite({ cases: [{ name: "x", steps: [{ action: "teleport" }] }] }))).status).toBe(422);
-    expect((await api.json("POST", "/api/v1/suites", suite({ cases: [] }))).status).toBe(422);
-    const dup = suite({ cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }, { name: "a", steps: [{ action: "goto", url: "/" }] }] });
+    const tenant = await createTenant();
+    const api = client(tenant.apiKey);
+    expect((await api.json("POST", "/api/v1/suites", suite(tenant, { repository: "not a repo" }))).status).toBe(422);
+    expect((await api.json("POST", "/api/v1/suites", suite(tenant, { cases: [{ name: "x", steps: [{ action: "teleport" }] }] }))).status).toBe(422);
+    expect((await api.json("POST", "/api/v1/suites", suite(tenant, { cases: [] }))).status).toBe(422);
+    const dup = suite(tenant, { cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }, { name: "a", steps: [{ action: "goto", url: "/" }] }] });
     expect((await api.json("POST", "/api/v1/suites", dup)).status).toBe(422);
     expect((await api.json("PATCH", "/api/v1/suites/suite_cnotthere000000000000000a", {})).status).toBe(422);
     expect((await api.json("GET", "/api/v1/suites/nope")).status).toBe(400);
-    expect((await api.json("POST", "/api/v1/suites", suite())).status).toBe(201);
-    expect((await api.json("POST", "/api/v1/suites", suite())).status).toBe(409); // same name in this environment
+    expect((await api.json("POST", "/api/v1/suites", suite(tenant))).status).toBe(201);
+    expect((await api.json("POST", "/api/v1/suites", suite(tenant))).status).toBe(409); // same name in this environment
   });
 
   it("hides another environment's suite", async () => {
-    const mine = client((await createTenant()).apiKey);
+    const tenant = await createTenant();
+    const mine = client(tenant.apiKey);
     const theirs = client((await createTenant()).apiKey);
-    const { body } = await mine.json("POST", "/api/v1/suites", suite());
+    const { body } = await mine.json("POST", "/api/v1/suites", suite(tenant));
     for (const [method, path] of [
       ["GET", `/api/v1/suites/${body.id}`],
       ["DELETE", `/api/v1/suites/${body.id}`],
@@ -60,8 +65,9 @@ describe("/api/v1/suites", () => {
   });
 
   it("starts a suite run by hand: a batch of its enabled cases on the given commit", async () => {
-    const api = client((await createTenant()).apiKey);
-    const { body: created } = await api.json("POST", "/api/v1/suites", suite());
+    const tenant = await createTenant();
+    const api = client(tenant.apiKey);
+    const { body: created } = await api.json("POST", "/api/v1/suites", suite(tenant));
     const sha = "a".repeat(40);
     const started = await api.json("POST", `/api/v1/suites/${created.id}/runs`, { sha, ref: "main" });
     expect(started).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^batch_/), runs: [expect.any(String)] } });

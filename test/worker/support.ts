@@ -1,15 +1,18 @@
 /** Helpers for tests that use the Worker as a client would: over HTTP, with a tenant of their own. */
 import { createExecutionContext, env, waitOnExecutionContext } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
+import type { Pool } from "@neondatabase/serverless";
+import { sign } from "@octokit/webhooks-methods";
 import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { expect, inject, vi } from "vitest";
+import { hex } from "../../schema/digest.ts";
 import * as runOps from "../../schema/run-ops.ts";
-import { seedTenant, type Tenant } from "../../scripts/seed.ts";
+import { freshInstallation, type SeededInstallation, seedTenant, type Tenant } from "../../scripts/seed.ts";
 import { loadConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
-import { connect } from "../../worker/store/database.ts";
+import { connect, type Database } from "../../worker/store/database.ts";
 import { residencyOf, toFriendlyId } from "../../worker/store/ids.ts";
 import { openStores } from "../../worker/store/open.ts";
 import type { RoutingRunStore } from "../../worker/store/routing-store.ts";
@@ -36,8 +39,24 @@ export async function recordPendingRun(task: string, payload: unknown, { maxAtte
   const tenant = await createTenant();
   const { record } = await withStore({}, (runs) => runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts }));
   const friendlyId = toFriendlyId("run", record.id);
-  const token = await signToken(secret, { scope: "executor", sub: friendlyId, env: tenant.environmentId }, 600);
+  const token = await executorToken(friendlyId, tenant.environmentId, 1, secret);
   return { tenant, run: record, friendlyId, token };
+}
+
+/** The executor token a dispatch of the run's `attempt` carries. */
+export const executorToken = (friendlyId: string, environmentId: string, attempt: number, secret = env.SIGNING_SECRET) =>
+  signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, 600);
+
+/** The executor's calls for one run (`/internal/runs/:id/…`), with its token: status and JSON body. */
+export function executorCalls(friendlyId: string, token: string) {
+  return async (path: string, body: unknown = {}) => {
+    const response = await exports.default.fetch(`http://flightcheck/internal/runs/${friendlyId}/${path}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: response.status === 204 ? undefined : ((await response.json()) as any) };
+  };
 }
 
 /** Changes a run's row behind the engine's back (a clock that moved, a heartbeat that stopped), with a bare client. */
@@ -63,15 +82,43 @@ export async function updateWaitpointRow(waitpointId: string, patch: Partial<typ
   }
 }
 
-/** A fresh organisation with its own key and concurrency limit, so tests never share a queue. */
-export async function createTenant(concurrencyLimit = 10): Promise<Tenant> {
-  const { pool, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
+/**
+ * A fresh organisation with its own key, concurrency limit and GitHub installation (on an account of its
+ * own, every repository unless `installation` says otherwise), so tests never share a queue or a repository.
+ */
+export async function createTenant(concurrencyLimit = 10, installation: SeededInstallation | null = freshInstallation()): Promise<Tenant> {
+  return withLegacyDatabase((_, pool) =>
+    seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit, installation: installation ?? undefined }),
+  );
+}
+
+/** Runs `use` on a bare client of the control-plane database (to see or change rows behind the Worker's back). */
+export async function withLegacyDatabase<T>(use: (db: Database, pool: Pool) => Promise<T>): Promise<T> {
+  const { db, pool, close } = connect(inject("legacyDatabaseUrl"), { wsProxy });
   try {
-    return await seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit });
+    return await use(db, pool);
   } finally {
     await close();
   }
 }
+
+/** A GitHub delivery to the Worker, signed with the tests' webhook secret. */
+export async function deliver(event: string, payload: unknown): Promise<{ status: number; body: any }> {
+  const body = JSON.stringify(payload);
+  const response = await exports.default.fetch("http://flightcheck/webhooks/github", {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      "x-github-event": event,
+      "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": await sign(loadConfig(env).GITHUB_WEBHOOK_SECRET!, body),
+    },
+    body,
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+export const randomSha = () => hex(crypto.getRandomValues(new Uint8Array(20)));
 
 export interface Client {
   request(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response>;
@@ -104,7 +151,7 @@ export function client(apiKey: string, settings?: Record<string, string>): Clien
 export const httpCheck = (url: string, extra: Record<string, unknown> = {}) => ({ payload: { url, ...extra } });
 
 /** Polls a run until `done` holds for it (the queue, consumer and site are real, so this takes a moment). */
-export async function waitForRun(api: Client, runId: string, done: (run: any) => boolean = isFinished, timeout = 20_000) {
+export async function waitForRun(api: Client, runId: string, done: (run: any) => boolean = isFinished, timeout = 90_000) {
   return vi.waitFor(
     async () => {
       const { body } = await api.json("GET", `/api/v1/runs/${runId}`);
@@ -138,21 +185,25 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
  * Counts an organisation's active runs in both databases while holding its admission lock: admissions
  * wait, finishes only lower the count, so the sum bounds the true number at the moment the lock was taken.
  */
-export async function sampleActiveRuns(organizationId: string): Promise<number> {
-  const legacy = connect(inject("legacyDatabaseUrl"), { wsProxy });
-  const runops = connect(inject("runopsDatabaseUrl"), { wsProxy });
+/**
+ * Counts an organisation's active runs in both databases at one instant (under the admission lock), on two
+ * connections held for the whole sampling: a new pair every few milliseconds would itself starve a busy machine.
+ */
+export function activeRunsSampler(organizationId: string) {
+  const legacy = connect(inject("legacyDatabaseUrl"), { wsProxy, connectionTimeoutMillis: 60_000 });
+  const runops = connect(inject("runopsDatabaseUrl"), { wsProxy, connectionTimeoutMillis: 60_000 });
   const active = (db: Pick<typeof legacy.db, "select">) =>
     db
       .select({ n: count() })
       .from(runOps.runs)
       .where(and(eq(runOps.runs.organizationId, organizationId), inArray(runOps.runs.status, [...ACTIVE_STATUSES])))
       .then((rows) => rows[0]!.n);
-  try {
-    return await legacy.db.transaction(async (tx) => {
-      await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
-      return (await active(runops.db)) + (await active(tx));
-    });
-  } finally {
-    await Promise.all([legacy.close(), runops.close()]);
-  }
+  return {
+    sample: () =>
+      legacy.db.transaction(async (tx) => {
+        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
+        return (await active(runops.db)) + (await active(tx));
+      }),
+    close: () => Promise.all([legacy.close(), runops.close()]),
+  };
 }

@@ -9,7 +9,7 @@ import { client, createTenant, rowsInDatabases, siteUrl, updateRunRow, waitForRu
 
 const check = { task: "http-check", payload: { url: `${siteUrl}/ok`, method: "GET", expectStatus: 200, timeoutMs: 5_000 } };
 
-describe("sweep", { timeout: 60_000 }, () => {
+describe("sweep", () => {
   it("dispatches a PENDING run whose dispatch never went out", async () => {
     const tenant = await createTenant();
     // Phase 1 committed a minute ago, phase 2 was lost (the Worker died between them).
@@ -27,6 +27,16 @@ describe("sweep", { timeout: 60_000 }, () => {
     const report = await withEngine(env, (engine) => engine.sweep());
     expect(report.dispatched).toBeGreaterThanOrEqual(1);
     expect(await waitForRun(client(tenant.apiKey), toFriendlyId("run", run.record.id))).toMatchObject({ status: "COMPLETED", attempt: 1 });
+  });
+
+  it("leaves alone a DEQUEUED run dispatched long ago whose executor still heartbeats it (a long backlog)", async () => {
+    const tenant = await createTenant();
+    const run = await withStore({}, (runs) => runs.createRun({ ...tenant, ...check, status: "DEQUEUED", admittedAt: new Date() }));
+    const dispatchedAt = new Date(Date.now() - UNCLAIMED_GRACE_MS - 60_000);
+    await updateRunRow(run.record.id, { dispatchedAt, lastHeartbeatAt: new Date() });
+    await withEngine(env, (engine) => engine.sweep());
+    const after = await withStore({}, (runs) => runs.loadRun(run.record.id));
+    expect(after).toMatchObject({ status: "DEQUEUED", attempt: 0, dispatchedAt });
   });
 
   it("promotes QUEUED runs that no event promoted", async () => {

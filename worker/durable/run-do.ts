@@ -36,6 +36,24 @@ export interface RunSnapshot {
 /** Closing code and reason once nothing more will happen. */
 const FINISHED = { code: 1000, reason: "finished" };
 
+/**
+ * Who holds a subscription: `full` (a secret key, or the executor holding the run) sees every event as logged;
+ * `public` and `page` (a browser's token) see events without waitpoint outputs, which may carry a callback's
+ * body or a child run's output. A page token on a finished subject gets its snapshot only.
+ */
+export type Audience = "full" | "public" | "page";
+const REDACTED = "redacted";
+
+/** An event's data as a browser's token may see it: every waitpoint output left out. */
+export function withoutOutputs(type: RunEventType, data: unknown): unknown {
+  if (!data || typeof data !== "object") return data;
+  const omitOutput = ({ output: _, ...rest }: Record<string, unknown>) => rest;
+  if (type === "waitpoint") return omitOutput(data as Record<string, unknown>);
+  const { resumedBy } = data as { resumedBy?: unknown };
+  if (!Array.isArray(resumedBy)) return data;
+  return { ...data, resumedBy: resumedBy.map(omitOutput) };
+}
+
 export class RunDO extends DurableObject<Env> {
   private readonly sql: SqlStorage;
 
@@ -186,7 +204,12 @@ export class RunDO extends DurableObject<Env> {
     const text = JSON.stringify(data);
     const { seq } = this.sql.exec<{ seq: number }>("INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq", type, text, at).one();
     const message = JSON.stringify({ seq, type, data, at });
-    for (const socket of this.ctx.getWebSockets()) socket.send(message);
+    for (const socket of this.ctx.getWebSockets("full")) socket.send(message);
+    const redacted = this.ctx.getWebSockets(REDACTED);
+    if (redacted.length > 0) {
+      const publicMessage = JSON.stringify({ seq, type, data: withoutOutputs(type, data), at });
+      for (const socket of redacted) socket.send(publicMessage);
+    }
     return seq;
   }
 
@@ -216,14 +239,20 @@ export class RunDO extends DurableObject<Env> {
     const since = Number(url.searchParams.get("since") ?? 0);
     const runId = url.searchParams.get("id") ?? "";
     const stored = (url.searchParams.get("status") ?? "PENDING") as RunStatus;
+    const audience = (url.searchParams.get("audience") ?? "page") as Audience;
     this.sql.exec("INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING", runId, stored);
     this.reconcile(runId, stored);
     const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server);
+    this.ctx.acceptWebSocket(server, [audience === "full" ? "full" : REDACTED]);
     const snapshot = this.snapshot();
     server.send(JSON.stringify({ type: "snapshot", ...snapshot }));
-    for (const event of this.eventsSince(since)) server.send(JSON.stringify(event));
-    if (isFinal(snapshot.status)) server.close(FINISHED.code, FINISHED.reason);
+    const finished = isFinal(snapshot.status);
+    if (!(finished && audience === "page")) {
+      for (const { data, ...event } of this.eventsSince(since)) {
+        server.send(JSON.stringify({ ...event, data: audience === "full" ? data : withoutOutputs(event.type, data) }));
+      }
+    }
+    if (finished) server.close(FINISHED.code, FINISHED.reason);
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -232,7 +261,15 @@ export class RunDO extends DurableObject<Env> {
   }
 
   override webSocketClose(socket: WebSocket, code: number, reason: string): void {
-    // 1005 means "no code": it may not be sent back.
-    socket.close(code === 1005 ? 1000 : code, reason);
+    socket.close(sendableCloseCode(code), reason);
   }
+}
+
+/**
+ * The code to answer a client's close with: its own, unless it is one that may only be reported, never sent
+ * (1005 "no code", 1006 "abnormal", 1015 "TLS"), or outside the ranges a close frame may carry.
+ */
+export function sendableCloseCode(code: number): number {
+  const sendable = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+  return sendable ? code : 1000;
 }

@@ -1,22 +1,33 @@
 /**
  * `POST /webhooks/github` (DESIGN §6), loaded on first use: GitHub deliveries are rare next to API calls.
- * The signature is checked over the raw body, a delivery id is processed once, and the work (recording
- * suite runs) happens after the answer: GitHub wants one within 10 s and retries nothing on its own.
+ * The signature is checked over the raw body, a delivery id (and a signed body) is processed once, and the
+ * work (recording suite runs) happens after the answer: GitHub wants one within 10 s and retries nothing on
+ * its own.
  */
 import { verify } from "@octokit/webhooks-methods";
 import type { Context } from "hono";
 import * as z from "zod";
 import type { SuiteTrigger } from "../../schema/api.ts";
+import { sha256Hex } from "../../schema/digest.ts";
+import { repositorySchema } from "../../schema/github.ts";
+import { cutText } from "../../schema/storable.ts";
 import { problemResponse } from "../problem.ts";
 import type { AppEnv } from "../routes/context.ts";
 import type { RunEngine } from "../runs/engine.ts";
 import type { SuiteRunOrigin } from "../runs/suite-runs.ts";
+import type { InstallationFacts } from "../store/github-store.ts";
 import { parseFriendlyId } from "../store/ids.ts";
 import { targetUrlRefusal } from "../../schema/egress.ts";
 
-const repository = z.looseObject({ full_name: z.string().max(300), default_branch: z.string().max(300).optional() });
+const repository = z.looseObject({ full_name: repositorySchema, default_branch: z.string().max(300).optional() });
 const installation = z.looseObject({ id: z.int() }).optional();
 const sha = z.string().regex(/^[0-9a-f]{40}$/i);
+const installationFacts = z.looseObject({
+  id: z.int(),
+  account: z.looseObject({ login: z.string().max(100), type: z.string().max(100) }),
+  repository_selection: z.enum(["all", "selected"]).optional(),
+});
+const repositoryList = z.array(z.looseObject({ full_name: z.string().max(300) })).max(10_000);
 
 const payloads = {
   pull_request: z.looseObject({
@@ -31,19 +42,26 @@ const payloads = {
     repository,
     installation,
     deployment_status: z.looseObject({ state: z.string(), target_url: z.string().nullish(), environment_url: z.string().nullish() }),
-    deployment: z.looseObject({ sha, ref: z.string().max(300) }),
+    deployment: z.looseObject({ id: z.int().optional(), sha, ref: z.string().max(300) }),
   }),
   check_run: z.looseObject({ action: z.string(), installation, check_run: z.looseObject({ external_id: z.string().nullish() }) }),
-  installation: z.looseObject({
+  installation: z.looseObject({ action: z.string(), installation: installationFacts, repositories: repositoryList.nullish() }),
+  installation_repositories: z.looseObject({
     action: z.string(),
-    installation: z.looseObject({ id: z.int(), account: z.looseObject({ login: z.string(), type: z.string() }) }),
+    installation: installationFacts,
+    repository_selection: z.enum(["all", "selected"]).optional(),
+    repositories_added: repositoryList.default([]),
+    repositories_removed: repositoryList.default([]),
   }),
 };
 
 type Work = (engine: RunEngine) => Promise<unknown>;
 
+/** A delivery claimed but not finished by then was lost with its Worker: a replay or redelivery takes it over. */
+export const UNFINISHED_DELIVERY_GRACE_MS = 5 * 60_000;
+
 /** What a delivery asks for, or undefined when it is not ours to act on. */
-function workFor(event: string, body: unknown, egress: { allowPrivate: boolean }): Work | undefined | "invalid" {
+function workFor(event: string, delivery: string, body: unknown, egress: { allowPrivate: boolean }): Work | undefined | "invalid" {
   if (!Object.hasOwn(payloads, event)) return undefined;
   const parsed = payloads[event as keyof typeof payloads].safeParse(body);
   if (!parsed.success) return "invalid";
@@ -56,10 +74,16 @@ function workFor(event: string, body: unknown, egress: { allowPrivate: boolean }
         ref: payload.pull_request.head.ref,
         pullRequestNumber: payload.pull_request.number,
         installationId: payload.installation?.id,
+        githubEvent: event,
       });
     case "push":
       if (payload.deleted || !sha.safeParse(payload.after).success || payload.ref !== `refs/heads/${payload.repository.default_branch}`) return undefined;
-      return startSuites(payload.repository.full_name, "push", { headSha: payload.after, ref: payload.ref, installationId: payload.installation?.id });
+      return startSuites(payload.repository.full_name, "push", {
+        headSha: payload.after,
+        ref: payload.ref,
+        installationId: payload.installation?.id,
+        githubEvent: event,
+      });
     case "deployment_status": {
       const baseUrl = payload.deployment_status.target_url || payload.deployment_status.environment_url;
       // Only an http(s) URL, and no private address in it (the executor checks again after DNS).
@@ -70,33 +94,69 @@ function workFor(event: string, body: unknown, egress: { allowPrivate: boolean }
         ref: payload.deployment.ref,
         baseUrl,
         installationId: payload.installation?.id,
+        // A new deployment of the same commit (a redeployed preview) is worth another run; a replay is not.
+        githubEvent: `${event}:${payload.deployment.id ?? ""}`,
       });
     }
     case "check_run":
       if (payload.action !== "rerequested" || !payload.check_run.external_id) return undefined;
-      return rerunSuite(payload.check_run.external_id);
+      return rerunSuite(payload.check_run.external_id, payload.installation?.id, delivery);
     case "installation": {
-      const { id, account } = payload.installation;
-      if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation({ id, accountLogin: account.login, accountType: account.type });
-      if (payload.action === "deleted") return ({ deps }) => deps.github.deleteInstallation(id);
+      const facts = installationFactsOf(payload.installation, payload.installation.repository_selection);
+      const names = payload.repositories?.map((repo: { full_name: string }) => repo.full_name);
+      if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation(facts, names);
+      if (payload.action === "deleted") return ({ deps }) => deps.github.deleteInstallation(facts.id);
+      if (payload.action === "suspend" || payload.action === "unsuspend") {
+        return ({ deps }) => deps.github.suspendInstallation(facts.id, payload.action === "suspend");
+      }
       return undefined;
+    }
+    case "installation_repositories": {
+      const facts = installationFactsOf(payload.installation, payload.repository_selection);
+      const names = (list: { full_name: string }[]) => list.map((repo) => repo.full_name);
+      return ({ deps }) => deps.github.changeRepositories(facts, names(payload.repositories_added), names(payload.repositories_removed));
     }
   }
   return undefined;
 }
 
+const installationFactsOf = (installation: z.infer<typeof installationFacts>, selection: "all" | "selected" | undefined): InstallationFacts => ({
+  id: installation.id,
+  accountLogin: installation.account.login,
+  accountType: installation.account.type,
+  repositorySelection: selection,
+});
+
+/**
+ * Only the suites of the organisation the delivery's installation is bound to; a delivery from an unbound
+ * (or suspended, or deleted) installation starts nothing. Each suite starts on its own: one that cannot
+ * start (every case disabled, a store error) is logged and never stops the ones after it.
+ */
 const startSuites =
   (repositoryName: string, trigger: SuiteTrigger, origin: SuiteRunOrigin): Work =>
   async (engine) => {
-    for (const suite of await engine.deps.suites.findForRepository(repositoryName, trigger)) await engine.startSuiteRun(suite, suite, origin);
+    if (origin.installationId === undefined) return;
+    const organizationId = await engine.deps.github.organizationOf(origin.installationId);
+    if (!organizationId) return;
+    for (const suite of await engine.deps.suites.findForRepository(organizationId, repositoryName, trigger)) {
+      try {
+        await engine.startSuiteRun(suite, suite, origin);
+      } catch (error) {
+        console.error(`suite ${suite.id} on ${repositoryName} did not start: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   };
 
-/** A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run. */
+/**
+ * A check run's "Re-run": the same suite on the same commit, as a new suite run with a new check run; only
+ * when the delivery comes from the installation the suite run was started for. Each request is its own
+ * delivery, so the delivery id keys it (a replay of its body is caught as a duplicate).
+ */
 const rerunSuite =
-  (externalId: string): Work =>
+  (externalId: string, installationId: number | undefined, delivery: string): Work =>
   async (engine) => {
     const found = await engine.deps.runs.loadBatch(parseFriendlyId("batch", externalId).id);
-    if (!found?.suiteId) return;
+    if (!found?.suiteId || installationId === undefined || found.installationId !== installationId) return;
     const suite = await engine.deps.suites.find(found.environmentId, found.suiteId);
     if (!suite) return;
     await engine.startSuiteRun(found, suite, {
@@ -104,6 +164,7 @@ const rerunSuite =
       ref: found.ref ?? undefined,
       pullRequestNumber: found.pullRequestNumber ?? undefined,
       installationId: found.installationId ?? undefined,
+      githubEvent: `check_run:${delivery}`,
     });
   };
 
@@ -135,21 +196,28 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     return problemResponse({ status: 400, title: "Bad delivery", detail: "The body is not JSON" });
   }
   if (event === "ping") return c.json({ ok: true, event });
-  const work = workFor(event, payload, { allowPrivate: c.var.config.ALLOW_PRIVATE_TARGETS });
+  const work = workFor(event, delivery, payload, { allowPrivate: c.var.config.ALLOW_PRIVATE_TARGETS });
   if (work === "invalid") return problemResponse({ status: 422, title: "Unexpected payload", detail: `The ${event} payload is not shaped as GitHub sends it` });
   if (!work) return c.json({ ignored: true, event }, 202);
 
   const { engine } = c.var;
   const action = (payload as { action?: unknown }).action;
-  if (!(await engine.deps.github.recordDelivery(delivery, event, typeof action === "string" ? action.slice(0, 100) : undefined))) {
-    return c.json({ duplicate: true, delivery });
-  }
+  const claimed = await engine.deps.github.claimDelivery(
+    {
+      id: delivery,
+      event,
+      action: typeof action === "string" ? cutText(action, 100) : undefined,
+      bodySha256: await sha256Hex(body),
+    },
+    new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS),
+  );
+  if (!claimed) return c.json({ duplicate: true, delivery });
   engine.deps.defer(
     work(engine).then(
-      () => engine.deps.github.markProcessed(delivery),
+      () => engine.deps.github.markProcessed(claimed),
       async (error) => {
         // Forget it, so GitHub's redelivery of it is processed rather than taken for a duplicate.
-        await engine.deps.github.forgetDelivery(delivery);
+        await engine.deps.github.forgetDelivery(claimed);
         throw error;
       },
     ),

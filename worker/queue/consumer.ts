@@ -37,7 +37,7 @@ async function claimHttpCheck(
   if (!claimed) return undefined;
   return async () => {
     // Heartbeats while it runs, as an executor would: the watchdog leaves it alone.
-    const beating = setInterval(() => void engine.heartbeat(claimed).catch(() => {}), HEARTBEAT_INTERVAL_MS);
+    const beating = setInterval(() => void engine.heartbeat(claimed, attempt).catch(() => {}), HEARTBEAT_INTERVAL_MS);
     try {
       await check(engine, env, claimed);
     } finally {
@@ -74,7 +74,7 @@ const retryable = (message: string): HttpCheckResult => ({ ok: false, retryable:
 async function handle(message: Message, engine: RunEngine, env: Env): Promise<(() => Promise<void>) | undefined> {
   const job = dispatchMessageSchema.safeParse(message.body);
   const claims = job.success ? await verifyToken(engine.deps.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
-  if (!job.success || claims?.sub !== toFriendlyId("run", job.data.runId)) {
+  if (!job.success || claims?.sub !== toFriendlyId("run", job.data.runId) || claims.attempt !== job.data.attempt) {
     // Redelivery cannot fix a malformed or forged message: drop it loudly.
     console.error(`run-dispatch: dropping message ${message.id}: ${job.success ? "bad executor token" : "malformed"}`);
     message.ack();

@@ -5,5 +5,11 @@ import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 /** The Hono environment of every route: bindings, validated config, and per-request API state. */
 export type AppEnv = {
   Bindings: Env;
-  Variables: { config: Config; engine: RunEngine; environment: AuthenticatedEnvironment };
+  Variables: {
+    config: Config;
+    engine: RunEngine;
+    /** Starts connecting to the run store ahead of the first query. */
+    warmStores: () => void;
+    environment: AuthenticatedEnvironment;
+  };
 };

@@ -10,7 +10,7 @@ export const health = new Hono<AppEnv>().get("/healthz", async (c) => {
   return problemResponse({
     status: 503,
     title: "Store unavailable",
-    detail: down.map(([name, store]) => `${name}: ${"error" in store ? store.error : ""}`).join("; "),
+    detail: down.map(([name]) => `${name}: unavailable`).join("; "),
     ok: false,
     stores,
   });

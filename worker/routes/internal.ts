@@ -1,16 +1,17 @@
 /**
  * The executor's side of a run (DESIGN §2.4): claim, heartbeat, events, tokens and waits, artifacts,
  * complete, and release (a job given back unstarted). Every call carries the
- * run-scoped token from the dispatch message, which opens this one run and nothing else.
+ * attempt-scoped token from the dispatch message, which opens this one run and nothing else, and only
+ * while its attempt is the run's current one.
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
 import * as z from "zod";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
-import { runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
-import { ARTIFACT_NAME, MAX_ARTIFACT_BYTES, artifactKey, artifactUrl, belongsTo, contentTypeOf } from "../runs/artifacts.ts";
-import { HELD } from "../runs/execute.ts";
+import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
+import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
+import { HELD, holdsAttempt } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { createToken, presentWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
@@ -20,20 +21,26 @@ import type { AppEnv } from "./context.ts";
 import { limitBody, validate } from "./validate.ts";
 import { presentCreatedToken } from "./waitpoints.ts";
 
-type InternalEnv = AppEnv & { Variables: { runId: string; environmentId: string; run: Run } };
+type InternalEnv = AppEnv & { Variables: { runId: string; environmentId: string; attempt: number; run: Run } };
 
-/** The token alone proves which run (and environment) the caller holds. */
+/** The token alone proves which run (and environment) the caller holds, and for which attempt. */
 const requireRunToken = createMiddleware<InternalEnv>(async (c, next) => {
   const { id } = parseFriendlyId("run", c.req.param("runId") ?? "");
   const token = /^Bearer (\S{1,2000})$/.exec(c.req.header("authorization") ?? "")?.[1];
   const claims = token ? await verifyToken(c.var.config.SIGNING_SECRET, token, "executor") : undefined;
-  if (claims?.sub !== toFriendlyId("run", id)) return unauthorized("Send this run's executor token");
+  const attempt = claims?.attempt;
+  if (claims?.sub !== toFriendlyId("run", id) || typeof attempt !== "number" || !Number.isSafeInteger(attempt) || attempt < 1) {
+    return unauthorized("Send this run's executor token");
+  }
   c.set("runId", id);
   c.set("environmentId", claims.env);
+  c.set("attempt", attempt);
   await next();
 });
 
-/** The run as it stands, for routes that act on its state (every route but events). */
+const conflict = (detail: string) => new ProblemError({ status: 409, title: "Conflict", detail });
+
+/** The run as it stands, for routes that act on its state. */
 const withRun = createMiddleware<InternalEnv>(async (c, next) => {
   const run = await c.var.engine.deps.runs.findRun(c.var.environmentId, c.var.runId, { fresh: true });
   if (!run) throw notFound("Run");
@@ -41,9 +48,19 @@ const withRun = createMiddleware<InternalEnv>(async (c, next) => {
   await next();
 });
 
-const MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * Goes on only while the token's attempt holds the run (DESIGN §11, attempts are fenced): an executor that
+ * comes back after a later attempt was claimed is told to stop (409), and its calls change nothing.
+ */
+const fenced = createMiddleware<InternalEnv>(async (c, next) => {
+  const { run, attempt } = c.var;
+  if (!holdsAttempt(run, attempt)) {
+    throw conflict(`Attempt ${attempt} no longer holds the run: it is ${run.status} at attempt ${run.attempt}`);
+  }
+  await next();
+});
 
-const conflict = (detail: string) => new ProblemError({ status: 409, title: "Conflict", detail });
+const MAX_BODY_BYTES = 1024 * 1024;
 
 const runView = (run: Run) => ({
   id: toFriendlyId("run", run.id),
@@ -57,25 +74,28 @@ const runView = (run: Run) => ({
 export const internal = new Hono<InternalEnv>()
   .use("/runs/:runId/*", requireRunToken)
   .post("/runs/:runId/claim", limitBody(MAX_BODY_BYTES), withRun, validate("json", z.strictObject({ attempt: z.int().min(1) })), async (c) => {
-    const claimed = await c.var.engine.claim(c.var.run, c.req.valid("json").attempt);
-    if (!claimed) throw conflict(`Attempt ${c.req.valid("json").attempt} cannot be claimed: the run is ${c.var.run.status} at attempt ${c.var.run.attempt}`);
+    const { attempt } = c.req.valid("json");
+    const claimed = attempt === c.var.attempt ? await c.var.engine.claim(c.var.run, attempt) : undefined;
+    const { status, attempt: current } = c.var.run;
+    const detail = `Attempt ${attempt} cannot be claimed (token of attempt ${c.var.attempt})`;
+    if (!claimed) throw conflict(`${detail}: the run is ${status} at attempt ${current}`);
     return c.json(runView(claimed));
   })
-  .post("/runs/:runId/heartbeat", withRun, async (c) => {
+  .post("/runs/:runId/heartbeat", withRun, fenced, async (c) => {
     // Also for a job still in the executor's backlog. A 409 tells the executor to let the run go: it was
     // canceled or taken over.
-    if (!(await c.var.engine.heartbeat(c.var.run))) throw conflict(`The run is ${c.var.run.status}`);
+    if (!(await c.var.engine.heartbeat(c.var.run, c.var.attempt))) throw conflict(`The run is ${c.var.run.status}`);
     return c.body(null, 204);
   })
-  .post("/runs/:runId/events", limitBody(MAX_BODY_BYTES), validate("json", runEventsSchema), async (c) => {
+  .post("/runs/:runId/events", limitBody(MAX_BODY_BYTES), validate("json", runEventsSchema), withRun, fenced, async (c) => {
     await c.env.RUN_DO.getByName(toFriendlyId("run", c.var.runId)).appendAll(c.req.valid("json").events);
     return c.body(null, 204);
   })
-  .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), withRun, validate("json", createTokenBodySchema), async (c) => {
+  .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", createTokenBodySchema), async (c) => {
     const created = await createToken(c.var.engine.deps, c.var.run, c.req.valid("json"));
     return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
   })
-  .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), withRun, validate("json", waitBodySchema), async (c) => {
+  .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", waitBodySchema), async (c) => {
     const { tokens, until, runs, batch } = c.req.valid("json");
     const internalId = (kind: "waitpoint" | "run" | "batch") => (friendlyId: string) => parseFriendlyId(kind, friendlyId).id;
     const waited = await c.var.engine.wait(c.var.run, {
@@ -86,26 +106,32 @@ export const internal = new Hono<InternalEnv>()
     });
     return c.json({ status: waited.run.status, seq: waited.seq ?? null, waitpoints: waited.waitpoints.map(presentWaitpoint) });
   })
-  .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), withRun, async (c) => {
+  .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), withRun, fenced, async (c) => {
     const { run } = c.var;
     const name = c.req.param("name");
     if (!ARTIFACT_NAME.test(name)) throw new ProblemError({ status: 422, title: "Invalid artifact name", detail: `"${name.slice(0, 100)}" is not a file name` });
     if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
-    const key = artifactKey(run.id, run.attempt, name);
+    // Under the token's attempt: a superseded attempt can never write over a later one's files.
+    const key = artifactKey(run.id, c.var.attempt, name);
+    if (!(await hasRoomFor(c.env.ARTIFACTS, key))) {
+      throw new ProblemError({ status: 422, title: "Too many artifacts", detail: `An attempt keeps at most ${MAX_ARTIFACTS_PER_ATTEMPT}` });
+    }
     await c.env.ARTIFACTS.put(key, await c.req.arrayBuffer(), { httpMetadata: { contentType: contentTypeOf(name) } });
     return c.json({ key, url: artifactUrl(key) }, 201);
   })
-  .post("/runs/:runId/complete", limitBody(MAX_BODY_BYTES), withRun, validate("json", runCompletionSchema), async (c) => {
+  .post("/runs/:runId/complete", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", runCompletionSchema), async (c) => {
     const { run } = c.var;
     if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
     const completion = c.req.valid("json");
-    if (completion.steps.some((step) => step.screenshotKey && !belongsTo(step.screenshotKey, run))) {
-      throw new ProblemError({ status: 422, title: "Invalid step report", detail: "A screenshot key names another run's artifact" });
+    if (completion.steps.some((step) => step.screenshotKey && !belongsTo(step.screenshotKey, run, c.var.attempt))) {
+      const detail = "A screenshot key names another run's or attempt's artifact";
+      throw new ProblemError({ status: 422, title: "Invalid step report", detail });
     }
     const after = await c.var.engine.complete(run, completion);
-    return c.json(runView(after ?? run));
+    if (!after) throw conflict(`The run moved on from attempt ${c.var.attempt} while its result was reported`);
+    return c.json(runView(after));
   })
-  .post("/runs/:runId/release", withRun, async (c) => {
+  .post("/runs/:runId/release", withRun, fenced, async (c) => {
     // An executor shutting down gives back a job it accepted but never started: it is dispatched again.
     if (!(await c.var.engine.release(c.var.run))) throw conflict(`The run is ${c.var.run.status}, not waiting for an executor`);
     return c.body(null, 204);

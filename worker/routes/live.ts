@@ -5,6 +5,7 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import type { Audience } from "../durable/run-do.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { type IdKind, parseFriendlyId } from "../store/ids.ts";
@@ -28,11 +29,13 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
     if (!query.success) return problemResponse({ status: 422, title: "Invalid request", errors: query.error.issues });
     const { token, since } = query.data;
     let environmentId: string;
+    let audience: Audience = "full";
     if (token) {
-      // The executor holding a run follows it with its own run-scoped token (to hear it resume).
+      // The executor holding a run follows it with its own run-scoped token (to hear it resume, with outputs).
       const claims = await verifyToken(c.var.config.SIGNING_SECRET, token, "public", "page", "executor");
       if (claims?.sub !== friendlyId) return unauthorized("The token is not valid for this subject, or it expired");
       environmentId = claims.env;
+      if (claims.scope === "public" || claims.scope === "page") audience = claims.scope;
     } else {
       const environment = await environmentFromKey(c);
       if (environment instanceof Response) return environment;
@@ -49,6 +52,7 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
     target.searchParams.set("id", id);
     target.searchParams.set("status", status);
     target.searchParams.set("since", String(since));
+    target.searchParams.set("audience", audience);
     return c.env.RUN_DO.getByName(friendlyId).fetch(target, { headers: { upgrade: "websocket" } });
   };
 }

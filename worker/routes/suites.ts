@@ -1,8 +1,8 @@
 /** Suites: cases bound to a repository (DESIGN §6, §8), and suite runs started by hand. */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { createSuiteBodySchema, startSuiteRunBodySchema, updateSuiteBodySchema } from "../../schema/api.ts";
 import { pageUrl } from "../pages/links.ts";
-import { notFound } from "../problem.ts";
+import { notFound, ProblemError } from "../problem.ts";
 import { mintPublicAccessToken } from "../runs/tokens.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { Suite } from "../store/suite-store.ts";
@@ -24,9 +24,22 @@ const presentSuite = (suite: Suite) => ({
 
 const suiteId = (param: string) => parseFriendlyId("suite", param).id;
 
+/** A suite lives only on a repository its organisation's GitHub installation covers (DESIGN §11); else a 422 says why. */
+async function requireCoveredRepository(c: Context<AppEnv>, repository: string): Promise<void> {
+  const coverage = await c.var.engine.deps.github.coverage(c.var.environment.organizationId, repository);
+  if (coverage === "covered") return;
+  const detail =
+    coverage === "no installation"
+      ? "No GitHub installation is bound to this organisation: install the App through GET /api/v1/github/install"
+      : `${repository} is not covered by this organisation's GitHub installation: add it to the installation`;
+  throw new ProblemError({ status: 422, title: "Repository not covered", detail, errors: [{ path: ["repository"], message: detail }] });
+}
+
 export const suites = new Hono<AppEnv>()
   .post("/suites", limitBody(MAX_BODY_BYTES), validate("json", createSuiteBodySchema), async (c) => {
-    const suite = await c.var.engine.deps.suites.create(c.var.environment.environmentId, c.req.valid("json"));
+    const input = c.req.valid("json");
+    await requireCoveredRepository(c, input.repository);
+    const suite = await c.var.engine.deps.suites.create(c.var.environment.environmentId, input);
     return c.json(presentSuite(suite), 201);
   })
   .get("/suites", async (c) => {
@@ -39,7 +52,13 @@ export const suites = new Hono<AppEnv>()
     return c.json(presentSuite(suite));
   })
   .patch("/suites/:suiteId", limitBody(MAX_BODY_BYTES), validate("json", updateSuiteBodySchema), async (c) => {
-    const suite = await c.var.engine.deps.suites.update(c.var.environment.environmentId, suiteId(c.req.param("suiteId")), c.req.valid("json"));
+    const { environmentId } = c.var.environment;
+    const id = suiteId(c.req.param("suiteId"));
+    const patch = c.req.valid("json");
+    const existing = await c.var.engine.deps.suites.find(environmentId, id);
+    if (!existing) throw notFound("Suite");
+    await requireCoveredRepository(c, patch.repository ?? existing.repository);
+    const suite = await c.var.engine.deps.suites.update(environmentId, id, patch);
     if (!suite) throw notFound("Suite");
     return c.json(presentSuite(suite));
   })

@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { callbackBodySchema, completeTokenBodySchema, createTokenBodySchema } from "../../schema/api.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { callbackHash, verifyCallbackHash } from "../runs/tokens.ts";
-import { completeToken, createToken, presentWaitpoint, readWaitpoint } from "../runs/waitpoints.ts";
+import { completeToken, createToken, presentWaitpoint, readToken } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { Created, Waitpoint } from "../store/run-store.ts";
 import type { AppEnv } from "./context.ts";
@@ -27,7 +27,7 @@ export const waitpoints = new Hono<AppEnv>()
   })
   .get("/waitpoints/tokens/:waitpointId", async (c) => {
     const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));
-    const waitpoint = await readWaitpoint(c.var.engine.deps, c.var.environment.environmentId, id);
+    const waitpoint = await readToken(c.var.engine.deps, c.var.environment.environmentId, id);
     if (!waitpoint) throw notFound("Waitpoint");
     return c.json(presentWaitpoint(waitpoint));
   })
@@ -51,7 +51,8 @@ export const waitpointCallbacks = new Hono<AppEnv>().post(
     }
     const waitpoint = await c.var.engine.deps.runs.loadWaitpoint(id);
     if (!waitpoint) throw notFound("Waitpoint");
-    await completeToken(c.var.engine.deps, waitpoint.environmentId, id, c.req.valid("json") ?? null);
+    const completed = await completeToken(c.var.engine.deps, waitpoint.environmentId, id, c.req.valid("json") ?? null);
+    if (!completed) throw notFound("Waitpoint");
     return c.json({ success: true });
   },
 );

@@ -3,6 +3,7 @@
  * check run's summary and the suite run's page both show.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
+import { cutText } from "../../schema/storable.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
@@ -22,7 +23,8 @@ export interface CaseSummary {
 }
 
 /** The case's name as written in the suite, or the run's id for runs that are not browser cases. */
-export const caseName = (run: Run) => String((run.payload as { case?: { name?: string } } | null)?.case?.name ?? toFriendlyId("run", run.id)).slice(0, 200);
+export const caseName = (run: Run) =>
+  cutText(String((run.payload as { case?: { name?: string } } | null)?.case?.name ?? toFriendlyId("run", run.id)), 200);
 
 export const durationOf = (run: Pick<Run, "startedAt" | "completedAt">) =>
   run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null;
@@ -38,8 +40,14 @@ export function summarizeCases(deps: EngineDeps, runs: Run[]): Promise<CaseSumma
         name: caseName(run),
         status: run.status,
         durationMs: durationOf(run),
-        failingStep: failed ? { index: failed.index, label: failed.label ?? failed.action, message: (failed.error ?? errorMessage ?? run.status).slice(0, 10_000) } : null,
-        errorMessage: errorMessage?.slice(0, 10_000) ?? null,
+        failingStep: failed
+          ? {
+              index: failed.index,
+              label: failed.label ?? failed.action,
+              message: cutText(failed.error ?? errorMessage ?? run.status, 10_000),
+            }
+          : null,
+        errorMessage: errorMessage === null ? null : cutText(errorMessage, 10_000),
         screenshotKey: failed?.screenshotKey ?? null,
       };
     }),

@@ -1,5 +1,5 @@
 /**
- * Phase 2 of creating a run (DESIGN §2.2): mint the run-scoped executor token, tell the run's RunDO (which
+ * Phase 2 of creating a run (DESIGN §2.2): mint the attempt-scoped executor token, tell the run's RunDO (which
  * starts its live log, or its alarm for a DELAYED run) and send one message on run-dispatch. Only after the record committed; if a step fails, the run stays
  * PENDING without `dispatchedAt` and the sweep dispatches it again, so a run is never lost.
  */
@@ -8,10 +8,7 @@ import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { publishStatus } from "./live.ts";
-import { signToken } from "./tokens.ts";
-
-/** Long enough for the longest case with retries and waits; the token only ever opens this one run. */
-const EXECUTOR_TOKEN_TTL_SECONDS = 24 * 3_600;
+import { mintExecutorToken } from "./tokens.ts";
 
 export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<void> {
   if (run.status === "DELAYED") {
@@ -20,16 +17,14 @@ export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<v
   }
   if (run.status !== "PENDING") return;
 
-  const token = await signToken(
-    deps.config.SIGNING_SECRET,
-    { scope: "executor", sub: toFriendlyId("run", run.id), env: run.environmentId },
-    EXECUTOR_TOKEN_TTL_SECONDS,
-  );
+  const attempt = run.attempt + 1;
+  const friendlyId = toFriendlyId("run", run.id);
+  const token = await mintExecutorToken(deps.config.SIGNING_SECRET, run.environmentId, friendlyId, attempt);
   const dispatchedAt = new Date();
   const message: DispatchMessage = {
     runId: run.id,
     task: run.task as DispatchMessage["task"],
-    attempt: run.attempt + 1,
+    attempt,
     token,
     dispatchedAt: dispatchedAt.toISOString(),
   };
@@ -45,9 +40,10 @@ export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Pr
   }
 }
 
-/** A retryable failure: the run keeps its slot, goes back to PENDING and is dispatched again. */
+/** A retryable failure of `run.attempt`: the run keeps its slot, goes back to PENDING and is dispatched again. */
 export async function redispatchForRetry(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const pending = await deps.runs.updateRun(run.id, { status: "PENDING", dispatchedAt: null }, ["EXECUTING", "WAITING"]);
+  const patch = { status: "PENDING", dispatchedAt: null } as const;
+  const pending = await deps.runs.updateRun(run.id, patch, ["EXECUTING", "WAITING"], run.attempt);
   if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
   return pending;
 }

@@ -95,18 +95,18 @@ export class RunEngine {
     return handOver(this.deps, run);
   }
 
-  heartbeat(run: Run): Promise<Run | undefined> {
-    return recordHeartbeat(this.deps, run);
+  heartbeat(run: Run, attempt: number): Promise<Run | undefined> {
+    return recordHeartbeat(this.deps, run, attempt);
   }
 
   /**
-   * The claimer's result: the attempt's step results are kept, then a retryable failure with attempts left
-   * goes round again, and anything else is final.
+   * The claimer's result for `run.attempt`: the attempt's step results are kept, then a retryable failure with
+   * attempts left goes round again, and anything else is final; both only while the run is at that attempt.
    */
   async complete(run: Run, { steps = [], ...result }: z.input<typeof runCompletionSchema>) {
     await this.deps.runs.recordSteps(run.id, run.attempt, steps);
     if (result.status === "FAILED" && result.retryable && run.attempt < run.maxAttempts) return redispatchForRetry(this.deps, run);
-    return finishRun(this.deps, run, result.status, result);
+    return finishRun(this.deps, run, result.status, result, run.attempt);
   }
 
   /** A job an executor accepted but will not start (it is shutting down): dispatched again, same attempt. */
@@ -121,12 +121,11 @@ export class RunEngine {
 
 /**
  * An engine over freshly opened stores, for one unit of work (a request, an alarm, a queue batch).
- * `close` waits for deferred work, then closes the stores. `warm` starts connecting right away.
+ * `close` waits for deferred work, then closes the stores. `warm` starts connecting ahead of the first query.
  */
-export function openEngine(env: Env, { warm = false } = {}): { engine: RunEngine; close: () => Promise<void> } {
+export function openEngine(env: Env): { engine: RunEngine; close: () => Promise<void>; warm: () => void } {
   const config = loadConfig(env);
   const stores = openStores(config);
-  if (warm) stores.warm();
   const deferred: Promise<unknown>[] = [];
   const defer = (work: Promise<unknown>) => deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
   const { runs, controlPlane, suites, github } = stores;
@@ -135,7 +134,7 @@ export function openEngine(env: Env, { warm = false } = {}): { engine: RunEngine
     while (deferred.length > 0) await Promise.all(deferred.splice(0));
     await stores.close();
   };
-  return { engine, close };
+  return { engine, close, warm: stores.warm };
 }
 
 export async function withEngine<T>(env: Env, use: (engine: RunEngine) => Promise<T>): Promise<T> {

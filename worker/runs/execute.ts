@@ -46,12 +46,26 @@ export async function handOver(deps: EngineDeps, run: Run): Promise<Run | undefi
   return handed;
 }
 
+/** Dispatched for its next attempt and not claimed yet: the store still holds the attempt before. */
+const UNCLAIMED: readonly RunStatus[] = ["PENDING", "DEQUEUED"];
+
 /**
- * Keeps a run in an executor's hands alive (in its backlog, running, or waiting); undefined when it is no
- * longer (canceled, taken over): the executor lets it go.
+ * Whether the executor of `attempt` (its token's) still holds the run: the attempt it dispatched while
+ * unclaimed, the attempt claimed while it runs. An attempt superseded by a later claim or retry does not.
  */
-export async function recordHeartbeat(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const alive = await deps.runs.updateRun(run.id, { lastHeartbeatAt: new Date() }, IN_EXECUTOR, run.attempt);
+export const holdsAttempt = (run: Run, attempt: number) =>
+  run.attempt === (UNCLAIMED.includes(run.status) ? attempt - 1 : attempt);
+
+/**
+ * Keeps a run in the hands of the executor of `attempt` alive (in its backlog, running, or waiting); undefined
+ * when it is no longer (canceled, taken over by a later attempt): the executor lets it go.
+ */
+export async function recordHeartbeat(deps: EngineDeps, run: Run, attempt: number): Promise<Run | undefined> {
+  const now = { lastHeartbeatAt: new Date() };
+  const alive =
+    run.status === "DEQUEUED"
+      ? await deps.runs.updateRun(run.id, now, ["DEQUEUED"], attempt - 1)
+      : await deps.runs.updateRun(run.id, now, HELD, attempt);
   if (alive) await watch(deps, alive);
   return alive;
 }
@@ -67,6 +81,9 @@ export async function checkHeartbeat(deps: EngineDeps, run: Run, now = Date.now(
   if (deadline > now) return deadline;
   if (run.status === "DEQUEUED") await redispatchUnstarted(deps, run);
   else if (run.attempt < run.maxAttempts) await redispatchForRetry(deps, run);
-  else await finishRun(deps, run, "CRASHED", { error: { message: `No heartbeat for ${timeout / 1000} s (attempt ${run.attempt})` } });
+  else {
+    const error = { message: `No heartbeat for ${timeout / 1000} s (attempt ${run.attempt})` };
+    await finishRun(deps, run, "CRASHED", { error }, run.attempt);
+  }
   return undefined;
 }

@@ -9,7 +9,7 @@ import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { publishStatus } from "./live.ts";
+import { publishStatus, republishFinalStatus } from "./live.ts";
 import { promoteQueuedRuns } from "./promote.ts";
 import { completeWaitsOnBatch, completeWaitsOnChild } from "./waitpoints.ts";
 import { ACTIVE_STATUSES, isFinal, sourcesOf } from "./transitions.ts";
@@ -19,17 +19,42 @@ export interface RunResult {
   error?: { message: string; [detail: string]: unknown };
 }
 
-/** Moves `run` to a final status; undefined if it had already moved on (another writer won). */
-export async function finishRun(deps: EngineDeps, run: Run, status: RunStatus, result: RunResult = {}): Promise<Run | undefined> {
+/**
+ * Moves `run` to a final status (only while at `atAttempt`, when an attempt's own result or watchdog ends it);
+ * undefined if it had already moved on (another writer won). What follows the write is its settling; if the
+ * Worker dies before that is done, the sweep settles the run again.
+ */
+export async function finishRun(
+  deps: EngineDeps,
+  run: Run,
+  status: RunStatus,
+  result: RunResult = {},
+  atAttempt?: number,
+): Promise<Run | undefined> {
   const finished = await deps.runs.updateRun(
     run.id,
     { status, completedAt: new Date(), output: result.output, error: result.error },
     sourcesOf(status),
+    atAttempt,
   );
   if (!finished) return undefined;
-  await Promise.all([publishStatus(deps, finished), completeWaitsOnChild(deps, finished), settleBatch(deps, finished)]);
+  await settle(deps, finished, publishStatus(deps, finished));
   if (ACTIVE_STATUSES.includes(run.status)) await promoteQueuedRuns(deps, run.organizationId);
   return finished;
+}
+
+/**
+ * Settles a final run again (the sweep's repair): its RunDOs, its parent's wait and its batch. Every step is
+ * idempotent, so settling a run that was settled after all changes nothing. Promotion is the sweep's own pass.
+ */
+export async function resettleRun(deps: EngineDeps, run: Run): Promise<void> {
+  await settle(deps, run, republishFinalStatus(deps, run));
+}
+
+/** The RunDOs are told (`published`), the parent's wait on the run and its batch complete, then it is settled. */
+async function settle(deps: EngineDeps, run: Run, published: Promise<unknown>): Promise<void> {
+  await Promise.all([published, completeWaitsOnChild(deps, run), settleBatch(deps, run)]);
+  await deps.runs.updateRun(run.id, { settledAt: new Date() });
 }
 
 /** When the last item of a batch ends, the batch completes, and so does a parent's wait on it. */

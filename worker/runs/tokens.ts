@@ -1,18 +1,21 @@
 /**
  * Signed, expiring tokens (HMAC-SHA256 over the claims): the run-scoped executor token carried by a
- * dispatch message, the public access token a browser uses to watch one run or batch, and the page token a
- * run page's link carries. Stateless: the Worker verifies them without a database.
+ * dispatch message, the public access token a browser uses to watch one run or batch, the page token a
+ * run page's link carries, and the `state` of a GitHub App install link. Stateless: the Worker verifies them
+ * without a database.
  */
-export type TokenScope = "executor" | "public" | "page";
+export type TokenScope = "executor" | "public" | "page" | "github-setup";
 
 export interface TokenClaims {
   scope: TokenScope;
-  /** The friendly id of the run or batch the token is for. */
+  /** The friendly id of the run or batch the token is for (the organisation's id for a GitHub setup state). */
   sub: string;
   /** Environment the subject belongs to. */
   env: string;
   /** Expiry, seconds since the epoch. */
   exp: number;
+  /** An executor token's attempt: its calls are refused once a later attempt is claimed. */
+  attempt?: number;
 }
 
 const encoder = new TextEncoder();
@@ -57,6 +60,12 @@ export async function verifyToken(secret: string, token: string, ...scopes: Toke
     return undefined;
   }
 }
+
+/** Long enough for the longest case with retries and waits; the token only ever opens this one attempt of one run. */
+const EXECUTOR_TOKEN_TTL_SECONDS = 24 * 3_600;
+
+export const mintExecutorToken = (secret: string, environmentId: string, friendlyId: string, attempt: number) =>
+  signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, EXECUTOR_TOKEN_TTL_SECONDS);
 
 /** Lets a browser watch one run or batch (DESIGN §5) without a secret key. */
 const PUBLIC_TOKEN_TTL_SECONDS = 3_600;

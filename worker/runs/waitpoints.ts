@@ -50,16 +50,25 @@ export function createToken(
 }
 
 /** The waitpoint as it stands now: one past its time completes on the way. */
-export async function readWaitpoint(deps: EngineDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
+async function readWaitpoint(deps: EngineDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
   const waitpoint = await deps.runs.findWaitpoint(environmentId, id);
   const due = waitpoint?.status === "WAITING" ? dueAt(waitpoint) : undefined;
   if (waitpoint && due !== undefined && due <= Date.now()) return completeWaitpoint(deps, waitpoint, resultWhenDue(waitpoint));
   return waitpoint;
 }
 
+/**
+ * A TOKEN waitpoint as it stands now. DATETIME and RUN waitpoints belong to the runs that wait on them: to a
+ * client they do not exist as tokens.
+ */
+export async function readToken(deps: EngineDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
+  const waitpoint = await readWaitpoint(deps, environmentId, id);
+  return waitpoint?.type === "TOKEN" ? waitpoint : undefined;
+}
+
 /** Completes the token with `output` unless something (a completion, its timeout) got there first. */
 export async function completeToken(deps: EngineDeps, environmentId: string, id: string, output: unknown): Promise<Waitpoint | undefined> {
-  const current = await readWaitpoint(deps, environmentId, id);
+  const current = await readToken(deps, environmentId, id);
   if (!current || current.status !== "WAITING") return current;
   return completeWaitpoint(deps, current, { status: "COMPLETED", output, outputIsError: false });
 }
@@ -115,7 +124,7 @@ async function resolveWaitpoints(deps: EngineDeps, run: Run, { tokens = [], unti
     deps.runs.createWaitpoint({ ...ownerOf(run), ownerRunId: run.id, ...fields }).then((created) => created.record);
   const resolved: Waitpoint[] = [];
   for (const id of tokens) {
-    const token = await readWaitpoint(deps, run.environmentId, id);
+    const token = await readToken(deps, run.environmentId, id);
     if (!token) throw notFound(`Waitpoint ${toFriendlyId("waitpoint", id)}`);
     resolved.push(token);
   }

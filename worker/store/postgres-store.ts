@@ -2,7 +2,22 @@
  * The run tables in ONE database (legacy or run-ops). The router decides which instance a call goes to; this
  * class writes and reads, and translates what Postgres throws into the store's error language.
  */
-import { type SQL, and, arrayContains, asc, count, desc, eq, inArray, isNull, lt, lte, or, sql } from "drizzle-orm";
+import {
+  type SQL,
+  and,
+  arrayContains,
+  asc,
+  count,
+  desc,
+  eq,
+  inArray,
+  isNotNull,
+  isNull,
+  lt,
+  lte,
+  or,
+  sql,
+} from "drizzle-orm";
 import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { RunStatus } from "../../schema/contracts.ts";
@@ -322,9 +337,25 @@ export class PostgresRunStore {
             and(eq(runs.status, "DELAYED"), lte(runs.delayUntil, now)),
             and(inArray(runs.status, ["DELAYED", "QUEUED", "PENDING"]), lte(runs.expiresAt, now)),
             and(eq(runs.status, "PENDING"), isNull(runs.dispatchedAt), lt(runs.createdAt, undispatchedBefore)),
-            and(eq(runs.status, "DEQUEUED"), lt(runs.dispatchedAt, unclaimedBefore)),
+            and(
+              eq(runs.status, "DEQUEUED"),
+              lt(runs.dispatchedAt, unclaimedBefore),
+              or(isNull(runs.lastHeartbeatAt), lt(runs.lastHeartbeatAt, unclaimedBefore)),
+            ),
           ),
         )
+        .limit(limit),
+    );
+  }
+
+  /** Served by the partial index `runs_unsettled`. */
+  findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]> {
+    return this.guard(() =>
+      this.writer
+        .select()
+        .from(runs)
+        .where(and(isNotNull(runs.completedAt), isNull(runs.settledAt), lt(runs.completedAt, completedBefore)))
+        .orderBy(asc(runs.completedAt))
         .limit(limit),
     );
   }

@@ -193,6 +193,11 @@ export class RoutingRunStore implements RunStore {
     return rows.flat();
   }
 
+  async findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]> {
+    const rows = await Promise.all(this.all().map((store) => store.findUnsettledRuns(completedBefore, limit)));
+    return rows.flat();
+  }
+
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>> {
     return this.store(residencyForWaitpoint(input.ownerRunId)).insertWaitpoint(mintCuid(), input);
   }

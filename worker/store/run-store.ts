@@ -77,6 +77,7 @@ export type RunPatch = Partial<
     | "startedAt"
     | "completedAt"
     | "lastHeartbeatAt"
+    | "settledAt"
   >
 >;
 
@@ -95,7 +96,7 @@ export interface Completion {
 export interface SweepWindow {
   /** PENDING runs created before this and never dispatched. */
   undispatchedBefore: Date;
-  /** DEQUEUED runs handed to an executor before this and never claimed. */
+  /** DEQUEUED runs handed to an executor before this, never claimed and not heartbeated since. */
   unclaimedBefore: Date;
   limit: number;
 }
@@ -158,6 +159,8 @@ export interface RunStore {
   organizationsWithQueuedRuns(): Promise<string[]>;
   /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched, DEQUEUED never claimed. */
   findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]>;
+  /** Final runs that ended before `completedBefore` and were never settled (oldest first, per store). */
+  findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]>;
   createWaitpoint(input: NewWaitpoint): Promise<Created<Waitpoint>>;
   /** Unscoped fan-out: only for an id whose possession was proven (a callback URL's HMAC). */
   loadWaitpoint(waitpointId: string): Promise<Waitpoint | undefined>;

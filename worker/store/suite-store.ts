@@ -98,14 +98,24 @@ export class SuiteStore extends LegacyTables {
     });
   }
 
-  /** Every suite bound to the repository that `trigger` starts, in any environment. */
-  findForRepository(repository: string, trigger: SuiteTrigger): Promise<OwnedSuite[]> {
+  /**
+   * The organisation's suites on the repository that `trigger` starts, in any of its environments, oldest
+   * first (then by id), so a delivery starts them in a defined order.
+   */
+  findForRepository(organizationId: string, repository: string, trigger: SuiteTrigger): Promise<OwnedSuite[]> {
     return this.guard(async () => {
       const rows = await this.db
         .select({ suite: suites, organizationId: environments.organizationId, projectId: environments.projectId })
         .from(suites)
         .innerJoin(environments, eq(environments.id, suites.environmentId))
-        .where(and(sql`lower(${suites.repository}) = lower(${repository})`, sql`${suites.triggers} ? ${trigger}`));
+        .where(
+          and(
+            eq(environments.organizationId, organizationId),
+            sql`lower(${suites.repository}) = lower(${repository})`,
+            sql`${suites.triggers} ? ${trigger}`,
+          ),
+        )
+        .orderBy(asc(suites.createdAt), asc(suites.id));
       const withCases = await this.withCases(rows.map((row) => row.suite));
       return withCases.map((suite, index) => ({ ...suite, organizationId: rows[index]!.organizationId, projectId: rows[index]!.projectId }));
     });

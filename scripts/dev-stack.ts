@@ -21,7 +21,7 @@ export interface DevState {
 
 export interface DevStack {
   home: string;
-  ports: { api: number; executor: number; postgres: number; proxy: number };
+  ports: { api: number; executor: number; postgres: number; proxy: number; demo: number };
   /** Starts the stack and resolves once it printed that it is up (dev.json is written by then). */
   start(...args: string[]): Promise<DevState>;
   /** Everything the stack printed so far. */
@@ -43,7 +43,8 @@ class PortTaken extends Error {
 }
 
 async function freePorts() {
-  return { api: await freePort(), executor: await freePort(), postgres: await freePort(), proxy: await freePort() };
+  const [api, executor, postgres, proxy, demo] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  return { api, executor, postgres, proxy, demo };
 }
 
 /** `env` is added to the stack's environment (e.g. a shorter HEARTBEAT_TIMEOUT_MS). */
@@ -71,6 +72,7 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
         FLIGHTCHECK_EXECUTOR_PORT: String(ports.executor),
         FLIGHTCHECK_PG_PORT: String(ports.postgres),
         FLIGHTCHECK_PROXY_PORT: String(ports.proxy),
+        FLIGHTCHECK_DEMO_PORT: String(ports.demo),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });

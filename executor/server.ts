@@ -1,193 +1,153 @@
 /**
- * The executor's HTTP face. The queue consumer hands it one dispatch message per run (POST /jobs); 202 means
- * "accepted": the job runs now or waits in a bounded backlog (heartbeated like a running job). A full
- * backlog answers 503 and the queue retries later with backoff. Jobs run with bounded concurrency on one
- * shared browser.
+ * The executor's HTTP face, for the Worker only (every route but a bare /healthz needs the shared secret):
+ * POST /jobs hands over one dispatch message per run (202: it runs now or waits in the job pool's backlog;
+ * 503: the queue retries later), POST /http-checks runs a check under the egress policy, and POST
+ * /github/check-runs posts a suite run's check run. Errors are problem+json, as the Worker's are.
  */
 import { timingSafeEqual } from "node:crypto";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type DispatchMessage, dispatchMessageSchema } from "../schema/contracts.ts";
+import { type ServerType, serve } from "@hono/node-server";
+import { Hono, type Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { dispatchMessageSchema } from "../schema/contracts.ts";
 import { checkRunSyncSchema } from "../schema/github.ts";
+import { problemResponse } from "../schema/problem.ts";
 import { httpCheckPayloadSchema } from "../schema/tasks.ts";
-import { type SharedBrowser, launchSharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
-import { type EgressPolicy } from "./egress.ts";
-import { GitHubError, createGitHubApp } from "./github.ts";
+import type { EgressPolicy } from "./egress.ts";
+import { type GitHubApp, GitHubError, createGitHubApp } from "./github.ts";
 import { runHttpCheck } from "./http-check.ts";
-import { ShuttingDown, runJob } from "./run-job.ts";
-import { RunGone, workerClient } from "./worker-client.ts";
+import { type JobPool, createJobPool } from "./job-pool.ts";
 
 /** A check run's state carries up to 500 cases with their failure messages. */
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+type Log = Pick<Console, "info" | "warn" | "error">;
 
 export interface ExecutorServer {
   url: string;
   /** Launches the browser now rather than with the first job (and logs its version). */
   warm(): Promise<void>;
-  /**
-   * SIGTERM: stop taking jobs, give the backlog back (dispatched again elsewhere), let running cases finish
-   * within the grace period, then stop them (reported retryable) and close.
-   */
+  /** SIGTERM: the job pool drains (see JobPool.close), then the server closes. */
   close(): Promise<void>;
 }
 
-export async function startExecutorServer(config: ExecutorConfig, log: Pick<Console, "info" | "warn" | "error"> = console): Promise<ExecutorServer> {
-  const stats = { accepted: 0, finished: 0, refused: 0 };
-  const backlog: DispatchMessage[] = [];
-  /** Jobs not yet reported; `cases` of them hold a browser slot. */
-  const jobs = new Set<Promise<void>>();
-  let cases = 0;
-  const stop = new AbortController();
-  let draining = false;
-  let browser: Promise<SharedBrowser> | undefined;
-  const egress: EgressPolicy = { allowPrivate: config.ALLOW_PRIVATE_TARGETS };
-  const launchOptions = { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log };
-  const sharedBrowser = () => (browser ??= launchSharedBrowser(launchOptions));
-  const context = { config, browser: sharedBrowser, stop: stop.signal, log };
+interface Parts {
+  secret: string;
+  pool: JobPool;
+  egress: EgressPolicy;
+  github: GitHubApp | undefined;
+  log: Log;
+}
 
-  const pump = () => {
-    while (cases < config.EXECUTOR_CONCURRENCY && backlog.length > 0) {
-      const job = backlog.shift()!;
-      cases += 1;
-      const caseDone = () => {
-        cases -= 1;
-        pump();
-      };
-      const work = runJob(job, context, caseDone)
-        .catch((error) => log.error(`run_${job.runId}: ${(error as Error).message}`))
-        .finally(() => {
-          jobs.delete(work);
-          stats.finished += 1;
-        });
-      jobs.add(work);
-    }
+/** What a zod schema (classic or mini) offers to check a body. */
+interface BodySchema<T> {
+  safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: unknown[] } };
+}
+
+/** The request's JSON body checked by `schema`, or the 422 that says why not. */
+async function parseBody<T>(
+  c: Context,
+  schema: BodySchema<T>,
+  what: string,
+): Promise<{ data: T } | { problem: Response }> {
+  const parsed = schema.safeParse(await c.req.json().catch(() => undefined));
+  if (parsed.success) return { data: parsed.data };
+  return { problem: problemResponse({ status: 422, title: `Invalid ${what}`, errors: parsed.error.issues }) };
+}
+
+export function executorApp({ secret, pool, egress, github, log }: Parts) {
+  const expected = Buffer.from(`Bearer ${secret}`);
+  const authorized = (header: string | undefined) => {
+    const given = Buffer.from(header ?? "");
+    return given.length === expected.length && timingSafeEqual(given, expected);
   };
 
-  // Jobs waiting in the backlog are heartbeated too: if this process dies, the Worker sees them go silent
-  // and dispatches them again. One the Worker no longer wants here (canceled, re-dispatched) is dropped.
-  const backlogBeat = setInterval(() => {
-    for (const job of [...backlog]) {
-      workerClient(config.WORKER_URL, job.runId, job.token)
-        .heartbeat()
-        .catch((error) => {
-          if (!(error instanceof RunGone)) return log.warn(`run_${job.runId}: backlog heartbeat failed: ${(error as Error).message}`);
-          const index = backlog.indexOf(job);
-          if (index >= 0) backlog.splice(index, 1);
-        });
-    }
-  }, config.HEARTBEAT_INTERVAL_MS);
-
-  const accept = (job: DispatchMessage): boolean => {
-    if (draining || (cases >= config.EXECUTOR_CONCURRENCY && backlog.length >= config.EXECUTOR_BACKLOG)) return false;
-    backlog.push(job);
-    pump();
-    return true;
-  };
-
-  const github =
-    config.GITHUB_APP_ID && config.GITHUB_PRIVATE_KEY
-      ? createGitHubApp({ appId: config.GITHUB_APP_ID, privateKey: config.GITHUB_PRIVATE_KEY, apiUrl: config.GITHUB_API_URL })
-      : undefined;
-
-  const expectedAuth = Buffer.from(`Bearer ${config.EXECUTOR_SHARED_SECRET}`);
-  const authorized = (req: IncomingMessage) => {
-    const auth = Buffer.from(req.headers.authorization ?? "");
-    return auth.length === expectedAuth.length && timingSafeEqual(auth, expectedAuth);
-  };
-  const server: Server = createServer(async (req, res) => {
-    if (req.method === "GET" && req.url === "/healthz") {
+  return new Hono()
+    .get("/healthz", (c) => {
+      const status = pool.draining ? 503 : 200;
       // Without the secret, only whether it is up: counts and the pid are for the Worker and the operators.
-      if (!authorized(req)) return json(res, draining ? 503 : 200, { ok: !draining });
-      return json(res, draining ? 503 : 200, {
-        ok: !draining,
-        pid: process.pid,
-        capacity: config.EXECUTOR_CONCURRENCY,
-        running: cases,
-        backlog: backlog.length,
-        ...stats,
-      });
-    }
-    if (!authorized(req)) return json(res, 401, { error: "bad executor secret" });
-    if (req.method === "POST" && req.url === "/http-checks") {
+      if (!authorized(c.req.header("authorization"))) return c.json({ ok: !pool.draining }, status);
+      return c.json({ ok: !pool.draining, pid: process.pid, ...pool.stats() }, status);
+    })
+    .use(async (c, next) => {
+      if (authorized(c.req.header("authorization"))) return next();
+      return problemResponse({ status: 401, title: "Unauthorized", detail: "bad executor secret" });
+    })
+    .use(
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          const detail = `bodies are at most ${MAX_BODY_BYTES} bytes`;
+          return problemResponse({ status: 413, title: "Too large", detail });
+        },
+      }),
+    )
+    .post("/jobs", async (c) => {
+      const job = await parseBody(c, dispatchMessageSchema, "job");
+      if ("problem" in job) return job.problem;
+      if (job.data.task !== "browser-case") {
+        const detail = `this executor runs browser cases, not ${job.data.task}`;
+        return problemResponse({ status: 422, title: "Invalid job", detail });
+      }
+      const intake = pool.offer(job.data);
+      if (intake !== "accepted") return problemResponse({ status: 503, title: "Unavailable", detail: intake });
+      return c.json({ accepted: job.data.runId }, 202);
+    })
+    .post("/http-checks", async (c) => {
       // The Worker's queue consumer waits for the answer; the check itself runs under the egress policy here.
-      const check = httpCheckPayloadSchema.safeParse(await readJson(req));
-      if (!check.success) return json(res, 422, { error: "invalid http-check", issues: check.error.issues });
-      return json(res, 200, await runHttpCheck(check.data, egress));
-    }
-    if (req.method === "POST" && req.url === "/github/check-runs") {
+      const check = await parseBody(c, httpCheckPayloadSchema, "http-check");
+      if ("problem" in check) return check.problem;
+      return c.json(await runHttpCheck(check.data, egress));
+    })
+    .post("/github/check-runs", async (c) => {
       // The Worker's batch object sends one at a time per suite run: this only talks to GitHub.
-      if (!github) return json(res, 503, { error: "check runs are off: GITHUB_APP_ID and GITHUB_PRIVATE_KEY are not set" });
-      const sync = checkRunSyncSchema.safeParse(await readJson(req));
-      if (!sync.success) return json(res, 422, { error: "invalid check run", issues: sync.error.issues });
+      if (!github) {
+        const detail = "check runs are off: GITHUB_APP_ID and GITHUB_PRIVATE_KEY are not set";
+        return problemResponse({ status: 503, title: "Unavailable", detail });
+      }
+      const sync = await parseBody(c, checkRunSyncSchema, "check run");
+      if ("problem" in sync) return sync.problem;
       try {
-        return json(res, 200, await github.syncCheckRun(sync.data));
+        return c.json(await github.syncCheckRun(sync.data));
       } catch (error) {
-        log.warn(`check run for ${sync.data.externalId}: ${(error as Error).message}`);
-        return json(res, error instanceof GitHubError && error.status >= 400 && error.status < 500 ? 422 : 502, { error: (error as Error).message });
+        const detail = (error as Error).message;
+        log.warn(`check run for ${sync.data.externalId}: ${detail}`);
+        const refused = error instanceof GitHubError && error.status >= 400 && error.status < 500;
+        return problemResponse({ status: refused ? 422 : 502, title: "GitHub refused the check run", detail });
       }
-    }
-    if (req.method === "POST" && req.url === "/jobs") {
-      const job = dispatchMessageSchema.safeParse(await readJson(req));
-      if (!job.success) return json(res, 422, { error: "invalid job", issues: job.error.issues });
-      if (job.data.task !== "browser-case") return json(res, 422, { error: `this executor runs browser cases, not ${job.data.task}` });
-      if (!accept(job.data)) {
-        stats.refused += 1;
-        return json(res, 503, { error: draining ? "shutting down" : "backlog full" });
-      }
-      stats.accepted += 1;
-      return json(res, 202, { accepted: job.data.runId });
-    }
-    return json(res, 404, { error: "not found" });
-  });
+    })
+    .notFound(() => problemResponse({ status: 404, title: "Not found" }))
+    .onError((error) => {
+      log.error(`executor: ${error.message}`);
+      return problemResponse({ status: 500, title: "Internal error" });
+    });
+}
 
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(config.PORT, config.HOST, resolve);
+export async function startExecutorServer(config: ExecutorConfig, log: Log = console): Promise<ExecutorServer> {
+  const egress: EgressPolicy = { allowPrivate: config.ALLOW_PRIVATE_TARGETS };
+  const pool = createJobPool(config, { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log }, log);
+  const { GITHUB_APP_ID: appId, GITHUB_PRIVATE_KEY: privateKey, GITHUB_API_URL: apiUrl } = config;
+  const github = appId && privateKey ? createGitHubApp({ appId, privateKey, apiUrl }) : undefined;
+  const app = executorApp({ secret: config.EXECUTOR_SHARED_SECRET, pool, egress, github, log });
+
+  const server = await new Promise<ServerType>((resolve, reject) => {
+    const listening: ServerType = serve({ fetch: app.fetch, port: config.PORT, hostname: config.HOST }, () =>
+      resolve(listening),
+    );
+    listening.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;
   const host = config.HOST === "0.0.0.0" ? "127.0.0.1" : config.HOST;
 
   return {
     url: `http://${host}:${port}`,
-    warm: async () => void (await sharedBrowser()),
+    warm: () => pool.warm(),
     close: async () => {
-      draining = true;
-      clearInterval(backlogBeat);
-      const unstarted = backlog.splice(0);
-      await Promise.all(
-        unstarted.map((job) =>
-          workerClient(config.WORKER_URL, job.runId, job.token)
-            .release()
-            .catch((error) => log.warn(`run_${job.runId}: not released (${(error as Error).message}); the sweep will dispatch it again`)),
-        ),
-      );
-      const grace = setTimeout(() => stop.abort(new ShuttingDown("executor shutting down")), config.SHUTDOWN_GRACE_MS);
-      await Promise.all(jobs);
-      clearTimeout(grace);
+      await pool.close();
       const closed = new Promise((resolve) => server.close(resolve));
-      server.closeIdleConnections();
+      if ("closeIdleConnections" in server) server.closeIdleConnections();
       await closed;
-      await (await browser?.catch(() => undefined))?.close();
     },
   };
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
-  } catch {
-    return undefined;
-  }
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
 }

@@ -1,19 +1,7 @@
-/** Errors as application/problem+json (RFC 9457): `{ type, title, status, detail, errors? }` plus extensions. */
-export interface Problem {
-  status: number;
-  title: string;
-  detail?: string;
-  errors?: unknown;
-  [extension: string]: unknown;
-}
+/** The Worker's side of problem+json (schema/problem.ts): errors domain code throws for the app to render. */
+import type { Problem } from "../schema/problem.ts";
 
-export function problemResponse({ status, title, ...rest }: Problem, headers?: Record<string, string>): Response {
-  const body = { type: `https://flightcheck.dev/problems/${status}`, title, status, ...rest };
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { ...headers, "content-type": "application/problem+json" },
-  });
-}
+export { type Problem, problemResponse } from "../schema/problem.ts";
 
 /** Thrown by domain code for an answer that is the client's to fix (404, 409, 422…); the app renders it. */
 export class ProblemError extends Error {

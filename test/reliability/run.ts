@@ -151,7 +151,7 @@ try {
         const client = await admin.connect();
         try {
           await client.query("begin");
-          await client.query("select pg_advisory_xact_lock(hashtext($1))", [t.organizationId]);
+          await client.query("select 1 from organizations where id = $1 for no key update", [t.organizationId]);
           let active = 0;
           for (const url of [dev.databases.legacy, dev.databases.runops]) {
             const pool = openPool(url, { wsProxy: dev.wsProxyUrl });

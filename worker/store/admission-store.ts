@@ -142,15 +142,16 @@ select
 
 /**
  * Gives ledger rows to runs that hold no row (QUEUED runs of the run-ops store from before the ledger existed;
- * the migration back-filled legacy), counted into their organisation's row.
+ * the migration back-filled legacy), counted into their organisation's row. Runs of an organisation that does
+ * not exist (any more) are left alone.
  */
 const ADOPT = `
 with org as (
   select id from organizations where id = $1 for no key update
 ), adopted as (
   insert into admissions (run_id, organization_id, state, queued_at, residency)
-  select run_id, (select id from org), 'QUEUED', queued_at, residency
-  from unnest($2::text[], $3::timestamptz[], $4::text[]) as r(run_id, queued_at, residency)
+  select run_id, org.id, 'QUEUED', queued_at, residency
+  from unnest($2::text[], $3::timestamptz[], $4::text[]) as r(run_id, queued_at, residency), org
   on conflict (run_id) do nothing
   returning run_id
 )

@@ -27,6 +27,10 @@ import {
 
 const { admissions, organizations, runs } = controlPlane;
 
+const check = { task: "http-check", payload: { url: `${siteUrl}/ok`, expectStatus: 200, timeoutMs: 5_000 } };
+/** A run that outlasts a test's steps, so nothing but the test ends it. */
+const outlasting = { payload: { url: `${siteUrl}/slow?ms=5000` } };
+
 /** The organisation's runs in both databases, read with bare clients. */
 async function runsOf(organizationId: string) {
   const found = [];
@@ -91,7 +95,8 @@ async function bounded<T>(items: T[], limit: number, work: (item: T, index: numb
 }
 
 describe("admission", () => {
-  it("keeps 1,000 triggers interleaved with completions within a limit of 5, strictly FIFO, ledger equal to the runs", { timeout: 600_000 }, async () => {
+  const thousand = "keeps 1,000 triggers interleaved with completions within a limit of 5, strictly FIFO, ledger = runs";
+  it(thousand, { timeout: 600_000 }, async () => {
     const LIMIT = 5;
     const TRIGGERS = 1_000;
     const tenant = await createTenant(LIMIT);
@@ -160,7 +165,8 @@ describe("admission", () => {
     }
     // ...and no trigger was granted a slot while an earlier run waited in the queue.
     for (const direct of rows.filter((run) => !run.queuedAt && run.admittedAt)) {
-      const overtaken = queuedThenAdmitted.find((run) => run.queuedAt! < direct.admittedAt! && run.admittedAt! > direct.admittedAt!);
+      const at = direct.admittedAt!;
+      const overtaken = queuedThenAdmitted.find((run) => run.queuedAt! < at && run.admittedAt! > at);
       expect(overtaken, `run ${direct.id} overtook ${overtaken?.id}`).toBeUndefined();
     }
     // Every run is final: the ledger holds nothing for the organisation, and its counters agree.
@@ -170,8 +176,7 @@ describe("admission", () => {
   it("queues a trigger while an earlier run is queued, even with a slot momentarily free", async () => {
     const tenant = await createTenant(1);
     const api = client(tenant.apiKey);
-    // The first run outlasts the test's steps, so nothing but the test ends it.
-    const first = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${siteUrl}/slow?ms=5000` } });
+    const first = await api.json("POST", "/api/v1/tasks/http-check/trigger", outlasting);
     const slow = { payload: { url: `${siteUrl}/slow?ms=100` } };
     const second = await api.json("POST", "/api/v1/tasks/http-check/trigger", slow);
     expect([first.body.status, second.body.status]).toEqual(["PENDING", "QUEUED"]);
@@ -203,7 +208,7 @@ describe("sweep repair of the admissions ledger", () => {
       return runId;
     });
     // A run that ended without its release (the Worker died after the final write).
-    const ended = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${siteUrl}/slow?ms=5000` } });
+    const ended = await api.json("POST", "/api/v1/tasks/http-check/trigger", outlasting);
     await updateRunRow(parseFriendlyId("run", ended.body.id).id, { status: "CANCELED", completedAt: new Date() });
     const waiting = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${siteUrl}/ok` } });
     expect(waiting.body.status).toBe("QUEUED");
@@ -216,12 +221,11 @@ describe("sweep repair of the admissions ledger", () => {
     expect(await ledgerOf(tenant.organizationId)).toEqual({ rows: [], counters: { active: 0, queued: 0 } });
   });
 
-  it("moves on a QUEUED run whose row a promotion flipped before the run existed, when neither side followed up", async () => {
+  it("moves on a QUEUED run whose row was promoted before the run existed, when neither side followed up", async () => {
     const tenant = await createTenant(1);
     const stuck = await withStores(async ({ runs: store, admissions: ledger }) => {
       const runId = store.newRunId();
       await ledger.admit({ organizationId: tenant.organizationId, runs: [{ runId, residency: residencyOf(runId)! }] });
-      const check = { task: "http-check", payload: { url: `${siteUrl}/ok`, method: "GET", expectStatus: 200, timeoutMs: 5_000 } };
       await store.createRun({ ...tenant, ...check, id: runId, status: "QUEUED", queuedAt: new Date() });
       return runId;
     });
@@ -234,13 +238,14 @@ describe("sweep repair of the admissions ledger", () => {
 
   it("gives QUEUED runs written before the ledger existed a row, and promotes them in their order", async () => {
     const tenant = await createTenant(1);
-    const check = { task: "http-check", payload: { url: `${siteUrl}/ok`, method: "GET", expectStatus: 200, timeoutMs: 5_000 } };
-    const queued = await withStore({}, (store) =>
-      Promise.all([0, 1].map((i) => store.createRun({ ...tenant, ...check, status: "QUEUED", queuedAt: new Date(Date.now() + i) }))),
-    );
+    const now = Date.now();
+    const queueAt = (i: number) => ({ ...tenant, ...check, status: "QUEUED" as const, queuedAt: new Date(now + i) });
+    const queued = await withStore({}, (store) => Promise.all([0, 1].map((i) => store.createRun(queueAt(i)))));
     await withEngine(env, (engine) => engine.sweep());
     const api = client(tenant.apiKey);
-    const [a, b] = [await waitForRun(api, toFriendlyId("run", queued[0]!.record.id)), await waitForRun(api, toFriendlyId("run", queued[1]!.record.id))];
+    const finished = [];
+    for (const { record } of queued) finished.push(await waitForRun(api, toFriendlyId("run", record.id)));
+    const [a, b] = finished as [any, any];
     expect([a.status, b.status]).toEqual(["COMPLETED", "COMPLETED"]);
     expect(new Date(a.startedAt) <= new Date(b.startedAt)).toBe(true);
     expect(await ledgerOf(tenant.organizationId)).toMatchObject({ rows: [], counters: { active: 0, queued: 0 } });

@@ -1,7 +1,8 @@
 /**
  * Ending runs (DESIGN §2.5): a final status is written to the owning store by compare-and-set, RunDO
  * hears it, a parent waiting on it (or on its batch) is told, and its admission is released: the slot it held
- * (or its place in the queue) goes to the organisation's oldest queued run in the same request. Canceling cascades to children.
+ * (or its place in the queue) goes to the organisation's oldest queued run in the same request. Canceling
+ * cascades to children.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
 import { ProblemError, notFound } from "../problem.ts";

@@ -15,7 +15,9 @@ import { isFinal } from "./transitions.ts";
 
 /** What a ledger admission means for the run: PENDING with its slot, or QUEUED at its place in the queue. */
 export const admittedFields = ({ state, queuedAt, admittedAt }: Admission) =>
-  state === "ACTIVE" ? { status: "PENDING" as const, queuedAt, admittedAt } : { status: "QUEUED" as const, queuedAt, admittedAt: null };
+  state === "ACTIVE"
+    ? { status: "PENDING" as const, queuedAt, admittedAt }
+    : { status: "QUEUED" as const, queuedAt, admittedAt: null };
 
 /** A promotion statement that reports leftovers runs again; past this, the sweep finishes the job. */
 const PROMOTION_PASSES = 3;
@@ -67,7 +69,10 @@ export async function reconcileQueued(deps: EngineDeps, runs: Run[]): Promise<Ru
 }
 
 /** A DELAYED run whose time came is admitted like a new one: its ledger row first, then the run follows. */
-export async function admitDelayedRun(deps: EngineDeps, run: Pick<Run, "id" | "organizationId">): Promise<Run | undefined> {
+export async function admitDelayedRun(
+  deps: EngineDeps,
+  run: Pick<Run, "id" | "organizationId">,
+): Promise<Run | undefined> {
   const { admitted } = await deps.admissions.admit({
     organizationId: run.organizationId,
     runs: [{ runId: run.id, residency: residencyOf(run.id)! }],

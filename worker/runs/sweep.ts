@@ -10,6 +10,7 @@
 import type { EngineDeps } from "./deps.ts";
 import { buildAndDispatchRun, dispatchOrLeaveForSweep, redispatchUnstarted } from "./dispatch.ts";
 import { finishRun, resettleRun } from "./finish.ts";
+import type { LedgerPosition, LedgerRow } from "../store/admission-store.ts";
 import type { Run } from "../store/run-store.ts";
 import { residencyOf } from "../store/ids.ts";
 import { admitDelayedRun, reconcileQueued, releaseAndPromote } from "./promote.ts";
@@ -89,26 +90,33 @@ export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepRe
   return report;
 }
 
-/** Releases ledger rows whose run is missing or final; moves on a QUEUED run whose row says ACTIVE. */
+/** Checks the ledger's rows written before `writtenBefore`, a page at a time, up to a bound per sweep. */
 async function repairLedger(deps: EngineDeps, writtenBefore: Date, report: SweepReport): Promise<void> {
-  for (let checked = 0, page = await deps.admissions.page(writtenBefore, BATCH); page.length > 0; ) {
-    const runs = new Map((await deps.runs.loadRuns(page.map((row) => row.runId))).map((run) => [run.id, run]));
-    const stale = page.filter((row) => {
-      const run = runs.get(row.runId);
-      return !run || isFinal(run.status);
-    });
-    for (const [organizationId, rows] of Map.groupBy(stale, (row) => row.organizationId)) {
-      await releaseAndPromote(deps, organizationId, rows.map((row) => row.runId));
-      report.released += rows.length;
-    }
-    const flipped = page.flatMap((row) => (row.state === "ACTIVE" && runs.get(row.runId)?.status === "QUEUED" ? [runs.get(row.runId)!] : []));
-    const moved = (await reconcileQueued(deps, flipped)).filter((run) => run.status === "PENDING");
-    await dispatchOrLeaveForSweep(deps, moved);
-    report.promoted += moved.length;
-    checked += page.length;
-    if (checked >= LEDGER_ROWS_PER_SWEEP || page.length < BATCH) break;
-    page = await deps.admissions.page(writtenBefore, BATCH, page.at(-1));
+  let after: LedgerPosition | undefined;
+  for (let checked = 0; checked < LEDGER_ROWS_PER_SWEEP; checked += BATCH) {
+    const page = await deps.admissions.page(writtenBefore, BATCH, after);
+    await repairLedgerRows(deps, page, report);
+    if (page.length < BATCH) return;
+    after = page.at(-1);
   }
+}
+
+/** Releases rows whose run is missing or final; moves on a QUEUED run whose row says ACTIVE. */
+async function repairLedgerRows(deps: EngineDeps, rows: LedgerRow[], report: SweepReport): Promise<void> {
+  const runs = new Map((await deps.runs.loadRuns(rows.map((row) => row.runId))).map((run) => [run.id, run]));
+  const stale = rows.filter((row) => {
+    const run = runs.get(row.runId);
+    return !run || isFinal(run.status);
+  });
+  for (const [organizationId, staleRows] of Map.groupBy(stale, (row) => row.organizationId)) {
+    await releaseAndPromote(deps, organizationId, staleRows.map((row) => row.runId));
+    report.released += staleRows.length;
+  }
+  const promotedRows = rows.filter((row) => row.state === "ACTIVE" && runs.get(row.runId)?.status === "QUEUED");
+  const moved = await reconcileQueued(deps, promotedRows.map((row) => runs.get(row.runId)!));
+  const pending = moved.filter((run) => run.status === "PENDING");
+  await dispatchOrLeaveForSweep(deps, pending);
+  report.promoted += pending.length;
 }
 
 /** QUEUED runs without a ledger row (written before it existed) join the queue at their own queue time. */

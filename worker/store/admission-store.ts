@@ -37,7 +37,7 @@ export interface AdmissionResult {
 }
 
 export interface Promotion {
-  /** Runs whose ledger rows went QUEUED → ACTIVE: each must now be compare-and-set QUEUED → PENDING in its store. */
+  /** Runs whose ledger rows went QUEUED → ACTIVE: each is now compare-and-set QUEUED → PENDING in its store. */
   promoted: { runId: string; residency: Residency; admittedAt: Date }[];
   /** True when a slot and a queued run are both left: the statement's snapshot missed rows; run it again. */
   incomplete: boolean;
@@ -51,6 +51,11 @@ export interface LedgerPosition {
 export interface LedgerRow extends LedgerPosition {
   organizationId: string;
   state: AdmissionState;
+}
+
+interface PromotionRow {
+  promoted: { runId: string; residency: Residency; admittedAt: string }[];
+  incomplete: boolean | null;
 }
 
 interface AdmitRow {
@@ -77,8 +82,10 @@ with org as (
   where not exists (select from held)
 ), grant_ as (
   select
-    case when queued_runs = 0 then least((select count(*) from asked), greatest(0, concurrency_limit - active_runs)) else 0 end
-      as granted,
+    case when queued_runs = 0
+      then least((select count(*) from asked), greatest(0, concurrency_limit - active_runs))
+      else 0
+    end as granted,
     date_trunc('milliseconds', clock_timestamp()) as granted_at,
     greatest(date_trunc('milliseconds', clock_timestamp()), last_queued_at + interval '1 millisecond') as queue_from
   from org
@@ -101,8 +108,12 @@ with org as (
 )
 select
   (select id from held) as held,
-  coalesce((select json_agg(json_build_object('runId', run_id, 'state', state, 'queuedAt', queued_at, 'admittedAt', admitted_at)) from ledger), '[]')
-    as admitted`;
+  coalesce(
+    (select json_agg(json_build_object(
+      'runId', run_id, 'state', state, 'queuedAt', queued_at, 'admittedAt', admitted_at
+    )) from ledger),
+    '[]'
+  ) as admitted`;
 
 /**
  * Deletes the released runs' rows, then flips the oldest QUEUED rows into the slots now free, if any are queued.
@@ -131,13 +142,18 @@ with org as (
   returning run_id, residency, admitted_at
 ), counters as (
   update organizations set
-    active_runs = active_runs - (select count(*) from released where state = 'ACTIVE') + (select count(*) from promoted),
+    active_runs = active_runs - (select count(*) from released where state = 'ACTIVE')
+      + (select count(*) from promoted),
     queued_runs = queued_runs - (select count(*) from released where state = 'QUEUED') - (select count(*) from promoted)
   where id = $1
   returning active_runs, queued_runs, concurrency_limit
 )
 select
-  coalesce((select json_agg(json_build_object('runId', run_id, 'residency', residency, 'admittedAt', admitted_at)) from promoted), '[]') as promoted,
+  coalesce(
+    (select json_agg(json_build_object('runId', run_id, 'residency', residency, 'admittedAt', admitted_at))
+     from promoted),
+    '[]'
+  ) as promoted,
   (select queued_runs > 0 and active_runs < concurrency_limit from counters) as incomplete`;
 
 /**
@@ -176,7 +192,8 @@ export class AdmissionLedger extends LegacyTables {
     const byRun = new Map(row.admitted.map((admission) => [admission.runId, admission]));
     const admitted = runs.flatMap(({ runId }) => {
       const admission = byRun.get(runId);
-      return admission ? [{ ...admission, queuedAt: toDate(admission.queuedAt), admittedAt: toDate(admission.admittedAt) }] : [];
+      if (!admission) return [];
+      return [{ ...admission, queuedAt: toDate(admission.queuedAt), admittedAt: toDate(admission.admittedAt) }];
     });
     return { admitted };
   }
@@ -184,10 +201,7 @@ export class AdmissionLedger extends LegacyTables {
   /** Releases the runs' rows (idempotent) and promotes into the slots they free; `runIds` may be empty. */
   async releaseAndPromote(organizationId: string, runIds: string[]): Promise<Promotion> {
     const { rows } = await this.guard(() =>
-      this.pool.query<{ promoted: { runId: string; residency: Residency; admittedAt: string }[]; incomplete: boolean | null }>(
-        RELEASE_AND_PROMOTE,
-        [organizationId, runIds],
-      ),
+      this.pool.query<PromotionRow>(RELEASE_AND_PROMOTE, [organizationId, runIds]),
     );
     const promoted = (rows[0]?.promoted ?? []).map((row) => ({ ...row, admittedAt: new Date(row.admittedAt) }));
     return { promoted, incomplete: rows[0]?.incomplete ?? false };
@@ -203,7 +217,10 @@ export class AdmissionLedger extends LegacyTables {
       ),
     );
     return new Map(
-      rows.map((row) => [row.run_id, { runId: row.run_id, state: row.state, queuedAt: row.queued_at, admittedAt: row.admitted_at }]),
+      rows.map((row) => [
+        row.run_id,
+        { runId: row.run_id, state: row.state, queuedAt: row.queued_at, admittedAt: row.admitted_at },
+      ]),
     );
   }
 
@@ -220,7 +237,12 @@ export class AdmissionLedger extends LegacyTables {
         [createdBefore, after?.createdAt ?? null, after?.runId ?? "", limit],
       ),
     );
-    return rows.map((row) => ({ runId: row.run_id, organizationId: row.organization_id, state: row.state, createdAt: row.created_at }));
+    return rows.map((row) => ({
+      runId: row.run_id,
+      organizationId: row.organization_id,
+      state: row.state,
+      createdAt: row.created_at,
+    }));
   }
 
   /** Organisations with a free slot and a queued run: a promotion was missed. */
@@ -233,7 +255,10 @@ export class AdmissionLedger extends LegacyTables {
     return rows.map((row) => row.id);
   }
 
-  async adoptQueued(organizationId: string, runs: { runId: string; queuedAt: Date; residency: Residency }[]): Promise<void> {
+  async adoptQueued(
+    organizationId: string,
+    runs: { runId: string; queuedAt: Date; residency: Residency }[],
+  ): Promise<void> {
     if (runs.length === 0) return;
     await this.guard(() =>
       this.pool.query(ADOPT, [

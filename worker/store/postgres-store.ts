@@ -303,7 +303,12 @@ export class PostgresRunStore {
 
   oldestQueuedRuns(limit: number): Promise<Run[]> {
     return this.guard(() =>
-      this.writer.select().from(runs).where(eq(runs.status, "QUEUED")).orderBy(asc(runs.queuedAt), asc(runs.id)).limit(limit),
+      this.writer
+        .select()
+        .from(runs)
+        .where(eq(runs.status, "QUEUED"))
+        .orderBy(asc(runs.queuedAt), asc(runs.id))
+        .limit(limit),
     );
   }
 

@@ -147,7 +147,9 @@ export async function benchExecutor(): Promise<{ suite: Row[]; timeouts: Row[]; 
   const [stack, site] = await Promise.all([devStack(), startDemoSite()]);
   try {
     const state = await stack.start();
-    const executorPid = ((await (await fetch(`${state.executorUrl}/healthz`)).json()) as { pid: number }).pid;
+    const authorization = `Bearer ${state.executorSecret}`;
+    const health = await fetch(`${state.executorUrl}/healthz`, { headers: { authorization } });
+    const executorPid = ((await health.json()) as { pid: number }).pid;
     await stackSuite(state, site.url); // warm: browser launched, isolates and pools up
     let peakRss = 0;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, treeRssBytes(executorPid))), 1_000);

@@ -6,10 +6,26 @@ import { accessSync, constants, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { chromium, type Browser, type BrowserContext, type BrowserContextOptions } from "playwright";
+import { type EgressPolicy, type EgressProxy, startEgressProxy } from "./egress.ts";
 
 export const SYSTEM_CHROMIUM = "/usr/lib/chromium/chromium";
 /** Chromium resolves no host name but 127.0.0.1: on a closed network it otherwise keeps looking up Google hosts. */
 export const LOOPBACK_ONLY_HOST_RULES = "MAP * ~NOTFOUND , EXCLUDE 127.0.0.1";
+
+/**
+ * What Chromium may see of the executor's environment: what it needs to run and render, nothing else. The
+ * executor's secrets (shared secret, GitHub App key) never reach a process that runs other people's pages.
+ */
+const BROWSER_ENV_NAMES = new Set(["PATH", "HOME", "TMPDIR", "LANG", "LANGUAGE", "TZ", "DISPLAY", "WAYLAND_DISPLAY"]);
+const BROWSER_ENV_PREFIXES = ["LC_", "XDG_", "FONTCONFIG_"];
+
+export function browserEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const needed = (name: string) =>
+    BROWSER_ENV_NAMES.has(name) || BROWSER_ENV_PREFIXES.some((prefix) => name.startsWith(prefix));
+  const kept: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && needed(name)) kept[name] = value;
+  return kept;
+}
 
 export type ChromiumSource = "CHROMIUM_PATH" | "playwright" | "system";
 
@@ -45,7 +61,10 @@ export function expectedChromium(): { playwright: string; chromium: string } {
 }
 
 export interface LaunchOptions {
+  /** The executor's environment: where CHROMIUM_PATH is read, and what `browserEnvironment` picks from. */
   env?: NodeJS.ProcessEnv;
+  /** What pages may reach (default: no private addresses); every request goes through an egress proxy. */
+  egress?: EgressPolicy;
   /** Apply LOOPBACK_ONLY_HOST_RULES (default true). Turn off wherever the sites under test have real host names. */
   loopbackOnly?: boolean;
   /** Chromium's sandbox; it cannot run as root, so the default is on except for uid 0 (containers). */
@@ -56,14 +75,18 @@ export interface LaunchOptions {
 export interface SharedBrowser {
   /** A fresh context on the live browser, relaunching it first if it died. */
   newContext(options?: BrowserContextOptions): Promise<BrowserContext>;
+  /** Why the egress policy last refused a request, if it did at or after `since` (ms since the epoch). */
+  refusalSince(since: number): string | undefined;
   /** The browser as of now (for inspection; it may be replaced by a relaunch). */
   current(): Promise<Browser>;
   close(): Promise<void>;
 }
 
 export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<SharedBrowser> {
-  const { env = process.env, loopbackOnly = true, sandbox = process.getuid?.() !== 0, logger = console } = options;
+  const { env = process.env, egress = { allowPrivate: false }, loopbackOnly = true, logger = console } = options;
+  const { sandbox = process.getuid?.() !== 0 } = options;
   let closed = false;
+  const proxy: EgressProxy = await startEgressProxy(egress);
 
   const launch = async (): Promise<Browser> => {
     const { executablePath, source } = resolveChromium(env);
@@ -73,7 +96,14 @@ export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<
       executablePath: source === "playwright" ? undefined : executablePath,
       headless: true,
       chromiumSandbox: sandbox,
-      args: loopbackOnly ? [`--host-resolver-rules=${LOOPBACK_ONLY_HOST_RULES}`] : [],
+      env: browserEnvironment(env),
+      // Playwright also stops Chromium bypassing the proxy for loopback (`<-loopback>`).
+      proxy: { server: proxy.url },
+      args: [
+        // WebRTC would otherwise send UDP around the proxy.
+        "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+        ...(loopbackOnly ? [`--host-resolver-rules=${LOOPBACK_ONLY_HOST_RULES}`] : []),
+      ],
     });
     const version = browser.version();
     logger.info(`browser: Chromium ${version} from ${source} (${executablePath})`);
@@ -88,7 +118,10 @@ export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<
   };
 
   let launching = launch();
-  await launching;
+  await launching.catch(async (error) => {
+    await proxy.close();
+    throw error;
+  });
 
   /** The live browser; one relaunch shared by every caller that found it dead (or found the last launch failed). */
   const live = async (): Promise<Browser> => {
@@ -111,11 +144,13 @@ export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<
         return (await live()).newContext(contextOptions);
       }
     },
+    refusalSince: proxy.refusalSince,
     current: live,
     async close() {
       closed = true;
       const browser = await launching.catch(() => undefined);
       await browser?.close();
+      await proxy.close();
     },
   };
 }

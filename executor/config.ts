@@ -15,7 +15,12 @@ const schema = z.object({
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
   /** On SIGTERM, how long running cases may take to finish before they are stopped and handed back. */
   SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(25_000),
-  /** Resolve every host name but 127.0.0.1 to nothing: for closed networks (local stack, CI), never production. */
+  /**
+   * Let browser cases and http-checks reach loopback, private and link-local addresses: for the local stack and
+   * tests, whose sites are on 127.0.0.1. Never in production (the egress policy, DESIGN §11).
+   */
+  ALLOW_PRIVATE_TARGETS: z.stringbool().default(false),
+  /** Chromium's own lookups resolve every name but 127.0.0.1 to nothing: for closed networks (local stack, CI). */
   BROWSER_LOOPBACK_ONLY: z.stringbool().default(false),
   /** The GitHub App that posts check runs; without both, check runs are off. */
   GITHUB_APP_ID: z.string().regex(/^\d+$/, "must be the App's numeric id").optional(),

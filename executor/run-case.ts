@@ -75,6 +75,8 @@ export interface RunCaseHooks {
 /** A SharedBrowser, or a plain Playwright Browser. */
 export interface ContextSource {
   newContext(): Promise<BrowserContext>;
+  /** A SharedBrowser's egress proxy: why it refused a request (explains a failed navigation). */
+  refusalSince?(since: number): string | undefined;
 }
 
 interface Failure {
@@ -122,7 +124,9 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
     });
     if (page) {
       page.on("crash", () => crashed.add(page));
-      failure = await runSteps(page, testCase, baseUrl, { hooks, stop: stop.signal, steps, artifacts, notes });
+      const egressRefusalSince = (since: number) => source.refusalSince?.(since);
+      const state = { hooks, stop: stop.signal, steps, artifacts, notes, egressRefusalSince };
+      failure = await runSteps(page, testCase, baseUrl, state);
       if (failure && !hooks.signal?.aborted && isAlive(page)) screenshot = await failureScreenshot(page);
       if (screenshot && screenshot.length > MAX_ARTIFACT_BYTES) {
         notes.push(`failure screenshot not kept: ${screenshot.length} bytes is over the limit of ${MAX_ARTIFACT_BYTES}`);
@@ -154,11 +158,12 @@ interface RunState {
   steps: StepResult[];
   artifacts: Artifact[];
   notes: string[];
+  egressRefusalSince(since: number): string | undefined;
 }
 
 /** Runs the steps in order until one fails; returns that failure. */
 async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunState): Promise<Failure | undefined> {
-  const { hooks, stop, steps } = state;
+  const { hooks, stop, steps, egressRefusalSince } = state;
   const variables: Record<string, unknown> = {};
   for (const [index, step] of testCase.steps.entries()) {
     const result = steps[index]!;
@@ -167,7 +172,7 @@ async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunS
     try {
       stop.throwIfAborted();
       const timeoutMs = stepTimeout(step, testCase);
-      const context = { baseUrl, timeoutMs, signal: stop, waitForToken: hooks.waitForToken };
+      const context = { baseUrl, timeoutMs, signal: stop, waitForToken: hooks.waitForToken, egressRefusalSince };
       const outcome = await guard(
         Promise.resolve().then(() => performStep(page, interpolate(step, variables), context)),
         stop,

@@ -9,9 +9,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { type DispatchMessage, dispatchMessageSchema } from "../schema/contracts.ts";
 import { checkRunSyncSchema } from "../schema/github.ts";
+import { httpCheckPayloadSchema } from "../schema/tasks.ts";
 import { type SharedBrowser, launchSharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
+import { type EgressPolicy } from "./egress.ts";
 import { GitHubError, createGitHubApp } from "./github.ts";
+import { runHttpCheck } from "./http-check.ts";
 import { ShuttingDown, runJob } from "./run-job.ts";
 import { RunGone, workerClient } from "./worker-client.ts";
 
@@ -38,7 +41,9 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
   const stop = new AbortController();
   let draining = false;
   let browser: Promise<SharedBrowser> | undefined;
-  const sharedBrowser = () => (browser ??= launchSharedBrowser({ loopbackOnly: config.BROWSER_LOOPBACK_ONLY, logger: log }));
+  const egress: EgressPolicy = { allowPrivate: config.ALLOW_PRIVATE_TARGETS };
+  const launchOptions = { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log };
+  const sharedBrowser = () => (browser ??= launchSharedBrowser(launchOptions));
   const context = { config, browser: sharedBrowser, stop: stop.signal, log };
 
   const pump = () => {
@@ -92,6 +97,8 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
   };
   const server: Server = createServer(async (req, res) => {
     if (req.method === "GET" && req.url === "/healthz") {
+      // Without the secret, only whether it is up: counts and the pid are for the Worker and the operators.
+      if (!authorized(req)) return json(res, draining ? 503 : 200, { ok: !draining });
       return json(res, draining ? 503 : 200, {
         ok: !draining,
         pid: process.pid,
@@ -101,8 +108,12 @@ export async function startExecutorServer(config: ExecutorConfig, log: Pick<Cons
         ...stats,
       });
     }
-    if (req.method === "POST" && (req.url === "/jobs" || req.url === "/github/check-runs") && !authorized(req)) {
-      return json(res, 401, { error: "bad executor secret" });
+    if (!authorized(req)) return json(res, 401, { error: "bad executor secret" });
+    if (req.method === "POST" && req.url === "/http-checks") {
+      // The Worker's queue consumer waits for the answer; the check itself runs under the egress policy here.
+      const check = httpCheckPayloadSchema.safeParse(await readJson(req));
+      if (!check.success) return json(res, 422, { error: "invalid http-check", issues: check.error.issues });
+      return json(res, 200, await runHttpCheck(check.data, egress));
     }
     if (req.method === "POST" && req.url === "/github/check-runs") {
       // The Worker's batch object sends one at a time per suite run: this only talks to GitHub.

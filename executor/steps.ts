@@ -6,6 +6,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Locator, Page } from "playwright";
 import { expect } from "playwright/test";
 import type { Step, Target } from "../schema/steps.ts";
+import { EGRESS_FAILED_HEADER, EGRESS_REFUSED_HEADER } from "./egress.ts";
 
 export type WaitForTokenStep = Extract<Step, { action: "waitForToken" }>;
 
@@ -19,6 +20,8 @@ export interface StepContext {
   timeoutMs: number;
   signal: AbortSignal;
   waitForToken(step: WaitForTokenStep, signal: AbortSignal): Promise<TokenWait>;
+  /** Why the egress policy refused a request at or after `since` (ms since the epoch), if it did. */
+  egressRefusalSince?(since: number): string | undefined;
 }
 
 /** A screenshot step's image, or a token's output. */
@@ -35,7 +38,7 @@ export async function performStep(page: Page, step: Step, context: StepContext):
   const { timeoutMs: timeout } = context;
   switch (step.action) {
     case "goto":
-      await page.goto(resolveUrl(step.url, context.baseUrl), { timeout });
+      await goto(page, resolveUrl(step.url, context.baseUrl), context);
       return {};
     case "click":
       await locate(page, step.target).click({ timeout });
@@ -83,6 +86,27 @@ export async function performStep(page: Page, step: Step, context: StepContext):
       return { output: token.output };
     }
   }
+}
+
+/**
+ * A navigation the egress proxy refused fails with the policy's reason: a plain-HTTP hop (first or redirect)
+ * comes back as the proxy's marked 403, an HTTPS one as a failed tunnel. A plain-HTTP site the proxy could not
+ * reach fails as Chromium would have failed it (net::ERR_…), not as a loaded 502 page.
+ */
+async function goto(page: Page, url: string, context: StepContext): Promise<void> {
+  const started = Date.now();
+  let response;
+  try {
+    response = await page.goto(url, { timeout: context.timeoutMs });
+  } catch (error) {
+    const tunnelFailed = /net::ERR_TUNNEL_CONNECTION_FAILED/.test((error as Error).message);
+    const refused = tunnelFailed && context.egressRefusalSince?.(started);
+    throw refused ? new StepFailure(refused) : error;
+  }
+  const refused = response?.headers()[EGRESS_REFUSED_HEADER];
+  if (refused) throw new StepFailure(refused);
+  const failed = response?.headers()[EGRESS_FAILED_HEADER];
+  if (failed) throw new Error(`page.goto: net::${failed} at ${url}`);
 }
 
 function locate(page: Page, target: Target): Locator {

@@ -28,3 +28,14 @@ export const TASK_PAYLOADS = {
 export type TaskName = keyof typeof TASK_PAYLOADS;
 
 export const isKnownTask = (task: string): task is TaskName => Object.hasOwn(TASK_PAYLOADS, task);
+
+/** The executor's answer to an http-check (POST /http-checks); `retryable` failures are worth another attempt. */
+export const httpCheckResultSchema = z.discriminatedUnion("ok", [
+  z.object({ ok: z.literal(true), output: z.object({ status: z.int(), durationMs: z.number() }) }),
+  z.object({
+    ok: z.literal(false),
+    retryable: z.boolean(),
+    error: z.object({ message: z.string(), status: z.int().optional() }),
+  }),
+]);
+export type HttpCheckResult = z.infer<typeof httpCheckResultSchema>;

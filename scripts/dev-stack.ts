@@ -21,7 +21,7 @@ export interface DevState {
 
 export interface DevStack {
   home: string;
-  ports: { api: number; executor: number; postgres: number; proxy: number };
+  ports: { api: number; executor: number; postgres: number; proxy: number; demo: number };
   /** Starts the stack and resolves once it printed that it is up (dev.json is written by then). */
   start(...args: string[]): Promise<DevState>;
   /** Everything the stack printed so far. */
@@ -33,12 +33,25 @@ export interface DevStack {
 }
 
 const UP_TIMEOUT_MS = 240_000;
+const PORT_TRIES = 3;
+const PORT_TAKEN = /EADDRINUSE|address already in use/i;
+
+class PortTaken extends Error {
+  constructor(output: string) {
+    super(`dev stack exited early, a port was taken:\n${output}`);
+  }
+}
+
+async function freePorts() {
+  const [api, executor, postgres, proxy, demo] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  return { api, executor, postgres, proxy, demo };
+}
 
 /** `env` is added to the stack's environment (e.g. a shorter HEARTBEAT_TIMEOUT_MS). */
 export async function devStack({ env = {} }: { env?: Record<string, string> } = {}): Promise<DevStack> {
   const home = mkdtempSync(join(tmpdir(), "flightcheck-dev-"));
   chmodSync(home, 0o755); // the embedded server runs as the `postgres` user when we are root
-  const ports = { api: await freePort(), executor: await freePort(), postgres: await freePort(), proxy: await freePort() };
+  const ports = await freePorts();
   let child: ChildProcess | undefined;
   let output = "";
 
@@ -49,38 +62,54 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
     return exited;
   };
 
+  const launch = (args: string[]) => {
+    child = spawn(process.execPath, ["scripts/dev.ts", ...args], {
+      env: {
+        ...process.env,
+        ...env,
+        FLIGHTCHECK_HOME: home,
+        FLIGHTCHECK_API_PORT: String(ports.api),
+        FLIGHTCHECK_EXECUTOR_PORT: String(ports.executor),
+        FLIGHTCHECK_PG_PORT: String(ports.postgres),
+        FLIGHTCHECK_PROXY_PORT: String(ports.proxy),
+        FLIGHTCHECK_DEMO_PORT: String(ports.demo),
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    output = "";
+    return new Promise<DevState>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`dev stack not up after ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
+      const read = (chunk: Buffer) => {
+        output += chunk;
+        if (output.includes("stack up in")) {
+          clearTimeout(timer);
+          resolve(JSON.parse(readFileSync(join(home, "dev.json"), "utf8")) as DevState);
+        }
+      };
+      child!.stdout!.on("data", read);
+      child!.stderr!.on("data", read);
+      child!.once("exit", () => {
+        clearTimeout(timer);
+        reject(PORT_TAKEN.test(output) ? new PortTaken(output) : new Error(`dev stack exited early:\n${output}`));
+      });
+    });
+  };
+
   return {
     home,
     ports,
     interrupt,
     output: () => output,
-    start: (...args) => {
-      child = spawn(process.execPath, ["scripts/dev.ts", ...args], {
-        env: {
-          ...process.env,
-          ...env,
-          FLIGHTCHECK_HOME: home,
-          FLIGHTCHECK_API_PORT: String(ports.api),
-          FLIGHTCHECK_EXECUTOR_PORT: String(ports.executor),
-          FLIGHTCHECK_PG_PORT: String(ports.postgres),
-          FLIGHTCHECK_PROXY_PORT: String(ports.proxy),
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      output = "";
-      return new Promise<DevState>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`dev stack not up after ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
-        const read = (chunk: Buffer) => {
-          output += chunk;
-          if (output.includes("stack up in")) {
-            clearTimeout(timer);
-            resolve(JSON.parse(readFileSync(join(home, "dev.json"), "utf8")) as DevState);
-          }
-        };
-        child!.stdout!.on("data", read);
-        child!.stderr!.on("data", read);
-        child!.once("exit", () => (clearTimeout(timer), reject(new Error(`dev stack exited early:\n${output}`))));
-      });
+    start: async (...args) => {
+      for (let tries = 1; ; tries++) {
+        try {
+          return await launch(args);
+        } catch (error) {
+          // A port picked free can be taken by another process before the stack binds it (two suites at once).
+          if (tries === PORT_TRIES || !(error instanceof PortTaken)) throw error;
+          Object.assign(ports, await freePorts());
+        }
+      }
     },
     dispose: async () => {
       await interrupt();

@@ -191,6 +191,8 @@ async function main(): Promise<void> {
     EXECUTOR_URL: state.executorUrl,
     GITHUB_WEBHOOK_SECRET: state.webhookSecret,
     PUBLIC_URL: state.apiUrl,
+    // The sites under test are local: the egress policy lets browsers, http-checks and deployments reach them.
+    ALLOW_PRIVATE_TARGETS: "true",
     // A GitHub App (or a local stand-in for GitHub) when the environment names one; the private key stays
     // with the executor, which posts the check runs.
     ...(process.env.GITHUB_APP_ID && { GITHUB_APP_ID: process.env.GITHUB_APP_ID }),
@@ -210,6 +212,7 @@ async function main(): Promise<void> {
     WORKER_URL: state.apiUrl,
     // The sites under test are local: Chromium resolves nothing else (and stops calling home).
     BROWSER_LOOPBACK_ONLY: "true",
+    ALLOW_PRIVATE_TARGETS: "true",
   }, { restartOnceUp: "executor listening" });
   // A reliability run lowers the per-key rate limit (API_KEY_RATE_LIMIT) to reach it: a copy of wrangler.toml.
   const configArgs = process.env.API_KEY_RATE_LIMIT ? ["--config", perKeyLimited(process.env.API_KEY_RATE_LIMIT)] : [];

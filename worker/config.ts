@@ -39,6 +39,8 @@ const schema = z
      * under a second; the local stack and the tests raise it, since a busy two-core machine can take longer.
      */
     DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(5_000),
+    /** Local stack only: a deployment's target_url may name a private address (the egress policy, DESIGN §11). */
+    ALLOW_PRIVATE_TARGETS: flag.default(false),
     /** An executing run silent for this long is retried or CRASHED. */
     HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
   })

@@ -48,7 +48,11 @@ function runUntil(id: string, done: (run: any) => boolean = (run) => FINAL.inclu
   );
 }
 
-const executorHealth = async () => (await (await fetch(`${dev.executorUrl}/healthz`)).json()) as { pid: number; finished: number };
+const executorHealth = async () => {
+  const authorization = `Bearer ${dev.executorSecret}`;
+  const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization } });
+  return (await health.json()) as { pid: number; finished: number };
+};
 
 describe("browser cases on the local stack", () => {
   it("runs a passing case and keeps every step's result", async () => {

@@ -51,7 +51,7 @@ beforeAll(async () => {
   [github, demo, browser] = await Promise.all([
     startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }),
     startDemoSite(),
-    launchSharedBrowser({ logger: quiet }),
+    launchSharedBrowser({ logger: quiet, egress: { allowPrivate: true } }),
   ]);
   stack = await devStack({ env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url } });
   dev = await stack.start();

@@ -10,7 +10,8 @@ let site: DemoSite;
 const quiet = { info() {}, warn() {} };
 
 beforeAll(async () => {
-  [browser, site] = await Promise.all([launchSharedBrowser({ logger: quiet }), startDemoSite()]);
+  const options = { logger: quiet, egress: { allowPrivate: true } }; // the demo site listens on 127.0.0.1
+  [browser, site] = await Promise.all([launchSharedBrowser(options), startDemoSite()]);
 });
 afterAll(async () => {
   await Promise.all([browser?.close(), site?.close()]);

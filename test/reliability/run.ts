@@ -20,6 +20,7 @@ import { startSite } from "../support/site.ts";
 import { replayedUnderNewDeliveryIds } from "./dedup.ts";
 import { staleAttemptAfterNewerClaim } from "./fencing.ts";
 import { badKeyFlood, perKeyFlood } from "./edge.ts";
+import { executorSecretsStayPut } from "./egress.ts";
 import { fuzzRequests } from "./fuzz.ts";
 import { tenantReachesForAnotherRepository } from "./tenancy.ts";
 
@@ -247,7 +248,9 @@ try {
       const page = await call("GET", "/api/v1/runs?status=EXECUTING");
       return page.body.data.length > 0 ? true : undefined;
     }, 30_000);
-    const { pid } = (await (await fetch(`${dev.executorUrl}/healthz`)).json()) as { pid: number };
+    const authorization = `Bearer ${dev.executorSecret}`;
+    const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization } });
+    const { pid } = (await health.json()) as { pid: number };
     process.kill(pid, "SIGKILL");
     const checkRun = await until(
       "the check run to conclude",
@@ -366,6 +369,7 @@ try {
   // One key's flood first: the bad keys' flood leaves its address refused for a minute.
   await scenario("a flood on one key", () => perKeyFlood(edge));
   await scenario("a flood of bad keys", () => badKeyFlood(edge));
+  await scenario("Executor secrets and endpoints", () => executorSecretsStayPut(dev));
   await admin.end();
 } finally {
   await Promise.all([stack.dispose(), github.close(), demo.close(), probe.close()]);

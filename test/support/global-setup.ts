@@ -36,7 +36,14 @@ export default async function setup(project: TestProject) {
   // accepts from it fail to claim, quietly. The end-to-end tests run the whole loop on `npm run dev`'s stack.
   const quiet = { info() {}, warn() {}, error() {} };
   const executor = await startExecutorServer(
-    loadExecutorConfig({ PORT: "0", HOST: "127.0.0.1", EXECUTOR_SHARED_SECRET: executorSecret, WORKER_URL: "http://127.0.0.1:9" }),
+    loadExecutorConfig({
+      PORT: "0",
+      HOST: "127.0.0.1",
+      EXECUTOR_SHARED_SECRET: executorSecret,
+      WORKER_URL: "http://127.0.0.1:9",
+      // The sites under test listen on 127.0.0.1.
+      ALLOW_PRIVATE_TARGETS: "true",
+    }),
     quiet,
   );
 

@@ -6,6 +6,8 @@
  *   GET /status/:code                that status
  *   GET /slow?ms=&group=&seq=        200 after `ms`, counted in `group`
  *   GET /stats?group=                { inFlight, maxInFlight, arrivals: [seq…] }
+ *   GET /redirect?to=                302 to `to`
+ *   GET /big?bytes=                  a text body of that many bytes, ending in "END"
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -29,6 +31,11 @@ export async function startSite(): Promise<{ url: string; close(): Promise<void>
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
     if (url.pathname === "/ok") return res.writeHead(200, { "content-type": "text/plain" }).end("hello from the site under test");
     if (status) return res.writeHead(Number(status[1])).end(`status ${status[1]}`);
+    if (url.pathname === "/redirect") return res.writeHead(302, { location: url.searchParams.get("to") ?? "/" }).end();
+    if (url.pathname === "/big") {
+      const bytes = Number(url.searchParams.get("bytes") ?? 0);
+      return res.writeHead(200, { "content-type": "text/plain" }).end(`${"x".repeat(Math.max(0, bytes - 3))}END`);
+    }
     if (url.pathname === "/stats") {
       return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(group(url.searchParams.get("group") ?? "")));
     }

@@ -10,7 +10,7 @@ const TRIGGERS = 300;
 const LIMIT = 10;
 
 describe("per-organisation concurrency", () => {
-  it(`keeps ${TRIGGERS} concurrent triggers within a limit of ${LIMIT}, loses none, and promotes FIFO`, { timeout: 180_000 }, async () => {
+  it(`keeps ${TRIGGERS} concurrent triggers within a limit of ${LIMIT}, loses none, and promotes FIFO`, { timeout: 300_000 }, async () => {
     const tenant = await createTenant(LIMIT);
     const api = client(tenant.apiKey);
     const group = crypto.randomUUID();
@@ -34,7 +34,7 @@ describe("per-organisation concurrency", () => {
     expect(triggered.filter((r) => r.body.status === "QUEUED").length).toBeGreaterThan(TRIGGERS / 2);
 
     const finished = [];
-    for (const { body } of triggered) finished.push(await waitForRun(api, body.id, undefined, 150_000));
+    for (const { body } of triggered) finished.push(await waitForRun(api, body.id, undefined, 240_000));
     sampling = false;
     await sampler;
 

@@ -11,7 +11,9 @@ const executorUrl = inject("executorUrl");
 const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
 async function acceptedByExecutor(): Promise<number> {
-  return (await (await fetch(`${executorUrl}/healthz`)).json<{ accepted: number }>()).accepted;
+  const authorization = `Bearer ${inject("executorSecret")}`;
+  const health = await fetch(`${executorUrl}/healthz`, { headers: { authorization } });
+  return (await health.json<{ accepted: number }>()).accepted;
 }
 
 /** A recorded, undispatched run and the message its dispatch phase would send. */

@@ -49,7 +49,8 @@ async function suiteOnNewRepository() {
       repository: { full_name: repository },
       installation: { id: installation.id },
       deployment: { id, sha, ref: "topic" },
-      deployment_status: { state: "success", target_url: siteUrl },
+      // A public name: the egress policy refuses a private target URL (these runs are recorded, never executed).
+      deployment_status: { state: "success", target_url: "https://preview.example.com/" },
     });
   const suiteRuns = async () => (await rowsInDatabases(tenant.environmentId)).batches;
   return { tenant, api, deliver, pullRequest, deployment, suiteRuns };

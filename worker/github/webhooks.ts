@@ -17,6 +17,7 @@ import type { RunEngine } from "../runs/engine.ts";
 import type { SuiteRunOrigin } from "../runs/suite-runs.ts";
 import type { InstallationFacts } from "../store/github-store.ts";
 import { parseFriendlyId } from "../store/ids.ts";
+import { targetUrlRefusal } from "../../schema/egress.ts";
 
 const repository = z.looseObject({ full_name: repositorySchema, default_branch: z.string().max(300).optional() });
 const installation = z.looseObject({ id: z.int() }).optional();
@@ -60,7 +61,7 @@ type Work = (engine: RunEngine) => Promise<unknown>;
 export const UNFINISHED_DELIVERY_GRACE_MS = 5 * 60_000;
 
 /** What a delivery asks for, or undefined when it is not ours to act on. */
-function workFor(event: string, delivery: string, body: unknown): Work | undefined | "invalid" {
+function workFor(event: string, delivery: string, body: unknown, egress: { allowPrivate: boolean }): Work | undefined | "invalid" {
   if (!Object.hasOwn(payloads, event)) return undefined;
   const parsed = payloads[event as keyof typeof payloads].safeParse(body);
   if (!parsed.success) return "invalid";
@@ -85,7 +86,9 @@ function workFor(event: string, delivery: string, body: unknown): Work | undefin
       });
     case "deployment_status": {
       const baseUrl = payload.deployment_status.target_url || payload.deployment_status.environment_url;
-      if (payload.deployment_status.state !== "success" || !z.url({ protocol: /^https?$/ }).safeParse(baseUrl).success) return undefined;
+      // Only an http(s) URL, and no private address in it (the executor checks again after DNS).
+      if (payload.deployment_status.state !== "success" || !baseUrl) return undefined;
+      if (targetUrlRefusal(baseUrl, egress)) return undefined;
       return startSuites(payload.repository.full_name, "deployment_status", {
         headSha: payload.deployment.sha,
         ref: payload.deployment.ref,
@@ -193,7 +196,7 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     return problemResponse({ status: 400, title: "Bad delivery", detail: "The body is not JSON" });
   }
   if (event === "ping") return c.json({ ok: true, event });
-  const work = workFor(event, delivery, payload);
+  const work = workFor(event, delivery, payload, { allowPrivate: c.var.config.ALLOW_PRIVATE_TARGETS });
   if (work === "invalid") return problemResponse({ status: 422, title: "Unexpected payload", detail: `The ${event} payload is not shaped as GitHub sends it` });
   if (!work) return c.json({ ignored: true, event }, 202);
 

@@ -1,19 +1,24 @@
 /**
  * The `run-dispatch` consumer (DESIGN §2.4). Each message names one run and carries its signed executor
  * token. The message is acked once the run is in someone's hands: handed to the executor (which answered
- * 202), or, for an http-check, claimed here and run after the batch is acked (so one slow check never holds
- * up the queue). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the
- * queue moves the message to the dead-letter queue.
+ * 202), or, for an http-check, claimed here and sent to the executor after the batch is acked (so one slow
+ * check never holds up the queue; the executor makes the request under the egress policy and answers the
+ * result). A refused or failed hand-off is retried with exponential backoff; past `max_retries` the queue
+ * moves the message to the dead-letter queue.
  */
 import { dispatchMessageSchema } from "../../schema/contracts.ts";
 import { callExecutor } from "../durable/executor-container.ts";
-import { httpCheckPayloadSchema } from "../../schema/tasks.ts";
+import {
+  type HttpCheckPayload,
+  type HttpCheckResult,
+  httpCheckPayloadSchema,
+  httpCheckResultSchema,
+} from "../../schema/tasks.ts";
 import { type RunEngine, openEngine, withEngine } from "../runs/engine.ts";
 import { HEARTBEAT_INTERVAL_MS } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
-import { runHttpCheck } from "./http-check.ts";
 
 const MAX_BACKOFF_SECONDS = 60;
 
@@ -22,30 +27,48 @@ export function backoffSeconds(attempts: number): number {
 }
 
 /** Claims the attempt; undefined when it is already claimed (a redelivered message), else the check to run. */
-async function claimHttpCheck(engine: RunEngine, run: Run, attempt: number): Promise<(() => Promise<void>) | undefined> {
+async function claimHttpCheck(
+  engine: RunEngine,
+  env: Env,
+  run: Run,
+  attempt: number,
+): Promise<(() => Promise<void>) | undefined> {
   const claimed = await engine.claim(run, attempt);
   if (!claimed) return undefined;
   return async () => {
     // Heartbeats while it runs, as an executor would: the watchdog leaves it alone.
     const beating = setInterval(() => void engine.heartbeat(claimed, attempt).catch(() => {}), HEARTBEAT_INTERVAL_MS);
     try {
-      await check(engine, claimed);
+      await check(engine, env, claimed);
     } finally {
       clearInterval(beating);
     }
   };
 }
 
-async function check(engine: RunEngine, claimed: Run): Promise<void> {
+async function check(engine: RunEngine, env: Env, claimed: Run): Promise<void> {
   const payload = httpCheckPayloadSchema.safeParse(claimed.payload);
   if (!payload.success) {
     await engine.finish(claimed, "SYSTEM_FAILURE", { error: { message: "Stored payload does not fit the http-check task" } });
     return;
   }
-  const result = await runHttpCheck(payload.data);
+  const result = await runOnExecutor(engine, env, payload.data);
   if (result.ok) await engine.complete(claimed, { status: "COMPLETED", output: result.output });
   else await engine.complete(claimed, { status: "FAILED", error: result.error, retryable: result.retryable });
 }
+
+async function runOnExecutor(engine: RunEngine, env: Env, payload: HttpCheckPayload): Promise<HttpCheckResult> {
+  try {
+    const response = await callExecutor(engine.deps.config, env, "/http-checks", payload);
+    const result = httpCheckResultSchema.safeParse(response.ok ? await response.json() : undefined);
+    if (result.success) return result.data;
+    return retryable(`The executor did not run the check (HTTP ${response.status})`);
+  } catch (error) {
+    return retryable(`The executor could not be reached: ${(error as Error).message}`);
+  }
+}
+
+const retryable = (message: string): HttpCheckResult => ({ ok: false, retryable: true, error: { message } });
 
 /** Acks or retries `message`; returns work to finish after the batch is acked, if any. */
 async function handle(message: Message, engine: RunEngine, env: Env): Promise<(() => Promise<void>) | undefined> {
@@ -65,7 +88,7 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
       return undefined;
     }
     if (run.task === "http-check") {
-      const work = await claimHttpCheck(engine, run, job.data.attempt);
+      const work = await claimHttpCheck(engine, env, run, job.data.attempt);
       message.ack();
       return work;
     }

@@ -23,8 +23,8 @@ const report = (title: string, rows: Record<string, string | number>[]) => {
 report("The Worker bundle: upload size and start time", benchBundle());
 report("RunStore overhead: routed createRun + findRun vs the same statements on a bare client", await benchStoreOverhead());
 const trigger = await benchTrigger();
-report("Trigger latency (local stack, sequential) beside a bare INSERT through the same driver", trigger.latency);
-report("Sustained triggers", trigger.throughput);
+report("Trigger latency (local stack, sequential, execution paused) beside one INSERT by the Worker", trigger.latency);
+report("Sustained triggers: execution paused (recorded and dispatched, queue not consumed) and on", trigger.throughput);
 report("Where a trigger's time goes: throughput of ever larger parts of its path", trigger.ceilings);
 report("WebSocket fan-out: event written in RunDO → received by every subscriber", await benchFanout());
 const executor = await benchExecutor();

@@ -1,14 +1,17 @@
 /**
- * Trigger latency and sustained throughput against the local stack (`wrangler dev`, embedded Postgres
- * through the WebSocket proxy, the real queue), beside a bare INSERT round trip through the same driver.
- * Targets: trigger p50 ≤ 3× the bare insert; ≥ 200 triggers/s sustained with none lost.
+ * Triggers against the local stack (`wrangler dev`, embedded Postgres through the WebSocket proxy, the real
+ * queue), each beside its reference measured in the same run:
+ * - latency, beside POST /bench/floor: one bare INSERT through the Worker's own driver in the same `wrangler dev`,
+ *   the floor a one-round-trip trigger would hit. Targets: trigger p50 ≤ 1.5× it, phase 1 alone ≤ 1.3×.
+ * - sustained triggers with execution paused (runs recorded and dispatched, the queue not consumed), for one
+ *   organisation and for four: ≥ 100/s, none lost; with execution on, beside the delayed trigger's ceiling.
  */
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
-import { devStack } from "../scripts/dev-stack.ts";
+import { type DevState, devStack } from "../scripts/dev-stack.ts";
 import { seedTenant } from "../scripts/seed.ts";
 import { openPool } from "../worker/store/database.ts";
-import { mintCuid, mintKsuid } from "../worker/store/ids.ts";
+import { mintCuid } from "../worker/store/ids.ts";
 import { mean, percentile, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -16,168 +19,208 @@ neonConfig.webSocketConstructor = ws;
 const LATENCY_SAMPLES = Number(process.env.BENCH_TRIGGERS ?? 300);
 const THROUGHPUT_SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const THROUGHPUT_CLIENTS = 16;
-/** Admission is serialised per organisation (its lock); many organisations trigger in parallel. */
 const ORGANIZATIONS = 4;
+const PAUSED_TARGET_PER_SECOND = 100;
+const TRIGGER_TARGET = 1.5;
+const PHASE_ONE_TARGET = 1.3;
+/** How long the deferred dispatches of the last accepted triggers may take to be recorded. */
+const DISPATCH_SETTLE_MS = 60_000;
 
 type Row = Record<string, string | number>;
 
-function latencyRow(name: string, samples: number[]): Row {
-  return { case: name, "p50 ms": percentile(samples, 50), "p99 ms": percentile(samples, 99), "mean ms": mean(samples) };
+/** A started stack, its API keys (ORGANIZATIONS organisations without a limit) and one key whose runs stay QUEUED. */
+interface BenchStack {
+  state: DevState;
+  keys: string[];
+  queuedKey: string;
+  pool: (url: string) => ReturnType<typeof openPool>;
 }
 
-export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[]; ceilings: Row[] }> {
-  const stack = await devStack();
+async function withBenchStack<T>(env: Record<string, string>, use: (stack: BenchStack) => Promise<T>): Promise<T> {
+  const stack = await devStack({ env: { BENCH_ROUTES: "true", ...env } });
   try {
     const state = await stack.start();
     // The driver as the Worker configures it locally (pipelined password auth through the proxy).
     const pool = (url: string) => openPool(url, { wsProxy: state.wsProxyUrl });
-
     const admin = pool(state.databases.legacy);
     const tenants = [];
     for (let i = 1; i < ORGANIZATIONS; i++) tenants.push(await seedTenant(admin, { slug: `bench-${i}` }));
-    const keys = [state.apiKey, ...tenants.map((tenant) => tenant.apiKey)];
-    // The bench measures the full path of an admitted run (lock, count, insert, RunDO, queue send): no limit.
+    // Every admitted run takes the full path (admission, insert, queue send): no limit.
     await admin.query("update organizations set concurrency_limit = 1000000");
-    // Except for one organisation at a limit of 0, whose runs are recorded QUEUED and stay so: phase 1 alone.
-    const queuedTenant = await seedTenant(admin, { slug: "bench-queued", concurrencyLimit: 0 });
+    // Except one organisation at a limit of 0, whose runs are recorded QUEUED and stay so: phase 1 alone.
+    const queued = await seedTenant(admin, { slug: "bench-queued", concurrencyLimit: 0 });
     await admin.end();
-
-    const owner = [mintCuid(), mintCuid(), mintCuid()];
-    const insertSql = `insert into runs (id, organization_id, project_id, environment_id, task, status, payload)
-      values ($1, $2, $3, $4, 'http-check', 'PENDING', $5) returning id`;
-    const payload = { url: `${state.executorUrl}/healthz` };
-    const warm = pool(state.databases.runops);
-    const bareWarm: number[] = [];
-    const bareFresh: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      bareWarm.push(await timed(() => warm.query(insertSql, [mintKsuid(), ...owner, payload])));
-    }
-    await warm.end();
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      bareFresh.push(
-        await timed(async () => {
-          const fresh = pool(state.databases.runops);
-          await fresh.query(insertSql, [mintKsuid(), ...owner, payload]);
-          await fresh.end();
-        }),
-      );
-    }
-
-    const trigger = (apiKey = state.apiKey) =>
-      fetch(`${state.apiUrl}/api/v1/tasks/http-check/trigger`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
-        body: JSON.stringify({ payload }),
-      });
-    const triggers: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) {
-      triggers.push(await timed(async () => (await trigger()).arrayBuffer()));
-    }
-    // The floor under every request; and phase 1 alone, the run recorded QUEUED: nothing is dispatched or
-    // executed while the next trigger is timed.
-    const unknownRoute: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) unknownRoute.push(await timed(async () => (await fetch(`${state.apiUrl}/nope`)).arrayBuffer()));
-    const queuedTriggers: number[] = [];
-    for (let i = 0; i < LATENCY_SAMPLES; i++) queuedTriggers.push(await timed(async () => (await trigger(queuedTenant.apiKey)).arrayBuffer()));
-
-    // Where a trigger's cost goes: requests/s of ever larger parts of its path, measured before the
-    // sustained triggers leave a backlog of runs executing.
-    const headers = { authorization: `Bearer ${state.apiKey}`, "content-type": "application/json" };
-    const parts: [string, () => Promise<Response>][] = [
-      ["unknown route (wrangler dev + workerd + Hono)", () => fetch(`${state.apiUrl}/nope`)],
-      ["GET /healthz (+ a query on each database)", () => fetch(`${state.apiUrl}/healthz`)],
-      ["GET /api/v1/runs/:id, unknown (+ auth + a read)", () => fetch(`${state.apiUrl}/api/v1/runs/run_${mintCuid()}`, { headers })],
-      [
-        "delayed trigger (+ validation + insert + RunDO for its alarm)",
-        () =>
-          fetch(`${state.apiUrl}/api/v1/tasks/http-check/trigger`, {
-            method: "POST",
-            headers,
-            body: JSON.stringify({ payload, options: { delay: "1h" } }),
-          }),
-      ],
-    ];
-    const ceilings: Row[] = [];
-    for (const [name, request] of parts) {
-      const { elapsed, accepted, refused } = await sustain(request, [state.apiKey], true);
-      ceilings.push({ "path (16 clients)": name, "requests/s": (accepted.length + refused) / elapsed });
-    }
-
-    const sustained = [await sustain(trigger, [state.apiKey]), await sustain(trigger, keys)];
-
-    const stored = await countStored(pool, state.databases, sustained.flatMap((s) => s.accepted));
-
-    return {
-      latency: [
-        latencyRow("bare INSERT, warm connection", bareWarm),
-        latencyRow("bare INSERT, new connection (as a Worker request)", bareFresh),
-        latencyRow("POST /api/v1/tasks/http-check/trigger", triggers),
-        latencyRow("  the same, recorded QUEUED: phase 1 alone, no run executing meanwhile", queuedTriggers),
-        latencyRow("  an unknown route: wrangler dev + workerd + Hono, no database", unknownRoute),
-        {
-          case: "trigger / bare INSERT on a new connection (target ≤ 3)",
-          "p50 ms": percentile(triggers, 50) / percentile(bareFresh, 50),
-          "p99 ms": percentile(triggers, 99) / percentile(bareFresh, 99),
-          "mean ms": mean(triggers) / mean(bareFresh),
-        },
-        {
-          case: "trigger / bare INSERT on a warm connection",
-          "p50 ms": percentile(triggers, 50) / percentile(bareWarm, 50),
-          "p99 ms": percentile(triggers, 99) / percentile(bareWarm, 99),
-          "mean ms": mean(triggers) / mean(bareWarm),
-        },
-      ],
-      ceilings,
-      throughput: sustained.map(({ organizations, elapsed, accepted, refused }, i) => ({
-        organizations,
-        clients: THROUGHPUT_CLIENTS,
-        seconds: elapsed,
-        "triggers/s (target ≥ 200)": accepted.length / elapsed,
-        accepted: accepted.length,
-        refused,
-        // Counted once over both runs.
-        "lost (accepted, not stored)": i === sustained.length - 1 ? sustained.flatMap((s) => s.accepted).length - stored : "",
-      })),
-    };
+    const keys = [state.apiKey, ...tenants.map((tenant) => tenant.apiKey)];
+    return await use({ state, keys, queuedKey: queued.apiKey, pool });
   } finally {
     await stack.dispose();
   }
 }
 
+export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[]; ceilings: Row[] }> {
+  const paused = await withBenchStack({ EXECUTION_PAUSED: "true" }, async (stack) => ({
+    latency: await measureLatency(stack),
+    throughput: [await sustainTriggers(stack, "paused", 1), await sustainTriggers(stack, "paused", ORGANIZATIONS)],
+  }));
+  const running = await withBenchStack({}, async (stack) => {
+    const ceilings = await measureCeilings(stack);
+    const delayedCeiling = `≈ ${(ceilings.at(-1)!["requests/s"] as number).toFixed(0)} (delayed-trigger ceiling)`;
+    const throughput = [];
+    for (const organizations of [1, ORGANIZATIONS]) {
+      throughput.push(await sustainTriggers(stack, "on", organizations, delayedCeiling));
+    }
+    return { ceilings, throughput };
+  });
+  const throughput = [...paused.throughput, ...running.throughput];
+  return { latency: paused.latency, throughput, ceilings: running.ceilings };
+}
+
+const triggerBody = (state: DevState, options?: Record<string, unknown>) =>
+  JSON.stringify({ payload: { url: `${state.executorUrl}/healthz` }, options });
+
+function trigger(state: DevState, apiKey: string, options?: Record<string, unknown>): Promise<Response> {
+  return fetch(`${state.apiUrl}/api/v1/tasks/http-check/trigger`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
+    body: triggerBody(state, options),
+  });
+}
+
+const floor = (state: DevState) =>
+  fetch(`${state.apiUrl}/bench/floor`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: triggerBody(state),
+  });
+
 /**
- * THROUGHPUT_CLIENTS clients, spread over `apiKeys`, send back to back for THROUGHPUT_SECONDS; with
- * `anyStatus` every answer counts (as refused) and nothing is collected.
+ * Sequential requests, the four kinds interleaved so that a busy moment of the machine falls on all of them
+ * alike; execution is paused, so no run executes meanwhile.
  */
-async function sustain(trigger: (apiKey: string) => Promise<Response>, apiKeys: string[], anyStatus = false) {
+async function measureLatency({ state, queuedKey }: BenchStack): Promise<Row[]> {
+  const kinds: [string, () => Promise<Response>, number?][] = [
+    ["POST /bench/floor: one INSERT through the Worker's driver (the reference)", () => floor(state)],
+    ["POST /api/v1/tasks/http-check/trigger", () => trigger(state, state.apiKey), TRIGGER_TARGET],
+    ["  recorded QUEUED (limit 0): phase 1 alone, no dispatch", () => trigger(state, queuedKey), PHASE_ONE_TARGET],
+    ["  an unknown route: wrangler dev + workerd + Hono, no database", () => fetch(`${state.apiUrl}/nope`)],
+  ];
+  const samples = kinds.map(() => [] as number[]);
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    for (const [k, [, request]] of kinds.entries()) {
+      samples[k]!.push(await timed(async () => (await request()).arrayBuffer()));
+    }
+  }
+  const reference = percentile(samples[0]!, 50);
+  return kinds.map(([name, , target], k) => {
+    const ratio = percentile(samples[k]!, 50) / reference;
+    return {
+      case: name,
+      "p50 ms": percentile(samples[k]!, 50),
+      "p99 ms": percentile(samples[k]!, 99),
+      "mean ms": mean(samples[k]!),
+      "p50 / reference": ratio,
+      target: target ? `≤ ${target}` : "",
+      holds: target ? (ratio <= target ? "yes" : "no") : "",
+    };
+  });
+}
+
+/** Requests/s of ever larger parts of a trigger's path, 16 clients each, every answer counted. */
+async function measureCeilings({ state }: BenchStack): Promise<Row[]> {
+  const headers = { authorization: `Bearer ${state.apiKey}` };
+  const unknownRun = () => fetch(`${state.apiUrl}/api/v1/runs/run_${mintCuid()}`, { headers });
+  const parts: [string, () => Promise<Response>][] = [
+    ["unknown route (wrangler dev + workerd + Hono)", () => fetch(`${state.apiUrl}/nope`)],
+    ["GET /healthz (+ a query on each database)", () => fetch(`${state.apiUrl}/healthz`)],
+    ["POST /bench/floor (+ one INSERT)", () => floor(state)],
+    ["GET /api/v1/runs/:id, unknown (+ auth + a read)", unknownRun],
+    ["delayed trigger (+ admission + insert + RunDO alarm)", () => trigger(state, state.apiKey, { delay: "1h" })],
+  ];
+  const ceilings: Row[] = [];
+  for (const [name, request] of parts) {
+    const { elapsed, answered } = await sustain(() => request(), [state.apiKey]);
+    ceilings.push({ "path (16 clients)": name, "requests/s": answered / elapsed });
+  }
+  return ceilings;
+}
+
+/**
+ * Sustained triggers spread over `organizations` keys; every accepted run must be stored and, paused, dispatched
+ * and still PENDING (no consumer took it).
+ */
+async function sustainTriggers(
+  stack: BenchStack,
+  execution: "paused" | "on",
+  organizations: number,
+  reference = `≥ ${PAUSED_TARGET_PER_SECOND}`,
+): Promise<Row> {
+  const keys = stack.keys.slice(0, organizations);
+  const { elapsed, accepted, answered } = await sustain((apiKey) => trigger(stack.state, apiKey), keys);
+  const ids = accepted.map((id) => id.slice("run_".length));
+  const stored = await countRuns(stack, ids, "true");
+  // Paused, each run must also have gone out on the queue (its dispatch follows the answer).
+  const dispatched = execution === "paused" ? await waitForDispatched(stack, ids) : "";
+  const perSecond = accepted.length / elapsed;
+  const holds = perSecond >= PAUSED_TARGET_PER_SECOND && dispatched === stored && stored === ids.length;
+  return {
+    execution,
+    organizations,
+    clients: THROUGHPUT_CLIENTS,
+    seconds: elapsed,
+    "triggers/s": perSecond,
+    "target / reference": reference,
+    holds: execution === "on" ? "" : holds ? "yes" : "no",
+    accepted: accepted.length,
+    refused: answered - accepted.length,
+    "lost (accepted, not stored)": ids.length - stored,
+    "dispatched, not consumed": dispatched,
+  };
+}
+
+/**
+ * THROUGHPUT_CLIENTS clients, spread over `apiKeys`, send back to back for THROUGHPUT_SECONDS; the ids of
+ * the runs accepted (201) are collected.
+ */
+async function sustain(send: (apiKey: string) => Promise<Response>, apiKeys: string[]) {
   const accepted: string[] = [];
-  let refused = 0;
+  let answered = 0;
   const deadline = Date.now() + THROUGHPUT_SECONDS * 1000;
   const started = Date.now();
   await Promise.all(
     Array.from({ length: THROUGHPUT_CLIENTS }, async (_, client) => {
       while (Date.now() < deadline) {
-        const response = await trigger(apiKeys[client % apiKeys.length]!);
-        if (response.status === 201 && !anyStatus) accepted.push(((await response.json()) as { id: string }).id);
-        else (refused++, await response.arrayBuffer());
+        const response = await send(apiKeys[client % apiKeys.length]!);
+        answered++;
+        if (response.status === 201) accepted.push(((await response.json()) as { id: string }).id);
+        else await response.arrayBuffer();
       }
     }),
   );
-  return { organizations: apiKeys.length, elapsed: (Date.now() - started) / 1000, accepted, refused };
+  return { elapsed: (Date.now() - started) / 1000, accepted, answered };
 }
 
-/** How many of these runs exist in either database. */
-async function countStored(
-  pool: (url: string) => ReturnType<typeof openPool>,
-  databases: { legacy: string; runops: string },
-  friendlyIds: string[],
-): Promise<number> {
-  const ids = friendlyIds.map((id) => id.slice("run_".length));
+/** How many of these runs, in either database, match `condition`. */
+async function countRuns({ pool, state }: BenchStack, ids: string[], condition: string): Promise<number> {
   let found = 0;
-  for (const url of [databases.legacy, databases.runops]) {
+  for (const url of [state.databases.legacy, state.databases.runops]) {
     const client = pool(url);
-    const { rows } = await client.query("select count(*)::int as n from runs where id = any($1)", [ids]);
-    found += rows[0].n;
-    await client.end();
+    try {
+      const query = `select count(*)::int as n from runs where id = any($1) and ${condition}`;
+      const { rows } = await client.query(query, [ids]);
+      found += rows[0].n;
+    } finally {
+      await client.end();
+    }
   }
   return found;
+}
+
+/** Dispatch follows each answer: the runs dispatched and left PENDING, once all are or by the deadline. */
+async function waitForDispatched(stack: BenchStack, ids: string[]): Promise<number> {
+  const deadline = Date.now() + DISPATCH_SETTLE_MS;
+  for (;;) {
+    const dispatched = await countRuns(stack, ids, "dispatched_at is not null and status = 'PENDING'");
+    if (dispatched === ids.length || Date.now() > deadline) return dispatched;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

@@ -63,13 +63,27 @@ async function stop(code: number): Promise<never> {
   process.exit(code);
 }
 
-/** wrangler.toml with another per-key rate limit, written beside the stack's state; its paths made absolute. */
-function perKeyLimited(limit: string): string {
-  if (!/^\d+$/.test(limit)) throw new Error(`API_KEY_RATE_LIMIT must be a number, got ${limit}`);
-  const config = readFileSync(resolve("wrangler.toml"), "utf8")
-    .replace(/(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/, `$1${limit}`)
+/**
+ * wrangler.toml changed for a reliability run or a benchmark, written beside the stack's state, its paths made
+ * absolute: another per-key rate limit (API_KEY_RATE_LIMIT), or no consumer on run-dispatch (EXECUTION_PAUSED=true:
+ * runs are recorded and dispatched, and their messages wait in the queue).
+ */
+function localConfig(perKeyLimit: string | undefined, executionPaused: boolean): string {
+  if (perKeyLimit !== undefined && !/^\d+$/.test(perKeyLimit)) {
+    throw new Error(`API_KEY_RATE_LIMIT must be a number, got ${perKeyLimit}`);
+  }
+  let config = readFileSync(resolve("wrangler.toml"), "utf8")
     .replace('main = "worker/index.ts"', `main = "${resolve("worker/index.ts")}"`)
     .replace('image = "./Dockerfile"', `image = "${resolve("Dockerfile")}"`);
+  if (perKeyLimit !== undefined) {
+    const limit = /(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/;
+    config = config.replace(limit, `$1${perKeyLimit}`);
+  }
+  if (executionPaused) {
+    const consumer = /\[\[queues\.consumers\]\]\nqueue = "run-dispatch"\n(?:[a-z_]+ = .*\n)*/;
+    if (!consumer.test(config)) throw new Error("EXECUTION_PAUSED: no run-dispatch consumer in wrangler.toml");
+    config = config.replace(consumer, "");
+  }
   const file = join(home, "wrangler.toml");
   writeFileSync(file, config);
   return file;
@@ -203,6 +217,8 @@ async function main(): Promise<void> {
     ),
     // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
     ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
+    // The benchmarks' reference routes (POST /bench/floor).
+    ...(process.env.BENCH_ROUTES === "true" && { BENCH_ROUTES: "true" }),
   };
 
   run("executor", ["executor/main.ts"], {
@@ -214,8 +230,10 @@ async function main(): Promise<void> {
     BROWSER_LOOPBACK_ONLY: "true",
     ALLOW_PRIVATE_TARGETS: "true",
   }, { restartOnceUp: "executor listening" });
-  // A reliability run lowers the per-key rate limit (API_KEY_RATE_LIMIT) to reach it: a copy of wrangler.toml.
-  const configArgs = process.env.API_KEY_RATE_LIMIT ? ["--config", perKeyLimited(process.env.API_KEY_RATE_LIMIT)] : [];
+  // A reliability run lowers the per-key rate limit to reach it, a benchmark pauses execution: a copy of wrangler.toml.
+  const executionPaused = process.env.EXECUTION_PAUSED === "true";
+  const perKeyLimit = process.env.API_KEY_RATE_LIMIT || undefined;
+  const configArgs = perKeyLimit || executionPaused ? ["--config", localConfig(perKeyLimit, executionPaused)] : [];
   const wranglerPackage = createRequire(import.meta.url).resolve("wrangler/package.json");
   const wrangler = join(dirname(wranglerPackage), "bin", "wrangler.js");
   run(

@@ -57,6 +57,10 @@ export const app = new Hono<AppEnv>()
     await next();
   })
   .route("/", health)
+  // Benchmarks only: without BENCH_ROUTES the path is as unknown as any other.
+  .post("/bench/floor", async (c, next) =>
+    c.var.config.BENCH_ROUTES ? (await import("./bench-floor.ts")).insertFloorRow(c) : next(),
+  )
   .post("/webhooks/github", limitBody(WEBHOOK_MAX_BYTES), withRequestEngine, async (c) =>
     (await import("./github/webhooks.ts")).handleWebhook(c),
   )

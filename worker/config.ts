@@ -43,6 +43,8 @@ const schema = z
     ALLOW_PRIVATE_TARGETS: flag.default(false),
     /** An executing run silent for this long is retried or CRASHED. */
     HEARTBEAT_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(600_000).default(30_000),
+    /** The bench's local stack only: mounts POST /bench/floor (worker/bench-floor.ts). Off in production. */
+    BENCH_ROUTES: flag.default(false),
   })
   .refine((config) => !config.RUN_OPS_SPLIT_ENABLED || config.RUNOPS_DATABASE_URL, {
     path: ["RUNOPS_DATABASE_URL"],

@@ -4,7 +4,9 @@
  * hibernation API (DESIGN §5): a snapshot on connect, the events after `since`, then every new event; the
  * sockets close once the subject reaches a final status. A batch's object logs its items' status changes
  * (`{ runId, status }`). A run's alarm wakes the engine when its delay is over, its heartbeat is overdue
- * or one of its waitpoints comes due.
+ * or one of its waitpoints comes due. A run's object is created only when something needs it (a delay, a
+ * subscriber, the executor, a finish): a fresh run's dispatch does not tell it, so the first call after logs
+ * the dispatch's PENDING the object missed.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { RunStatus } from "../../schema/contracts.ts";
@@ -32,6 +34,12 @@ export interface RunSnapshot {
   status: RunStatus;
   lastSeq: number;
 }
+
+/** What an object holds before the run's first dispatch (nothing, or a status from a subscriber or a delay). */
+const UNDISPATCHED: readonly (RunStatus | undefined)[] = [undefined, "QUEUED", "DELAYED"];
+
+/** Statuses a run leaves only once it was dispatched. */
+const DISPATCHED: readonly RunStatus[] = ["PENDING", "DEQUEUED"];
 
 /** Closing code and reason once nothing more will happen. */
 const FINISHED = { code: 1000, reason: "finished" };
@@ -72,9 +80,15 @@ export class RunDO extends DurableObject<Env> {
    * Records a status change the engine made in the owning store, as a `status` event (with `detail`, e.g.
    * the waitpoints a run resumed on), and tells every subscriber. A late or repeated report that the
    * transition table does not allow from the status held here (a redelivered dispatch after the run
-   * started) changes nothing.
+   * started) changes nothing. A run that left `previous` PENDING or DEQUEUED was dispatched.
    */
-  setStatus(runId: string, status: RunStatus, detail?: Record<string, unknown>): number | undefined {
+  setStatus(
+    runId: string,
+    status: RunStatus,
+    detail?: Record<string, unknown>,
+    previous?: RunStatus,
+  ): number | undefined {
+    if (previous && DISPATCHED.includes(previous)) this.logMissedDispatch(runId);
     const current = this.currentStatus();
     if (current && !canTransition(current, status)) return undefined;
     return this.writeStatus(runId, status, detail);
@@ -89,6 +103,11 @@ export class RunDO extends DurableObject<Env> {
     const current = this.currentStatus();
     if (current === storedStatus || !isFinal(storedStatus) || (current && isFinal(current))) return;
     this.writeStatus(runId, storedStatus, { repaired: true });
+  }
+
+  /** The run was dispatched: an object that came to life after it logs the PENDING its dispatch did not write. */
+  private logMissedDispatch(runId: string): void {
+    if (UNDISPATCHED.includes(this.currentStatus())) this.writeStatus(runId, "PENDING");
   }
 
   private currentStatus(): RunStatus | undefined {
@@ -163,9 +182,11 @@ export class RunDO extends DurableObject<Env> {
   /**
    * Asks to be woken at `at` for `reason` (a delay's end, a heartbeat deadline, a waitpoint coming due). One
    * alarm serves them all: it is set for the earliest. A later call for the same reason replaces its time,
-   * so heartbeats push their deadline back without moving an earlier waitpoint timeout.
+   * so heartbeats push their deadline back without moving an earlier waitpoint timeout. The engine names a
+   * dispatched run (`runId`) whose heartbeat or waitpoint it watches: the first this object may hear of it.
    */
-  async wakeAt(reason: WakeReason, at: number): Promise<void> {
+  async wakeAt(reason: WakeReason, at: number, runId?: string): Promise<void> {
+    if (runId) this.logMissedDispatch(runId);
     this.sql.exec("INSERT INTO timers (reason, at) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at", reason, at);
     await this.arm();
   }
@@ -232,7 +253,8 @@ export class RunDO extends DurableObject<Env> {
 
   /**
    * A live subscription, already authenticated by the Worker's route. `status` is the subject's status in
-   * its store: the start if this object has heard nothing yet (a run still QUEUED), a repair if it is final.
+   * its store: the start if this object has heard nothing yet (a run still QUEUED; a dispatched run's log
+   * starts with the PENDING it missed), a repair if it is final.
    */
   override fetch(request: Request): Response {
     const url = new URL(request.url);
@@ -240,6 +262,7 @@ export class RunDO extends DurableObject<Env> {
     const runId = url.searchParams.get("id") ?? "";
     const stored = (url.searchParams.get("status") ?? "PENDING") as RunStatus;
     const audience = (url.searchParams.get("audience") ?? "page") as Audience;
+    if (url.searchParams.get("kind") === "run" && DISPATCHED.includes(stored)) this.logMissedDispatch(runId);
     this.sql.exec("INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT DO NOTHING", runId, stored);
     this.reconcile(runId, stored);
     const { 0: client, 1: server } = new WebSocketPair();

@@ -49,6 +49,7 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
     if (!status) throw notFound(kind === "run" ? "Run" : "Batch");
 
     const target = new URL("https://run-do/live");
+    target.searchParams.set("kind", kind);
     target.searchParams.set("id", id);
     target.searchParams.set("status", status);
     target.searchParams.set("since", String(since));

@@ -1,13 +1,14 @@
 /**
- * Phase 2 of creating a run (DESIGN §2.2): mint the attempt-scoped executor token, tell the run's RunDO (which
- * starts its live log, or its alarm for a DELAYED run) and send one message on run-dispatch. Only after the record committed; if a step fails, the run stays
- * PENDING without `dispatchedAt` and the sweep dispatches it again, so a run is never lost.
+ * Phase 2 of creating a run (DESIGN §2.2): mint the attempt-scoped executor token, tell the RunDOs that need it
+ * (a DELAYED run's alarm; see `publishDispatch`) and send one message on run-dispatch. Only after the record
+ * committed; if a step fails, the run stays PENDING without `dispatchedAt` and the sweep dispatches it again,
+ * so a run is never lost.
  */
 import type { DispatchMessage } from "../../schema/contracts.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
-import { publishStatus } from "./live.ts";
+import { publishDispatch, publishStatus } from "./live.ts";
 import { mintExecutorToken } from "./tokens.ts";
 
 export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<void> {
@@ -28,7 +29,7 @@ export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<v
     token,
     dispatchedAt: dispatchedAt.toISOString(),
   };
-  await Promise.all([publishStatus(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
+  await Promise.all([publishDispatch(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
   await deps.runs.updateRun(run.id, { dispatchedAt }, ["PENDING"]);
 }
 

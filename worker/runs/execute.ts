@@ -35,7 +35,7 @@ export async function claimRun(deps: EngineDeps, run: Run, attempt: number): Pro
     ["PENDING", "DEQUEUED"],
     run.attempt,
   );
-  if (claimed) await Promise.all([publishStatus(deps, claimed), watch(deps, claimed)]);
+  if (claimed) await Promise.all([publishStatus(deps, claimed, undefined, run.status), watch(deps, claimed)]);
   return claimed;
 }
 

@@ -39,7 +39,7 @@ export async function finishRun(
     atAttempt,
   );
   if (!finished) return undefined;
-  await settle(deps, finished, publishStatus(deps, finished));
+  await settle(deps, finished, publishStatus(deps, finished, undefined, run.status));
   // Its ledger row goes (a no-op for a run that never had one: DELAYED) and the slot it held is taken.
   await releaseAndPromote(deps, run.organizationId, [run.id]);
   return finished;

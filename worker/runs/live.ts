@@ -1,4 +1,5 @@
-/** The run engine's line to the RunDOs: every status change, as it is written to the owning store. */
+/** The run engine's line to the RunDOs: the status changes they need, as they are written to the owning store. */
+import type { RunStatus } from "../../schema/contracts.ts";
 import type { WakeReason } from "../durable/run-do.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
@@ -9,16 +10,34 @@ const batchObject = (deps: EngineDeps, id: string) => deps.bindings.RUN_DO.getBy
 
 /**
  * Tells the run's RunDO (and its subscribers) the run's status, and its batch's RunDO if it has one; returns
- * the sequence number of the run's event. A DELAYED run's alarm is set for its time.
+ * the sequence number of the run's event. A DELAYED run's alarm is set for its time. `previous` is the status
+ * the run left in its store: one that left PENDING or DEQUEUED was dispatched, which its object may not have
+ * heard (see `publishDispatch`).
  */
-export async function publishStatus(deps: EngineDeps, run: Run, detail?: Record<string, unknown>): Promise<number | undefined> {
+export async function publishStatus(
+  deps: EngineDeps,
+  run: Run,
+  detail?: Record<string, unknown>,
+  previous?: RunStatus,
+): Promise<number | undefined> {
   const object = runObject(deps, run);
   const [seq] = await Promise.all([
-    object.setStatus(run.id, run.status, detail),
+    object.setStatus(run.id, run.status, detail, previous),
     run.status === "DELAYED" && run.delayUntil ? object.wakeAt("delay", run.delayUntil.getTime()) : undefined,
     run.batchId ? batchObject(deps, run.batchId).recordItemStatus(toFriendlyId("run", run.id), run.status) : undefined,
   ]);
   return seq;
+}
+
+/**
+ * A PENDING run going out on the queue. A run's RunDO is created only when something needs it: a run that
+ * waited (delayed or queued, so someone may be watching) or ran before is told now, as before; a fresh run's
+ * object is not created for its dispatch, and whoever needs it first (a subscriber, the hand-over's heartbeat
+ * timer, the claim, a finish) makes it log the PENDING it missed. Its batch's object hears the item either way.
+ */
+export async function publishDispatch(deps: EngineDeps, run: Run): Promise<void> {
+  if (run.delayUntil || run.queuedAt || run.attempt > 0) await publishStatus(deps, run);
+  else if (run.batchId) await batchObject(deps, run.batchId).recordItemStatus(toFriendlyId("run", run.id), run.status);
 }
 
 /**
@@ -32,7 +51,10 @@ export async function republishFinalStatus(deps: EngineDeps, run: Run): Promise<
   ]);
 }
 
-/** Wakes the run's engine at `at` (its RunDO alarm), for `reason`. */
+/**
+ * Wakes the run's engine at `at` (its RunDO alarm), for `reason`: a dispatched run's heartbeat deadline or
+ * waitpoint timeout, which may be the first its object hears of the run.
+ */
 export async function wakeRunAt(deps: EngineDeps, run: Pick<Run, "id">, reason: WakeReason, at: number): Promise<void> {
-  await runObject(deps, run).wakeAt(reason, at);
+  await runObject(deps, run).wakeAt(reason, at, run.id);
 }

@@ -2,8 +2,19 @@
  * Control-plane tables: they live only in the `legacy` database, beside its copy of the run tables.
  */
 import { sql } from "drizzle-orm";
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, uniqueIndex } from "drizzle-orm/pg-core";
-import { createdAt, instant } from "./columns.ts";
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  primaryKey,
+  text,
+  uniqueIndex,
+} from "drizzle-orm/pg-core";
+import { createdAt, id, instant } from "./columns.ts";
 
 export * from "./run-ops.ts";
 
@@ -13,8 +24,45 @@ export const organizations = pgTable("organizations", {
   name: text().notNull(),
   /** Runs of the organisation that may be active at once, across both stores; the rest wait QUEUED. */
   concurrencyLimit: integer().notNull().default(10),
+  /**
+   * The organisation's counter row: its admissions ledger rows by state, changed in the same statement as the
+   * ledger. Admission locks this row, which serialises grants under READ COMMITTED.
+   */
+  activeRuns: integer().notNull().default(0),
+  queuedRuns: integer().notNull().default(0),
+  /** The latest queue time given: the next QUEUED run of the organisation queues strictly after it. */
+  lastQueuedAt: instant(),
   createdAt: createdAt(),
 });
+
+export const admissionState = pgEnum("admission_state", ["ACTIVE", "QUEUED"]);
+
+/**
+ * The admissions ledger (DESIGN §11): one row per run of either store that holds a concurrency slot (ACTIVE)
+ * or waits for one (QUEUED). Written before the run, deleted once the run is final; the one authority on
+ * admission, so no decision counts runs across the two databases.
+ */
+export const admissions = pgTable(
+  "admissions",
+  {
+    runId: id().primaryKey(),
+    organizationId: text()
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    state: admissionState().notNull(),
+    /** Queue order is (queuedAt, runId); kept after promotion for the record. */
+    queuedAt: instant(),
+    /** When it took its slot (granted or promoted), in grant order: the run's own admittedAt copies it. */
+    admittedAt: instant(),
+    /** The store the run lives in ("legacy" | "new"), so a promotion knows where to compare-and-set it. */
+    residency: text().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("admissions_queue").on(t.organizationId, t.state, t.queuedAt, t.runId),
+    index("admissions_created").on(t.createdAt),
+  ],
+);
 
 export const projects = pgTable(
   "projects",

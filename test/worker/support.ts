@@ -182,12 +182,10 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
 }
 
 /**
- * Counts an organisation's active runs in both databases while holding its admission lock: admissions
- * wait, finishes only lower the count, so the sum bounds the true number at the moment the lock was taken.
- */
-/**
- * Counts an organisation's active runs in both databases at one instant (under the admission lock), on two
- * connections held for the whole sampling: a new pair every few milliseconds would itself starve a busy machine.
+ * Counts an organisation's active runs in both databases while holding its counter row's lock: admissions and
+ * promotions wait, finishes only lower the count, and a run is active only while its ledger row is, so the sum
+ * bounds the number of active runs at the moment the lock was taken. Two connections are held for the whole
+ * sampling: a new pair every few milliseconds would itself starve a busy machine.
  */
 export function activeRunsSampler(organizationId: string) {
   const legacy = connect(inject("legacyDatabaseUrl"), { wsProxy, connectionTimeoutMillis: 60_000 });
@@ -201,7 +199,7 @@ export function activeRunsSampler(organizationId: string) {
   return {
     sample: () =>
       legacy.db.transaction(async (tx) => {
-        await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${organizationId}))`);
+        await tx.execute(sql`select 1 from organizations where id = ${organizationId} for no key update`);
         return (await active(runops.db)) + (await active(tx));
       }),
     close: () => Promise.all([legacy.close(), runops.close()]),

@@ -1,4 +1,5 @@
 import type { Config } from "../config.ts";
+import type { AdmissionLedger } from "../store/admission-store.ts";
 import type { ControlPlaneStore } from "../store/control-plane-store.ts";
 import type { GitHubStore } from "../store/github-store.ts";
 import type { RunStore } from "../store/run-store.ts";
@@ -8,6 +9,7 @@ import type { SuiteStore } from "../store/suite-store.ts";
 export interface EngineDeps {
   runs: RunStore;
   controlPlane: ControlPlaneStore;
+  admissions: AdmissionLedger;
   suites: SuiteStore;
   github: GitHubStore;
   config: Config;

@@ -128,8 +128,8 @@ export function openEngine(env: Env): { engine: RunEngine; close: () => Promise<
   const stores = openStores(config);
   const deferred: Promise<unknown>[] = [];
   const defer = (work: Promise<unknown>) => deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
-  const { runs, controlPlane, suites, github } = stores;
-  const engine = new RunEngine({ runs, controlPlane, suites, github, config, bindings: env, defer });
+  const { runs, controlPlane, admissions, suites, github } = stores;
+  const engine = new RunEngine({ runs, controlPlane, admissions, suites, github, config, bindings: env, defer });
   const close = async () => {
     while (deferred.length > 0) await Promise.all(deferred.splice(0));
     await stores.close();

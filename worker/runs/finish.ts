@@ -1,7 +1,8 @@
 /**
  * Ending runs (DESIGN §2.5): a final status is written to the owning store by compare-and-set, RunDO
- * hears it, a parent waiting on it (or on its batch) is told, and if the run held a concurrency slot the
- * organisation's queued runs are promoted in the same request. Canceling cascades to children.
+ * hears it, a parent waiting on it (or on its batch) is told, and its admission is released: the slot it held
+ * (or its place in the queue) goes to the organisation's oldest queued run in the same request. Canceling
+ * cascades to children.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
 import { ProblemError, notFound } from "../problem.ts";
@@ -10,9 +11,9 @@ import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { publishStatus, republishFinalStatus } from "./live.ts";
-import { promoteQueuedRuns } from "./promote.ts";
+import { releaseAndPromote } from "./promote.ts";
 import { completeWaitsOnBatch, completeWaitsOnChild } from "./waitpoints.ts";
-import { ACTIVE_STATUSES, isFinal, sourcesOf } from "./transitions.ts";
+import { isFinal, sourcesOf } from "./transitions.ts";
 
 export interface RunResult {
   output?: unknown;
@@ -39,7 +40,8 @@ export async function finishRun(
   );
   if (!finished) return undefined;
   await settle(deps, finished, publishStatus(deps, finished, undefined, run.status));
-  if (ACTIVE_STATUSES.includes(run.status)) await promoteQueuedRuns(deps, run.organizationId);
+  // Its ledger row goes (a no-op for a run that never had one: DELAYED) and the slot it held is taken.
+  await releaseAndPromote(deps, run.organizationId, [run.id]);
   return finished;
 }
 

@@ -1,72 +1,93 @@
 /**
- * Queued runs (DESIGN §2.3): when a run of an organisation ends, its oldest QUEUED runs take the free
- * slots, FIFO, under the same lock admission uses; a DELAYED run whose time came is admitted the same way.
+ * Queued runs (DESIGN §2.3, §11). The admissions ledger decides; the runs follow by compare-and-set. Releasing a
+ * run deletes its ledger row and, in the same statement, flips the organisation's oldest QUEUED rows into the
+ * slots that frees (nothing to flip when nothing is queued); each flipped run is then moved QUEUED → PENDING in
+ * its store and dispatched. A run written QUEUED re-reads its ledger row afterwards, so a flip that happened
+ * before the run existed is never lost: whichever side's compare-and-set wins dispatches it.
  */
+import type { Admission } from "../store/admission-store.ts";
+import { residencyOf } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep } from "./dispatch.ts";
 import { finishRun } from "./finish.ts";
-import { admissionTimes, admit } from "./record.ts";
+import { isFinal } from "./transitions.ts";
 
-/** Promotions running per engine and organisation: a run ending meanwhile asks for one more pass. */
-const running = new WeakMap<EngineDeps, Map<string, { again: boolean; done: Promise<Run[]> }>>();
+/** What a ledger admission means for the run: PENDING with its slot, or QUEUED at its place in the queue. */
+export const admittedFields = ({ state, queuedAt, admittedAt }: Admission) =>
+  state === "ACTIVE"
+    ? { status: "PENDING" as const, queuedAt, admittedAt }
+    : { status: "QUEUED" as const, queuedAt, admittedAt: null };
+
+/** A promotion statement that reports leftovers runs again; past this, the sweep finishes the job. */
+const PROMOTION_PASSES = 3;
 
 /**
- * Promotes the organisation's oldest QUEUED runs into its free slots. Calls that arrive while a promotion
- * for the same organisation is running in this engine coalesce into one more pass of it, instead of ten
- * finishing runs queueing ten times for the lock.
+ * Releases `runIds` (final, or never written) and promotes into the slots that frees, or into slots a missed
+ * promotion left free when `runIds` is empty. Returns the runs it moved to PENDING and dispatched.
  */
-export function promoteQueuedRuns(deps: EngineDeps, organizationId: string): Promise<Run[]> {
-  let byOrganization = running.get(deps);
-  if (!byOrganization) running.set(deps, (byOrganization = new Map()));
-  const current = byOrganization.get(organizationId);
-  if (current) {
-    current.again = true;
-    return current.done;
+export async function releaseAndPromote(deps: EngineDeps, organizationId: string, runIds: string[]): Promise<Run[]> {
+  const taken: Run[] = [];
+  let released = runIds;
+  for (let pass = 0; pass < PROMOTION_PASSES; pass++) {
+    const { promoted, incomplete } = await deps.admissions.releaseAndPromote(organizationId, released);
+    released = [];
+    for (const { runId, admittedAt } of promoted) {
+      const run = await deps.runs.updateRun(runId, { status: "PENDING", admittedAt }, ["QUEUED"]);
+      if (run) taken.push(run);
+    }
+    if (!incomplete) break;
   }
-  const entry = { again: true, done: Promise.resolve<Run[]>([]) };
-  entry.done = (async () => {
-    const promoted: Run[] = [];
-    try {
-      while (entry.again) {
-        entry.again = false;
-        promoted.push(...(await promoteOnce(deps, organizationId)));
-      }
-      return promoted;
-    } finally {
-      byOrganization.delete(organizationId);
-    }
-  })();
-  byOrganization.set(organizationId, entry);
-  return entry.done;
+  return startPromoted(deps, taken);
 }
 
-async function promoteOnce(deps: EngineDeps, organizationId: string): Promise<Run[]> {
-  const expired: Run[] = [];
-  const promoted = await deps.controlPlane.withOrganizationLock(organizationId, async ({ concurrencyLimit, activeInLegacy }) => {
-    const free = concurrencyLimit - activeInLegacy - (await deps.runs.countActiveRuns(organizationId, ["new"]));
-    if (free <= 0) return [];
-    const taken: Run[] = [];
-    const now = new Date();
-    for (const run of await deps.runs.oldestQueuedRuns(organizationId, free)) {
-      if (run.expiresAt && run.expiresAt <= now) {
-        expired.push(run);
-        continue;
-      }
-      const updated = await deps.runs.updateRun(run.id, { status: "PENDING", admittedAt: new Date() }, ["QUEUED"]);
-      if (updated) taken.push(updated);
-    }
-    return taken;
-  });
+/** Promoted runs past their ttl expire (which frees their slots again); the others are dispatched. */
+async function startPromoted(deps: EngineDeps, runs: Run[]): Promise<Run[]> {
+  const now = new Date();
+  const expired = runs.filter((run) => run.expiresAt && run.expiresAt <= now);
+  const started = runs.filter((run) => !expired.includes(run));
   await Promise.all(expired.map((run) => finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })));
-  await dispatchOrLeaveForSweep(deps, promoted);
-  return promoted;
+  await dispatchOrLeaveForSweep(deps, started);
+  return started;
 }
 
-export async function admitDelayedRun(deps: EngineDeps, run: Pick<Run, "id" | "organizationId">): Promise<Run | undefined> {
-  const admitted = await admit(deps, run.organizationId, 1, ([status]) =>
-    deps.runs.updateRun(run.id, { status, ...admissionTimes(status!, Date.now()) }, ["DELAYED"]),
+/**
+ * The other side of a promotion's compare-and-set: runs just written QUEUED whose ledger rows were flipped
+ * ACTIVE meanwhile move to PENDING here. Returns `runs` as they are now; the caller dispatches the PENDING ones.
+ */
+export async function reconcileQueued(deps: EngineDeps, runs: Run[]): Promise<Run[]> {
+  const queued = runs.filter((run) => run.status === "QUEUED").map((run) => run.id);
+  if (queued.length === 0) return runs;
+  const rows = await deps.admissions.find(queued);
+  return Promise.all(
+    runs.map(async (run) => {
+      const row = rows.get(run.id);
+      if (run.status !== "QUEUED" || row?.state !== "ACTIVE") return run;
+      return (await deps.runs.updateRun(run.id, { status: "PENDING", admittedAt: row.admittedAt }, ["QUEUED"])) ?? run;
+    }),
   );
-  if (admitted) await dispatchOrLeaveForSweep(deps, [admitted]);
-  return admitted;
+}
+
+/** A DELAYED run whose time came is admitted like a new one: its ledger row first, then the run follows. */
+export async function admitDelayedRun(
+  deps: EngineDeps,
+  run: Pick<Run, "id" | "organizationId">,
+): Promise<Run | undefined> {
+  const { admitted } = await deps.admissions.admit({
+    organizationId: run.organizationId,
+    runs: [{ runId: run.id, residency: residencyOf(run.id)! }],
+  });
+  // Another admission of the same run (the sweep and the run's alarm) wrote the row first: follow it.
+  const admission = admitted[0] ?? (await deps.admissions.find([run.id])).get(run.id);
+  if (!admission) return undefined;
+  const updated = await deps.runs.updateRun(run.id, admittedFields(admission), ["DELAYED"]);
+  if (!updated) {
+    // Canceled or expired meanwhile: its own release may have come before our row, so release again.
+    const now = await deps.runs.loadRun(run.id);
+    if (!now || isFinal(now.status)) await releaseAndPromote(deps, run.organizationId, [run.id]);
+    return undefined;
+  }
+  const [current] = await reconcileQueued(deps, [updated]);
+  await dispatchOrLeaveForSweep(deps, [current!]);
+  return current;
 }

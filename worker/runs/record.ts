@@ -1,16 +1,18 @@
 /**
- * Phase 1 of creating a run (DESIGN §2.1): validate, resolve residency and idempotency, and record the run
- * under its organisation's lock as PENDING (a slot is free), QUEUED (the organisation is at its limit) or
- * DELAYED. Nothing leaves the databases here; dispatch is phase 2.
+ * Phase 1 of creating a run (DESIGN §2.1, §11): validate, then one statement on the control plane checks the key
+ * in legacy and admits the run in the admissions ledger as ACTIVE (a slot is free and nothing is queued) or
+ * QUEUED; the run is written next, in its own store, as PENDING or QUEUED. A delayed run is written DELAYED and
+ * admitted when its time comes. Nothing leaves the databases here; dispatch is phase 2.
  */
 import type * as z from "zod";
 import type { TriggerOptions, batchTriggerBodySchema, triggerBodySchema } from "../../schema/api.ts";
 import { TASK_PAYLOADS, isKnownTask } from "../../schema/tasks.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
-import { parseFriendlyId } from "../store/ids.ts";
+import { parseFriendlyId, residencyOf } from "../store/ids.ts";
 import type { Batch, Created, NewBatch, NewBatchItem, NewRun, Owner, Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
+import { admittedFields, reconcileQueued, releaseAndPromote } from "./promote.ts";
 
 const DEFAULT_IDEMPOTENCY_TTL_MS = 30 * 86_400_000;
 
@@ -64,28 +66,30 @@ function runFields(task: string, payload: unknown, options: Omit<TriggerOptions,
 }
 
 /**
- * Decides PENDING or QUEUED for `count` new runs under the organisation's lock and lets `write` record them
- * before the lock is released, so concurrent admissions can never exceed the limit.
+ * Writes what the ledger admitted. If the write fails, or an idempotency key makes it answer with an earlier
+ * record, the ledger rows are released (else the sweep releases them: their runs are missing). QUEUED runs are
+ * then reconciled with the ledger: a promotion may have flipped their rows before they existed.
  */
-export function admit<T>(
+async function writeAdmitted<T>(
   deps: EngineDeps,
   organizationId: string,
-  count: number,
-  write: (statuses: ("PENDING" | "QUEUED")[]) => Promise<T>,
-): Promise<T> {
-  return deps.controlPlane.withOrganizationLock(organizationId, async ({ concurrencyLimit, activeInLegacy }) => {
-    const active = activeInLegacy + (await deps.runs.countActiveRuns(organizationId, ["new"]));
-    const free = Math.max(0, concurrencyLimit - active);
-    return write(Array.from({ length: count }, (_, i) => (i < free ? "PENDING" : "QUEUED")));
-  });
+  runIds: string[],
+  write: () => Promise<Created<T>>,
+  reconcile: (record: T) => Promise<T>,
+): Promise<Created<T>> {
+  let created: Created<T>;
+  try {
+    created = await write();
+  } catch (error) {
+    await releaseAndPromote(deps, organizationId, runIds).catch(() => {});
+    throw error;
+  }
+  if (created.isCached) {
+    await releaseAndPromote(deps, organizationId, runIds);
+    return created;
+  }
+  return { record: await reconcile(created.record), isCached: false };
 }
-
-/** Queue order is (queuedAt, id); items queued together keep their given order one millisecond apart. */
-const queuedAt = (now: number, position: number) => new Date(now + position);
-
-/** The timestamps an admission decision writes. */
-export const admissionTimes = (status: "PENDING" | "QUEUED", now: number, position = 0) =>
-  status === "QUEUED" ? { queuedAt: queuedAt(now, position), admittedAt: null } : { queuedAt: null, admittedAt: new Date(now) };
 
 export async function createRunRecord(
   deps: EngineDeps,
@@ -98,14 +102,28 @@ export async function createRunRecord(
   const parentRunId = parentFriendlyId ? await resolveParent(deps, environment, parentFriendlyId) : undefined;
   const now = Date.now();
   const input: NewRun = { ...ownerOf(environment), ...runFields(task, payload, options, now), parentRunId, status: "PENDING" };
+  const { idempotencyKey: key } = input;
 
-  if (input.idempotencyKey) {
-    const cached = await deps.runs.findRunByIdempotencyKey({ ...input, idempotencyKey: input.idempotencyKey });
+  if (input.delayUntil) {
+    const cached = key && (await deps.runs.findRunByIdempotencyKey({ ...input, idempotencyKey: key }));
     if (cached) return { record: cached, isCached: true };
+    return deps.runs.createRun({ ...input, status: "DELAYED" });
   }
-  if (input.delayUntil) return deps.runs.createRun({ ...input, status: "DELAYED" });
-  return admit(deps, environment.organizationId, 1, ([status]) =>
-    deps.runs.createRun({ ...input, status: status!, ...admissionTimes(status!, now) }),
+  // One statement checks the key in legacy and admits; the run's own store checks it again as it inserts.
+  const id = deps.runs.newRunId(parentRunId);
+  const { admitted, heldRunId } = await deps.admissions.admit({
+    organizationId: environment.organizationId,
+    runs: [{ runId: id, residency: residencyOf(id)! }],
+    idempotency: key ? { environmentId: environment.environmentId, task, key } : undefined,
+  });
+  const held = heldRunId && (await deps.runs.loadRun(heldRunId));
+  if (held) return { record: held, isCached: true };
+  return writeAdmitted(
+    deps,
+    environment.organizationId,
+    [id],
+    () => deps.runs.createRun({ ...input, id, ...admittedFields(admitted[0]!) }, { legacyKeyChecked: true }),
+    async (run) => (await reconcileQueued(deps, [run]))[0]!,
   );
 }
 
@@ -129,15 +147,24 @@ export async function createBatchRecord(
     idempotencyKey: body.idempotencyKey,
     idempotencyKeyExpiresAt: idempotencyExpiry(body.idempotencyKey, undefined, now),
   };
-  const immediate = items.filter((item) => !item.delayUntil).length;
-  return admit(deps, environment.organizationId, immediate, (statuses) => {
-    let next = 0;
-    const admitted: NewBatchItem[] = items.map((item) => {
-      if (item.delayUntil) return { ...item, status: "DELAYED" };
-      const position = next++;
-      const status = statuses[position]!;
-      return { ...item, status, ...admissionTimes(status, now, position) };
-    });
-    return deps.runs.createBatch(batch, admitted);
+  const immediate = items.flatMap((item) => (item.delayUntil ? [] : [deps.runs.newRunId(parentRunId)]));
+  const { admitted } = immediate.length
+    ? await deps.admissions.admit({
+        organizationId: environment.organizationId,
+        runs: immediate.map((runId) => ({ runId, residency: residencyOf(runId)! })),
+      })
+    : { admitted: [] };
+  let next = 0;
+  const admittedItems: NewBatchItem[] = items.map((item) => {
+    if (item.delayUntil) return { ...item, status: "DELAYED" };
+    const admission = admitted[next++]!;
+    return { ...item, id: admission.runId, ...admittedFields(admission) };
   });
+  return writeAdmitted(
+    deps,
+    environment.organizationId,
+    immediate,
+    () => deps.runs.createBatch(batch, admittedItems),
+    async ({ batch, runs }) => ({ batch, runs: await reconcileQueued(deps, runs) }),
+  );
 }

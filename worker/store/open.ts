@@ -3,14 +3,14 @@
  * over both run stores and the control plane. In a Worker a pool must not outlive its unit of work; close
  * it at the end.
  *
- * Three pools: the control plane's (auth and organisation locks), and one per run store. Critical sections
- * run under a control-plane connection and query only the run stores' pools, so lock holders and waiters
- * can never take the connections the holder needs.
+ * One pool per database: the legacy run store shares the control plane's, so a request holds at most one
+ * connection to each database (auth, admission and a legacy run's insert go over the same one). No statement
+ * holds a lock across round trips (admission is one statement), so nothing waits for a connection it holds.
  */
 import type { Config } from "../config.ts";
+import { AdmissionLedger } from "./admission-store.ts";
 import { ControlPlaneStore } from "./control-plane-store.ts";
 import { openPool } from "./database.ts";
-import type { Residency } from "./ids.ts";
 import { GitHubStore } from "./github-store.ts";
 import { PostgresRunStore } from "./postgres-store.ts";
 import { RoutingRunStore } from "./routing-store.ts";
@@ -19,9 +19,10 @@ import { SuiteStore } from "./suite-store.ts";
 export interface Stores {
   runs: RoutingRunStore;
   controlPlane: ControlPlaneStore;
+  admissions: AdmissionLedger;
   suites: SuiteStore;
   github: GitHubStore;
-  /** Starts connecting to the store new runs go to now, while the request authenticates on the control plane. */
+  /** Starts connecting to run-ops when new runs go there, while the request authenticates on the control plane. */
   warm(): void;
   close(): Promise<void>;
 }
@@ -33,24 +34,29 @@ export function openStores(config: Config): Stores {
     pools.push(pool);
     return pool;
   };
-  const runStore = (residency: Residency, url: string, replicaUrl?: string) =>
-    new PostgresRunStore(residency, open(url), replicaUrl ? open(replicaUrl) : undefined);
+  const replica = (url?: string) => (url ? open(url) : undefined);
 
   const controlPlanePool = open(config.LEGACY_DATABASE_URL);
   const runs = new RoutingRunStore(
     {
-      legacy: runStore("legacy", config.LEGACY_DATABASE_URL, config.LEGACY_REPLICA_URL),
-      new: config.RUNOPS_DATABASE_URL ? runStore("new", config.RUNOPS_DATABASE_URL, config.RUNOPS_REPLICA_URL) : undefined,
+      legacy: new PostgresRunStore("legacy", controlPlanePool, replica(config.LEGACY_REPLICA_URL)),
+      new: config.RUNOPS_DATABASE_URL
+        ? new PostgresRunStore("new", open(config.RUNOPS_DATABASE_URL), replica(config.RUNOPS_REPLICA_URL))
+        : undefined,
     },
     { splitEnabled: config.RUN_OPS_SPLIT_ENABLED },
   );
   return {
     runs,
     controlPlane: new ControlPlaneStore(controlPlanePool),
+    admissions: new AdmissionLedger(controlPlanePool),
     suites: new SuiteStore(controlPlanePool),
     github: new GitHubStore(controlPlanePool),
     warm: () => {
-      runs.warmPool()?.connect().then(
+      // Auth is connecting the control plane's pool already; a second connection there would be one too many.
+      const pool = runs.warmPool();
+      if (pool === controlPlanePool) return;
+      pool.connect().then(
         (client) => client.release(),
         () => {}, // the first real query reports the failure
       );

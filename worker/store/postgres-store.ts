@@ -7,7 +7,6 @@ import {
   and,
   arrayContains,
   asc,
-  count,
   desc,
   eq,
   inArray,
@@ -22,7 +21,7 @@ import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
 import type { PgDatabase } from "drizzle-orm/pg-core";
 import type { RunStatus } from "../../schema/contracts.ts";
 import * as runOps from "../../schema/run-ops.ts";
-import { ACTIVE_STATUSES, releasesIdempotencyKey } from "../runs/transitions.ts";
+import { releasesIdempotencyKey } from "../runs/transitions.ts";
 import type { Pool } from "@neondatabase/serverless";
 import { type Database, database } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
@@ -206,6 +205,11 @@ export class PostgresRunStore {
     return this.guard(() => this.reader.select().from(runs).where(and(eq(runs.environmentId, environmentId), inArray(runs.id, ids))));
   }
 
+  loadRuns(ids: string[]): Promise<Run[]> {
+    if (ids.length === 0) return Promise.resolve([]);
+    return this.guard(() => this.writer.select().from(runs).where(inArray(runs.id, ids)));
+  }
+
   findBatch(environmentId: string, id: string, fresh = false): Promise<{ batch: Batch; runs: Run[] } | undefined> {
     const db = fresh ? this.writer : this.reader;
     return this.guard(async () => {
@@ -297,33 +301,14 @@ export class PostgresRunStore {
     );
   }
 
-  /** Read from the writer: admission decisions must see every committed start. */
-  countActiveRuns(organizationId: string): Promise<number> {
-    return this.guard(async () => {
-      const [row] = await this.writer
-        .select({ active: count() })
-        .from(runs)
-        .where(and(eq(runs.organizationId, organizationId), inArray(runs.status, [...ACTIVE_STATUSES])));
-      return row?.active ?? 0;
-    });
-  }
-
-  oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]> {
+  oldestQueuedRuns(limit: number): Promise<Run[]> {
     return this.guard(() =>
       this.writer
         .select()
         .from(runs)
-        .where(and(eq(runs.organizationId, organizationId), eq(runs.status, "QUEUED")))
+        .where(eq(runs.status, "QUEUED"))
         .orderBy(asc(runs.queuedAt), asc(runs.id))
         .limit(limit),
-    );
-  }
-
-  organizationsWithQueuedRuns(): Promise<string[]> {
-    return this.guard(async () =>
-      (await this.writer.selectDistinct({ organizationId: runs.organizationId }).from(runs).where(eq(runs.status, "QUEUED"))).map(
-        (row) => row.organizationId,
-      ),
     );
   }
 

@@ -25,11 +25,11 @@ import type {
   Waitpoint,
   WaitpointResult,
   Completion,
+  CreateOptions,
 } from "./run-store.ts";
 
 const compareIds = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const byNewestFirst = (a: Run, b: Run) => b.createdAt.getTime() - a.createdAt.getTime() || compareIds(b.id, a.id);
-const byQueueOrder = (a: Run, b: Run) => (a.queuedAt?.getTime() ?? 0) - (b.queuedAt?.getTime() ?? 0) || compareIds(a.id, b.id);
 
 /** base64url, so a cursor needs no escaping in a query string. */
 export function encodeCursor(position: ListPosition): string {
@@ -90,19 +90,30 @@ export class RoutingRunStore implements RunStore {
     return undefined;
   }
 
-  async createRun(input: NewRun): Promise<Created<Run>> {
+  newRunId(parentRunId?: string): string {
+    return mintId(residencyForRun(this.policy, parentRunId));
+  }
+
+  async createRun({ id, ...input }: NewRun, { legacyKeyChecked = false }: CreateOptions = {}): Promise<Created<Run>> {
     const residency = residencyForRun(this.policy, input.parentRunId);
-    if (input.idempotencyKey && residency === "new") {
+    if (input.idempotencyKey && residency === "new" && !legacyKeyChecked) {
       const earlier = await this.stores.legacy.findRunByIdempotencyKey(input.environmentId, input.task, input.idempotencyKey);
       if (earlier) return { record: earlier, isCached: true };
     }
-    return this.store(residency).insertRun(mintId(residency), input);
+    return this.store(residency).insertRun(this.ownId(residency, id), input);
   }
 
   createBatch(input: NewBatch, items: NewBatchItem[]): Promise<Created<{ batch: Batch; runs: Run[] }>> {
     const residency = residencyForRun(this.policy, input.parentRunId);
-    const withIds = items.map((item) => ({ id: mintId(residency), input: item }));
+    const withIds = items.map(({ id, ...item }) => ({ id: this.ownId(residency, id), input: item }));
     return this.store(residency).insertBatch(mintId(residency), input, withIds);
+  }
+
+  /** A pre-minted id must name the store the run goes to: a run never lives where its id does not say. */
+  private ownId(residency: Residency, id: string | undefined): string {
+    if (id === undefined) return mintId(residency);
+    if (residencyOf(id) !== residency) throw new InvalidIdError(`run id ${id} does not belong in ${residency}`);
+    return id;
   }
 
   async findRun(environmentId: string, runId: string, read: ReadOptions = {}): Promise<Run | undefined> {
@@ -121,6 +132,14 @@ export class RoutingRunStore implements RunStore {
     }
     const found = await Promise.all(
       [...partitions].map(([residency, ids]) => this.store(residency).findRuns(environmentId, ids)),
+    );
+    return found.flat();
+  }
+
+  async loadRuns(runIds: string[]): Promise<Run[]> {
+    const partitions = Map.groupBy(runIds, (id) => residencyOf(id));
+    const found = await Promise.all(
+      [...partitions].flatMap(([residency, ids]) => (residency ? [this.store(residency).loadRuns(ids)] : [])),
     );
     return found.flat();
   }
@@ -167,25 +186,13 @@ export class RoutingRunStore implements RunStore {
     return (await this.storeOf(runId)?.listSteps(runId)) ?? [];
   }
 
-  async countActiveRuns(organizationId: string, stores: readonly Residency[] = ["legacy", "new"]): Promise<number> {
-    const counted = this.all().filter((store) => stores.includes(store.residency));
-    const counts = await Promise.all(counted.map((store) => store.countActiveRuns(organizationId)));
-    return counts.reduce((sum, n) => sum + n, 0);
-  }
-
   /** The pool new root runs are written through, to connect ahead of the first query. */
   warmPool() {
     return this.store(residencyForRun(this.policy)).pool;
   }
 
-  async oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]> {
-    const rows = await Promise.all(this.all().map((store) => store.oldestQueuedRuns(organizationId, limit)));
-    return rows.flat().sort(byQueueOrder).slice(0, limit);
-  }
-
-  async organizationsWithQueuedRuns(): Promise<string[]> {
-    const rows = await Promise.all(this.all().map((store) => store.organizationsWithQueuedRuns()));
-    return [...new Set(rows.flat())];
+  async oldestQueuedRuns(limit: number): Promise<Run[]> {
+    return (await Promise.all(this.all().map((store) => store.oldestQueuedRuns(limit)))).flat();
   }
 
   async findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]> {

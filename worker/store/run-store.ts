@@ -3,7 +3,6 @@
  * Implemented by RoutingRunStore over two PostgresRunStores; no caller talks to a database client.
  */
 import type { RunStatus } from "../../schema/contracts.ts";
-import type { Residency } from "./ids.ts";
 import type { batches, runs, stepResults, waitpoints } from "../../schema/run-ops.ts";
 
 export type Run = typeof runs.$inferSelect;
@@ -26,6 +25,8 @@ export interface Idempotency {
 }
 
 export interface NewRun extends Owner, Idempotency {
+  /** Minted beforehand by `newRunId` when the run was admitted first; else minted here. */
+  id?: string;
   task: string;
   status: RunStatus;
   payload?: unknown;
@@ -124,8 +125,18 @@ export interface ReadOptions {
   fresh?: boolean;
 }
 
+export interface CreateOptions {
+  /**
+   * The caller has already looked the key up in legacy (admission does, in its statement): while the split is on,
+   * the key is then only checked, by its unique index, where the run is written.
+   */
+  legacyKeyChecked?: boolean;
+}
+
 export interface RunStore {
-  createRun(input: NewRun): Promise<Created<Run>>;
+  /** The id a new run (a child of `parentRunId`, if given) gets: its shape names the store that will own it. */
+  newRunId(parentRunId?: string): string;
+  createRun(input: NewRun, options?: CreateOptions): Promise<Created<Run>>;
   /** The unexpired run holding this key where a new run would live (and in legacy while the split is on). */
   findRunByIdempotencyKey(input: Pick<NewRun, "environmentId" | "task" | "parentRunId"> & { idempotencyKey: string }): Promise<Run | undefined>;
   /** The batch and all its items, in the parent's store, as one transaction. */
@@ -135,6 +146,8 @@ export interface RunStore {
   loadRun(runId: string): Promise<Run | undefined>;
   /** Reads a set of runs with one query per store. */
   findRuns(environmentId: string, runIds: string[]): Promise<Run[]>;
+  /** Unscoped, from the writers: only for ids from a trusted source (the admissions ledger). */
+  loadRuns(runIds: string[]): Promise<Run[]>;
   findBatch(environmentId: string, batchId: string, read?: ReadOptions): Promise<{ batch: Batch; runs: Run[] } | undefined>;
   /** Both stores merged by (createdAt desc, id desc); the cursor is opaque. */
   listRuns(environmentId: string, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<Page<Run>>;
@@ -152,11 +165,8 @@ export interface RunStore {
   /** One attempt's step results, replacing an earlier report of the same attempt. */
   recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void>;
   listSteps(runId: string): Promise<StepResult[]>;
-  /** Runs holding a concurrency slot, counted in the given stores (default: both). */
-  countActiveRuns(organizationId: string, stores?: readonly Residency[]): Promise<number>;
-  /** The organisation's QUEUED runs in the order they queued (queuedAt, id), across both stores. */
-  oldestQueuedRuns(organizationId: string, limit: number): Promise<Run[]>;
-  organizationsWithQueuedRuns(): Promise<string[]>;
+  /** The oldest QUEUED runs of each store, by (queuedAt, id): the sweep gives those without a ledger row one. */
+  oldestQueuedRuns(limit: number): Promise<Run[]>;
   /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched, DEQUEUED never claimed. */
   findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]>;
   /** Final runs that ended before `completedBefore` and were never settled (oldest first, per store). */

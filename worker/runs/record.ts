@@ -3,7 +3,7 @@
  * under its organisation's lock as PENDING (a slot is free), QUEUED (the organisation is at its limit) or
  * DELAYED. Nothing leaves the databases here; dispatch is phase 2.
  */
-import type * as z from "zod";
+import type * as z from "../../schema/zod.ts";
 import type { TriggerOptions, batchTriggerBodySchema, triggerBodySchema } from "../../schema/api.ts";
 import { TASK_PAYLOADS, isKnownTask } from "../../schema/tasks.ts";
 import { ProblemError, notFound } from "../problem.ts";

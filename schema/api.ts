@@ -1,5 +1,5 @@
 /** Request bodies and queries of the public HTTP API (DESIGN §8), validated at the Worker's edge. */
-import * as z from "zod";
+import * as z from "./zod.ts";
 import { RUN_STATUSES } from "./contracts.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
 import { repositorySchema } from "./github.ts";
@@ -8,23 +8,24 @@ import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
 const MAX_TAGS = 10;
 const tag = text(128);
-const friendlyRunId = z.string().min(1).max(100);
+const friendlyRunId = z.string().check(z.minLength(1), z.maxLength(100));
+const tags = z.array(tag).check(z.maxLength(MAX_TAGS));
 
 export const triggerOptionsSchema = z.strictObject({
-  idempotencyKey: text(256).optional(),
-  idempotencyKeyTTL: durationSchema.optional(),
-  delay: pointInTimeSchema.optional(),
-  ttl: durationSchema.optional(),
-  tags: z.array(tag).max(MAX_TAGS).optional(),
-  metadata: z.record(z.string(), z.unknown()).refine(isStorableJson, STORABLE).optional(),
-  maxAttempts: z.int().min(1).max(10).optional(),
-  parentRunId: friendlyRunId.optional(),
+  idempotencyKey: z.optional(text(256)),
+  idempotencyKeyTTL: z.optional(durationSchema),
+  delay: z.optional(pointInTimeSchema),
+  ttl: z.optional(durationSchema),
+  tags: z.optional(tags),
+  metadata: z.optional(z.record(z.string(), z.unknown()).check(z.refine(isStorableJson, STORABLE))),
+  maxAttempts: z.optional(z.int().check(z.minimum(1), z.maximum(10))),
+  parentRunId: z.optional(friendlyRunId),
 });
 export type TriggerOptions = z.infer<typeof triggerOptionsSchema>;
 
 export const triggerBodySchema = z.strictObject({
-  payload: json.optional(),
-  options: triggerOptionsSchema.optional(),
+  payload: z.optional(json),
+  options: z.optional(triggerOptionsSchema),
 });
 
 export const MAX_BATCH_ITEMS = 500;
@@ -34,48 +35,54 @@ export const batchTriggerBodySchema = z.strictObject({
     .array(
       z.strictObject({
         task: text(100),
-        payload: json.optional(),
-        options: triggerOptionsSchema.omit({ parentRunId: true }).optional(),
+        payload: z.optional(json),
+        options: z.optional(z.omit(triggerOptionsSchema, { parentRunId: true })),
       }),
     )
-    .min(1)
-    .max(MAX_BATCH_ITEMS),
-  parentRunId: friendlyRunId.optional(),
-  idempotencyKey: text(256).optional(),
+    .check(z.minLength(1), z.maxLength(MAX_BATCH_ITEMS)),
+  parentRunId: z.optional(friendlyRunId),
+  idempotencyKey: z.optional(text(256)),
 });
 
-const csv = <T extends z.ZodType<unknown, string>>(item: T) =>
-  z
-    .string()
-    .transform((value) => value.split(",").filter(Boolean))
-    .pipe(z.array(item).max(20));
+const csv = <T extends z.ZodMiniType<unknown, string>>(item: T) =>
+  z.pipe(
+    z.pipe(z.string(), z.transform((value: string) => value.split(",").filter(Boolean))),
+    z.array(item).check(z.maxLength(20)),
+  );
 
 export const listRunsQuerySchema = z.strictObject({
-  status: csv(z.enum(RUN_STATUSES)).optional(),
-  task: text(100).optional(),
-  tag: tag.optional(),
-  batchId: z.string().min(1).max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(25),
-  cursor: z.string().min(1).max(200).optional(),
+  status: z.optional(csv(z.enum(RUN_STATUSES))),
+  task: z.optional(text(100)),
+  tag: z.optional(tag),
+  batchId: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  limit: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(100)), 25),
+  cursor: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
 });
 
 export const createTokenBodySchema = z.strictObject({
-  timeout: pointInTimeSchema.optional(),
-  idempotencyKey: text(256).optional(),
-  tags: z.array(tag).max(MAX_TAGS).optional(),
+  timeout: z.optional(pointInTimeSchema),
+  idempotencyKey: z.optional(text(256)),
+  tags: z.optional(tags),
 });
+
+const waitRefs = (item: z.ZodMiniString<string>) => z.optional(z.array(item).check(z.minLength(1), z.maxLength(20)));
 
 /** What an executing run waits on (the executor's `/internal/runs/:id/wait`): at least one of them. */
 export const waitBodySchema = z
   .strictObject({
-    tokens: z.array(z.string().min(1).max(100)).min(1).max(20).optional(),
-    until: pointInTimeSchema.optional(),
-    runs: z.array(friendlyRunId).min(1).max(20).optional(),
-    batch: z.string().min(1).max(100).optional(),
+    tokens: waitRefs(z.string().check(z.minLength(1), z.maxLength(100))),
+    until: z.optional(pointInTimeSchema),
+    runs: waitRefs(friendlyRunId),
+    batch: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
   })
-  .refine((body) => Object.values(body).some((value) => value !== undefined), "Wait on tokens, until, runs or a batch");
+  .check(
+    z.refine(
+      (body) => Object.values(body).some((value) => value !== undefined),
+      "Wait on tokens, until, runs or a batch",
+    ),
+  );
 
-export const completeTokenBodySchema = z.strictObject({ data: json.optional() });
+export const completeTokenBodySchema = z.strictObject({ data: z.optional(json) });
 
 /** A callback's body is the token's output, whatever JSON it is (as long as Postgres can store it). */
 export const callbackBodySchema = json;
@@ -86,36 +93,44 @@ export type SuiteTrigger = (typeof SUITE_TRIGGERS)[number];
 
 
 /** A suite's case: the case language, plus whether it runs (a disabled case is kept but skipped). */
-const suiteCaseSchema = z.preprocess(
-  (value) => {
+const suiteCaseSchema = z.pipe(
+  z.transform((value: unknown) => {
     if (!value || typeof value !== "object" || Array.isArray(value)) return { case: value };
     const { enabled, ...rest } = value as Record<string, unknown>;
     return { enabled, case: rest };
-  },
-  z.object({ enabled: z.boolean().default(true), case: caseSchema }),
+  }),
+  z.object({ enabled: z._default(z.boolean(), true), case: caseSchema }),
 );
+
+const webUrl = z.url({ protocol: /^https?$/ }).check(z.maxLength(2_000));
+/** Without its default: a suite update changes the triggers only when it names them. */
+const triggers = z.array(z.enum(SUITE_TRIGGERS)).check(z.maxLength(SUITE_TRIGGERS.length));
 
 const suiteFields = {
   name: text(200),
   repository: repositorySchema,
-  baseUrl: z.url({ protocol: /^https?$/ }).max(2_000),
-  triggers: z.array(z.enum(SUITE_TRIGGERS)).max(SUITE_TRIGGERS.length).default(["pull_request"]),
+  baseUrl: webUrl,
+  triggers: z._default(triggers, ["pull_request"]),
   cases: z
     .array(suiteCaseSchema)
-    .min(1)
-    .max(200)
-    .refine((cases) => new Set(cases.map((item) => item.case.name)).size === cases.length, "case names must be unique within a suite"),
+    .check(
+      z.minLength(1),
+      z.maxLength(200),
+      z.refine(
+        (cases) => new Set(cases.map((item) => item.case.name)).size === cases.length,
+        "case names must be unique within a suite",
+      ),
+    ),
 };
 
 export const createSuiteBodySchema = z.strictObject(suiteFields);
 export type SuiteInput = z.infer<typeof createSuiteBodySchema>;
 export const updateSuiteBodySchema = z
-  .strictObject({ ...suiteFields, triggers: suiteFields.triggers.removeDefault() })
-  .partial()
-  .refine((patch) => Object.keys(patch).length > 0, "send at least one field to change");
+  .partial(z.strictObject({ ...suiteFields, triggers }))
+  .check(z.refine((patch) => Object.keys(patch).length > 0, "send at least one field to change"));
 
 export const startSuiteRunBodySchema = z.strictObject({
-  sha: z.string().regex(/^[0-9a-f]{40}$/, "expected a 40-character commit SHA").optional(),
-  ref: text(255).optional(),
-  baseUrl: z.url({ protocol: /^https?$/ }).max(2_000).optional(),
+  sha: z.optional(z.string().check(z.regex(/^[0-9a-f]{40}$/, "expected a 40-character commit SHA"))),
+  ref: z.optional(text(255)),
+  baseUrl: z.optional(webUrl),
 });

@@ -2,7 +2,7 @@
  * Messages and values that cross a process boundary (Worker ↔ queue ↔ executor), validated on both sides.
  * No database or runtime imports here: the executor and the Worker both load this file.
  */
-import * as z from "zod";
+import * as z from "./zod.ts";
 import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
 export const RUN_STATUSES = [
@@ -39,12 +39,12 @@ export const MAX_ARTIFACTS_PER_ATTEMPT = MAX_STEP_SCREENSHOTS + 1;
 
 /** One message on the `run-dispatch` queue: everything the executor needs to claim a run. */
 export const dispatchMessageSchema = z.object({
-  runId: z.string().min(1),
+  runId: z.string().check(z.minLength(1)),
   task: taskSchema,
   /** The attempt this dispatch is for: claiming it again (a redelivered message) is refused. */
-  attempt: z.int().min(1),
+  attempt: z.int().check(z.minimum(1)),
   /** Run-scoped bearer token for the executor's calls to /internal/runs/:runId/*. */
-  token: z.string().min(1),
+  token: z.string().check(z.minLength(1)),
   dispatchedAt: z.iso.datetime(),
 });
 export type DispatchMessage = z.infer<typeof dispatchMessageSchema>;
@@ -53,30 +53,29 @@ export type DispatchMessage = z.infer<typeof dispatchMessageSchema>;
 export const runEventsSchema = z.strictObject({
   events: z
     .array(z.strictObject({ type: z.enum(["step", "log"]), data: z.record(z.string(), json) }))
-    .min(1)
-    .max(100),
+    .check(z.minLength(1), z.maxLength(100)),
 });
 
 /** One step's result in an attempt, as the executor reports it and the store keeps it. */
 export const stepReportSchema = z.strictObject({
-  index: z.int().min(0).max(999),
+  index: z.int().check(z.minimum(0), z.maximum(999)),
   action: text(50),
-  label: text(300).nullish(),
+  label: z.nullish(text(300)),
   status: z.enum(STEP_STATUSES),
-  durationMs: z.int().min(0).nullish(),
-  error: text(10_000).nullish(),
+  durationMs: z.nullish(z.int().check(z.minimum(0))),
+  error: z.nullish(text(10_000)),
   /** An artifact key this run's upload returned. */
-  screenshotKey: text(300).nullish(),
+  screenshotKey: z.nullish(text(300)),
 });
 export type StepReport = z.infer<typeof stepReportSchema>;
 
 /** The end of an attempt (`/internal/runs/:runId/complete`). */
 export const runCompletionSchema = z.strictObject({
   status: z.enum(["COMPLETED", "FAILED", "TIMED_OUT"]),
-  output: json.optional(),
-  error: z.looseObject({ message: text(10_000) }).refine(isStorableJson, STORABLE).optional(),
+  output: z.optional(json),
+  error: z.optional(z.looseObject({ message: text(10_000) }).check(z.refine(isStorableJson, STORABLE))),
   /** A failure worth another attempt (navigation error, crash), as opposed to an assertion. */
-  retryable: z.boolean().default(false),
-  steps: z.array(stepReportSchema).max(1_000).default([]),
+  retryable: z._default(z.boolean(), false),
+  steps: z._default(z.array(stepReportSchema).check(z.maxLength(1_000)), []),
 });
 export type RunCompletion = z.infer<typeof runCompletionSchema>;

@@ -1,5 +1,5 @@
 /** Values Postgres can store, checked at the edge so bad input is a 422 and never a database error. */
-import * as z from "zod";
+import * as z from "./zod.ts";
 
 /**
  * Postgres stores neither NUL characters nor unpaired surrogates (text or jsonb), and refuses very deep
@@ -24,6 +24,7 @@ export function cutText(value: string, max: number): string {
   return value.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
 }
 
-export const text = (max: number) => z.string().min(1).max(max).refine(isStorableText, STORABLE);
-export const json = z.unknown().refine(isStorableJson, STORABLE);
+export const text = (max: number) =>
+  z.string().check(z.minLength(1), z.maxLength(max), z.refine(isStorableText, STORABLE));
+export const json = z.unknown().check(z.refine(isStorableJson, STORABLE));
 

@@ -2,15 +2,15 @@
  * The tasks the executor can run and the payload each takes (DESIGN §8). A trigger for any other task is a
  * 404; a payload that does not fit is a 422 at trigger time, not a failed run later.
  */
-import * as z from "zod";
+import * as z from "./zod.ts";
 import { caseSchema } from "./steps.ts";
 
 export const httpCheckPayloadSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
-  method: z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]).default("GET"),
-  expectStatus: z.int().min(100).max(599).default(200),
-  expectBodyContains: z.string().max(10_000).optional(),
-  timeoutMs: z.int().min(100).max(120_000).default(10_000),
+  method: z._default(z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]), "GET"),
+  expectStatus: z._default(z.int().check(z.minimum(100), z.maximum(599)), 200),
+  expectBodyContains: z.optional(z.string().check(z.maxLength(10_000))),
+  timeoutMs: z._default(z.int().check(z.minimum(100), z.maximum(120_000)), 10_000),
 });
 export type HttpCheckPayload = z.infer<typeof httpCheckPayloadSchema>;
 
@@ -35,7 +35,7 @@ export const httpCheckResultSchema = z.discriminatedUnion("ok", [
   z.object({
     ok: z.literal(false),
     retryable: z.boolean(),
-    error: z.object({ message: z.string(), status: z.int().optional() }),
+    error: z.object({ message: z.string(), status: z.optional(z.int()) }),
   }),
 ]);
 export type HttpCheckResult = z.infer<typeof httpCheckResultSchema>;

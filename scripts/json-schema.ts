@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import * as z from "zod";
+import * as z from "../schema/zod.ts";
 import { caseSchema } from "../schema/steps.ts";
 
 export const CASE_SCHEMA_PATH = fileURLToPath(new URL("../schema/case.schema.json", import.meta.url));

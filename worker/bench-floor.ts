@@ -6,7 +6,7 @@
  * every later call is exactly one statement.
  */
 import type { Context } from "hono";
-import * as z from "zod";
+import * as z from "../schema/zod.ts";
 import { problemResponse } from "./problem.ts";
 import type { AppEnv } from "./routes/context.ts";
 import { openPool } from "./store/database.ts";

@@ -1,13 +1,13 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import * as z from "zod";
+import type * as z from "../../schema/zod.ts";
 import { caseSchema, stepSchema } from "../../schema/steps.ts";
 import { browserCasePayloadSchema } from "../../schema/tasks.ts";
 import { interpolate, TemplateError } from "../../schema/templates.ts";
 import { CASE_SCHEMA_PATH, caseJsonSchema } from "../../scripts/json-schema.ts";
 
 /** Each zod issue as "path: message". */
-function problems(schema: z.ZodType, input: unknown): string[] {
+function problems(schema: z.ZodMiniType, input: unknown): string[] {
   const parsed = schema.safeParse(input);
   return parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 }

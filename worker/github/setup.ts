@@ -9,7 +9,7 @@
  * it merely guessed. An installation bound to another organisation is never moved.
  */
 import type { Context } from "hono";
-import * as z from "zod";
+import * as z from "../../schema/zod.ts";
 import type { Config } from "../config.ts";
 import { ProblemError, problemResponse } from "../problem.ts";
 import type { AppEnv } from "../routes/context.ts";
@@ -21,18 +21,21 @@ const STATE_TTL_SECONDS = 600;
 const MAX_INSTALLATION_PAGES = 10;
 
 const setupQuerySchema = z.object({
-  installation_id: z.string().regex(/^[1-9]\d{0,15}$/, "must be GitHub's installation id").transform(Number),
-  state: z.string().min(1).max(2_000),
-  code: z.string().min(1).max(200).optional(),
-  setup_action: z.string().max(50).optional(),
+  installation_id: z.pipe(
+    z.string().check(z.regex(/^[1-9]\d{0,15}$/, "must be GitHub's installation id")),
+    z.transform(Number),
+  ),
+  state: z.string().check(z.minLength(1), z.maxLength(2_000)),
+  code: z.optional(z.string().check(z.minLength(1), z.maxLength(200))),
+  setup_action: z.optional(z.string().check(z.maxLength(50))),
 });
 
-const tokenAnswerSchema = z.object({ access_token: z.string().min(1) });
+const tokenAnswerSchema = z.object({ access_token: z.string().check(z.minLength(1)) });
 const installationsPageSchema = z.object({
   installations: z.array(
     z.looseObject({
       id: z.int(),
-      account: z.looseObject({ login: z.string().max(100), type: z.string().max(100) }),
+      account: z.looseObject({ login: z.string().check(z.maxLength(100)), type: z.string().check(z.maxLength(100)) }),
       repository_selection: z.enum(["all", "selected"]),
     }),
   ),

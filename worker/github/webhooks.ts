@@ -6,7 +6,7 @@
  */
 import { verify } from "@octokit/webhooks-methods";
 import type { Context } from "hono";
-import * as z from "zod";
+import * as z from "../../schema/zod.ts";
 import type { SuiteTrigger } from "../../schema/api.ts";
 import { sha256Hex } from "../../schema/digest.ts";
 import { repositorySchema } from "../../schema/github.ts";
@@ -19,39 +19,52 @@ import type { InstallationFacts } from "../store/github-store.ts";
 import { parseFriendlyId } from "../store/ids.ts";
 import { targetUrlRefusal } from "../../schema/egress.ts";
 
-const repository = z.looseObject({ full_name: repositorySchema, default_branch: z.string().max(300).optional() });
-const installation = z.looseObject({ id: z.int() }).optional();
-const sha = z.string().regex(/^[0-9a-f]{40}$/i);
+const ref = z.string().check(z.maxLength(300));
+const repository = z.looseObject({ full_name: repositorySchema, default_branch: z.optional(ref) });
+const installation = z.optional(z.looseObject({ id: z.int() }));
+const sha = z.string().check(z.regex(/^[0-9a-f]{40}$/i));
 const installationFacts = z.looseObject({
   id: z.int(),
-  account: z.looseObject({ login: z.string().max(100), type: z.string().max(100) }),
-  repository_selection: z.enum(["all", "selected"]).optional(),
+  account: z.looseObject({ login: z.string().check(z.maxLength(100)), type: z.string().check(z.maxLength(100)) }),
+  repository_selection: z.optional(z.enum(["all", "selected"])),
 });
-const repositoryList = z.array(z.looseObject({ full_name: z.string().max(300) })).max(10_000);
+const repositoryList = z.array(z.looseObject({ full_name: ref })).check(z.maxLength(10_000));
 
 const payloads = {
   pull_request: z.looseObject({
     action: z.string(),
     repository,
     installation,
-    pull_request: z.looseObject({ number: z.int(), head: z.looseObject({ sha, ref: z.string().max(300) }) }),
+    pull_request: z.looseObject({ number: z.int(), head: z.looseObject({ sha, ref }) }),
   }),
-  push: z.looseObject({ ref: z.string().max(300), after: z.string(), deleted: z.boolean().optional(), repository, installation }),
+  push: z.looseObject({ ref, after: z.string(), deleted: z.optional(z.boolean()), repository, installation }),
   deployment_status: z.looseObject({
-    action: z.string().optional(),
+    action: z.optional(z.string()),
     repository,
     installation,
-    deployment_status: z.looseObject({ state: z.string(), target_url: z.string().nullish(), environment_url: z.string().nullish() }),
-    deployment: z.looseObject({ id: z.int().optional(), sha, ref: z.string().max(300) }),
+    deployment_status: z.looseObject({
+      state: z.string(),
+      target_url: z.nullish(z.string()),
+      environment_url: z.nullish(z.string()),
+    }),
+    deployment: z.looseObject({ id: z.optional(z.int()), sha, ref }),
   }),
-  check_run: z.looseObject({ action: z.string(), installation, check_run: z.looseObject({ external_id: z.string().nullish() }) }),
-  installation: z.looseObject({ action: z.string(), installation: installationFacts, repositories: repositoryList.nullish() }),
+  check_run: z.looseObject({
+    action: z.string(),
+    installation,
+    check_run: z.looseObject({ external_id: z.nullish(z.string()) }),
+  }),
+  installation: z.looseObject({
+    action: z.string(),
+    installation: installationFacts,
+    repositories: z.nullish(repositoryList),
+  }),
   installation_repositories: z.looseObject({
     action: z.string(),
     installation: installationFacts,
-    repository_selection: z.enum(["all", "selected"]).optional(),
-    repositories_added: repositoryList.default([]),
-    repositories_removed: repositoryList.default([]),
+    repository_selection: z.optional(z.enum(["all", "selected"])),
+    repositories_added: z._default(repositoryList, []),
+    repositories_removed: z._default(repositoryList, []),
   }),
 };
 

@@ -6,7 +6,7 @@
  */
 import { Hono } from "hono";
 import { createMiddleware } from "hono/factory";
-import * as z from "zod";
+import * as z from "../../schema/zod.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
 import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
@@ -71,9 +71,11 @@ const runView = (run: Run) => ({
   maxAttempts: run.maxAttempts,
 });
 
+const claimBodySchema = z.strictObject({ attempt: z.int().check(z.minimum(1)) });
+
 export const internal = new Hono<InternalEnv>()
   .use("/runs/:runId/*", requireRunToken)
-  .post("/runs/:runId/claim", limitBody(MAX_BODY_BYTES), withRun, validate("json", z.strictObject({ attempt: z.int().min(1) })), async (c) => {
+  .post("/runs/:runId/claim", limitBody(MAX_BODY_BYTES), withRun, validate("json", claimBodySchema), async (c) => {
     const { attempt } = c.req.valid("json");
     const claimed = attempt === c.var.attempt ? await c.var.engine.claim(c.var.run, attempt) : undefined;
     const { status, attempt: current } = c.var.run;

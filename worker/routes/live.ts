@@ -4,7 +4,7 @@
  * token; API clients may use their secret key; the executor holding a run, that run's executor token. `?since=N` replays the events after sequence number N.
  */
 import type { Context } from "hono";
-import * as z from "zod";
+import * as z from "../../schema/zod.ts";
 import type { Audience } from "../durable/run-do.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { verifyToken } from "../runs/tokens.ts";
@@ -13,8 +13,8 @@ import { environmentFromKey, unauthorized } from "./auth.ts";
 import type { AppEnv } from "./context.ts";
 
 const liveQuerySchema = z.strictObject({
-  token: z.string().min(1).max(2_000).optional(),
-  since: z.coerce.number().int().min(0).default(0),
+  token: z.optional(z.string().check(z.minLength(1), z.maxLength(2_000))),
+  since: z._default(z.coerce.number().check(z.int(), z.minimum(0)), 0),
 });
 
 /** The handler of `/runs/:runId/live` or `/batches/:batchId/live`. */

@@ -2,10 +2,13 @@
 import { zValidator } from "@hono/zod-validator";
 import type { ValidationTargets } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import type * as z from "zod";
+import type * as z from "../../schema/zod.ts";
 import { problemResponse } from "../problem.ts";
 
-export const validate = <Target extends keyof ValidationTargets, Schema extends z.ZodType>(target: Target, schema: Schema) =>
+export const validate = <Target extends keyof ValidationTargets, Schema extends z.ZodMiniType>(
+  target: Target,
+  schema: Schema,
+) =>
   zValidator(target, schema, (result) => {
     if (result.success) return;
     const first = result.error.issues[0];

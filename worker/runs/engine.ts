@@ -3,7 +3,7 @@
  * finish, sweep), all taking their stores as dependencies. Routes, the queue consumer, RunDO and the cron
  * trigger call this, never the stores' databases.
  */
-import type * as z from "zod";
+import type * as z from "../../schema/zod.ts";
 import type { RunStatus, runCompletionSchema } from "../../schema/contracts.ts";
 import { loadConfig } from "../config.ts";
 import { notFound } from "../problem.ts";

@@ -4,7 +4,7 @@
  * QUEUED; the run is written next, in its own store, as PENDING or QUEUED. A delayed run is written DELAYED and
  * admitted when its time comes. Nothing leaves the databases here; dispatch is phase 2.
  */
-import type * as z from "zod";
+import type * as z from "../../schema/zod.ts";
 import type { TriggerOptions, batchTriggerBodySchema, triggerBodySchema } from "../../schema/api.ts";
 import { TASK_PAYLOADS, isKnownTask } from "../../schema/tasks.ts";
 import { ProblemError, notFound } from "../problem.ts";

@@ -48,7 +48,13 @@ export function parseTarget(requestUrl: string): Target | undefined {
  * One client session: startup (answered here), then a backend from the pool, then relay until the
  * client's Terminate or close, when the backend goes back to the pool.
  */
-function serveSession(ws: WebSocket, target: Target, pool: BackendPool, fresh: Socket | undefined): void {
+function serveSession(
+  ws: WebSocket,
+  target: Target,
+  pool: BackendPool,
+  fresh: Socket | undefined,
+  onStartup: (parameters: Record<string, string>) => void,
+): void {
   const address = `${target.host}:${target.port}`;
   let startup: Buffer = Buffer.alloc(0);
   let parameters: Record<string, string> | undefined;
@@ -116,6 +122,7 @@ function serveSession(ws: WebSocket, target: Target, pool: BackendPool, fresh: S
       }
       if (code !== PROTOCOL_V3) return end();
       parameters = parseStartupParameters(packet);
+      onStartup(parameters);
       ws.send(AUTHENTICATION_CLEARTEXT);
       return rest.length ? onClientBytes(rest) : undefined;
     }
@@ -136,11 +143,16 @@ function serveSession(ws: WebSocket, target: Target, pool: BackendPool, fresh: S
 
 export async function startWsProxy(port = 0, host = "127.0.0.1"): Promise<WsProxy> {
   const pool = new BackendPool();
-  // How many sessions clients have opened, for tests that prove a request opened none (GET /sessions).
+  // How many sessions clients have opened, in all and per database, for tests that prove a request opened
+  // none, or one per database (GET /sessions).
   let sessions = 0;
+  const byDatabase: Record<string, number> = {};
+  const countStartup = ({ database = "" }: Record<string, string>) => {
+    byDatabase[database] = (byDatabase[database] ?? 0) + 1;
+  };
   const http = createHttpServer((req, res) => {
     if (req.method === "GET" && req.url === "/sessions") {
-      return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sessions }));
+      return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sessions, byDatabase }));
     }
     res.writeHead(426).end("WebSocket only\n");
   });
@@ -162,7 +174,7 @@ export async function startWsProxy(port = 0, host = "127.0.0.1"): Promise<WsProx
         return refuse("502 Bad Gateway");
       }
     }
-    wss.handleUpgrade(request, client, head, (ws) => serveSession(ws, target, pool, fresh));
+    wss.handleUpgrade(request, client, head, (ws) => serveSession(ws, target, pool, fresh, countStartup));
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -9,7 +9,7 @@ import type { Context } from "hono";
 import * as z from "../schema/zod.ts";
 import { problemResponse } from "./problem.ts";
 import type { AppEnv } from "./routes/context.ts";
-import { openPool } from "./store/database.ts";
+import { openPool } from "./store/pool.ts";
 
 const INSERT = "insert into bench_floor (id, payload) values ($1, $2)";
 const CREATE = `create table if not exists bench_floor

@@ -46,6 +46,11 @@ const schema = z
     DATABASE_CONNECT_TIMEOUT_MS: milliseconds(100, 120_000, 5_000),
     /** Local stack only: a deployment's target_url may name a private address (the egress policy, DESIGN §11). */
     ALLOW_PRIVATE_TARGETS: z._default(flag, false),
+    /**
+     * How long an isolate trusts a secret key it looked up: a revoked key works at most this long after. Never
+     * above a minute; tests shorten it to see a revocation take effect.
+     */
+    AUTH_CACHE_TTL_MS: milliseconds(0, 60_000, 60_000),
     /** An executing run silent for this long is retried or CRASHED. */
     HEARTBEAT_TIMEOUT_MS: milliseconds(1_000, 600_000, 30_000),
     /** The bench's local stack only: mounts POST /bench/floor (worker/bench-floor.ts). Off in production. */

@@ -14,6 +14,7 @@ import { generateAppKeyPair, startFakeGitHub } from "./github.ts";
 import { startSite } from "./site.ts";
 import { seedTenant } from "../../scripts/seed.ts";
 import { connect } from "../../worker/store/database.ts";
+import { startWsProxy } from "../../scripts/ws-proxy.ts";
 import { browserAdvice, findChromium } from "../../scripts/require-browser.ts";
 
 export default async function setup(project: TestProject) {
@@ -47,6 +48,7 @@ export default async function setup(project: TestProject) {
     quiet,
   );
 
+  const countingProxy = await startWsProxy();
   const site = await startSite();
   // The installing person's OAuth and their installations, for the App's setup URL.
   const github = await startFakeGitHub({ appId: "1", publicKey: generateAppKeyPair().publicKey });
@@ -54,6 +56,7 @@ export default async function setup(project: TestProject) {
   project.provide("legacyDatabaseUrl", urls.legacy);
   project.provide("runopsDatabaseUrl", urls.runops);
   project.provide("wsProxyUrl", wsProxyUrl);
+  project.provide("countingProxyUrl", countingProxy.url);
   project.provide("executorUrl", executor.url);
   project.provide("executorSecret", executorSecret);
   project.provide("apiKey", tenant.apiKey);
@@ -61,7 +64,7 @@ export default async function setup(project: TestProject) {
   project.provide("githubUrl", github.url);
 
   return async () => {
-    await Promise.all([site.close(), github.close()]);
+    await Promise.all([site.close(), github.close(), countingProxy.close()]);
     await executor.close();
     await databases.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -6,6 +6,8 @@ declare module "vitest" {
     legacyDatabaseUrl: string;
     runopsDatabaseUrl: string;
     wsProxyUrl: string;
+    /** A second proxy that only test/worker/connections.test.ts sends requests through, so its counts are theirs. */
+    countingProxyUrl: string;
     executorUrl: string;
     executorSecret: string;
     apiKey: string;

@@ -13,8 +13,6 @@ import type { AppEnv } from "./context.ts";
 
 const BEARER = /^Bearer (fc_[A-Za-z0-9]{1,32}_[A-Za-z0-9]{16,128})$/;
 
-/** A revoked or rotated key stops working once its entry expires. */
-const AUTH_CACHE_TTL_MS = 60_000;
 /** The period of both limiters in wrangler.toml: how long a throttled client should wait at most. */
 const RATE_LIMIT_PERIOD_SECONDS = 60;
 
@@ -75,7 +73,8 @@ export async function environmentFromKey(c: Context<AppEnv>): Promise<Authentica
   c.var.warmStores();
   const environment = await c.var.engine.deps.controlPlane.findEnvironmentByKeyHash(keyHash);
   if (!environment) return refuse(c, "Unknown secret key");
-  authenticated.set(keyHash, environment, AUTH_CACHE_TTL_MS);
+  // A revoked or rotated key stops working once its entry expires (AUTH_CACHE_TTL_MS, at most a minute).
+  authenticated.set(keyHash, environment, c.var.config.AUTH_CACHE_TTL_MS);
   return environment;
 }
 

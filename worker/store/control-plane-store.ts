@@ -1,9 +1,6 @@
 /** The control-plane database seen by the Worker: who a secret key belongs to. Admission is admission-store.ts. */
-import { eq } from "drizzle-orm";
-import * as controlPlane from "../../schema/control-plane.ts";
 import { LegacyTables } from "./legacy-tables.ts";
-
-const { environments } = controlPlane;
+import { environments } from "./tables.ts";
 
 export interface AuthenticatedEnvironment {
   organizationId: string;
@@ -12,20 +9,12 @@ export interface AuthenticatedEnvironment {
   slug: string;
 }
 
+const BY_KEY_HASH = `select organization_id, project_id, id as environment_id, slug from environments
+  where api_key_hash = $1`;
+
 export class ControlPlaneStore extends LegacyTables {
   /** Looks a key up by its SHA-256: the lookup never compares the secret itself. */
-  findEnvironmentByKeyHash(apiKeyHash: string): Promise<AuthenticatedEnvironment | undefined> {
-    return this.guard(async () => {
-      const [row] = await this.db
-        .select({
-          organizationId: environments.organizationId,
-          projectId: environments.projectId,
-          environmentId: environments.id,
-          slug: environments.slug,
-        })
-        .from(environments)
-        .where(eq(environments.apiKeyHash, apiKeyHash));
-      return row;
-    });
+  async findEnvironmentByKeyHash(apiKeyHash: string): Promise<AuthenticatedEnvironment | undefined> {
+    return (await this.select<AuthenticatedEnvironment>(environments, BY_KEY_HASH, [apiKeyHash]))[0];
   }
 }

@@ -1,40 +1,14 @@
 /**
- * Opens a Postgres pool with @neondatabase/serverless: the same driver in production (Neon over WebSocket)
- * and locally (embedded Postgres behind scripts/ws-proxy.ts). Runtime-neutral: the Worker and Node scripts
- * both use it. In a Worker a pool must not outlive its request: open one per request and close it.
+ * Drizzle over a pool, for Node (migrations, seeding, tests' own checks). The Worker does not import this
+ * module: its stores write SQL through the pool (pool.ts, sql.ts), so the bundle carries no query builder.
  */
-import { Pool, neonConfig } from "@neondatabase/serverless";
+import type { Pool } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/neon-serverless";
+import { type ConnectOptions, openPool } from "./pool.ts";
 
-export interface ConnectOptions {
-  /** ws:// URL of a local WebSocket→TCP proxy; unset against Neon. */
-  wsProxy?: string;
-  connectionTimeoutMillis?: number;
-}
+export { type ConnectOptions, openPool } from "./pool.ts";
 
-function configureDriver(wsProxy: string | undefined): void {
-  if (!wsProxy) return;
-  // The driver adds the scheme itself.
-  const proxyHost = wsProxy.replace(/^wss?:\/\//, "");
-  neonConfig.wsProxy = (host, port) => `${proxyHost}/v2?address=${host}:${port}`;
-  neonConfig.useSecureWebSocket = false;
-  neonConfig.pipelineTLS = false;
-  // The embedded server uses cleartext `password` auth, which lets the driver pipeline startup and query.
-  neonConfig.pipelineConnect = "password";
-}
-
-export function openPool(url: string, { wsProxy, connectionTimeoutMillis = 5_000 }: ConnectOptions = {}): Pool {
-  configureDriver(wsProxy);
-  const pool = new Pool({ connectionString: url, connectionTimeoutMillis });
-  // After end(), sockets closing late raise "Network connection lost"; queries still reject on their own.
-  pool.on("error", () => {});
-  return pool;
-}
-
-/**
- * Drizzle's query builder over a pool. No relational schema: nothing uses `db.query`, and building its
- * config for every store of every request cost more CPU than the queries' own SQL building.
- */
+/** No relational schema: nothing uses `db.query`. */
 export const database = (client: Pool) => drizzle({ client, casing: "snake_case" });
 
 export type Database = ReturnType<typeof database>;

@@ -2,12 +2,27 @@
  * What the GitHub App remembers (control plane, `legacy` only): deliveries seen, installations, the
  * organisation each is bound to, and the repositories each covers.
  */
-import { and, eq, inArray, isNull, lt, or, sql } from "drizzle-orm";
-import * as controlPlane from "../../schema/control-plane.ts";
-import type { Database } from "./database.ts";
+import type { PoolClient } from "@neondatabase/serverless";
 import { LegacyTables } from "./legacy-tables.ts";
+import { Params, type Queryable, assignmentsOf, transaction, valuesOf } from "./sql.ts";
+import { githubInstallationRepositories, githubInstallations, webhookDeliveries } from "./tables.ts";
 
-const { githubInstallationRepositories, githubInstallations, webhookDeliveries } = controlPlane;
+/** Compare-and-set on received_at, so of several late replays only one takes the stale row over. */
+const TAKE_OVER = `update webhook_deliveries set received_at = $4
+  where (id = $1 or body_sha256 = $2) and processed_at is null and received_at < $3
+  returning id`;
+
+/** Its organisation, while the installation is neither deleted nor suspended. */
+const ORGANIZATION_OF = `select organization_id from github_installations
+  where id = $1 and deleted_at is null and suspended_at is null`;
+
+/** Per live installation of the organisation: does it cover the repository ($2 owner, $3 owner/name)? */
+const COVERAGE = `select
+    (repository_selection = 'all' and lower(account_login) = lower($2))
+    or exists (select 1 from github_installation_repositories r
+      where r.installation_id = github_installations.id and r.repository = lower($3)) as covers
+  from github_installations
+  where organization_id = $1 and deleted_at is null and suspended_at is null`;
 
 export class GitHubStore extends LegacyTables {
   /**
@@ -16,43 +31,25 @@ export class GitHubStore extends LegacyTables {
    * died while processing it) and was claimed before `staleBefore`: then this call takes it over.
    * Returns the id of the row to mark processed (the replay's own id, or the one it took over).
    */
-  claimDelivery(
+  async claimDelivery(
     delivery: { id: string; event: string; action: string | undefined; bodySha256: string },
     staleBefore: Date,
   ): Promise<string | undefined> {
-    return this.guard(async () => {
-      const [inserted] = await this.db
-        .insert(webhookDeliveries)
-        .values(delivery)
-        .onConflictDoNothing() // on either key: the delivery id or the body's hash
-        .returning({ id: webhookDeliveries.id });
-      if (inserted) return inserted.id;
-      // Compare-and-set on received_at, so of several late replays only one takes the stale row over.
-      const [takenOver] = await this.db
-        .update(webhookDeliveries)
-        .set({ receivedAt: new Date() })
-        .where(
-          and(
-            or(eq(webhookDeliveries.id, delivery.id), eq(webhookDeliveries.bodySha256, delivery.bodySha256)),
-            isNull(webhookDeliveries.processedAt),
-            lt(webhookDeliveries.receivedAt, staleBefore),
-          ),
-        )
-        .returning({ id: webhookDeliveries.id });
-      return takenOver?.id;
-    });
+    const params = new Params();
+    // On either key: the delivery id or the body's hash.
+    const insert = `insert into webhook_deliveries ${valuesOf(webhookDeliveries, [delivery], params)} on conflict do nothing returning id`;
+    const [inserted] = await this.select<{ id: string }>(webhookDeliveries, insert, params.values);
+    if (inserted) return inserted.id;
+    const [takenOver] = await this.select<{ id: string }>(webhookDeliveries, TAKE_OVER, [delivery.id, delivery.bodySha256, staleBefore, new Date()]);
+    return takenOver?.id;
   }
 
-  markProcessed(id: string): Promise<void> {
-    return this.guard(async () => {
-      await this.db.update(webhookDeliveries).set({ processedAt: new Date() }).where(eq(webhookDeliveries.id, id));
-    });
+  async markProcessed(id: string): Promise<void> {
+    await this.select(webhookDeliveries, "update webhook_deliveries set processed_at = $2 where id = $1", [id, new Date()]);
   }
 
-  forgetDelivery(id: string): Promise<void> {
-    return this.guard(async () => {
-      await this.db.delete(webhookDeliveries).where(eq(webhookDeliveries.id, id));
-    });
+  async forgetDelivery(id: string): Promise<void> {
+    await this.select(webhookDeliveries, "delete from webhook_deliveries where id = $1", [id]);
   }
 
   /**
@@ -61,10 +58,10 @@ export class GitHubStore extends LegacyTables {
    */
   saveInstallation(installation: InstallationFacts, repositories?: string[]): Promise<void> {
     return this.guard(() =>
-      this.db.transaction(async (tx) => {
+      transaction(this.pool, async (tx) => {
         await this.upsertFacts(tx, installation, { deletedAt: null });
         if (!repositories) return;
-        await tx.delete(githubInstallationRepositories).where(eq(githubInstallationRepositories.installationId, installation.id));
+        await tx.query("delete from github_installation_repositories where installation_id = $1", [installation.id]);
         await this.insertRepositories(tx, installation.id, repositories);
       }),
     );
@@ -73,95 +70,75 @@ export class GitHubStore extends LegacyTables {
   /** `installation_repositories`: repositories added to and removed from a "selected" installation. */
   changeRepositories(installation: InstallationFacts, added: string[], removed: string[]): Promise<void> {
     return this.guard(() =>
-      this.db.transaction(async (tx) => {
+      transaction(this.pool, async (tx) => {
         await this.upsertFacts(tx, installation);
         await this.insertRepositories(tx, installation.id, added);
         if (removed.length === 0) return;
-        await tx
-          .delete(githubInstallationRepositories)
-          .where(
-            and(
-              eq(githubInstallationRepositories.installationId, installation.id),
-              inArray(githubInstallationRepositories.repository, removed.map((name) => name.toLowerCase())),
-            ),
-          );
+        await tx.query("delete from github_installation_repositories where installation_id = $1 and repository = any($2)", [
+          installation.id,
+          removed.map((name) => name.toLowerCase()),
+        ]);
       }),
     );
   }
 
-  private async upsertFacts(tx: Pick<Database, "insert">, installation: InstallationFacts, extra: { deletedAt?: null } = {}): Promise<void> {
+  private async upsertFacts(tx: PoolClient, installation: InstallationFacts, extra: { deletedAt?: null } = {}): Promise<void> {
     const { id: _id, ...facts } = installation;
-    await tx.insert(githubInstallations).values(installation).onConflictDoUpdate({ target: githubInstallations.id, set: { ...facts, ...extra } });
+    const params = new Params();
+    const values = valuesOf(githubInstallations, [installation], params);
+    const set = assignmentsOf(githubInstallations, { ...facts, ...extra }, params);
+    await tx.query(`insert into github_installations ${values} on conflict (id) do update set ${set}`, params.values);
   }
 
-  private async insertRepositories(tx: Pick<Database, "insert">, installationId: number, repositories: string[]): Promise<void> {
+  private async insertRepositories(db: Queryable, installationId: number, repositories: string[]): Promise<void> {
     if (repositories.length === 0) return;
+    const params = new Params();
     const rows = repositories.map((name) => ({ installationId, repository: name.toLowerCase() }));
-    await tx.insert(githubInstallationRepositories).values(rows).onConflictDoNothing();
+    await db.query(`insert into github_installation_repositories ${valuesOf(githubInstallationRepositories, rows, params)} on conflict do nothing`, params.values);
   }
 
-  deleteInstallation(id: number): Promise<void> {
-    return this.guard(async () => {
-      await this.db.update(githubInstallations).set({ deletedAt: new Date() }).where(eq(githubInstallations.id, id));
-    });
+  async deleteInstallation(id: number): Promise<void> {
+    await this.select(githubInstallations, "update github_installations set deleted_at = $2 where id = $1", [id, new Date()]);
   }
 
   /** A suspended installation starts nothing until it is unsuspended. */
-  suspendInstallation(id: number, suspended: boolean): Promise<void> {
-    return this.guard(async () => {
-      await this.db.update(githubInstallations).set({ suspendedAt: suspended ? new Date() : null }).where(eq(githubInstallations.id, id));
-    });
+  async suspendInstallation(id: number, suspended: boolean): Promise<void> {
+    const text = "update github_installations set suspended_at = $2 where id = $1";
+    await this.select(githubInstallations, text, [id, suspended ? new Date() : null]);
   }
 
   /**
    * Binds an installation to an organisation, once: "bound" the first time (or again for the same
    * organisation), "taken" when another organisation holds it (it is never moved).
    */
-  bindInstallation(installation: InstallationFacts, organizationId: string): Promise<"bound" | "taken"> {
-    return this.guard(async () => {
-      const { id, ...facts } = installation;
-      const rows = await this.db
-        .insert(githubInstallations)
-        .values({ ...installation, organizationId })
-        .onConflictDoUpdate({
-          target: githubInstallations.id,
-          set: { ...facts, organizationId },
-          setWhere: sql`${githubInstallations.organizationId} is null or ${githubInstallations.organizationId} = ${organizationId}`,
-        })
-        .returning({ id: githubInstallations.id });
-      return rows.length > 0 ? "bound" : "taken";
-    });
+  async bindInstallation(installation: InstallationFacts, organizationId: string): Promise<"bound" | "taken"> {
+    const { id: _id, ...facts } = installation;
+    const params = new Params();
+    const values = valuesOf(githubInstallations, [{ ...installation, organizationId }], params);
+    const set = assignmentsOf(githubInstallations, { ...facts, organizationId }, params);
+    const organization = params.add(organizationId);
+    const text = `insert into github_installations ${values} on conflict (id) do update set ${set}
+      where github_installations.organization_id is null or github_installations.organization_id = ${organization}
+      returning id`;
+    const rows = await this.select(githubInstallations, text, params.values);
+    return rows.length > 0 ? "bound" : "taken";
   }
 
   /** The organisation an installation is bound to, while it is neither deleted nor suspended. */
-  organizationOf(installationId: number): Promise<string | undefined> {
-    return this.guard(async () => {
-      const [row] = await this.db
-        .select({ organizationId: githubInstallations.organizationId })
-        .from(githubInstallations)
-        .where(and(eq(githubInstallations.id, installationId), isNull(githubInstallations.deletedAt), isNull(githubInstallations.suspendedAt)));
-      return row?.organizationId ?? undefined;
-    });
+  async organizationOf(installationId: number): Promise<string | undefined> {
+    const [row] = await this.select<{ organizationId: string | null }>(githubInstallations, ORGANIZATION_OF, [installationId]);
+    return row?.organizationId ?? undefined;
   }
 
   /**
    * Whether an organisation's installations cover a repository: one of them is on the repository's owner
    * with every repository selected, or lists it.
    */
-  coverage(organizationId: string, repository: string): Promise<"covered" | "no installation" | "not covered"> {
-    return this.guard(async () => {
-      const owner = repository.split("/")[0]!;
-      const rows = await this.db
-        .select({
-          covers: sql<boolean>`(${githubInstallations.repositorySelection} = 'all' and lower(${githubInstallations.accountLogin}) = lower(${owner}))
-            or exists (select 1 from ${githubInstallationRepositories} where ${githubInstallationRepositories.installationId} = ${githubInstallations.id}
-              and ${githubInstallationRepositories.repository} = lower(${repository}))`,
-        })
-        .from(githubInstallations)
-        .where(and(eq(githubInstallations.organizationId, organizationId), isNull(githubInstallations.deletedAt), isNull(githubInstallations.suspendedAt)));
-      if (rows.length === 0) return "no installation";
-      return rows.some((row) => row.covers) ? "covered" : "not covered";
-    });
+  async coverage(organizationId: string, repository: string): Promise<"covered" | "no installation" | "not covered"> {
+    const owner = repository.split("/")[0]!;
+    const rows = await this.select<{ covers: boolean }>(githubInstallations, COVERAGE, [organizationId, owner, repository]);
+    if (rows.length === 0) return "no installation";
+    return rows.some((row) => row.covers) ? "covered" : "not covered";
   }
 }
 

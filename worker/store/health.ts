@@ -1,6 +1,6 @@
 /** A real round trip to each configured store, for /healthz. */
 import type { Config } from "../config.ts";
-import { connect } from "./database.ts";
+import { openPool } from "./pool.ts";
 
 export type StoreName = "legacy" | "new";
 export type StoreHealth =
@@ -12,7 +12,7 @@ const PING_TIMEOUT_MS = 3_000;
 
 async function ping(url: string, config: Config, waitUntil: (p: Promise<unknown>) => void): Promise<StoreHealth> {
   const started = Date.now();
-  const { pool, close } = connect(url, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis: PING_TIMEOUT_MS });
+  const pool = openPool(url, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis: PING_TIMEOUT_MS });
   try {
     await pool.query("select 1");
     return { status: "ok", latencyMs: Date.now() - started };
@@ -22,7 +22,7 @@ async function ping(url: string, config: Config, waitUntil: (p: Promise<unknown>
     console.error(`healthz: store unreachable: ${reason}`);
     return { status: "unavailable" };
   } finally {
-    waitUntil(close().catch(() => {}));
+    waitUntil(pool.end().catch(() => {}));
   }
 }
 

@@ -10,7 +10,7 @@
 import type { Config } from "../config.ts";
 import { AdmissionLedger } from "./admission-store.ts";
 import { ControlPlaneStore } from "./control-plane-store.ts";
-import { openPool } from "./database.ts";
+import { openPool } from "./pool.ts";
 import { GitHubStore } from "./github-store.ts";
 import { PostgresRunStore } from "./postgres-store.ts";
 import { RoutingRunStore } from "./routing-store.ts";

@@ -2,28 +2,9 @@
  * The run tables in ONE database (legacy or run-ops). The router decides which instance a call goes to; this
  * class writes and reads, and translates what Postgres throws into the store's error language.
  */
-import {
-  type SQL,
-  and,
-  arrayContains,
-  asc,
-  desc,
-  eq,
-  inArray,
-  isNotNull,
-  isNull,
-  lt,
-  lte,
-  or,
-  sql,
-} from "drizzle-orm";
-import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
-import type { PgDatabase } from "drizzle-orm/pg-core";
-import type { RunStatus } from "../../schema/contracts.ts";
-import * as runOps from "../../schema/run-ops.ts";
-import { releasesIdempotencyKey } from "../runs/transitions.ts";
 import type { Pool } from "@neondatabase/serverless";
-import { type Database, database } from "./database.ts";
+import type { RunStatus } from "../../schema/contracts.ts";
+import { releasesIdempotencyKey } from "../runs/transitions.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {
@@ -43,11 +24,18 @@ import type {
   WaitpointResult,
   Completion,
 } from "./run-store.ts";
-
-const { batches, runWaitpoints, runs, stepResults, waitpoints } = runOps;
-
-/** The database or a transaction on it. */
-type Executor = PgDatabase<NeonQueryResultHKT>;
+import {
+  Params,
+  type Queryable,
+  type Table,
+  assignmentsOf,
+  columnOf,
+  insertRows,
+  query,
+  transaction,
+  valuesOf,
+} from "./sql.ts";
+import { batches, runWaitpoints, runs, stepResults, waitpoints } from "./tables.ts";
 
 /** Where a page of a list starts: strictly after this (createdAt, id), in descending order. */
 export interface ListPosition {
@@ -59,40 +47,57 @@ const expired = (row: { idempotencyKeyExpiresAt: Date | null }, now: Date) =>
   row.idempotencyKeyExpiresAt !== null && row.idempotencyKeyExpiresAt <= now;
 
 /**
- * Insert-or-find on an idempotency key, safe under any number of concurrent writers: the unique index
- * decides who wins (the insert does nothing on conflict) and the losers read the winner. An expired holder
- * gives its key up and the insert runs again.
+ * Insert-or-find on an idempotency key, safe under any number of concurrent writers: the unique index on
+ * `key`'s columns decides who wins (the insert does nothing on conflict) and the losers read the winner. An
+ * expired holder gives its key up and the insert runs again. Without a key, a plain insert.
  */
-async function insertOnce<T extends { idempotencyKeyExpiresAt: Date | null }>(steps: {
-  insert: () => Promise<T[]>;
-  findHolder: () => Promise<T[]>;
-  release: (holder: T) => Promise<unknown>;
-}): Promise<Created<T>> {
+async function insertOnce<T extends { id: string; idempotencyKeyExpiresAt: Date | null }>(
+  db: Queryable,
+  table: Table,
+  row: object,
+  key: { idempotencyKey?: string } & Record<string, string | undefined>,
+): Promise<Created<T>> {
+  if (!key.idempotencyKey) return { record: (await insertRows<T>(db, table, [row]))[0]!, isCached: false };
+  const columns = Object.keys(key).map(columnOf);
+  const params = new Params();
+  const values = valuesOf(table, [row], params);
+  const insertRow = `insert into ${table.name} ${values} on conflict (${columns.join(", ")}) do nothing returning *`;
+  const findHolder = `select * from ${table.name} where ${columns.map((column, i) => `${column} = $${i + 1}`).join(" and ")}`;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const [inserted] = await steps.insert();
+    const [inserted] = await query<T>(db, table, insertRow, params);
     if (inserted) return { record: inserted, isCached: false };
-    const [holder] = await steps.findHolder();
+    const [holder] = await query<T>(db, table, findHolder, Object.values(key));
     if (!holder) continue; // released between our insert and our read
     if (!expired(holder, new Date())) return { record: holder, isCached: true };
-    await steps.release(holder);
+    await db.query(`update ${table.name} set idempotency_key = null where id = $1`, [holder.id]);
   }
   throw new ConflictError("idempotency key is being contended; retry");
 }
 
+/** The sweep's conditions: $1 now, $2 undispatchedBefore, $3 unclaimedBefore, $4 the limit. */
+const RUNS_TO_SWEEP = `select * from runs where
+  (status = 'DELAYED' and delay_until <= $1)
+  or (status in ('DELAYED', 'QUEUED', 'PENDING') and expires_at <= $1)
+  or (status = 'PENDING' and dispatched_at is null and created_at < $2)
+  or (status = 'DEQUEUED' and dispatched_at < $3 and (last_heartbeat_at is null or last_heartbeat_at < $3))
+  limit $4`;
+
+/** A second report of an attempt's steps replaces the first, field by field. */
+const REPLACE_STEPS = `on conflict (run_id, attempt, index) do update set action = excluded.action,
+  label = excluded.label, status = excluded.status, duration_ms = excluded.duration_ms, error = excluded.error,
+  screenshot_key = excluded.screenshot_key`;
+
 export class PostgresRunStore {
   readonly residency: Residency;
   readonly pool: Pool;
-  private readonly writer: Database;
-  private readonly reader: Database;
+  private readonly reader: Pool;
 
   /** `readerPool` is a replica for plain reads; reads that must see a write go to the writer. */
   constructor(residency: Residency, writerPool: Pool, readerPool: Pool = writerPool) {
     this.residency = residency;
     this.pool = writerPool;
-    this.writer = database(writerPool);
-    this.reader = readerPool === writerPool ? this.writer : database(readerPool);
+    this.reader = readerPool;
   }
-
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     try {
@@ -102,53 +107,39 @@ export class PostgresRunStore {
     }
   }
 
+  /** Rows of `table` from the writer (or `db`), in the store's error language. */
+  private select<T>(table: Table, text: string, params: unknown[], db: Queryable = this.pool): Promise<T[]> {
+    return this.guard(() => query<T>(db, table, text, params));
+  }
+
+  private async first<T>(table: Table, text: string, params: unknown[], db: Queryable = this.pool): Promise<T | undefined> {
+    return (await this.select<T>(table, text, params, db))[0];
+  }
+
   /** The unexpired run holding this key, if any (always read from the writer). */
-  findRunByIdempotencyKey(environmentId: string, task: string, key: string): Promise<Run | undefined> {
-    return this.guard(async () => {
-      const [row] = await this.writer
-        .select()
-        .from(runs)
-        .where(and(eq(runs.environmentId, environmentId), eq(runs.task, task), eq(runs.idempotencyKey, key)));
-      return row && !expired(row, new Date()) ? row : undefined;
-    });
+  async findRunByIdempotencyKey(environmentId: string, task: string, key: string): Promise<Run | undefined> {
+    const row = await this.first<Run>(
+      runs,
+      "select * from runs where environment_id = $1 and task = $2 and idempotency_key = $3",
+      [environmentId, task, key],
+    );
+    return row && !expired(row, new Date()) ? row : undefined;
   }
 
   insertRun(id: string, { blockedBy = [], ...input }: NewRun): Promise<Created<Run>> {
     return this.guard(async () => {
-      if (blockedBy.length === 0) return this.insertRunRow(this.writer, id, input);
-      return this.writer.transaction(async (tx) => {
+      if (blockedBy.length === 0) return this.insertRunRow(this.pool, id, input);
+      return transaction(this.pool, async (tx) => {
         const created = await this.insertRunRow(tx, id, input);
-        if (!created.isCached) {
-          await tx.insert(runWaitpoints).values(blockedBy.map((waitpointId) => ({ runId: id, waitpointId })));
-        }
+        if (!created.isCached) await insertRows(tx, runWaitpoints, blockedBy.map((waitpointId) => ({ runId: id, waitpointId })));
         return created;
       });
     });
   }
 
-  private insertRunRow(db: Executor, id: string, input: Omit<NewRun, "blockedBy">): Promise<Created<Run>> {
+  private insertRunRow(db: Queryable, id: string, input: Omit<NewRun, "blockedBy">): Promise<Created<Run>> {
     const { environmentId, task, idempotencyKey } = input;
-    if (!idempotencyKey) {
-      return db
-        .insert(runs)
-        .values({ ...input, id })
-        .returning()
-        .then(([record]) => ({ record: record!, isCached: false }));
-    }
-    return insertOnce({
-      insert: () =>
-        db
-          .insert(runs)
-          .values({ ...input, id })
-          .onConflictDoNothing({ target: [runs.environmentId, runs.task, runs.idempotencyKey] })
-          .returning(),
-      findHolder: () =>
-        db
-          .select()
-          .from(runs)
-          .where(and(eq(runs.environmentId, environmentId), eq(runs.task, task), eq(runs.idempotencyKey, idempotencyKey))),
-      release: (holder) => db.update(runs).set({ idempotencyKey: null }).where(eq(runs.id, holder.id)),
-    });
+    return insertOnce<Run>(db, runs, { ...input, id }, { environmentId, task, idempotencyKey });
   }
 
   insertBatch(
@@ -157,34 +148,18 @@ export class PostgresRunStore {
     items: { id: string; input: NewBatchItem }[],
   ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
     return this.guard(() =>
-      this.writer.transaction(async (tx) => {
+      transaction(this.pool, async (tx) => {
         const values = { ...input, id: batchId, runCount: items.length };
-        const created = input.idempotencyKey
-          ? await insertOnce({
-              insert: () =>
-                tx.insert(batches).values(values).onConflictDoNothing({ target: [batches.environmentId, batches.idempotencyKey] }).returning(),
-              findHolder: () =>
-                tx
-                  .select()
-                  .from(batches)
-                  .where(and(eq(batches.environmentId, input.environmentId), eq(batches.idempotencyKey, input.idempotencyKey!))),
-              release: (holder) => tx.update(batches).set({ idempotencyKey: null }).where(eq(batches.id, holder.id)),
-            })
-          : { record: (await tx.insert(batches).values(values).returning())[0]!, isCached: false };
+        const { environmentId, idempotencyKey } = input;
+        const created = await insertOnce<Batch>(tx, batches, values, { environmentId, idempotencyKey });
 
         if (created.isCached) {
-          const existing = await tx.select().from(runs).where(eq(runs.batchId, created.record.id)).orderBy(asc(runs.batchIndex));
+          const existing = await query<Run>(tx, runs, "select * from runs where batch_id = $1 order by batch_index", [created.record.id]);
           return { record: { batch: created.record, runs: existing }, isCached: true };
         }
-        const owner = { organizationId: input.organizationId, projectId: input.projectId, environmentId: input.environmentId };
-        const inserted = items.length
-          ? await tx
-              .insert(runs)
-              .values(
-                items.map((item, batchIndex) => ({ ...item.input, ...owner, id: item.id, batchId, batchIndex, parentRunId: input.parentRunId })),
-              )
-              .returning()
-          : [];
+        const owner = { organizationId: input.organizationId, projectId: input.projectId, environmentId };
+        const rows = items.map((item, batchIndex) => ({ ...item.input, ...owner, id: item.id, batchId, batchIndex, parentRunId: input.parentRunId }));
+        const inserted = rows.length ? await insertRows<Run>(tx, runs, rows) : [];
         inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
         return { record: { batch: created.record, runs: inserted }, isCached: false };
       }),
@@ -192,237 +167,146 @@ export class PostgresRunStore {
   }
 
   findRun(environmentId: string, id: string, fresh = false): Promise<Run | undefined> {
-    const db = fresh ? this.writer : this.reader;
-    return this.guard(async () => (await db.select().from(runs).where(and(eq(runs.id, id), eq(runs.environmentId, environmentId))))[0]);
+    const db = fresh ? this.pool : this.reader;
+    return this.first<Run>(runs, "select * from runs where id = $1 and environment_id = $2", [id, environmentId], db);
   }
 
   loadRun(id: string): Promise<Run | undefined> {
-    return this.guard(async () => (await this.writer.select().from(runs).where(eq(runs.id, id)))[0]);
+    return this.first<Run>(runs, "select * from runs where id = $1", [id]);
   }
 
-  findRuns(environmentId: string, ids: string[]): Promise<Run[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.guard(() => this.reader.select().from(runs).where(and(eq(runs.environmentId, environmentId), inArray(runs.id, ids))));
+  async findRuns(environmentId: string, ids: string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    return this.select<Run>(runs, "select * from runs where environment_id = $1 and id = any($2)", [environmentId, ids], this.reader);
   }
 
-  loadRuns(ids: string[]): Promise<Run[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.guard(() => this.writer.select().from(runs).where(inArray(runs.id, ids)));
+  async loadRuns(ids: string[]): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    return this.select<Run>(runs, "select * from runs where id = any($1)", [ids]);
   }
 
-  findBatch(environmentId: string, id: string, fresh = false): Promise<{ batch: Batch; runs: Run[] } | undefined> {
-    const db = fresh ? this.writer : this.reader;
-    return this.guard(async () => {
-      const [batch] = await db.select().from(batches).where(and(eq(batches.id, id), eq(batches.environmentId, environmentId)));
-      if (!batch) return undefined;
-      const items = await db.select().from(runs).where(eq(runs.batchId, id)).orderBy(asc(runs.batchIndex));
-      return { batch, runs: items };
-    });
+  async findBatch(environmentId: string, id: string, fresh = false): Promise<{ batch: Batch; runs: Run[] } | undefined> {
+    const db = fresh ? this.pool : this.reader;
+    const batch = await this.first<Batch>(batches, "select * from batches where id = $1 and environment_id = $2", [id, environmentId], db);
+    if (!batch) return undefined;
+    const items = await this.select<Run>(runs, "select * from runs where batch_id = $1 order by batch_index", [id], db);
+    return { batch, runs: items };
   }
 
   /** Up to `limit` runs strictly after `after`, newest first. */
   listRuns(environmentId: string, filter: RunFilter, limit: number, after?: ListPosition): Promise<Run[]> {
-    const conditions: (SQL | undefined)[] = [
-      eq(runs.environmentId, environmentId),
-      filter.status?.length ? inArray(runs.status, filter.status) : undefined,
-      filter.task ? eq(runs.task, filter.task) : undefined,
-      filter.tag ? arrayContains(runs.tags, [filter.tag]) : undefined,
-      filter.batchId ? eq(runs.batchId, filter.batchId) : undefined,
-      after
-        ? or(lt(runs.createdAt, after.createdAt), and(eq(runs.createdAt, after.createdAt), lt(runs.id, after.id)))
-        : undefined,
-    ];
-    return this.guard(() =>
-      this.reader
-        .select()
-        .from(runs)
-        .where(and(...conditions))
-        .orderBy(desc(runs.createdAt), desc(runs.id))
-        .limit(limit),
-    );
+    const params = new Params(environmentId);
+    const conditions = ["environment_id = $1"];
+    if (filter.status?.length) conditions.push(`status = any(${params.add(filter.status)}::run_status[])`);
+    if (filter.task) conditions.push(`task = ${params.add(filter.task)}`);
+    if (filter.tag) conditions.push(`tags @> array[${params.add(filter.tag)}]::text[]`);
+    if (filter.batchId) conditions.push(`batch_id = ${params.add(filter.batchId)}`);
+    if (after) conditions.push(`(created_at, id) < (${params.add(after.createdAt)}, ${params.add(after.id)})`);
+    const text = `select * from runs where ${conditions.join(" and ")} order by created_at desc, id desc limit ${params.add(limit)}`;
+    return this.select<Run>(runs, text, params.values, this.reader);
   }
 
   updateRun(id: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined> {
     const releaseKey = patch.status && releasesIdempotencyKey(patch.status) ? { idempotencyKey: null } : {};
-    return this.guard(async () => {
-      const [row] = await this.writer
-        .update(runs)
-        .set({ ...patch, ...releaseKey, updatedAt: new Date() })
-        .where(
-          and(
-            eq(runs.id, id),
-            fromStatuses ? inArray(runs.status, [...fromStatuses]) : undefined,
-            atAttempt === undefined ? undefined : eq(runs.attempt, atAttempt),
-          ),
-        )
-        .returning();
-      return row;
-    });
+    const params = new Params(id);
+    const set = assignmentsOf(runs, { ...patch, ...releaseKey, updatedAt: new Date() }, params);
+    const conditions = ["id = $1"];
+    if (fromStatuses) conditions.push(`status = any(${params.add([...fromStatuses])}::run_status[])`);
+    if (atAttempt !== undefined) conditions.push(`attempt = ${params.add(atAttempt)}`);
+    return this.first<Run>(runs, `update runs set ${set} where ${conditions.join(" and ")} returning *`, params.values);
   }
 
   loadBatch(id: string): Promise<Batch | undefined> {
-    return this.guard(async () => (await this.writer.select().from(batches).where(eq(batches.id, id)))[0]);
+    return this.first<Batch>(batches, "select * from batches where id = $1", [id]);
   }
 
-  updateBatch(id: string, patch: Pick<Partial<Batch>, "checkRunId">): Promise<void> {
-    return this.guard(async () => {
-      await this.writer.update(batches).set({ ...patch, updatedAt: new Date() }).where(eq(batches.id, id));
-    });
+  async updateBatch(id: string, patch: Pick<Partial<Batch>, "checkRunId">): Promise<void> {
+    const params = new Params(id);
+    const set = assignmentsOf(batches, { ...patch, updatedAt: new Date() }, params);
+    await this.select(batches, `update batches set ${set} where id = $1`, params.values);
   }
 
   findChildren(runId: string): Promise<Run[]> {
-    return this.guard(() => this.writer.select().from(runs).where(eq(runs.parentRunId, runId)));
+    return this.select<Run>(runs, "select * from runs where parent_run_id = $1", [runId]);
   }
 
   /** One attempt's step results; a second report of the same attempt replaces the first. */
-  recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void> {
-    if (steps.length === 0) return Promise.resolve();
-    return this.guard(async () => {
-      await this.writer
-        .insert(stepResults)
-        .values(steps.map((step) => ({ ...step, runId, attempt })))
-        .onConflictDoUpdate({
-          target: [stepResults.runId, stepResults.attempt, stepResults.index],
-          set: {
-            action: sql`excluded.action`,
-            label: sql`excluded.label`,
-            status: sql`excluded.status`,
-            durationMs: sql`excluded.duration_ms`,
-            error: sql`excluded.error`,
-            screenshotKey: sql`excluded.screenshot_key`,
-          },
-        });
-    });
+  async recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void> {
+    if (steps.length === 0) return;
+    const params = new Params();
+    const values = valuesOf(stepResults, steps.map((step) => ({ ...step, runId, attempt })), params);
+    await this.select(stepResults, `insert into step_results ${values} ${REPLACE_STEPS}`, params.values);
   }
 
   listSteps(runId: string): Promise<StepResult[]> {
-    return this.guard(() =>
-      this.reader.select().from(stepResults).where(eq(stepResults.runId, runId)).orderBy(asc(stepResults.attempt), asc(stepResults.index)),
-    );
+    const text = "select * from step_results where run_id = $1 order by attempt, index";
+    return this.select<StepResult>(stepResults, text, [runId], this.reader);
   }
 
   oldestQueuedRuns(limit: number): Promise<Run[]> {
-    return this.guard(() =>
-      this.writer
-        .select()
-        .from(runs)
-        .where(eq(runs.status, "QUEUED"))
-        .orderBy(asc(runs.queuedAt), asc(runs.id))
-        .limit(limit),
-    );
+    return this.select<Run>(runs, "select * from runs where status = 'QUEUED' order by queued_at, id limit $1", [limit]);
   }
 
   findRunsToSweep(now: Date, { undispatchedBefore, unclaimedBefore, limit }: SweepWindow): Promise<Run[]> {
-    return this.guard(() =>
-      this.writer
-        .select()
-        .from(runs)
-        .where(
-          or(
-            and(eq(runs.status, "DELAYED"), lte(runs.delayUntil, now)),
-            and(inArray(runs.status, ["DELAYED", "QUEUED", "PENDING"]), lte(runs.expiresAt, now)),
-            and(eq(runs.status, "PENDING"), isNull(runs.dispatchedAt), lt(runs.createdAt, undispatchedBefore)),
-            and(
-              eq(runs.status, "DEQUEUED"),
-              lt(runs.dispatchedAt, unclaimedBefore),
-              or(isNull(runs.lastHeartbeatAt), lt(runs.lastHeartbeatAt, unclaimedBefore)),
-            ),
-          ),
-        )
-        .limit(limit),
-    );
+    return this.select<Run>(runs, RUNS_TO_SWEEP, [now, undispatchedBefore, unclaimedBefore, limit]);
   }
 
   /** Served by the partial index `runs_unsettled`. */
   findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]> {
-    return this.guard(() =>
-      this.writer
-        .select()
-        .from(runs)
-        .where(and(isNotNull(runs.completedAt), isNull(runs.settledAt), lt(runs.completedAt, completedBefore)))
-        .orderBy(asc(runs.completedAt))
-        .limit(limit),
-    );
+    const text = `select * from runs where completed_at is not null and settled_at is null and completed_at < $1
+      order by completed_at limit $2`;
+    return this.select<Run>(runs, text, [completedBefore, limit]);
   }
 
   insertWaitpoint(id: string, input: NewWaitpoint): Promise<Created<Waitpoint>> {
-    return this.guard(async () => {
-      if (!input.idempotencyKey) {
-        const [record] = await this.writer.insert(waitpoints).values({ ...input, id }).returning();
-        return { record: record!, isCached: false };
-      }
-      const db = this.writer;
-      return insertOnce({
-        insert: () =>
-          db
-            .insert(waitpoints)
-            .values({ ...input, id })
-            .onConflictDoNothing({ target: [waitpoints.environmentId, waitpoints.idempotencyKey] })
-            .returning(),
-        findHolder: () =>
-          db
-            .select()
-            .from(waitpoints)
-            .where(and(eq(waitpoints.environmentId, input.environmentId), eq(waitpoints.idempotencyKey, input.idempotencyKey!))),
-        release: (holder) => db.update(waitpoints).set({ idempotencyKey: null }).where(eq(waitpoints.id, holder.id)),
-      });
-    });
+    const { environmentId, idempotencyKey } = input;
+    return this.guard(() => insertOnce<Waitpoint>(this.pool, waitpoints, { ...input, id }, { environmentId, idempotencyKey }));
   }
 
-  completeWaitpoint(id: string, result: WaitpointResult): Promise<Completion | undefined> {
-    return this.guard(async () => {
-      const [completed] = await this.writer
-        .update(waitpoints)
-        .set({ ...result, completedAt: new Date() })
-        .where(and(eq(waitpoints.id, id), eq(waitpoints.status, "WAITING")))
-        .returning();
-      if (completed) return { waitpoint: completed, completedNow: true };
-      const waitpoint = await this.findWaitpoint(id);
-      return waitpoint && { waitpoint, completedNow: false };
-    });
+  async completeWaitpoint(id: string, result: WaitpointResult): Promise<Completion | undefined> {
+    const params = new Params(id);
+    const set = assignmentsOf(waitpoints, { ...result, completedAt: new Date() }, params);
+    const text = `update waitpoints set ${set} where id = $1 and status = 'WAITING' returning *`;
+    const completed = await this.first<Waitpoint>(waitpoints, text, params.values);
+    if (completed) return { waitpoint: completed, completedNow: true };
+    const waitpoint = await this.findWaitpoint(id);
+    return waitpoint && { waitpoint, completedNow: false };
   }
 
-  findWaitpoints(ids: string[]): Promise<Waitpoint[]> {
-    if (ids.length === 0) return Promise.resolve([]);
-    return this.guard(() => this.writer.select().from(waitpoints).where(inArray(waitpoints.id, ids)));
+  async findWaitpoints(ids: string[]): Promise<Waitpoint[]> {
+    if (ids.length === 0) return [];
+    return this.select<Waitpoint>(waitpoints, "select * from waitpoints where id = any($1)", [ids]);
   }
 
   /** The RUN waitpoints a parent made for this child or batch, still waiting. */
   findWaitpointsCompletedBy(subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]> {
-    const by = "runId" in subject ? eq(waitpoints.completedByRunId, subject.runId) : eq(waitpoints.completedByBatchId, subject.batchId);
-    return this.guard(() => this.writer.select().from(waitpoints).where(and(by, eq(waitpoints.status, "WAITING"))));
+    const [column, id] = "runId" in subject ? ["completed_by_run_id", subject.runId] : ["completed_by_batch_id", subject.batchId];
+    return this.select<Waitpoint>(waitpoints, `select * from waitpoints where ${column} = $1 and status = 'WAITING'`, [id]);
   }
 
   /** The run's block edges become exactly `waitpointIds`: a run waits on one set at a time. */
   replaceBlockers(runId: string, waitpointIds: string[]): Promise<void> {
     return this.guard(() =>
-      this.writer.transaction(async (tx) => {
-        await tx.delete(runWaitpoints).where(eq(runWaitpoints.runId, runId));
-        if (waitpointIds.length) await tx.insert(runWaitpoints).values(waitpointIds.map((waitpointId) => ({ runId, waitpointId })));
+      transaction(this.pool, async (tx) => {
+        await tx.query("delete from run_waitpoints where run_id = $1", [runId]);
+        if (waitpointIds.length) await insertRows(tx, runWaitpoints, waitpointIds.map((waitpointId) => ({ runId, waitpointId })));
       }),
     );
   }
 
-  blockerIds(runId: string): Promise<string[]> {
-    return this.guard(async () =>
-      (await this.writer.select({ id: runWaitpoints.waitpointId }).from(runWaitpoints).where(eq(runWaitpoints.runId, runId))).map((row) => row.id),
-    );
+  async blockerIds(runId: string): Promise<string[]> {
+    const rows = await this.select<{ waitpointId: string }>(runWaitpoints, "select waitpoint_id from run_waitpoints where run_id = $1", [runId]);
+    return rows.map((row) => row.waitpointId);
   }
 
   /** WAITING runs of this store blocked by the waitpoint. */
   runsBlockedBy(waitpointId: string): Promise<Run[]> {
-    return this.guard(async () =>
-      (
-        await this.writer
-          .select({ run: runs })
-          .from(runWaitpoints)
-          .innerJoin(runs, eq(runs.id, runWaitpoints.runId))
-          .where(and(eq(runWaitpoints.waitpointId, waitpointId), eq(runs.status, "WAITING")))
-      ).map((row) => row.run),
-    );
+    const text = `select runs.* from run_waitpoints join runs on runs.id = run_waitpoints.run_id
+      where run_waitpoints.waitpoint_id = $1 and runs.status = 'WAITING'`;
+    return this.select<Run>(runs, text, [waitpointId]);
   }
 
   findWaitpoint(id: string): Promise<Waitpoint | undefined> {
-    return this.guard(async () => (await this.writer.select().from(waitpoints).where(eq(waitpoints.id, id)))[0]);
+    return this.first<Waitpoint>(waitpoints, "select * from waitpoints where id = $1", [id]);
   }
 }

@@ -2,14 +2,13 @@
  * Suites and their cases (control plane, `legacy` only): what a repository's pull requests are checked with.
  * A suite and its cases are written in one transaction; every read is scoped by environment.
  */
-import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { SuiteInput, SuiteTrigger } from "../../schema/api.ts";
-import * as controlPlane from "../../schema/control-plane.ts";
+import type { cases, suites } from "../../schema/control-plane.ts";
 import type { Case } from "../../schema/steps.ts";
 import { LegacyTables } from "./legacy-tables.ts";
 import { mintCuid } from "./ids.ts";
-
-const { cases, environments, suites } = controlPlane;
+import { Params, assignmentsOf, insertRows, query, transaction } from "./sql.ts";
+import * as tables from "./tables.ts";
 
 export interface Suite {
   id: string;
@@ -41,6 +40,14 @@ const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
     .map((item) => ({ enabled: item.enabled, case: { name: item.name, ...(item.definition as Omit<Case, "name">) } })),
 });
 
+const CASES_OF = "select * from cases where suite_id = any($1)";
+
+/** An organisation's suites on a repository that a trigger starts, with the owner of each, oldest first. */
+const FOR_REPOSITORY = `select suites.*, environments.organization_id, environments.project_id
+  from suites join environments on environments.id = suites.environment_id
+  where environments.organization_id = $1 and lower(suites.repository) = lower($2) and suites.triggers ? $3
+  order by suites.created_at, suites.id`;
+
 export class SuiteStore extends LegacyTables {
   private caseRows(suiteId: string, items: SuiteInput["cases"]) {
     return items.map(({ enabled, case: { name, ...definition } }, position) => ({ id: mintCuid(), suiteId, position, name, enabled, definition }));
@@ -48,10 +55,10 @@ export class SuiteStore extends LegacyTables {
 
   create(environmentId: string, input: SuiteInput): Promise<Suite> {
     return this.guard(() =>
-      this.db.transaction(async (tx) => {
+      transaction(this.pool, async (tx) => {
         const { cases: items, ...fields } = input;
-        const [row] = await tx.insert(suites).values({ id: mintCuid(), environmentId, ...fields }).returning();
-        const caseRows = await tx.insert(cases).values(this.caseRows(row!.id, items)).returning();
+        const [row] = await insertRows<SuiteRow>(tx, tables.suites, [{ id: mintCuid(), environmentId, ...fields }]);
+        const caseRows = await insertRows<CaseRow>(tx, tables.cases, this.caseRows(row!.id, items));
         return toSuite(row!, caseRows);
       }),
     );
@@ -60,70 +67,53 @@ export class SuiteStore extends LegacyTables {
   /** Cases are replaced as a whole when given. */
   update(environmentId: string, id: string, patch: Partial<SuiteInput>): Promise<Suite | undefined> {
     return this.guard(() =>
-      this.db.transaction(async (tx) => {
+      transaction(this.pool, async (tx) => {
         const { cases: items, ...fields } = patch;
-        const [row] = await tx
-          .update(suites)
-          .set({ ...fields, updatedAt: new Date() })
-          .where(and(eq(suites.id, id), eq(suites.environmentId, environmentId)))
-          .returning();
+        const params = new Params(id, environmentId);
+        const set = assignmentsOf(tables.suites, { ...fields, updatedAt: new Date() }, params);
+        const text = `update suites set ${set} where id = $1 and environment_id = $2 returning *`;
+        const [row] = await query<SuiteRow>(tx, tables.suites, text, params);
         if (!row) return undefined;
         if (items) {
-          await tx.delete(cases).where(eq(cases.suiteId, id));
-          await tx.insert(cases).values(this.caseRows(id, items));
+          await tx.query("delete from cases where suite_id = $1", [id]);
+          await insertRows(tx, tables.cases, this.caseRows(id, items));
         }
-        return toSuite(row, await tx.select().from(cases).where(eq(cases.suiteId, id)));
+        return toSuite(row, await query<CaseRow>(tx, tables.cases, CASES_OF, [[id]]));
       }),
     );
   }
 
-  delete(environmentId: string, id: string): Promise<boolean> {
-    return this.guard(async () => {
-      const deleted = await this.db.delete(suites).where(and(eq(suites.id, id), eq(suites.environmentId, environmentId))).returning({ id: suites.id });
-      return deleted.length > 0;
-    });
+  async delete(environmentId: string, id: string): Promise<boolean> {
+    const text = "delete from suites where id = $1 and environment_id = $2 returning id";
+    return (await this.select(tables.suites, text, [id, environmentId])).length > 0;
   }
 
-  find(environmentId: string, id: string): Promise<Suite | undefined> {
-    return this.guard(async () => {
-      const [row] = await this.db.select().from(suites).where(and(eq(suites.id, id), eq(suites.environmentId, environmentId)));
-      return row && toSuite(row, await this.db.select().from(cases).where(eq(cases.suiteId, id)));
-    });
+  async find(environmentId: string, id: string): Promise<Suite | undefined> {
+    const text = "select * from suites where id = $1 and environment_id = $2";
+    return (await this.withCases(await this.select<SuiteRow>(tables.suites, text, [id, environmentId])))[0];
   }
 
-  list(environmentId: string): Promise<Suite[]> {
-    return this.guard(async () => {
-      const rows = await this.db.select().from(suites).where(eq(suites.environmentId, environmentId)).orderBy(desc(suites.createdAt), asc(suites.id));
-      return this.withCases(rows);
-    });
+  async list(environmentId: string): Promise<Suite[]> {
+    const text = "select * from suites where environment_id = $1 order by created_at desc, id";
+    return this.withCases(await this.select<SuiteRow>(tables.suites, text, [environmentId]));
   }
 
   /**
    * The organisation's suites on the repository that `trigger` starts, in any of its environments, oldest
    * first (then by id), so a delivery starts them in a defined order.
    */
-  findForRepository(organizationId: string, repository: string, trigger: SuiteTrigger): Promise<OwnedSuite[]> {
-    return this.guard(async () => {
-      const rows = await this.db
-        .select({ suite: suites, organizationId: environments.organizationId, projectId: environments.projectId })
-        .from(suites)
-        .innerJoin(environments, eq(environments.id, suites.environmentId))
-        .where(
-          and(
-            eq(environments.organizationId, organizationId),
-            sql`lower(${suites.repository}) = lower(${repository})`,
-            sql`${suites.triggers} ? ${trigger}`,
-          ),
-        )
-        .orderBy(asc(suites.createdAt), asc(suites.id));
-      const withCases = await this.withCases(rows.map((row) => row.suite));
-      return withCases.map((suite, index) => ({ ...suite, organizationId: rows[index]!.organizationId, projectId: rows[index]!.projectId }));
-    });
+  async findForRepository(organizationId: string, repository: string, trigger: SuiteTrigger): Promise<OwnedSuite[]> {
+    const rows = await this.select<SuiteRow & Pick<OwnedSuite, "organizationId" | "projectId">>(
+      tables.suites,
+      FOR_REPOSITORY,
+      [organizationId, repository, trigger],
+    );
+    return (await this.withCases(rows)) as OwnedSuite[];
   }
 
   private async withCases(rows: SuiteRow[]): Promise<Suite[]> {
     if (rows.length === 0) return [];
-    const caseRows = await this.db.select().from(cases).where(inArray(cases.suiteId, rows.map((row) => row.id)));
+    const caseRows = await this.select<CaseRow>(tables.cases, CASES_OF, [rows.map((row) => row.id)]);
     return rows.map((row) => toSuite(row, caseRows));
   }
 }

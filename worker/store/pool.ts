@@ -1,0 +1,31 @@
+/**
+ * Opens a Postgres pool with @neondatabase/serverless: the same driver in production (Neon over WebSocket)
+ * and locally (embedded Postgres behind scripts/ws-proxy.ts). Runtime-neutral: the Worker and Node scripts
+ * both use it. In a Worker a pool must not outlive its request: open one per request and close it.
+ */
+import { Pool, neonConfig } from "@neondatabase/serverless";
+
+export interface ConnectOptions {
+  /** ws:// URL of a local WebSocket→TCP proxy; unset against Neon. */
+  wsProxy?: string;
+  connectionTimeoutMillis?: number;
+}
+
+function configureDriver(wsProxy: string | undefined): void {
+  if (!wsProxy) return;
+  // The driver adds the scheme itself.
+  const proxyHost = wsProxy.replace(/^wss?:\/\//, "");
+  neonConfig.wsProxy = (host, port) => `${proxyHost}/v2?address=${host}:${port}`;
+  neonConfig.useSecureWebSocket = false;
+  neonConfig.pipelineTLS = false;
+  // The embedded server uses cleartext `password` auth, which lets the driver pipeline startup and query.
+  neonConfig.pipelineConnect = "password";
+}
+
+export function openPool(url: string, { wsProxy, connectionTimeoutMillis = 5_000 }: ConnectOptions = {}): Pool {
+  configureDriver(wsProxy);
+  const pool = new Pool({ connectionString: url, connectionTimeoutMillis });
+  // After end(), sockets closing late raise "Network connection lost"; queries still reject on their own.
+  pool.on("error", () => {});
+  return pool;
+}

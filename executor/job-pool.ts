@@ -6,6 +6,7 @@
 import type { DispatchMessage } from "../schema/contracts.ts";
 import { type LaunchOptions, type SharedBrowser, launchSharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 import { ShuttingDown, runJob } from "./run-job.ts";
 import { RunGone, workerClient } from "./worker-client.ts";
 
@@ -64,19 +65,21 @@ export function createJobPool(config: PoolConfig, launch: LaunchOptions, log: Lo
   };
 
   // A backlog job the Worker no longer wants here (canceled, dispatched elsewhere) is dropped.
-  const backlogBeat = setInterval(() => {
-    for (const job of [...backlog]) {
-      clientFor(job)
-        .heartbeat()
-        .catch((error) => {
-          if (!(error instanceof RunGone)) {
-            return log.warn(`run_${job.runId}: backlog heartbeat failed: ${(error as Error).message}`);
-          }
-          const index = backlog.indexOf(job);
-          if (index >= 0) backlog.splice(index, 1);
-        });
-    }
-  }, config.HEARTBEAT_INTERVAL_MS);
+  const backlogBeat = startHeartbeat(config.HEARTBEAT_INTERVAL_MS, () =>
+    Promise.all(
+      [...backlog].map((job) =>
+        clientFor(job)
+          .heartbeat()
+          .catch((error) => {
+            if (!(error instanceof RunGone)) {
+              return log.warn(`run_${job.runId}: backlog heartbeat failed: ${(error as Error).message}`);
+            }
+            const index = backlog.indexOf(job);
+            if (index >= 0) backlog.splice(index, 1);
+          }),
+      ),
+    ),
+  );
 
   return {
     offer(job) {
@@ -97,7 +100,7 @@ export function createJobPool(config: PoolConfig, launch: LaunchOptions, log: Lo
     warm: async () => void (await sharedBrowser()),
     async close() {
       draining = true;
-      clearInterval(backlogBeat);
+      backlogBeat.stop();
       const unstarted = backlog.splice(0);
       await Promise.all(
         unstarted.map((job) =>

@@ -8,6 +8,7 @@ import type { DispatchMessage, StepReport } from "../schema/contracts.ts";
 import { browserCasePayloadSchema } from "../schema/tasks.ts";
 import type { SharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
+import { startHeartbeat } from "./heartbeat.ts";
 import { type CaseResult, type StepEvent, runCase } from "./run-case.ts";
 import type { TokenWait, WaitForTokenStep } from "./steps.ts";
 import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
@@ -65,12 +66,12 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
   const onShutdown = () => stop.abort(context.stop.reason);
   context.stop.addEventListener("abort", onShutdown, { once: true });
   if (context.stop.aborted) onShutdown();
-  const beating = setInterval(() => {
+  const beating = startHeartbeat(context.config.HEARTBEAT_INTERVAL_MS, () =>
     api.heartbeat().catch((error) => {
       if (error instanceof RunGone) stop.abort(error);
       else context.log.warn(`${api.friendlyId}: heartbeat failed: ${(error as Error).message}`);
-    });
-  }, context.config.HEARTBEAT_INTERVAL_MS);
+    }),
+  );
   const steps = stepStream(api, context.log, (gone) => stop.abort(gone));
   try {
     context.log.info(`${api.friendlyId}: running "${payload.data.case.name}" (attempt ${claimed.attempt}/${claimed.maxAttempts})`);
@@ -91,7 +92,7 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
   } catch (error) {
     if (!(error instanceof RunGone)) throw error;
   } finally {
-    clearInterval(beating);
+    beating.stop();
     context.stop.removeEventListener("abort", onShutdown);
   }
 }

@@ -64,6 +64,17 @@ const ledgerOf = (organizationId: string) =>
     )[0]!,
   }));
 
+/**
+ * Waits until the organisation's ledger is empty and its counters are zero. A run reads as final before its
+ * finish releases its row (the release follows the settle), and the rows and counters are two reads: asking
+ * once right after a run completed can catch the release between them.
+ */
+const ledgerEmptied = (organizationId: string) =>
+  vi.waitFor(async () => expect(await ledgerOf(organizationId)).toEqual({ rows: [], counters: { active: 0, queued: 0 } }), {
+    timeout: 60_000,
+    interval: 50,
+  });
+
 /** The organisation's ACTIVE ledger rows and its counter of them, in one read. */
 async function ledgerActive(pool: Pool, organizationId: string): Promise<number[]> {
   const { rows } = await pool.query(
@@ -199,7 +210,7 @@ describe("admission", () => {
       expect(overtaken, `run ${direct.id} overtook ${overtaken?.id}`).toBeUndefined();
     }
     // Every run is final: the ledger holds nothing for the organisation, and its counters agree.
-    expect(await ledgerOf(tenant.organizationId)).toEqual({ rows: [], counters: { active: 0, queued: 0 } });
+    await ledgerEmptied(tenant.organizationId);
   });
 
   it("queues a trigger while an earlier run is queued, even with a slot momentarily free", async () => {
@@ -247,7 +258,7 @@ describe("sweep repair of the admissions ledger", () => {
     expect(report.released).toBeGreaterThanOrEqual(2);
     expect(await waitForRun(api, waiting.body.id)).toMatchObject({ status: "COMPLETED" });
     await waitForRun(api, ended.body.id);
-    expect(await ledgerOf(tenant.organizationId)).toEqual({ rows: [], counters: { active: 0, queued: 0 } });
+    await ledgerEmptied(tenant.organizationId);
   });
 
   it("moves on a QUEUED run whose row was promoted before the run existed, when neither side followed up", async () => {
@@ -262,7 +273,7 @@ describe("sweep repair of the admissions ledger", () => {
     const report = await withEngine(env, (engine) => engine.sweep());
     expect(report.promoted).toBeGreaterThanOrEqual(1);
     expect(await waitForRun(client(tenant.apiKey), toFriendlyId("run", stuck))).toMatchObject({ status: "COMPLETED" });
-    expect(await ledgerOf(tenant.organizationId)).toMatchObject({ rows: [], counters: { active: 0, queued: 0 } });
+    await ledgerEmptied(tenant.organizationId);
   });
 
   it("gives QUEUED runs written before the ledger existed a row, and promotes them in their order", async () => {
@@ -277,6 +288,6 @@ describe("sweep repair of the admissions ledger", () => {
     const [a, b] = finished as [any, any];
     expect([a.status, b.status]).toEqual(["COMPLETED", "COMPLETED"]);
     expect(new Date(a.startedAt) <= new Date(b.startedAt)).toBe(true);
-    expect(await ledgerOf(tenant.organizationId)).toMatchObject({ rows: [], counters: { active: 0, queued: 0 } });
+    await ledgerEmptied(tenant.organizationId);
   });
 });

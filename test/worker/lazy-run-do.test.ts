@@ -7,7 +7,7 @@ import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } 
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../worker/config.ts";
-import type { RunEvent } from "../../worker/durable/run-do.ts";
+import type { RunEvent } from "../../schema/live.ts";
 import { withEngine } from "../../worker/runs/engine.ts";
 import { parseFriendlyId } from "../../worker/store/ids.ts";
 import {

@@ -9,31 +9,14 @@
  * the dispatch's PENDING the object missed.
  */
 import { DurableObject } from "cloudflare:workers";
-import type { RunStatus } from "../../schema/contracts.ts";
-import { type TrackedCheckRun, sendCheckRun } from "../github/check-run.ts";
 import { withEngine } from "../runs/engine.ts";
-import { canTransition, isFinal } from "../runs/transitions.ts";
+import type { TrackedCheckRun } from "../runs/objects.ts";
+import type { Audience, RunEvent, RunEventType, RunSnapshot, WakeReason } from "../../schema/live.ts";
+import { type RunStatus, canTransition, isFinal } from "../../schema/run-states.ts";
 
-export type RunEventType = "status" | "step" | "log" | "waitpoint";
-
-export type WakeReason = "delay" | "heartbeat" | "waitpoints" | "checkRun";
 
 /** A batch's check run is updated at most this often while its cases run. */
 const CHECK_RUN_UPDATE_MS = 500;
-
-export interface RunEvent {
-  seq: number;
-  type: RunEventType;
-  data: unknown;
-  at: string;
-}
-
-export interface RunSnapshot {
-  /** The run's (or batch's) internal id. */
-  runId: string;
-  status: RunStatus;
-  lastSeq: number;
-}
 
 /** What an object holds before the run's first dispatch (nothing, or a status from a subscriber or a delay). */
 const UNDISPATCHED: readonly (RunStatus | undefined)[] = [undefined, "QUEUED", "DELAYED"];
@@ -44,12 +27,6 @@ const DISPATCHED: readonly RunStatus[] = ["PENDING", "DEQUEUED"];
 /** Closing code and reason once nothing more will happen. */
 const FINISHED = { code: 1000, reason: "finished" };
 
-/**
- * Who holds a subscription: `full` (a secret key, or the executor holding the run) sees every event as logged;
- * `public` and `page` (a browser's token) see events without waitpoint outputs, which may carry a callback's
- * body or a child run's output. A page token on a finished subject gets its snapshot only.
- */
-export type Audience = "full" | "public" | "page";
 const REDACTED = "redacted";
 
 /** An event's data as a browser's token may see it: every waitpoint output left out. */
@@ -163,7 +140,7 @@ export class RunDO extends DurableObject<Env> {
     this.sql.exec("UPDATE check_run SET dirty = 0");
     const { runId: batchId } = this.snapshot();
     try {
-      const checkRunId = await withEngine(this.env, (engine) => sendCheckRun(engine, batchId, JSON.parse(row.tracked), row.check_run_id ?? undefined));
+      const checkRunId = await withEngine(this.env, (engine) => engine.syncCheckRun(batchId, JSON.parse(row.tracked), row.check_run_id ?? undefined));
       if (checkRunId !== undefined) this.sql.exec("UPDATE check_run SET check_run_id = ?", checkRunId);
     } catch (error) {
       this.sql.exec("UPDATE check_run SET dirty = 1");
@@ -185,7 +162,7 @@ export class RunDO extends DurableObject<Env> {
    * so heartbeats push their deadline back without moving an earlier waitpoint timeout. The engine names a
    * dispatched run (`runId`) whose heartbeat or waitpoint it watches: the first this object may hear of it.
    */
-  async wakeAt(reason: WakeReason, at: number, runId?: string): Promise<void> {
+  async wakeAt(reason: WakeReason | "checkRun", at: number, runId?: string): Promise<void> {
     if (runId) this.logMissedDispatch(runId);
     this.sql.exec("INSERT INTO timers (reason, at) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at", reason, at);
     await this.arm();
@@ -248,7 +225,7 @@ export class RunDO extends DurableObject<Env> {
         seq,
       )
       .toArray()
-      .map((row) => ({ ...row, data: JSON.parse(row.data) }));
+      .map((row) => ({ ...row, data: JSON.parse(row.data) }) as RunEvent);
   }
 
   /**

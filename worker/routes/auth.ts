@@ -73,7 +73,7 @@ export async function environmentFromKey(c: Context<AppEnv>): Promise<Authentica
   if (known) return known;
   if (throttledAddresses.get(clientAddress(c))) return addressThrottled();
   c.var.warmStores();
-  const environment = await c.var.engine.deps.controlPlane.findEnvironmentByKeyHash(keyHash);
+  const environment = await c.var.stores.controlPlane.findEnvironmentByKeyHash(keyHash);
   if (!environment) return refuse(c, "Unknown secret key");
   authenticated.set(keyHash, environment, AUTH_CACHE_TTL_MS);
   return environment;

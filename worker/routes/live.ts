@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import * as z from "../../schema/zod.ts";
-import type { Audience } from "../durable/run-do.ts";
+import type { Audience } from "../../schema/live.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { type IdKind, parseFriendlyId } from "../store/ids.ts";
@@ -41,7 +41,7 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
       if (environment instanceof Response) return environment;
       environmentId = environment.environmentId;
     }
-    const { runs } = c.var.engine.deps;
+    const { runs } = c.var.stores;
     const status =
       kind === "run"
         ? (await runs.findRun(environmentId, id, { fresh: true }))?.status

@@ -19,9 +19,9 @@ import {
 } from "drizzle-orm";
 import type { NeonQueryResultHKT } from "drizzle-orm/neon-serverless";
 import type { PgDatabase } from "drizzle-orm/pg-core";
-import type { RunStatus } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
 import * as runOps from "../../schema/run-ops.ts";
-import { releasesIdempotencyKey } from "../runs/transitions.ts";
+import { releasesIdempotencyKey } from "../../schema/run-states.ts";
 import type { Pool } from "@neondatabase/serverless";
 import { type Database, database } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";

@@ -71,7 +71,7 @@ describe("a run's RunDO, created when needed", () => {
     const items = [{ task: "http-check", payload }, { task: "http-check", payload }];
     const { status, body } = await unconsumedClient(tenant.apiKey).json("POST", "/api/v1/tasks/batch", { items });
     expect(status).toBe(201);
-    const heard = (await env.RUN_DO.getByName(body.id).eventsSince(0)) as RunEvent[];
+    const heard = (await env.BATCH_DO.getByName(body.id).eventsSince(0)) as RunEvent[];
     const pending = body.runs.map((runId: string) => ({ runId, status: "PENDING" }));
     expect(heard.map((event) => event.data)).toEqual(expect.arrayContaining(pending));
     expect(heard).toHaveLength(pending.length);

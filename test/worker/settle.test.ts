@@ -38,7 +38,7 @@ describe("sweep settles final runs", () => {
     expect(stored[0]).toMatchObject({ status: "EXECUTING" }); // its waits completed, so it resumed
     expect(stored[1]?.settledAt).toBeInstanceOf(Date);
     expect(stored[2]?.settledAt).toBeInstanceOf(Date);
-    expect((await env.RUN_DO.getByName(toFriendlyId("batch", batch.batch.id)).snapshot()).status).toBe("COMPLETED");
+    expect((await env.BATCH_DO.getByName(toFriendlyId("batch", batch.batch.id)).snapshot()).status).toBe("COMPLETED");
     for (const run of [child, item]) {
       expect((await env.RUN_DO.getByName(toFriendlyId("run", run.id)).snapshot()).status).toBe("COMPLETED");
     }

@@ -2,7 +2,7 @@
 import type { LiveObjects } from "../runs/objects.ts";
 import { toFriendlyId } from "../store/ids.ts";
 
-export const liveObjects = (bindings: Pick<Env, "RUN_DO">): LiveObjects => ({
+export const liveObjects = (bindings: Pick<Env, "RUN_DO" | "BATCH_DO">): LiveObjects => ({
   run: (runId) => bindings.RUN_DO.getByName(toFriendlyId("run", runId)),
-  batch: (batchId) => bindings.RUN_DO.getByName(toFriendlyId("batch", batchId)),
+  batch: (batchId) => bindings.BATCH_DO.getByName(toFriendlyId("batch", batchId)),
 });

@@ -54,7 +54,7 @@ export interface EngineWiring {
   runs: RunStore;
   admissions: EngineDeps["admissions"];
   config: Config;
-  bindings: Pick<Env, "RUN_DISPATCH" | "RUN_DO" | "EXECUTOR">;
+  bindings: Pick<Env, "RUN_DISPATCH" | "RUN_DO" | "BATCH_DO" | "EXECUTOR">;
   defer(work: Promise<unknown>): void;
 }
 

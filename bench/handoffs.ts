@@ -9,7 +9,7 @@
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { type DevState, strictApiClient } from "../scripts/dev-stack.ts";
-import { isFinal } from "../worker/runs/transitions.ts";
+import { isFinal } from "../schema/run-states.ts";
 import { openPool } from "../worker/store/database.ts";
 import { percentile } from "./stats.ts";
 

@@ -2,7 +2,7 @@
  * A check run's `output`: a one-line title and a markdown summary (a table of cases) that GitHub shows on the
  * pull request. GitHub refuses a summary over 65,535 characters, so rows stop before that with a note.
  */
-import type { RunStatus } from "../schema/contracts.ts";
+import type { RunStatus } from "../schema/run-states.ts";
 import type { CheckRunCase, CheckRunSync } from "../schema/github.ts";
 
 /** Counted in UTF-8 bytes, which is never less than characters however GitHub counts them. */

@@ -5,6 +5,7 @@
  */
 import { errors, type BrowserContext, type Page } from "playwright";
 import { MAX_ARTIFACT_BYTES, MAX_STEP_SCREENSHOTS } from "../schema/contracts.ts";
+import type { StepEvent } from "../schema/live.ts";
 import type { Case, Step } from "../schema/steps.ts";
 import { cutText } from "../schema/storable.ts";
 import type { BrowserCasePayload } from "../schema/tasks.ts";
@@ -30,15 +31,6 @@ export interface StepResult {
   name: string;
   status: "PASSED" | "FAILED" | "SKIPPED";
   durationMs: number;
-  error?: string;
-}
-
-export interface StepEvent {
-  index: number;
-  action: Step["action"];
-  name: string;
-  status: "RUNNING" | "PASSED" | "FAILED";
-  durationMs?: number;
   error?: string;
 }
 

@@ -5,15 +5,16 @@
  * step's outcome. A run canceled meanwhile stops at the next heartbeat; nothing is reported for it.
  */
 import type { DispatchMessage, StepReport } from "../schema/contracts.ts";
+import { type StepEvent, liveMessageSchema } from "../schema/live.ts";
+import { isFinal } from "../schema/run-states.ts";
 import { browserCasePayloadSchema } from "../schema/tasks.ts";
 import type { SharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
 import { startHeartbeat } from "./heartbeat.ts";
-import { type CaseResult, type StepEvent, runCase } from "./run-case.ts";
+import { type CaseResult, runCase } from "./run-case.ts";
 import type { TokenWait, WaitForTokenStep } from "./steps.ts";
 import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
 
-const FINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"]);
 const RECONNECT_MS = 500;
 const STEP_EVENT_WINDOW_MS = 250;
 
@@ -201,12 +202,15 @@ function resumeOf(api: WorkerClient, waitpointId: string, since: number, signal:
       if (done) return;
       socket = new WebSocket(api.liveUrl(lastSeq));
       socket.onmessage = (event) => {
-        const message = JSON.parse(String(event.data)) as { type: string; seq?: number; data?: { status: string; resumedBy?: WaitpointView[] } };
-        if (message.seq !== undefined) lastSeq = message.seq;
-        if (message.type !== "status" || !message.data) return;
-        const resumed = message.data.resumedBy?.find((waitpoint) => waitpoint.id === waitpointId);
-        if (message.data.status === "EXECUTING" && resumed) finish(() => resolve(settled(resumed)));
-        else if (FINAL.has(message.data.status)) finish(() => reject(new RunGone(`the run is ${message.data!.status}`)));
+        const parsed = liveMessageSchema.safeParse(JSON.parse(String(event.data)));
+        if (!parsed.success) return;
+        const message = parsed.data;
+        if (message.type !== "snapshot") lastSeq = message.seq;
+        if (message.type !== "status") return;
+        const { status, resumedBy } = message.data;
+        const resumed = resumedBy?.find((waitpoint) => waitpoint.id === waitpointId);
+        if (status === "EXECUTING" && resumed) finish(() => resolve(settled(resumed)));
+        else if (isFinal(status)) finish(() => reject(new RunGone(`the run is ${status}`)));
       };
       socket.onclose = () => {
         if (!done) setTimeout(connect, RECONNECT_MS);

@@ -1,27 +1,26 @@
 /**
  * The executor's line to the Worker for one run: every call carries the run-scoped token from the dispatch
- * message. A 409 means the run moved on without us (claimed by another, canceled, finished).
+ * message, and every answer is parsed with its schema from `schema/`. A 409 means the run moved on without us
+ * (claimed by another, canceled, finished).
  */
-import type { RunCompletion, StepReport } from "../schema/contracts.ts";
+import {
+  type RunCompletion,
+  type StepReport,
+  claimedRunSchema,
+  createdTokenSchema,
+  uploadedArtifactSchema,
+  waitAnswerSchema,
+} from "../schema/contracts.ts";
+import type { PostedEvent } from "../schema/live.ts";
+import * as z from "../schema/zod.ts";
+
+export type { WaitpointView } from "../schema/live.ts";
 
 export class RunGone extends Error {
   override name = "RunGone";
 }
 
-export interface WaitpointView {
-  id: string;
-  status: "WAITING" | "COMPLETED" | "TIMED_OUT";
-  output: unknown;
-  outputIsError: boolean;
-}
-
-export interface ClaimedRun {
-  id: string;
-  task: string;
-  payload: unknown;
-  attempt: number;
-  maxAttempts: number;
-}
+const noContent = z.undefined();
 
 export type WorkerClient = ReturnType<typeof workerClient>;
 
@@ -29,7 +28,7 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
   const friendlyId = `run_${runId}`;
   const base = `${workerUrl}/internal/runs/${friendlyId}`;
 
-  async function call<T>(path: string, body?: unknown, init: RequestInit = {}): Promise<T> {
+  async function call<S extends z.ZodMiniType>(answer: S, path: string, body?: unknown, init: RequestInit = {}): Promise<z.infer<S>> {
     const response = await fetch(`${base}/${path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -38,24 +37,26 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
     });
     if (response.status === 409) throw new RunGone((await response.text()).slice(0, 500));
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status} ${(await response.text()).slice(0, 500)}`);
-    return (response.status === 204 ? undefined : await response.json()) as T;
+    const parsed = answer.safeParse(response.status === 204 ? undefined : await response.json());
+    if (!parsed.success) throw new Error(`${path}: unexpected answer: ${z.prettifyError(parsed.error).slice(0, 500)}`);
+    return parsed.data;
   }
 
   return {
     friendlyId,
-    claim: (attempt: number) => call<ClaimedRun>("claim", { attempt }),
-    heartbeat: () => call<void>("heartbeat"),
-    events: (events: { type: "step" | "log"; data: Record<string, unknown> }[]) => call<void>("events", { events }),
-    createToken: (body: { idempotencyKey: string; timeout: string }) => call<{ id: string }>("tokens", body),
-    wait: (body: { tokens: string[] }) => call<{ status: string; seq: number | null; waitpoints: WaitpointView[] }>("wait", body),
+    claim: (attempt: number) => call(claimedRunSchema, "claim", { attempt }),
+    heartbeat: () => call(noContent, "heartbeat"),
+    events: (events: PostedEvent[]) => call(noContent, "events", { events }),
+    createToken: (body: { idempotencyKey: string; timeout: string }) => call(createdTokenSchema, "tokens", body),
+    wait: (body: { tokens: string[] }) => call(waitAnswerSchema, "wait", body),
     upload: (name: string, body: Uint8Array, contentType: string) =>
-      call<{ key: string; url: string }>(`artifacts/${encodeURIComponent(name)}`, undefined, {
+      call(uploadedArtifactSchema, `artifacts/${encodeURIComponent(name)}`, undefined, {
         method: "PUT",
         headers: { authorization: `Bearer ${token}`, "content-type": contentType },
         body,
       }),
-    complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) => call<{ status: string }>("complete", completion),
-    release: () => call<void>("release"),
+    complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) => call(claimedRunSchema, "complete", completion),
+    release: () => call(noContent, "release"),
     /** The run's live WebSocket, with the same token. */
     liveUrl: (since: number) =>
       `${workerUrl.replace(/^http/, "ws")}/api/v1/runs/${friendlyId}/live?token=${encodeURIComponent(token)}&since=${since}`,

@@ -1,6 +1,6 @@
 /** Request bodies and queries of the public HTTP API (DESIGN §8), validated at the Worker's edge. */
 import * as z from "./zod.ts";
-import { RUN_STATUSES } from "./contracts.ts";
+import { RUN_STATUSES } from "./run-states.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
 import { repositorySchema } from "./github.ts";
 import { caseSchema } from "./steps.ts";

@@ -3,29 +3,11 @@
  * No database or runtime imports here: the executor and the Worker both load this file.
  */
 import * as z from "./zod.ts";
+import { waitpointViewSchema } from "./live.ts";
+import { runStatusSchema } from "./run-states.ts";
 import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
-export const RUN_STATUSES = [
-  "DELAYED",
-  "QUEUED",
-  "PENDING",
-  "DEQUEUED",
-  "EXECUTING",
-  "WAITING",
-  "COMPLETED",
-  "FAILED",
-  "CANCELED",
-  "CRASHED",
-  "SYSTEM_FAILURE",
-  "EXPIRED",
-  "TIMED_OUT",
-] as const;
-export const runStatusSchema = z.enum(RUN_STATUSES);
-export type RunStatus = z.infer<typeof runStatusSchema>;
-
 export const BATCH_STATUSES = ["PENDING", "COMPLETED", "ABORTED"] as const;
-export const WAITPOINT_TYPES = ["TOKEN", "DATETIME", "RUN"] as const;
-export const WAITPOINT_STATUSES = ["WAITING", "COMPLETED", "TIMED_OUT"] as const;
 export const STEP_STATUSES = ["PASSED", "FAILED", "SKIPPED"] as const;
 
 export const TASKS = ["browser-case", "http-check"] as const;
@@ -48,13 +30,6 @@ export const dispatchMessageSchema = z.object({
   dispatchedAt: z.iso.datetime(),
 });
 export type DispatchMessage = z.infer<typeof dispatchMessageSchema>;
-
-/** The executor's events for a run's live log (`/internal/runs/:runId/events`). */
-export const runEventsSchema = z.strictObject({
-  events: z
-    .array(z.strictObject({ type: z.enum(["step", "log"]), data: z.record(z.string(), json) }))
-    .check(z.minLength(1), z.maxLength(100)),
-});
 
 /** One step's result in an attempt, as the executor reports it and the store keeps it. */
 export const stepReportSchema = z.strictObject({
@@ -79,3 +54,27 @@ export const runCompletionSchema = z.strictObject({
   steps: z._default(z.array(stepReportSchema).check(z.maxLength(1_000)), []),
 });
 export type RunCompletion = z.infer<typeof runCompletionSchema>;
+
+/** The Worker's answer to a claim and a completion: the run as the executor needs it. */
+export const claimedRunSchema = z.object({
+  id: z.string(),
+  task: z.string(),
+  status: runStatusSchema,
+  payload: z.unknown(),
+  attempt: z.int(),
+  maxAttempts: z.int(),
+});
+export type ClaimedRun = z.infer<typeof claimedRunSchema>;
+
+/** A token created for (or found by its idempotency key in) a run: its id and callback URL. */
+export const createdTokenSchema = z.object({ id: z.string(), url: z.string(), isCached: z.boolean() });
+
+/** The run after it asked to wait: WAITING (follow its live log from `seq`), or EXECUTING when all were done. */
+export const waitAnswerSchema = z.object({
+  status: runStatusSchema,
+  seq: z.nullable(z.int()),
+  waitpoints: z.array(waitpointViewSchema),
+});
+
+/** An uploaded artifact: the key a step report names, and its API path. */
+export const uploadedArtifactSchema = z.object({ key: z.string(), url: z.string() });

@@ -4,7 +4,7 @@
  * No runtime imports here: the Worker and the executor both load this file.
  */
 import * as z from "./zod.ts";
-import { runStatusSchema } from "./contracts.ts";
+import { runStatusSchema } from "./run-states.ts";
 import { text } from "./storable.ts";
 
 export const CHECK_RUN_STATUSES = ["queued", "in_progress", "completed"] as const;

@@ -18,7 +18,8 @@ import {
   uniqueIndex,
 } from "drizzle-orm/pg-core";
 import { createdAt, id, instant } from "./columns.ts";
-import { BATCH_STATUSES, RUN_STATUSES, STEP_STATUSES, WAITPOINT_STATUSES, WAITPOINT_TYPES } from "./contracts.ts";
+import { BATCH_STATUSES, STEP_STATUSES } from "./contracts.ts";
+import { RUN_STATUSES, WAITPOINT_STATUSES, WAITPOINT_TYPES } from "./run-states.ts";
 
 export const runStatus = pgEnum("run_status", RUN_STATUSES);
 export const batchStatus = pgEnum("batch_status", BATCH_STATUSES);

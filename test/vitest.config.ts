@@ -2,6 +2,7 @@ import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET } from "./support/github.ts";
+import { unitProject } from "./vitest.unit.config.ts";
 
 // One embedded Postgres (both databases), the WebSocket proxy and the executor are started once by the
 // global setup and shared by two projects: the Worker in the real Workers runtime, and Node-side code.
@@ -14,6 +15,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     projects: [
+      unitProject,
       {
         test: { name: "worker", include: ["test/worker/**/*.test.ts"] },
         plugins: [

@@ -24,8 +24,9 @@ import { ConflictError, InvalidIdError, StoreUnavailableError } from "./store/er
  * (and its waitUntil work) is done. Auth warms them once the key looks genuine, so refusals never connect.
  */
 const withRequestEngine = createMiddleware<AppEnv>(async (c, next) => {
-  const { engine, close, warm } = openEngine(c.env);
+  const { engine, stores, close, warm } = openEngine(c.env);
   c.set("engine", engine);
+  c.set("stores", stores);
   c.set("warmStores", warm);
   try {
     await next();

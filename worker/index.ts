@@ -4,6 +4,7 @@ import { consumeQueue } from "./queue/consumer.ts";
 import { withEngine } from "./runs/engine.ts";
 
 export { ExecutorContainer } from "./durable/executor-container.ts";
+export { BatchDO } from "./durable/batch-do.ts";
 export { RunDO } from "./durable/run-do.ts";
 
 export default {

@@ -36,9 +36,9 @@ async function standInWorker(testCase: CaseInput, answer: (path: string) => numb
       return;
     }
     const json = (body: unknown, code = 200) => response.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify(body));
-    if (path === "claim") json({ id: "run_1", task: "browser-case", payload: { case: testCase, baseUrl: demo.site.url }, attempt: 1, maxAttempts: 1 });
+    if (path === "claim") json({ id: "run_1", task: "browser-case", status: "EXECUTING", payload: { case: testCase, baseUrl: demo.site.url }, attempt: 1, maxAttempts: 1 });
     else if (path.startsWith("artifacts/")) json({ key: `runs/run_1/artifacts/1/${path.slice(10)}`, url: "" }, 201);
-    else if (path === "complete") json({ status: "COMPLETED" });
+    else if (path === "complete") json({ id: "run_1", task: "browser-case", status: "COMPLETED", payload: null, attempt: 1, maxAttempts: 1 });
     else response.writeHead(204).end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -7,7 +7,7 @@ import { env, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } 
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../../worker/config.ts";
-import type { RunEvent } from "../../worker/durable/run-do.ts";
+import type { RunEvent } from "../../schema/live.ts";
 import { withEngine } from "../../worker/runs/engine.ts";
 import { parseFriendlyId } from "../../worker/store/ids.ts";
 import {
@@ -71,7 +71,7 @@ describe("a run's RunDO, created when needed", () => {
     const items = [{ task: "http-check", payload }, { task: "http-check", payload }];
     const { status, body } = await unconsumedClient(tenant.apiKey).json("POST", "/api/v1/tasks/batch", { items });
     expect(status).toBe(201);
-    const heard = (await env.RUN_DO.getByName(body.id).eventsSince(0)) as RunEvent[];
+    const heard = (await env.BATCH_DO.getByName(body.id).eventsSince(0)) as RunEvent[];
     const pending = body.runs.map((runId: string) => ({ runId, status: "PENDING" }));
     expect(heard.map((event) => event.data)).toEqual(expect.arrayContaining(pending));
     expect(heard).toHaveLength(pending.length);

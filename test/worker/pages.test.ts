@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { RunEvent } from "../../worker/durable/run-do.ts";
+import type { RunEvent } from "../../schema/live.ts";
 import { currentAttemptSteps } from "../../worker/pages/run-page.ts";
 import { artifactKey } from "../../worker/runs/artifacts.ts";
 import { mintPageToken, mintPublicAccessToken } from "../../worker/runs/tokens.ts";
@@ -149,7 +149,7 @@ describe("a running case's page", () => {
 
   it("keeps only the attempt running now: a retry starts afresh, a resume from WAITING continues", () => {
     let seq = 0;
-    const event = (type: RunEvent["type"], data: unknown): RunEvent => ({ seq: ++seq, type, data, at: new Date().toISOString() });
+    const event = (type: RunEvent["type"], data: unknown) => ({ seq: ++seq, type, data, at: new Date().toISOString() }) as RunEvent;
     const step = (index: number, status: string) => event("step", { index, action: "click", name: `step ${index}`, status });
     const steps = currentAttemptSteps([
       event("status", { status: "EXECUTING" }),

@@ -1,6 +1,7 @@
-import { env, evictDurableObject, runInDurableObject } from "cloudflare:test";
+import { env, evictDurableObject, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { RunDO } from "../../worker/durable/run-do.ts";
+import { mintCuid } from "../../worker/store/ids.ts";
 
 describe("RunDO", () => {
   it("keeps its state and event log across eviction", async () => {
@@ -51,5 +52,21 @@ describe("RunDO", () => {
       }),
     );
     expect(await Promise.all(codes)).toEqual([1000, 1000, 1000, 4001]);
+  });
+
+  it("sets its one alarm for the earliest timer, and keeps the timers an early alarm finds not yet due", async () => {
+    const runId = mintCuid();
+    const stub = env.RUN_DO.getByName(`run_${runId}`);
+    await stub.setStatus(runId, "PENDING");
+    const alarm = () => runInDurableObject(stub, (_instance: RunDO, state) => state.storage.getAlarm());
+    const soon = Date.now() + 60_000;
+    await stub.wakeAt("heartbeat", soon + 1_000);
+    await stub.wakeAt("waitpoints", soon);
+    expect(await alarm()).toBe(soon);
+    await stub.wakeAt("heartbeat", soon - 500); // a heartbeat's deadline replaces its own time only
+    expect(await alarm()).toBe(soon - 500);
+    // Fired now (the run is in no store, so the engine has nothing to say): nothing was due, all is kept.
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await alarm()).toBe(soon - 500);
   });
 });

@@ -6,7 +6,6 @@ import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { withEngine } from "../../worker/runs/engine.ts";
 import { UNSETTLED_GRACE_MS } from "../../worker/runs/sweep.ts";
-import { waitRun } from "../../worker/runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../../worker/store/ids.ts";
 import { client, createTenant, withStore } from "./support.ts";
 
@@ -24,7 +23,7 @@ describe("sweep settles final runs", () => {
     });
     const item = batch.runs[0]!;
     const request = { runs: [child.id], batch: batch.batch.id };
-    const waiting = await withEngine(env, (engine) => waitRun(engine.deps, parent, request));
+    const waiting = await withEngine(env, (engine) => engine.wait(parent, request));
     expect(waiting.run.status).toBe("WAITING");
 
     // The final writes commit; the Worker dies before telling anyone. They ended past the sweep's grace.
@@ -39,7 +38,7 @@ describe("sweep settles final runs", () => {
     expect(stored[0]).toMatchObject({ status: "EXECUTING" }); // its waits completed, so it resumed
     expect(stored[1]?.settledAt).toBeInstanceOf(Date);
     expect(stored[2]?.settledAt).toBeInstanceOf(Date);
-    expect((await env.RUN_DO.getByName(toFriendlyId("batch", batch.batch.id)).snapshot()).status).toBe("COMPLETED");
+    expect((await env.BATCH_DO.getByName(toFriendlyId("batch", batch.batch.id)).snapshot()).status).toBe("COMPLETED");
     for (const run of [child, item]) {
       expect((await env.RUN_DO.getByName(toFriendlyId("run", run.id)).snapshot()).status).toBe("COMPLETED");
     }

@@ -11,7 +11,7 @@ import { freshInstallation, type SeededInstallation, seedTenant, type Tenant } f
 import { loadConfig } from "../../worker/config.ts";
 import worker from "../../worker/index.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
-import { ACTIVE_STATUSES } from "../../worker/runs/transitions.ts";
+import { ACTIVE_STATUSES } from "../../schema/run-states.ts";
 import { connect, type Database } from "../../worker/store/database.ts";
 import { residencyOf, toFriendlyId } from "../../worker/store/ids.ts";
 import { openStores } from "../../worker/store/open.ts";

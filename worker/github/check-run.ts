@@ -3,27 +3,14 @@
  * store: always the whole state, so a lost or repeated update is corrected by the next one.
  */
 import type { CheckRunSync } from "../../schema/github.ts";
-import { callExecutor } from "../durable/executor-container.ts";
 import { pageArtifactUrl } from "../runs/artifacts.ts";
 import { summarizeCases } from "../runs/case-summary.ts";
 import type { EngineDeps } from "../runs/deps.ts";
-import type { RunEngine } from "../runs/engine.ts";
+import type { TrackedCheckRun } from "../runs/objects.ts";
 import { mintPageToken } from "../runs/tokens.ts";
-import { isFinal } from "../runs/transitions.ts";
+import { NOT_STARTED_STATUSES, isFinal } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
-
-/** What the batch's RunDO keeps to report its suite run. */
-export interface TrackedCheckRun {
-  installationId: number;
-  repository: string;
-  headSha: string;
-  name: string;
-  detailsUrl: string;
-  environmentId: string;
-}
-
-const NOT_STARTED = new Set(["DELAYED", "QUEUED", "PENDING", "DEQUEUED"]);
 
 function conclusionOf(runs: Run[]): NonNullable<CheckRunSync["conclusion"]> {
   if (runs.every((run) => run.status === "COMPLETED")) return "success";
@@ -43,7 +30,7 @@ export async function buildCheckRunSync(
   const publicUrl = deps.config.PUBLIC_URL ?? new URL(tracked.detailsUrl).origin;
   // Screenshot links open under the suite run's page token: people reading the check on GitHub hold no API key.
   const pageToken = await mintPageToken(deps.config.SIGNING_SECRET, tracked.environmentId, toFriendlyId("batch", batch.id));
-  const cases = (await summarizeCases(deps, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }) => ({
+  const cases = (await summarizeCases(deps.runs, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }) => ({
     name,
     status,
     durationMs,
@@ -51,7 +38,7 @@ export async function buildCheckRunSync(
     screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
   }));
   const completed = runs.every((run) => isFinal(run.status));
-  const started = runs.some((run) => !NOT_STARTED.has(run.status));
+  const started = runs.some((run) => !NOT_STARTED_STATUSES.includes(run.status));
   return {
     installationId: tracked.installationId,
     repository: tracked.repository,
@@ -69,11 +56,10 @@ export async function buildCheckRunSync(
 }
 
 /** Sends the current state to the executor, which posts it to GitHub; returns the check run's id. */
-export async function sendCheckRun(engine: RunEngine, batchId: string, tracked: TrackedCheckRun, checkRunId: number | undefined): Promise<number | undefined> {
-  const { deps } = engine;
+export async function sendCheckRun(deps: EngineDeps, batchId: string, tracked: TrackedCheckRun, checkRunId: number | undefined): Promise<number | undefined> {
   const sync = await buildCheckRunSync(deps, batchId, tracked, checkRunId);
   if (!sync) return checkRunId;
-  const response = await callExecutor(deps.config, deps.bindings, "/github/check-runs", sync);
+  const response = await deps.callExecutor("/github/check-runs", sync);
   if (!response.ok) throw new Error(`check run for batch ${batchId}: executor answered HTTP ${response.status} ${(await response.text()).slice(0, 300)}`);
   const { checkRunId: id } = (await response.json()) as { checkRunId: number };
   if (id !== checkRunId) await deps.runs.updateBatch(batchId, { checkRunId: id });

@@ -72,7 +72,7 @@ export async function handleSetup(c: Context<AppEnv>): Promise<Response> {
   const userToken = await exchangeCode(c.var.config, code);
   const installation = await findUserInstallation(c.var.config, userToken, installationId);
   if (!installation) throw refused(`Installation ${installationId} is not among the installations the installing user can see`);
-  if ((await c.var.engine.deps.github.bindInstallation(installation, claims.sub)) === "taken") {
+  if ((await c.var.stores.github.bindInstallation(installation, claims.sub)) === "taken") {
     return problemResponse({ status: 409, title: "Installation already bound", detail: `Installation ${installationId} belongs to another organisation` });
   }
   return c.json({ installationId, account: installation.accountLogin, bound: true });

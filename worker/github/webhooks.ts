@@ -13,7 +13,7 @@ import { repositorySchema } from "../../schema/github.ts";
 import { cutText } from "../../schema/storable.ts";
 import { problemResponse } from "../problem.ts";
 import type { AppEnv } from "../routes/context.ts";
-import type { RunEngine } from "../runs/engine.ts";
+import type { RunEngine, Stores } from "../runs/engine.ts";
 import type { SuiteRunOrigin } from "../runs/suite-runs.ts";
 import type { InstallationFacts } from "../store/github-store.ts";
 import { parseFriendlyId } from "../store/ids.ts";
@@ -68,7 +68,7 @@ const payloads = {
   }),
 };
 
-type Work = (engine: RunEngine) => Promise<unknown>;
+type Work = (scope: { engine: RunEngine; stores: Stores }) => Promise<unknown>;
 
 /** A delivery claimed but not finished by then was lost with its Worker: a replay or redelivery takes it over. */
 export const UNFINISHED_DELIVERY_GRACE_MS = 5 * 60_000;
@@ -117,17 +117,17 @@ function workFor(event: string, delivery: string, body: unknown, egress: { allow
     case "installation": {
       const facts = installationFactsOf(payload.installation, payload.installation.repository_selection);
       const names = payload.repositories?.map((repo: { full_name: string }) => repo.full_name);
-      if (payload.action === "created") return ({ deps }) => deps.github.saveInstallation(facts, names);
-      if (payload.action === "deleted") return ({ deps }) => deps.github.deleteInstallation(facts.id);
+      if (payload.action === "created") return ({ stores }) => stores.github.saveInstallation(facts, names);
+      if (payload.action === "deleted") return ({ stores }) => stores.github.deleteInstallation(facts.id);
       if (payload.action === "suspend" || payload.action === "unsuspend") {
-        return ({ deps }) => deps.github.suspendInstallation(facts.id, payload.action === "suspend");
+        return ({ stores }) => stores.github.suspendInstallation(facts.id, payload.action === "suspend");
       }
       return undefined;
     }
     case "installation_repositories": {
       const facts = installationFactsOf(payload.installation, payload.repository_selection);
       const names = (list: { full_name: string }[]) => list.map((repo) => repo.full_name);
-      return ({ deps }) => deps.github.changeRepositories(facts, names(payload.repositories_added), names(payload.repositories_removed));
+      return ({ stores }) => stores.github.changeRepositories(facts, names(payload.repositories_added), names(payload.repositories_removed));
     }
   }
   return undefined;
@@ -147,11 +147,11 @@ const installationFactsOf = (installation: z.infer<typeof installationFacts>, se
  */
 const startSuites =
   (repositoryName: string, trigger: SuiteTrigger, origin: SuiteRunOrigin): Work =>
-  async (engine) => {
+  async ({ engine, stores }) => {
     if (origin.installationId === undefined) return;
-    const organizationId = await engine.deps.github.organizationOf(origin.installationId);
+    const organizationId = await stores.github.organizationOf(origin.installationId);
     if (!organizationId) return;
-    for (const suite of await engine.deps.suites.findForRepository(organizationId, repositoryName, trigger)) {
+    for (const suite of await stores.suites.findForRepository(organizationId, repositoryName, trigger)) {
       try {
         await engine.startSuiteRun(suite, suite, origin);
       } catch (error) {
@@ -167,10 +167,10 @@ const startSuites =
  */
 const rerunSuite =
   (externalId: string, installationId: number | undefined, delivery: string): Work =>
-  async (engine) => {
-    const found = await engine.deps.runs.loadBatch(parseFriendlyId("batch", externalId).id);
+  async ({ engine, stores }) => {
+    const found = await stores.runs.loadBatch(parseFriendlyId("batch", externalId).id);
     if (!found?.suiteId || installationId === undefined || found.installationId !== installationId) return;
-    const suite = await engine.deps.suites.find(found.environmentId, found.suiteId);
+    const suite = await stores.suites.find(found.environmentId, found.suiteId);
     if (!suite) return;
     await engine.startSuiteRun(found, suite, {
       headSha: found.headSha ?? undefined,
@@ -213,9 +213,9 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   if (work === "invalid") return problemResponse({ status: 422, title: "Unexpected payload", detail: `The ${event} payload is not shaped as GitHub sends it` });
   if (!work) return c.json({ ignored: true, event }, 202);
 
-  const { engine } = c.var;
+  const { engine, stores } = c.var;
   const action = (payload as { action?: unknown }).action;
-  const claimed = await engine.deps.github.claimDelivery(
+  const claimed = await stores.github.claimDelivery(
     {
       id: delivery,
       event,
@@ -225,12 +225,12 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
     new Date(Date.now() - UNFINISHED_DELIVERY_GRACE_MS),
   );
   if (!claimed) return c.json({ duplicate: true, delivery });
-  engine.deps.defer(
-    work(engine).then(
-      () => engine.deps.github.markProcessed(claimed),
+  engine.defer(
+    work({ engine, stores }).then(
+      () => stores.github.markProcessed(claimed),
       async (error) => {
         // Forget it, so GitHub's redelivery of it is processed rather than taken for a duplicate.
-        await engine.deps.github.forgetDelivery(claimed);
+        await stores.github.forgetDelivery(claimed);
         throw error;
       },
     ),

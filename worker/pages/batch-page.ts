@@ -5,7 +5,7 @@
 import { html } from "hono/html";
 import { pageArtifactUrl } from "../runs/artifacts.ts";
 import type { CaseSummary } from "../runs/case-summary.ts";
-import { isFinal } from "../runs/transitions.ts";
+import { NOT_STARTED_STATUSES, isFinal } from "../../schema/run-states.ts";
 import type { Batch } from "../store/run-store.ts";
 import type { PageContent } from "./document.ts";
 import { type SuiteStatus, badge, facts, formatDuration, statusLabel, table, time } from "./format.ts";
@@ -21,10 +21,8 @@ export interface BatchPageData {
 }
 
 // As the check run counts them: a case handed to an executor that has not claimed it yet is still queued.
-const NOT_STARTED = new Set(["DELAYED", "QUEUED", "PENDING", "DEQUEUED"]);
-
 function suiteStatus(cases: CaseSummary[]): SuiteStatus {
-  if (!cases.every((item) => isFinal(item.status))) return cases.every((item) => NOT_STARTED.has(item.status)) ? "QUEUED" : "RUNNING";
+  if (!cases.every((item) => isFinal(item.status))) return cases.every((item) => NOT_STARTED_STATUSES.includes(item.status)) ? "QUEUED" : "RUNNING";
   if (cases.every((item) => item.status === "COMPLETED")) return "PASSED";
   return cases.some((item) => item.status !== "COMPLETED" && item.status !== "CANCELED") ? "FAILED" : "CANCELED";
 }

@@ -1,6 +1,6 @@
 /** The pieces both pages are made of: status badges, durations, times and the reflowing table. */
 import { html } from "hono/html";
-import type { RunStatus } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
 import type { StepResult } from "../store/run-store.ts";
 
 export type Html = ReturnType<typeof html>;

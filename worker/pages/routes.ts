@@ -5,12 +5,12 @@
  * answers an HTML page that says what to do and nothing about the run asked for.
  */
 import { type Context, Hono } from "hono";
-import type { RunEvent } from "../durable/run-do.ts";
+import type { RunEvent } from "../../schema/live.ts";
 import type { AppEnv } from "../routes/context.ts";
 import { contentTypeOf, findArtifact } from "../runs/artifacts.ts";
 import { summarizeCases } from "../runs/case-summary.ts";
 import { type TokenClaims, mintPageToken, verifyToken } from "../runs/tokens.ts";
-import { isFinal } from "../runs/transitions.ts";
+import { isFinal } from "../../schema/run-states.ts";
 import { InvalidIdError, StoreUnavailableError } from "../store/errors.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
@@ -39,7 +39,7 @@ async function pageClaims(c: PageContext): Promise<{ claims: TokenClaims; token:
 /** The run, if the token opens it (its own, or its suite run's); another's run is not found. */
 async function openRun(c: PageContext, claims: TokenClaims, runId: string): Promise<Run> {
   // Fresh: a page refreshed on a live event must see the write that event announced.
-  const run = await c.var.engine.deps.runs.findRun(claims.env, runId, { fresh: true });
+  const run = await c.var.stores.runs.findRun(claims.env, runId, { fresh: true });
   if (run && (claims.sub === toFriendlyId("run", run.id) || (run.batchId && claims.sub === toFriendlyId("batch", run.batchId)))) return run;
   throw new PageError(404);
 }
@@ -49,17 +49,17 @@ const expiryOf = (claims: TokenClaims) => new Date(claims.exp * 1_000);
 async function showBatch(c: PageContext, friendlyId: string, batchId: string): Promise<Response> {
   const { claims, token } = await pageClaims(c);
   if (claims.sub !== friendlyId) throw new PageError(404);
-  const { deps } = c.var.engine;
-  const found = await deps.runs.findBatch(claims.env, batchId, { fresh: true });
+  const { runs, suites } = c.var.stores;
+  const found = await runs.findBatch(claims.env, batchId, { fresh: true });
   if (!found) throw new PageError(404);
   const { suiteId } = found.batch;
-  const [cases, suite] = await Promise.all([summarizeCases(deps, found.runs), suiteId ? deps.suites.find(claims.env, suiteId) : undefined]);
+  const [cases, suite] = await Promise.all([summarizeCases(runs, found.runs), suiteId ? suites.find(claims.env, suiteId) : undefined]);
   return htmlPage(batchPage({ friendlyId, batch: found.batch, suiteName: suite?.name, cases, token, expiresAt: expiryOf(claims) }));
 }
 
 async function showRun(c: PageContext, friendlyId: string, runId: string): Promise<Response> {
   const { claims, token } = await pageClaims(c);
-  const { runs } = c.var.engine.deps;
+  const { runs } = c.var.stores;
   let run = await openRun(c, claims, runId);
   let events: RunEvent[] = [];
   if (!isFinal(run.status)) {

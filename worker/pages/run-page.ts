@@ -4,26 +4,16 @@
  * come from the run's live log.
  */
 import { html } from "hono/html";
-import type { RunEvent } from "../durable/run-do.ts";
+import type { RunEvent } from "../../schema/live.ts";
 import { pageArtifactUrl } from "../runs/artifacts.ts";
 import { caseName, durationOf } from "../runs/case-summary.ts";
-import { isFinal } from "../runs/transitions.ts";
+import { isFinal } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run, StepResult } from "../store/run-store.ts";
 import type { PageContent } from "./document.ts";
 import { type StepStatus, type TableRow, badge, facts, formatDuration, statusLabel, table, time } from "./format.ts";
 
 export type StepView = Pick<StepResult, "index" | "action" | "label" | "durationMs" | "error" | "screenshotKey"> & { status: StepStatus };
-
-/** A step event as the executor sends it (executor/run-case.ts StepEvent). */
-interface StepEventData {
-  index: number;
-  action: string;
-  name: string;
-  status: "RUNNING" | "PASSED" | "FAILED";
-  durationMs?: number;
-  error?: string;
-}
 
 /**
  * The steps of the attempt running now, from the run's event log: the step events since it last started
@@ -32,13 +22,13 @@ interface StepEventData {
 export function currentAttemptSteps(events: RunEvent[]): StepView[] {
   let steps = new Map<number, StepView>();
   let previous: string | undefined;
-  for (const { type, data } of events) {
-    if (type === "status") {
-      const { status } = data as { status: string };
+  for (const event of events) {
+    if (event.type === "status") {
+      const { status } = event.data;
       if (status === "EXECUTING" && previous !== "WAITING") steps = new Map();
       previous = status;
-    } else if (type === "step") {
-      const step = data as StepEventData;
+    } else if (event.type === "step") {
+      const step = event.data;
       steps.set(step.index, { ...step, label: step.name, durationMs: step.durationMs ?? null, error: step.error ?? null, screenshotKey: null });
     }
   }

@@ -14,7 +14,7 @@ import {
   httpCheckPayloadSchema,
   httpCheckResultSchema,
 } from "../../schema/tasks.ts";
-import { type RunEngine, openEngine, withEngine } from "../runs/engine.ts";
+import { type RunEngine, type Stores, openEngine, withEngine } from "../runs/engine.ts";
 import { HEARTBEAT_INTERVAL_MS } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -59,7 +59,7 @@ async function check(engine: RunEngine, env: Env, claimed: Run): Promise<void> {
 
 async function runOnExecutor(engine: RunEngine, env: Env, payload: HttpCheckPayload): Promise<HttpCheckResult> {
   try {
-    const response = await callExecutor(engine.deps.config, env, "/http-checks", payload);
+    const response = await callExecutor(engine.config, env, "/http-checks", payload);
     const result = httpCheckResultSchema.safeParse(response.ok ? await response.json() : undefined);
     if (result.success) return result.data;
     return retryable(`The executor did not run the check (HTTP ${response.status})`);
@@ -71,9 +71,9 @@ async function runOnExecutor(engine: RunEngine, env: Env, payload: HttpCheckPayl
 const retryable = (message: string): HttpCheckResult => ({ ok: false, retryable: true, error: { message } });
 
 /** Acks or retries `message`; returns work to finish after the batch is acked, if any. */
-async function handle(message: Message, engine: RunEngine, env: Env): Promise<(() => Promise<void>) | undefined> {
+async function handle(message: Message, engine: RunEngine, stores: Stores, env: Env): Promise<(() => Promise<void>) | undefined> {
   const job = dispatchMessageSchema.safeParse(message.body);
-  const claims = job.success ? await verifyToken(engine.deps.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
+  const claims = job.success ? await verifyToken(engine.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
   if (!job.success || claims?.sub !== toFriendlyId("run", job.data.runId) || claims.attempt !== job.data.attempt) {
     // Redelivery cannot fix a malformed or forged message: drop it loudly.
     console.error(`run-dispatch: dropping message ${message.id}: ${job.success ? "bad executor token" : "malformed"}`);
@@ -81,7 +81,7 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
     return undefined;
   }
   try {
-    const run = await engine.deps.runs.findRun(claims.env, job.data.runId, { fresh: true });
+    const run = await stores.runs.findRun(claims.env, job.data.runId, { fresh: true });
     if (!run) {
       console.error(`run-dispatch: run ${job.data.runId} does not exist; dropping message ${message.id}`);
       message.ack();
@@ -92,7 +92,7 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
       message.ack();
       return work;
     }
-    const response = await callExecutor(engine.deps.config, env, "/jobs", job.data);
+    const response = await callExecutor(engine.config, env, "/jobs", job.data);
     if (response.status === 202) {
       await engine.handOver(run);
       message.ack();
@@ -111,11 +111,11 @@ async function handle(message: Message, engine: RunEngine, env: Env): Promise<((
  * with the reason, instead of staying PENDING forever (its slot is freed and the queue moves on).
  */
 async function consumeDeadLetters(batch: MessageBatch, env: Env): Promise<void> {
-  await withEngine(env, async (engine) => {
+  await withEngine(env, async (engine, stores) => {
     for (const message of batch.messages) {
       const job = dispatchMessageSchema.safeParse(message.body);
-      const claims = job.success ? await verifyToken(engine.deps.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
-      const run = claims && job.success ? await engine.deps.runs.findRun(claims.env, job.data.runId, { fresh: true }) : undefined;
+      const claims = job.success ? await verifyToken(engine.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
+      const run = claims && job.success ? await stores.runs.findRun(claims.env, job.data.runId, { fresh: true }) : undefined;
       if (run && (run.status === "PENDING" || run.status === "DEQUEUED")) {
         await engine.finish(run, "SYSTEM_FAILURE", {
           error: { message: `The executor did not accept attempt ${job.data!.attempt} after ${message.attempts} deliveries` },
@@ -132,11 +132,11 @@ export async function consumeQueue(batch: MessageBatch, env: Env, ctx: Execution
 }
 
 async function consumeDispatchBatch(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
-  const { engine, close } = openEngine(env);
+  const { engine, stores, close } = openEngine(env);
   try {
-    const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, env)))).filter((w) => w !== undefined);
+    const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, stores, env)))).filter((w) => w !== undefined);
     // The stores stay open until the claimed checks (and what they defer) are done.
-    for (const run of work) engine.deps.defer(run());
+    for (const run of work) engine.defer(run());
     ctx.waitUntil(close());
   } catch (error) {
     await close();

@@ -71,7 +71,7 @@ export async function environmentFromKey(c: Context<AppEnv>): Promise<Authentica
   if (known) return known;
   if (throttledAddresses.get(clientAddress(c))) return addressThrottled();
   c.var.warmStores();
-  const environment = await c.var.engine.deps.controlPlane.findEnvironmentByKeyHash(keyHash);
+  const environment = await c.var.stores.controlPlane.findEnvironmentByKeyHash(keyHash);
   if (!environment) return refuse(c, "Unknown secret key");
   // A revoked or rotated key stops working once its entry expires (AUTH_CACHE_TTL_MS, at most a minute).
   authenticated.set(keyHash, environment, c.var.config.AUTH_CACHE_TTL_MS);

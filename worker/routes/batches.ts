@@ -26,7 +26,7 @@ export const batches = new Hono<AppEnv>()
   )
   .get("/batches/:batchId", async (c) => {
     const { id } = parseFriendlyId("batch", c.req.param("batchId"));
-    const found = await c.var.engine.deps.runs.findBatch(c.var.environment.environmentId, id);
+    const found = await c.var.stores.runs.findBatch(c.var.environment.environmentId, id);
     if (!found) throw notFound("Batch");
     return c.json(presentBatch(found.batch, found.runs));
   });

@@ -9,11 +9,12 @@ import { createMiddleware } from "hono/factory";
 import * as z from "../../schema/zod.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
-import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
+import { type ClaimedRun, MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema } from "../../schema/contracts.ts";
+import { runEventsSchema } from "../../schema/live.ts";
 import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
 import { HELD, holdsAttempt } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
-import { createToken, presentWaitpoint } from "../runs/waitpoints.ts";
+import { presentWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import { unauthorized } from "./auth.ts";
@@ -42,7 +43,7 @@ const conflict = (detail: string) => new ProblemError({ status: 409, title: "Con
 
 /** The run as it stands, for routes that act on its state. */
 const withRun = createMiddleware<InternalEnv>(async (c, next) => {
-  const run = await c.var.engine.deps.runs.findRun(c.var.environmentId, c.var.runId, { fresh: true });
+  const run = await c.var.stores.runs.findRun(c.var.environmentId, c.var.runId, { fresh: true });
   if (!run) throw notFound("Run");
   c.set("run", run);
   await next();
@@ -62,7 +63,7 @@ const fenced = createMiddleware<InternalEnv>(async (c, next) => {
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-const runView = (run: Run) => ({
+const runView = (run: Run): ClaimedRun => ({
   id: toFriendlyId("run", run.id),
   task: run.task,
   status: run.status,
@@ -94,7 +95,7 @@ export const internal = new Hono<InternalEnv>()
     return c.body(null, 204);
   })
   .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", createTokenBodySchema), async (c) => {
-    const created = await createToken(c.var.engine.deps, c.var.run, c.req.valid("json"));
+    const created = await c.var.engine.createToken(c.var.run, c.req.valid("json"));
     return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
   })
   .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", waitBodySchema), async (c) => {

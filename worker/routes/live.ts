@@ -5,7 +5,8 @@
  */
 import type { Context } from "hono";
 import * as z from "../../schema/zod.ts";
-import type { Audience } from "../durable/run-do.ts";
+import type { Audience } from "../../schema/live.ts";
+import { liveObjects } from "../durable/objects.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { type IdKind, parseFriendlyId } from "../store/ids.ts";
@@ -41,7 +42,7 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
       if (environment instanceof Response) return environment;
       environmentId = environment.environmentId;
     }
-    const { runs } = c.var.engine.deps;
+    const { runs } = c.var.stores;
     const status =
       kind === "run"
         ? (await runs.findRun(environmentId, id, { fresh: true }))?.status
@@ -54,6 +55,8 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
     target.searchParams.set("status", status);
     target.searchParams.set("since", String(since));
     target.searchParams.set("audience", audience);
-    return c.env.RUN_DO.getByName(friendlyId).fetch(target, { headers: { upgrade: "websocket" } });
+    const objects = liveObjects(c.env);
+    const object = kind === "run" ? objects.run(id) : objects.batch(id);
+    return object.fetch(target, { headers: { upgrade: "websocket" } });
   };
 }

@@ -2,7 +2,7 @@
 import { toFriendlyId } from "../store/ids.ts";
 import type { Batch, Run, StepResult } from "../store/run-store.ts";
 import { artifactUrl } from "../runs/artifacts.ts";
-import { isFinal } from "../runs/transitions.ts";
+import { isFinal } from "../../schema/run-states.ts";
 
 const iso = (date: Date | null) => date?.toISOString() ?? null;
 

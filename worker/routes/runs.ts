@@ -21,7 +21,7 @@ export const runs = new Hono<AppEnv>()
   })
   .get("/runs", validate("query", listRunsQuerySchema), async (c) => {
     const { limit, cursor, batchId, ...filter } = c.req.valid("query");
-    const page = await c.var.engine.deps.runs.listRuns(
+    const page = await c.var.stores.runs.listRuns(
       c.var.environment.environmentId,
       { ...filter, batchId: batchId ? parseFriendlyId("batch", batchId).id : undefined },
       { limit, cursor },
@@ -30,14 +30,14 @@ export const runs = new Hono<AppEnv>()
   })
   .get("/runs/:runId", async (c) => {
     const { id } = parseFriendlyId("run", c.req.param("runId"));
-    const { runs: store } = c.var.engine.deps;
+    const { runs: store } = c.var.stores;
     const run = await store.findRun(c.var.environment.environmentId, id);
     if (!run) throw notFound("Run");
     return c.json(presentRun(run, await store.listSteps(id)));
   })
   .get("/runs/:runId/artifacts/:attempt/:name", async (c) => {
     const { id } = parseFriendlyId("run", c.req.param("runId"));
-    const run = await c.var.engine.deps.runs.findRun(c.var.environment.environmentId, id);
+    const run = await c.var.stores.runs.findRun(c.var.environment.environmentId, id);
     const object = run && (await findArtifact(c.env.ARTIFACTS, run, c.req.param("attempt"), c.req.param("name")));
     if (!object) throw notFound("Artifact");
     return c.body(object.body, 200, {

@@ -26,7 +26,7 @@ const suiteId = (param: string) => parseFriendlyId("suite", param).id;
 
 /** A suite lives only on a repository its organisation's GitHub installation covers (DESIGN §11); else a 422 says why. */
 async function requireCoveredRepository(c: Context<AppEnv>, repository: string): Promise<void> {
-  const coverage = await c.var.engine.deps.github.coverage(c.var.environment.organizationId, repository);
+  const coverage = await c.var.stores.github.coverage(c.var.environment.organizationId, repository);
   if (coverage === "covered") return;
   const detail =
     coverage === "no installation"
@@ -39,15 +39,15 @@ export const suites = new Hono<AppEnv>()
   .post("/suites", limitBody(MAX_BODY_BYTES), validate("json", createSuiteBodySchema), async (c) => {
     const input = c.req.valid("json");
     await requireCoveredRepository(c, input.repository);
-    const suite = await c.var.engine.deps.suites.create(c.var.environment.environmentId, input);
+    const suite = await c.var.stores.suites.create(c.var.environment.environmentId, input);
     return c.json(presentSuite(suite), 201);
   })
   .get("/suites", async (c) => {
-    const found = await c.var.engine.deps.suites.list(c.var.environment.environmentId);
+    const found = await c.var.stores.suites.list(c.var.environment.environmentId);
     return c.json({ data: found.map(presentSuite) });
   })
   .get("/suites/:suiteId", async (c) => {
-    const suite = await c.var.engine.deps.suites.find(c.var.environment.environmentId, suiteId(c.req.param("suiteId")));
+    const suite = await c.var.stores.suites.find(c.var.environment.environmentId, suiteId(c.req.param("suiteId")));
     if (!suite) throw notFound("Suite");
     return c.json(presentSuite(suite));
   })
@@ -55,20 +55,20 @@ export const suites = new Hono<AppEnv>()
     const { environmentId } = c.var.environment;
     const id = suiteId(c.req.param("suiteId"));
     const patch = c.req.valid("json");
-    const existing = await c.var.engine.deps.suites.find(environmentId, id);
+    const existing = await c.var.stores.suites.find(environmentId, id);
     if (!existing) throw notFound("Suite");
     await requireCoveredRepository(c, patch.repository ?? existing.repository);
-    const suite = await c.var.engine.deps.suites.update(environmentId, id, patch);
+    const suite = await c.var.stores.suites.update(environmentId, id, patch);
     if (!suite) throw notFound("Suite");
     return c.json(presentSuite(suite));
   })
   .delete("/suites/:suiteId", async (c) => {
-    if (!(await c.var.engine.deps.suites.delete(c.var.environment.environmentId, suiteId(c.req.param("suiteId"))))) throw notFound("Suite");
+    if (!(await c.var.stores.suites.delete(c.var.environment.environmentId, suiteId(c.req.param("suiteId"))))) throw notFound("Suite");
     return c.body(null, 204);
   })
   .post("/suites/:suiteId/runs", limitBody(64 * 1024), validate("json", startSuiteRunBodySchema), async (c) => {
     const { environment } = c.var;
-    const suite = await c.var.engine.deps.suites.find(environment.environmentId, suiteId(c.req.param("suiteId")));
+    const suite = await c.var.stores.suites.find(environment.environmentId, suiteId(c.req.param("suiteId")));
     if (!suite) throw notFound("Suite");
     const { sha, ref, baseUrl } = c.req.valid("json");
     const { record } = await c.var.engine.startSuiteRun(environment, suite, { headSha: sha, ref, baseUrl });

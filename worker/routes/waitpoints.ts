@@ -3,7 +3,7 @@ import { type Context, Hono } from "hono";
 import { callbackBodySchema, completeTokenBodySchema, createTokenBodySchema } from "../../schema/api.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { callbackHash, verifyCallbackHash } from "../runs/tokens.ts";
-import { completeToken, createToken, presentWaitpoint, readToken } from "../runs/waitpoints.ts";
+import { presentWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
 import type { Created, Waitpoint } from "../store/run-store.ts";
 import type { AppEnv } from "./context.ts";
@@ -22,18 +22,18 @@ export async function presentCreatedToken<E extends AppEnv>(c: Context<E>, { rec
 /** Routes that need the caller's secret key. */
 export const waitpoints = new Hono<AppEnv>()
   .post("/waitpoints/tokens", limitBody(MAX_BODY_BYTES), validate("json", createTokenBodySchema), async (c) => {
-    const created = await createToken(c.var.engine.deps, c.var.environment, c.req.valid("json"));
+    const created = await c.var.engine.createToken(c.var.environment, c.req.valid("json"));
     return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
   })
   .get("/waitpoints/tokens/:waitpointId", async (c) => {
     const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));
-    const waitpoint = await readToken(c.var.engine.deps, c.var.environment.environmentId, id);
+    const waitpoint = await c.var.engine.readToken(c.var.environment.environmentId, id);
     if (!waitpoint) throw notFound("Waitpoint");
     return c.json(presentWaitpoint(waitpoint));
   })
   .post("/waitpoints/tokens/:waitpointId/complete", limitBody(MAX_BODY_BYTES), validate("json", completeTokenBodySchema), async (c) => {
     const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));
-    const waitpoint = await completeToken(c.var.engine.deps, c.var.environment.environmentId, id, c.req.valid("json").data ?? null);
+    const waitpoint = await c.var.engine.completeToken(c.var.environment.environmentId, id, c.req.valid("json").data ?? null);
     if (!waitpoint) throw notFound("Waitpoint");
     return c.json({ success: true });
   });
@@ -49,9 +49,9 @@ export const waitpointCallbacks = new Hono<AppEnv>().post(
     if (!(await verifyCallbackHash(c.var.config.SIGNING_SECRET, friendlyId, c.req.param("hash")))) {
       return problemResponse({ status: 401, title: "Unauthorized", detail: "This callback URL is not valid" });
     }
-    const waitpoint = await c.var.engine.deps.runs.loadWaitpoint(id);
+    const waitpoint = await c.var.stores.runs.loadWaitpoint(id);
     if (!waitpoint) throw notFound("Waitpoint");
-    const completed = await completeToken(c.var.engine.deps, waitpoint.environmentId, id, c.req.valid("json") ?? null);
+    const completed = await c.var.engine.completeToken(waitpoint.environmentId, id, c.req.valid("json") ?? null);
     if (!completed) throw notFound("Waitpoint");
     return c.json({ success: true });
   },

@@ -2,12 +2,10 @@
  * A suite run's cases as a person reads them, from the batch's runs and their step results: what the
  * check run's summary and the suite run's page both show.
  */
-import type { RunStatus } from "../../schema/contracts.ts";
+import { type RunStatus, isFinal } from "../../schema/run-states.ts";
 import { cutText } from "../../schema/storable.ts";
 import { toFriendlyId } from "../store/ids.ts";
-import type { Run } from "../store/run-store.ts";
-import type { EngineDeps } from "./deps.ts";
-import { isFinal } from "./transitions.ts";
+import type { Run, RunStore } from "../store/run-store.ts";
 
 export interface CaseSummary {
   runId: string;
@@ -29,11 +27,11 @@ export const caseName = (run: Run) =>
 export const durationOf = (run: Pick<Run, "startedAt" | "completedAt">) =>
   run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null;
 
-export function summarizeCases(deps: EngineDeps, runs: Run[]): Promise<CaseSummary[]> {
+export function summarizeCases(store: Pick<RunStore, "listSteps">, runs: Run[]): Promise<CaseSummary[]> {
   return Promise.all(
     runs.map(async (run) => {
       const unsuccessful = run.status !== "COMPLETED" && isFinal(run.status);
-      const failed = unsuccessful ? (await deps.runs.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
+      const failed = unsuccessful ? (await store.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
       const errorMessage = unsuccessful ? ((run.error as { message?: string } | null)?.message ?? null) : null;
       return {
         runId: toFriendlyId("run", run.id),

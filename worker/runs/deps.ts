@@ -1,19 +1,23 @@
 import type { Config } from "../config.ts";
 import type { AdmissionLedger } from "../store/admission-store.ts";
-import type { ControlPlaneStore } from "../store/control-plane-store.ts";
-import type { GitHubStore } from "../store/github-store.ts";
 import type { RunStore } from "../store/run-store.ts";
-import type { SuiteStore } from "../store/suite-store.ts";
+import type { LiveObjects } from "./objects.ts";
+import type { RunFinished } from "./run-finished.ts";
 
-/** What every part of the run engine is given: its stores and the bindings it sends through. */
+/**
+ * What the parts of the run engine are given, wired once in `engine.ts`: the two run-state stores, the queue
+ * and the Durable Objects it tells, the executor, and the "run finished" event.
+ */
 export interface EngineDeps {
   runs: RunStore;
-  controlPlane: ControlPlaneStore;
   admissions: AdmissionLedger;
-  suites: SuiteStore;
-  github: GitHubStore;
   config: Config;
-  bindings: Pick<Env, "RUN_DISPATCH" | "RUN_DO" | "EXECUTOR">;
+  queue: Pick<Queue, "send">;
+  objects: LiveObjects;
+  /** POSTs to the executor (the check runs it posts to GitHub). */
+  callExecutor(path: string, body: unknown): Promise<Response>;
+  /** Tells every subscriber that a run reached a final status (see `run-finished.ts`). */
+  runFinished(event: RunFinished): Promise<void>;
   /** Work that may finish after the answer is sent (a request's waitUntil); the stores stay open for it. */
   defer(work: Promise<unknown>): void;
 }

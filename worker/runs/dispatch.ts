@@ -29,7 +29,7 @@ export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<v
     token,
     dispatchedAt: dispatchedAt.toISOString(),
   };
-  await Promise.all([publishDispatch(deps, run), deps.bindings.RUN_DISPATCH.send(message)]);
+  await Promise.all([publishDispatch(deps, run), deps.queue.send(message)]);
   await deps.runs.updateRun(run.id, { dispatchedAt }, ["PENDING"]);
 }
 

@@ -1,31 +1,89 @@
 /**
- * The run engine: one facade over the modules that each own one concern (record, dispatch, promote,
- * finish, sweep), all taking their stores as dependencies. Routes, the queue consumer, RunDO and the cron
- * trigger call this, never the stores' databases.
+ * The run engine: one facade over the parts that each own one concern (record, dispatch, promote, execute,
+ * waitpoints, finish, sweep), wired here once, as trigger.dev's run engine constructs its systems: each part
+ * is given the stores, queue, Durable Objects and events it uses, and "run finished" is one event whose
+ * subscribers are the live channel, the parent's wait, the batch and promotion. Routes, the queue consumer,
+ * the Durable Objects and the cron trigger change runs through this, and read through `Stores`.
  */
 import type * as z from "../../schema/zod.ts";
-import type { RunStatus, runCompletionSchema } from "../../schema/contracts.ts";
-import { loadConfig } from "../config.ts";
+import type { runCompletionSchema } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
+import { type Config, loadConfig } from "../config.ts";
+import { liveObjects } from "../durable/objects.ts";
+import { callExecutor } from "../durable/executor-container.ts";
+import { sendCheckRun } from "../github/check-run.ts";
 import { notFound } from "../problem.ts";
-import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
+import type { AuthenticatedEnvironment, ControlPlaneStore } from "../store/control-plane-store.ts";
+import type { GitHubStore } from "../store/github-store.ts";
 import { openStores } from "../store/open.ts";
-import type { Batch, Created, Owner, Run } from "../store/run-store.ts";
-import type { Suite } from "../store/suite-store.ts";
+import type { Batch, Created, Owner, Run, RunStore } from "../store/run-store.ts";
+import type { Suite, SuiteStore } from "../store/suite-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep, redispatchForRetry, redispatchUnstarted } from "./dispatch.ts";
 import { checkHeartbeat, claimRun, handOver, recordHeartbeat } from "./execute.ts";
 import { type RunResult, cancelRun, finishRun } from "./finish.ts";
-import { admitDelayedRun } from "./promote.ts";
+import { announceFinish } from "./live.ts";
+import type { TrackedCheckRun } from "./objects.ts";
+import { admitDelayedRun, promoteIntoFreedSlot } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
+import { runFinishedChannel } from "./run-finished.ts";
+import { settleBatch } from "./settle-batch.ts";
 import { type SuiteRunOrigin, startSuiteRun } from "./suite-runs.ts";
 import { sweep } from "./sweep.ts";
-import { type WaitRequest, waitRun, wakeWaitingRun } from "./waitpoints.ts";
+import { type WaitRequest, completeParentWait, completeToken, createToken, readToken, waitRun, wakeWaitingRun } from "./waitpoints.ts";
+
+/** What a run's state may be read through; every change goes through the engine. */
+export type RunReader = Pick<
+  RunStore,
+  "findRun" | "findRuns" | "findBatch" | "listRuns" | "listSteps" | "loadRun" | "loadBatch" | "loadWaitpoint"
+>;
+
+/**
+ * The stores as routes see them: runs to read, and the control plane, suites and GitHub installations, which
+ * are not run state.
+ */
+export interface Stores {
+  runs: RunReader;
+  controlPlane: ControlPlaneStore;
+  suites: SuiteStore;
+  github: GitHubStore;
+}
+
+/** What the engine is built from: the run-state stores, the config, the bindings it sends through. */
+export interface EngineWiring {
+  runs: RunStore;
+  admissions: EngineDeps["admissions"];
+  config: Config;
+  bindings: Pick<Env, "RUN_DISPATCH" | "RUN_DO" | "BATCH_DO" | "EXECUTOR">;
+  defer(work: Promise<unknown>): void;
+}
 
 export class RunEngine {
-  readonly deps: EngineDeps;
+  private readonly deps: EngineDeps;
+  readonly config: Config;
 
-  constructor(deps: EngineDeps) {
+  constructor({ runs, admissions, config, bindings, defer }: EngineWiring) {
+    const deps: EngineDeps = {
+      runs,
+      admissions,
+      config,
+      queue: bindings.RUN_DISPATCH,
+      objects: liveObjects(bindings),
+      callExecutor: (path, body) => callExecutor(config, bindings, path, body),
+      defer,
+      runFinished: (event) => finished(event),
+    };
+    const finished = runFinishedChannel(runs, {
+      settle: [announceFinish(deps), completeParentWait(deps), settleBatch(deps)],
+      then: [promoteIntoFreedSlot(deps)],
+    });
     this.deps = deps;
+    this.config = config;
+  }
+
+  /** Work that may finish after the answer is sent; the stores stay open for it. */
+  defer(work: Promise<unknown>): void {
+    this.deps.defer(work);
   }
 
   /**
@@ -83,6 +141,19 @@ export class RunEngine {
     return times.length ? Math.min(...times) : undefined;
   }
 
+  createToken(owner: Owner, request: Parameters<typeof createToken>[2]) {
+    return createToken(this.deps, owner, request);
+  }
+
+  /** A TOKEN waitpoint as it stands now (one past its timeout times out on the way). */
+  readToken(environmentId: string, id: string) {
+    return readToken(this.deps, environmentId, id);
+  }
+
+  completeToken(environmentId: string, id: string, output: unknown) {
+    return completeToken(this.deps, environmentId, id, output);
+  }
+
   wait(run: Run, request: WaitRequest) {
     return waitRun(this.deps, run, request);
   }
@@ -117,30 +188,36 @@ export class RunEngine {
   sweep(now?: Date) {
     return sweep(this.deps, now);
   }
+
+  /** A batch's object syncing its suite run's check run; returns the check run's id. */
+  syncCheckRun(batchId: string, tracked: TrackedCheckRun, checkRunId: number | undefined) {
+    return sendCheckRun(this.deps, batchId, tracked, checkRunId);
+  }
 }
 
 /**
- * An engine over freshly opened stores, for one unit of work (a request, an alarm, a queue batch).
- * `close` waits for deferred work, then closes the stores. `warm` starts connecting ahead of the first query.
+ * An engine over freshly opened stores, for one unit of work (a request, an alarm, a queue batch), and the
+ * same stores' read view. `close` waits for deferred work, then closes the stores. `warm` starts connecting
+ * ahead of the first query.
  */
-export function openEngine(env: Env): { engine: RunEngine; close: () => Promise<void>; warm: () => void } {
+export function openEngine(env: Env): { engine: RunEngine; stores: Stores; close: () => Promise<void>; warm: () => void } {
   const config = loadConfig(env);
-  const stores = openStores(config);
+  const opened = openStores(config);
   const deferred: Promise<unknown>[] = [];
   const defer = (work: Promise<unknown>) => deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
-  const { runs, controlPlane, admissions, suites, github } = stores;
-  const engine = new RunEngine({ runs, controlPlane, admissions, suites, github, config, bindings: env, defer });
+  const { runs, controlPlane, admissions, suites, github } = opened;
+  const engine = new RunEngine({ runs, admissions, config, bindings: env, defer });
   const close = async () => {
     while (deferred.length > 0) await Promise.all(deferred.splice(0));
-    await stores.close();
+    await opened.close();
   };
-  return { engine, close, warm: stores.warm };
+  return { engine, stores: { runs, controlPlane, suites, github }, close, warm: opened.warm };
 }
 
-export async function withEngine<T>(env: Env, use: (engine: RunEngine) => Promise<T>): Promise<T> {
-  const { engine, close } = openEngine(env);
+export async function withEngine<T>(env: Env, use: (engine: RunEngine, stores: Stores) => Promise<T>): Promise<T> {
+  const { engine, stores, close } = openEngine(env);
   try {
-    return await use(engine);
+    return await use(engine, stores);
   } finally {
     await close();
   }

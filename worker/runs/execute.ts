@@ -4,7 +4,7 @@
  * run whose heartbeat stopped.
  * The watchdog is the run's RunDO alarm, pushed back by every heartbeat.
  */
-import type { RunStatus } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { redispatchForRetry, redispatchUnstarted } from "./dispatch.ts";

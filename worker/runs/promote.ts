@@ -9,9 +9,10 @@ import type { Admission } from "../store/admission-store.ts";
 import { residencyOf } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
+import type { RunFinished } from "./run-finished.ts";
 import { dispatchOrLeaveForSweep } from "./dispatch.ts";
 import { finishRun } from "./finish.ts";
-import { isFinal } from "./transitions.ts";
+import { isFinal } from "../../schema/run-states.ts";
 
 /** What a ledger admission means for the run: PENDING with its slot, or QUEUED at its place in the queue. */
 export const admittedFields = ({ state, queuedAt, admittedAt }: Admission) =>
@@ -40,6 +41,11 @@ export async function releaseAndPromote(deps: EngineDeps, organizationId: string
   }
   return startPromoted(deps, taken);
 }
+
+/** Promotion's part in "run finished": its ledger row goes (a no-op for a run that never had one: DELAYED) and the slot it held is taken. */
+export const promoteIntoFreedSlot = (deps: EngineDeps) => async ({ run, repair }: RunFinished) => {
+  if (!repair) await releaseAndPromote(deps, run.organizationId, [run.id]);
+};
 
 /** Promoted runs past their ttl expire (which frees their slots again); the others are dispatched. */
 async function startPromoted(deps: EngineDeps, runs: Run[]): Promise<Run[]> {

@@ -66,7 +66,7 @@ export async function startSuiteRun(
   // again is a no-op, and repairs a suite run whose first processing died before this.
   const { GITHUB_APP_ID, PUBLIC_URL } = deps.config;
   if (batch.installationId && batch.headSha && GITHUB_APP_ID && PUBLIC_URL) {
-    await deps.bindings.RUN_DO.getByName(toFriendlyId("batch", batch.id)).trackCheckRun(batch.id, {
+    await deps.objects.batch(batch.id).trackCheckRun(batch.id, {
       installationId: batch.installationId,
       repository: suite.repository,
       headSha: batch.headSha,

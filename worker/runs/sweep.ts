@@ -14,7 +14,7 @@ import type { LedgerPosition, LedgerRow } from "../store/admission-store.ts";
 import type { Run } from "../store/run-store.ts";
 import { residencyOf } from "../store/ids.ts";
 import { admitDelayedRun, reconcileQueued, releaseAndPromote } from "./promote.ts";
-import { isFinal } from "./transitions.ts";
+import { isFinal } from "../../schema/run-states.ts";
 
 /** A PENDING run undispatched for this long lost its dispatch (the trigger's send failed). */
 const UNDISPATCHED_GRACE_MS = 30_000;

@@ -5,14 +5,14 @@
  * the first output wins. Due datetimes and token timeouts fire from the run's RunDO alarm; a token past its
  * timeout is also timed out the first time anyone reads it.
  */
-import type { RunStatus } from "../../schema/contracts.ts";
+import { type RunStatus, isFinal } from "../../schema/run-states.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Created, NewWaitpoint, Owner, Run, Waitpoint, WaitpointResult } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
+import type { RunFinished } from "./run-finished.ts";
 import { publishStatus, wakeRunAt } from "./live.ts";
 import { idempotencyExpiry, ownerOf } from "./record.ts";
-import { isFinal } from "./transitions.ts";
 
 const TIMED_OUT: WaitpointResult = { status: "TIMED_OUT", output: { ok: false }, outputIsError: true };
 
@@ -190,8 +190,10 @@ const batchResult = (items: Run[]): WaitpointResult => {
   return { status: "COMPLETED", output: { ok, runs }, outputIsError: !ok };
 };
 
-/** A child run ended: the parent's waits on it complete. */
-export async function completeWaitsOnChild(deps: EngineDeps, child: Run): Promise<void> {
+/** The parent's part in "run finished": its waits on the run complete. */
+export const completeParentWait = (deps: EngineDeps) => ({ run }: RunFinished) => completeWaitsOnChild(deps, run);
+
+async function completeWaitsOnChild(deps: EngineDeps, child: Run): Promise<void> {
   if (!child.parentRunId) return;
   const waitpoints = await deps.runs.findWaitpointsCompletedBy(child.parentRunId, { runId: child.id });
   await Promise.all(waitpoints.map((waitpoint) => completeWaitpoint(deps, waitpoint, childResult(child))));

@@ -3,8 +3,7 @@
  * class writes and reads, and translates what Postgres throws into the store's error language.
  */
 import type { Pool } from "@neondatabase/serverless";
-import type { RunStatus } from "../../schema/contracts.ts";
-import { releasesIdempotencyKey } from "../runs/transitions.ts";
+import { type RunStatus, releasesIdempotencyKey } from "../../schema/run-states.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {

@@ -2,7 +2,7 @@
  * RoutingRunStore: the RunStore every caller gets. It mints ids by the residency rules, sends each call to
  * the store the id's shape names, fans out where an id does not say (waitpoints), and merges lists.
  */
-import type { RunStatus } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
 import { InvalidIdError, StoreUnavailableError } from "./errors.ts";
 import { type Residency, mintCuid, mintId, residencyOf } from "./ids.ts";
 import { type ListPosition, PostgresRunStore } from "./postgres-store.ts";

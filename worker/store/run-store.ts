@@ -2,7 +2,7 @@
  * The one interface every caller (routes, RunDO, queue consumer) uses for runs, batches and waitpoints.
  * Implemented by RoutingRunStore over two PostgresRunStores; no caller talks to a database client.
  */
-import type { RunStatus } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
 import type { batches, runs, stepResults, waitpoints } from "../../schema/run-ops.ts";
 
 export type Run = typeof runs.$inferSelect;

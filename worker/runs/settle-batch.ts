@@ -1,0 +1,15 @@
+/** The batch's part in "run finished": when its last item ends, the batch completes, and so does a parent's wait on it. */
+import { isFinal } from "../../schema/run-states.ts";
+import type { EngineDeps } from "./deps.ts";
+import type { RunFinished } from "./run-finished.ts";
+import { completeWaitsOnBatch } from "./waitpoints.ts";
+
+export const settleBatch = (deps: EngineDeps) => async ({ run: item }: RunFinished): Promise<void> => {
+  if (!item.batchId) return;
+  const found = await deps.runs.findBatch(item.environmentId, item.batchId, { fresh: true });
+  if (!found?.runs.every((run) => isFinal(run.status))) return;
+  await Promise.all([
+    deps.objects.batch(item.batchId).completeBatch(item.batchId),
+    found.batch.parentRunId && completeWaitsOnBatch(deps, found.batch.parentRunId, found.batch.id, found.runs),
+  ]);
+};

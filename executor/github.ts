@@ -5,7 +5,7 @@
 import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
 import type { CheckRunSync } from "../schema/github.ts";
-import { renderSummary, renderTitle } from "./check-run-output.ts";
+import { renderAnnotations, renderSummary, renderTitle } from "./check-run-output.ts";
 
 export { renderSummary, renderTitle };
 
@@ -83,7 +83,7 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
       conclusion: sync.conclusion,
       started_at: sync.startedAt,
       completed_at: sync.completedAt,
-      output: { title: renderTitle(sync), summary: renderSummary(sync) },
+      output: { title: renderTitle(sync), summary: renderSummary(sync), annotations: renderAnnotations(sync) },
     };
     const checkRunId = sync.checkRunId ?? (await findCheckRun(sync, owner, repo));
     const response =

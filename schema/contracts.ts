@@ -28,7 +28,8 @@ export const WAITPOINT_TYPES = ["TOKEN", "DATETIME", "RUN"] as const;
 export const WAITPOINT_STATUSES = ["WAITING", "COMPLETED", "TIMED_OUT"] as const;
 export const STEP_STATUSES = ["PASSED", "FAILED", "SKIPPED"] as const;
 
-export const TASKS = ["browser-case", "http-check"] as const;
+/** What a dispatch can carry: the public tasks, and `playwright-suite`, the setup run of a repository suite. */
+export const TASKS = ["browser-case", "http-check", "playwright-suite"] as const;
 export const taskSchema = z.enum(TASKS);
 
 /** The largest artifact (screenshot) an attempt may upload. */

@@ -6,6 +6,7 @@ import type { CheckRunSync } from "../../schema/github.ts";
 import { callExecutor } from "../durable/executor-container.ts";
 import { pageArtifactUrl } from "../runs/artifacts.ts";
 import { summarizeCases } from "../runs/case-summary.ts";
+import { specFacts } from "../runs/spec-runs.ts";
 import type { EngineDeps } from "../runs/deps.ts";
 import type { RunEngine } from "../runs/engine.ts";
 import { mintPageToken } from "../runs/tokens.ts";
@@ -43,12 +44,13 @@ export async function buildCheckRunSync(
   const publicUrl = deps.config.PUBLIC_URL ?? new URL(tracked.detailsUrl).origin;
   // Screenshot links open under the suite run's page token: people reading the check on GitHub hold no API key.
   const pageToken = await mintPageToken(deps.config.SIGNING_SECRET, tracked.environmentId, toFriendlyId("batch", batch.id));
-  const cases = (await summarizeCases(deps, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }) => ({
+  const cases = (await summarizeCases(deps, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
     name,
     status,
     durationMs,
     failingStep,
     screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
+    ...specFacts(runs[index]!),
   }));
   const completed = runs.every((run) => isFinal(run.status));
   const started = runs.some((run) => !NOT_STARTED.has(run.status));

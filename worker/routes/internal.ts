@@ -9,9 +9,11 @@ import { createMiddleware } from "hono/factory";
 import * as z from "../../schema/zod.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
+import { specRunsBodySchema } from "../../schema/spec-suites.ts";
 import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema, runEventsSchema } from "../../schema/contracts.ts";
 import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
 import { HELD, holdsAttempt } from "../runs/execute.ts";
+import { recordSpecRuns } from "../runs/spec-runs.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { createToken, presentWaitpoint } from "../runs/waitpoints.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
@@ -132,6 +134,12 @@ export const internal = new Hono<InternalEnv>()
     const after = await c.var.engine.complete(run, completion);
     if (!after) throw conflict(`The run moved on from attempt ${c.var.attempt} while its result was reported`);
     return c.json(runView(after));
+  })
+  .post("/runs/:runId/spec-runs", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", specRunsBodySchema), async (c) => {
+    // A repository suite's setup run, once Playwright listed the tests: one run per test, each with its token.
+    if (!HELD.includes(c.var.run.status)) throw conflict(`The run is ${c.var.run.status}`);
+    const recorded = await recordSpecRuns(c.var.engine.deps, c.var.run, c.req.valid("json").tests);
+    return c.json({ runs: recorded.map(({ run, token }) => ({ id: toFriendlyId("run", run.id), testId: (run.payload as { testId: string }).testId, token })) }, 201);
   })
   .post("/runs/:runId/release", withRun, fenced, async (c) => {
     // An executor shutting down gives back a job it accepted but never started: it is dispatched again.

@@ -22,9 +22,11 @@ export interface CaseSummary {
   screenshotKey: string | null;
 }
 
-/** The case's name as written in the suite, or the run's id for runs that are not browser cases. */
-export const caseName = (run: Run) =>
-  cutText(String((run.payload as { case?: { name?: string } } | null)?.case?.name ?? toFriendlyId("run", run.id)), 200);
+/** The case's name as written in the suite (a repository test's as Playwright lists it), else the run's id. */
+export const caseName = (run: Run) => {
+  const payload = run.payload as { case?: { name?: string }; name?: string } | null;
+  return cutText(String(payload?.case?.name ?? payload?.name ?? toFriendlyId("run", run.id)), 200);
+};
 
 export const durationOf = (run: Pick<Run, "startedAt" | "completedAt">) =>
   run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null;

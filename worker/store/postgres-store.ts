@@ -27,6 +27,7 @@ import { type Database, database } from "./database.ts";
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {
+  AppendedRun,
   Batch,
   Created,
   NewBatch,
@@ -187,6 +188,24 @@ export class PostgresRunStore {
           : [];
         inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
         return { record: { batch: created.record, runs: inserted }, isCached: false };
+      }),
+    );
+  }
+
+  appendToBatch(batch: Batch, expectedCount: number, items: { id: string; input: Omit<AppendedRun, "id"> }[]): Promise<Run[] | undefined> {
+    return this.guard(() =>
+      this.writer.transaction(async (tx) => {
+        const grown = await tx
+          .update(batches)
+          .set({ runCount: expectedCount + items.length })
+          .where(and(eq(batches.id, batch.id), eq(batches.runCount, expectedCount)))
+          .returning({ id: batches.id });
+        if (grown.length === 0) return undefined;
+        const { organizationId, projectId, environmentId, parentRunId } = batch;
+        const owner = { organizationId, projectId, environmentId, parentRunId, batchId: batch.id };
+        const values = items.map((item, offset) => ({ ...item.input, ...owner, id: item.id, batchIndex: expectedCount + offset }));
+        const inserted = await tx.insert(runs).values(values).returning();
+        return inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
       }),
     );
   }

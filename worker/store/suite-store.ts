@@ -5,6 +5,7 @@
 import { and, asc, desc, eq, inArray, sql } from "drizzle-orm";
 import type { SuiteInput, SuiteTrigger } from "../../schema/api.ts";
 import * as controlPlane from "../../schema/control-plane.ts";
+import type { RepositorySource } from "../../schema/spec-suites.ts";
 import type { Case } from "../../schema/steps.ts";
 import { LegacyTables } from "./legacy-tables.ts";
 import { mintCuid } from "./ids.ts";
@@ -19,6 +20,8 @@ export interface Suite {
   baseUrl: string;
   triggers: SuiteTrigger[];
   cases: { enabled: boolean; case: Case }[];
+  /** The repository's own Playwright tests (then `cases` is empty). */
+  source: RepositorySource | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -35,6 +38,7 @@ type CaseRow = typeof cases.$inferSelect;
 const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
   ...row,
   triggers: row.triggers as SuiteTrigger[],
+  source: (row.source as RepositorySource | null) ?? null,
   cases: caseRows
     .filter((item) => item.suiteId === row.id)
     .sort((a, b) => a.position - b.position)
@@ -42,7 +46,7 @@ const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
 });
 
 export class SuiteStore extends LegacyTables {
-  private caseRows(suiteId: string, items: SuiteInput["cases"]) {
+  private caseRows(suiteId: string, items: NonNullable<SuiteInput["cases"]>) {
     return items.map(({ enabled, case: { name, ...definition } }, position) => ({ id: mintCuid(), suiteId, position, name, enabled, definition }));
   }
 
@@ -51,27 +55,25 @@ export class SuiteStore extends LegacyTables {
       this.db.transaction(async (tx) => {
         const { cases: items, ...fields } = input;
         const [row] = await tx.insert(suites).values({ id: mintCuid(), environmentId, ...fields }).returning();
-        const caseRows = await tx.insert(cases).values(this.caseRows(row!.id, items)).returning();
+        const caseRows = items ? await tx.insert(cases).values(this.caseRows(row!.id, items)).returning() : [];
         return toSuite(row!, caseRows);
       }),
     );
   }
 
-  /** Cases are replaced as a whole when given. */
+  /** Cases are replaced as a whole when given; cases and a repository source replace each other. */
   update(environmentId: string, id: string, patch: Partial<SuiteInput>): Promise<Suite | undefined> {
     return this.guard(() =>
       this.db.transaction(async (tx) => {
         const { cases: items, ...fields } = patch;
         const [row] = await tx
           .update(suites)
-          .set({ ...fields, updatedAt: new Date() })
+          .set({ ...fields, ...(items && { source: null }), updatedAt: new Date() })
           .where(and(eq(suites.id, id), eq(suites.environmentId, environmentId)))
           .returning();
         if (!row) return undefined;
-        if (items) {
-          await tx.delete(cases).where(eq(cases.suiteId, id));
-          await tx.insert(cases).values(this.caseRows(id, items));
-        }
+        if (items || fields.source) await tx.delete(cases).where(eq(cases.suiteId, id));
+        if (items) await tx.insert(cases).values(this.caseRows(id, items));
         return toSuite(row, await tx.select().from(cases).where(eq(cases.suiteId, id)));
       }),
     );

@@ -32,6 +32,8 @@ export class GitHubError extends Error {
 /** Waits before the 2nd and 3rd attempt at a 5xx or network error. */
 const RETRY_DELAYS_MS = [200, 1_000];
 const ATTEMPT_TIMEOUT_MS = 15_000;
+/** A repository's download, body included. */
+const TARBALL_TIMEOUT_MS = 120_000;
 
 export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions) {
   // Every call, the token exchange included, gives up on a silent GitHub (and is then retried as a 5xx).
@@ -94,6 +96,17 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
   }
 
   return {
+    /**
+     * The repository at `sha` as GitHub serves it (`GET /repos/{owner}/{repo}/tarball/{ref}`: a redirect to a
+     * gzip tar with one top folder), with the installation's token; the body is left to stream.
+     */
+    async tarball(installationId: number, repository: string, sha: string): Promise<Response> {
+      const { token } = await auth({ type: "installation", installationId });
+      return fetch(`${apiUrl.replace(/\/+$/, "")}/repos/${repository}/tarball/${sha}`, {
+        headers: { authorization: `token ${token}`, "user-agent": "flightcheck", "x-github-api-version": "2022-11-28" },
+        signal: AbortSignal.timeout(TARBALL_TIMEOUT_MS),
+      });
+    },
     /** Creates or updates the suite run's one check run; 5xx and network errors are retried, the lookup with them. */
     syncCheckRun(sync: CheckRunSync): Promise<{ checkRunId: number }> {
       return withRetries(() => upsertCheckRun(sync));

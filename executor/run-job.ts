@@ -10,7 +10,8 @@ import type { SharedBrowser } from "./browser.ts";
 import type { ExecutorConfig } from "./config.ts";
 import { type CaseResult, type StepEvent, runCase } from "./run-case.ts";
 import type { TokenWait, WaitForTokenStep } from "./steps.ts";
-import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
+import { runSpecSuite, type SpecContext } from "./specs/spec-job.ts";
+import { type ClaimedRun, RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"]);
 const RECONNECT_MS = 500;
@@ -23,6 +24,8 @@ export class ShuttingDown extends Error {
 
 export interface JobContext {
   config: Pick<ExecutorConfig, "WORKER_URL" | "HEARTBEAT_INTERVAL_MS">;
+  /** How repository suites are fetched and run; without it their setup runs fail. */
+  specs?: SpecContext;
   browser(): Promise<SharedBrowser>;
   /** Aborts with ShuttingDown when running cases must stop. */
   stop: AbortSignal;
@@ -55,6 +58,7 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
     context.log.info(`${api.friendlyId}: attempt ${job.attempt} not claimed (${error.message}); skipping`);
     return;
   }
+  if (claimed.task === "playwright-suite") return runClaimedSpecSuite(claimed, api, context, caseDone);
   const payload = browserCasePayloadSchema.safeParse(claimed.payload);
   if (!payload.success) {
     await api.complete({ status: "FAILED", error: { message: "The stored payload does not fit the browser-case task" }, retryable: false, steps: [] });
@@ -96,26 +100,50 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
   }
 }
 
+/** A repository suite's setup run: heartbeated like a case while its tests run (see specs/spec-job.ts). */
+async function runClaimedSpecSuite(claimed: ClaimedRun, api: WorkerClient, context: JobContext, caseDone: () => void): Promise<void> {
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(context.stop.reason);
+  context.stop.addEventListener("abort", onShutdown, { once: true });
+  const beating = setInterval(() => {
+    api.heartbeat().catch((error) => error instanceof RunGone && stop.abort(error));
+  }, context.config.HEARTBEAT_INTERVAL_MS);
+  try {
+    context.log.info(`${api.friendlyId}: running a repository suite`);
+    const completion = context.specs
+      ? await runSpecSuite(claimed, api, context, context.specs, stop.signal)
+      : { status: "FAILED" as const, error: { message: "This executor does not run repository suites" }, retryable: false, steps: [] };
+    caseDone();
+    const after = await api.complete(completion);
+    context.log.info(`${api.friendlyId}: repository suite ${completion.status} → run ${after.status}`);
+  } catch (error) {
+    if (!(error instanceof RunGone)) throw error;
+  } finally {
+    clearInterval(beating);
+    context.stop.removeEventListener("abort", onShutdown);
+  }
+}
+
 /**
  * Step events go to the live log in order, gathered for up to STEP_EVENT_WINDOW_MS per post: live enough for
  * a person watching, and a handful of requests per case instead of two per step competing with the browser
  * for the CPU. A lost event is only logged; a 409 (a later attempt holds the run) calls `onGone`.
  */
-function stepStream(api: WorkerClient, log: JobContext["log"], onGone: (gone: RunGone) => void) {
-  const pending: StepEvent[] = [];
+export function stepStream<Event extends object = StepEvent>(api: WorkerClient, log: JobContext["log"], onGone: (gone: RunGone) => void) {
+  const pending: Event[] = [];
   let sending = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   const send = () => {
     clearTimeout(timer);
     timer = undefined;
-    const events = pending.splice(0).map((data) => ({ type: "step" as const, data: { ...data } }));
+    const events = pending.splice(0).map((data) => ({ type: "step" as const, data: { ...data } as Record<string, unknown> }));
     if (!events.length) return;
     sending = sending
       .then(() => api.events(events))
       .catch((error) => (error instanceof RunGone ? onGone(error) : log.warn(`${api.friendlyId}: step events lost: ${error.message}`)));
   };
   return {
-    push: (event: StepEvent) => {
+    push: (event: Event) => {
       pending.push(event);
       timer ??= setTimeout(send, STEP_EVENT_WINDOW_MS);
     },

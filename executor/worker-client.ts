@@ -3,6 +3,7 @@
  * message. A 409 means the run moved on without us (claimed by another, canceled, finished).
  */
 import type { RunCompletion, StepReport } from "../schema/contracts.ts";
+import type { SpecTest } from "../schema/spec-suites.ts";
 
 export class RunGone extends Error {
   override name = "RunGone";
@@ -56,6 +57,8 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
       }),
     complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) => call<{ status: string }>("complete", completion),
     release: () => call<void>("release"),
+    /** A repository suite's setup run: one run per listed test, each with its own executor token. */
+    specRuns: (tests: SpecTest[]) => call<{ runs: { id: string; testId: string; token: string }[] }>("spec-runs", { tests }).then((answer) => answer.runs),
     /** The run's live WebSocket, with the same token. */
     liveUrl: (since: number) =>
       `${workerUrl.replace(/^http/, "ws")}/api/v1/runs/${friendlyId}/live?token=${encodeURIComponent(token)}&since=${since}`,

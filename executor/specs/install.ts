@@ -35,6 +35,18 @@ const LOCKFILES = ["npm-shrinkwrap.json", "package-lock.json"];
 const DONE_MARKER = ".flightcheck-complete";
 const OUTPUT_TAIL_CHARS = 2_000;
 
+/**
+ * What npm needs beyond the browser's minimal environment: how to reach the registry (CA bundles, proxies, npm's
+ * own settings). Never the executor's secrets; lifecycle scripts, when a suite opts in, see this too.
+ */
+const NPM_ENV = /^(npm_config_|NODE_EXTRA_CA_CERTS$|SSL_CERT_(FILE|DIR)$|(HTTPS?|NO)_PROXY$)/i;
+
+export function installEnvironment(env: NodeJS.ProcessEnv, base: Record<string, string>): Record<string, string> {
+  const kept = { ...base };
+  for (const [name, value] of Object.entries(env)) if (value !== undefined && NPM_ENV.test(name)) kept[name] = value;
+  return kept;
+}
+
 export async function installDependencies(dir: string, options: InstallOptions): Promise<InstallResult> {
   const started = performance.now();
   const lockfile = LOCKFILES.find((name) => existsSync(join(dir, name)));

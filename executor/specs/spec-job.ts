@@ -14,7 +14,7 @@ import { browserEnvironment, LOOPBACK_ONLY_HOST_RULES, resolveChromium } from ".
 import { type EgressPolicy, startEgressProxy } from "../egress.ts";
 import { stepStream, type JobContext } from "../run-job.ts";
 import { RunGone, type ClaimedRun, type WorkerClient, workerClient } from "../worker-client.ts";
-import { installDependencies } from "./install.ts";
+import { installDependencies, installEnvironment } from "./install.ts";
 import { choosePlaywright, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
 import { unpackTarball } from "./tarball.ts";
 
@@ -136,7 +136,7 @@ async function prepare(payload: PlaywrightSuitePayload, repoDir: string, specs: 
     scripts: suite.installScripts,
     timeoutMs: specs.installTimeoutMs,
     maxBytes: specs.installMaxBytes,
-    env: { ...browserEnvironment(process.env), npm_config_cache: join(specs.cacheDir, "_npm") },
+    env: { ...installEnvironment(process.env, browserEnvironment(process.env)), npm_config_cache: join(specs.cacheDir, "_npm") },
   });
   return { suite, install, choice: choosePlaywright(repoDir) };
 }

@@ -81,7 +81,7 @@ function renderRow({ name, status, durationMs, failingStep, screenshotUrl, flaky
   const step = failingStep ? `Step ${failingStep.index + 1} (${shorten(failingStep.label)}): ${shorten(failingStep.message)}` : "";
   const cells = [
     // "passed" reads better than the run's COMPLETED; other statuses say more than their outcome (crashed).
-    `${icon} ${outcome === "passed" ? outcome : status.toLowerCase().replaceAll("_", " ")}`,
+    `${icon} ${outcome === "passed" || outcome === "flaky" ? outcome : status.toLowerCase().replaceAll("_", " ")}`,
     escapeCell(name),
     durationMs == null ? "" : formatDuration(durationMs),
     escapeCell(step),

@@ -58,7 +58,7 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
     context.log.info(`${api.friendlyId}: attempt ${job.attempt} not claimed (${error.message}); skipping`);
     return;
   }
-  if (claimed.task === "playwright-suite") return runClaimedSpecSuite(claimed, api, context, caseDone);
+  if (claimed.task === "spec-suite") return runClaimedSpecSuite(claimed, api, context, caseDone);
   const payload = browserCasePayloadSchema.safeParse(claimed.payload);
   if (!payload.success) {
     await api.complete({ status: "FAILED", error: { message: "The stored payload does not fit the browser-case task" }, retryable: false, steps: [] });

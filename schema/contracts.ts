@@ -28,8 +28,8 @@ export const WAITPOINT_TYPES = ["TOKEN", "DATETIME", "RUN"] as const;
 export const WAITPOINT_STATUSES = ["WAITING", "COMPLETED", "TIMED_OUT"] as const;
 export const STEP_STATUSES = ["PASSED", "FAILED", "SKIPPED"] as const;
 
-/** What a dispatch can carry: the public tasks, and `playwright-suite`, the setup run of a repository suite. */
-export const TASKS = ["browser-case", "http-check", "playwright-suite"] as const;
+/** What a dispatch can carry: the public tasks, and `spec-suite`, the setup run of a repository suite. */
+export const TASKS = ["browser-case", "http-check", "spec-suite"] as const;
 export const taskSchema = z.enum(TASKS);
 
 /** The largest artifact (screenshot) an attempt may upload. */

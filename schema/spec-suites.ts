@@ -3,9 +3,9 @@
  * read at the commit under test, which says how to run the repository's own Playwright tests. Shared by the
  * Worker (suite API, recording one run per test) and the executor (reads the file, runs Playwright): zod only.
  *
- * How runs come to be: a suite run of a repository suite starts as one `playwright-suite` run (the "setup"
+ * How runs come to be: a suite run of a repository suite starts as one `spec-suite` run (the "setup"
  * case: download, install, list). Its executor learns the tests from Playwright's own listing and asks the
- * Worker (`POST /internal/runs/:id/spec-runs`, fenced by its attempt) to record one `playwright-test` run per
+ * Worker (`POST /internal/runs/:id/spec-runs`, fenced by its attempt) to record one `spec-test` run per
  * test in the same batch, already EXECUTING at attempt 1 under that executor: so run pages, the check run and
  * the live socket treat each test as a case. Playwright's retries happen inside that one attempt.
  */
@@ -28,33 +28,9 @@ export const repositorySourceSchema = z.strictObject({
 export type RepositorySource = z.infer<typeof repositorySourceSchema>;
 
 export const MAX_SPEC_TESTS = 500;
-const envName = z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,63}$/, "expected an environment variable name (A-Z, 0-9, _)"));
 
-/** `flightcheck.json` at the commit under test. */
-export const specSuiteFileSchema = z.strictObject({
-  /** Playwright config, relative to the repository root. */
-  config: z._default(repoPathSchema, "playwright.config.ts"),
-  /** Only this project of the config (all of them when unset). */
-  project: z.optional(text(100)),
-  /** Overrides the config's testDir (relative to the config). */
-  testDir: z.optional(repoPathSchema),
-  /** The variable the tests read the preview URL from; Playwright's `use.baseURL` is set to it as well. */
-  baseUrlEnv: z._default(envName, "BASE_URL"),
-  /** GitHub events that run it; the suite's own triggers decide whether it is read at all. */
-  events: z.optional(z.array(z.enum(["pull_request", "push", "deployment_status"])).check(z.maxLength(3))),
-  /** Per test, as Playwright's `timeout`. */
-  timeoutMs: z._default(z.int().check(z.minimum(1_000), z.maximum(15 * 60_000)), 30_000),
-  /** The whole Playwright run, install excluded. */
-  globalTimeoutMs: z._default(z.int().check(z.minimum(10_000), z.maximum(60 * 60_000)), 20 * 60_000),
-  /** Playwright's `retries`: a test that fails and then passes is `flaky`. */
-  retries: z._default(z.int().check(z.minimum(0), z.maximum(5)), 0),
-  /** Let `npm ci` run lifecycle scripts (off by default: they run before any test and outside the browser). */
-  installScripts: z._default(z.boolean(), false),
-});
-export type SpecSuiteFile = z.infer<typeof specSuiteFileSchema>;
-
-/** The `playwright-suite` run's payload: where to read the suite, at which commit, against which URL. */
-export const playwrightSuitePayloadSchema = z.strictObject({
+/** The `spec-suite` run's payload: where to read the suite, at which commit, against which URL. */
+export const specSuitePayloadSchema = z.strictObject({
   name: text(200),
   repository: repositorySchema,
   sha: z.string().check(z.regex(/^[0-9a-f]{40}$/i)),
@@ -62,7 +38,7 @@ export const playwrightSuitePayloadSchema = z.strictObject({
   path: repoPathSchema,
   baseUrl: z.url({ protocol: /^https?$/ }),
 });
-export type PlaywrightSuitePayload = z.infer<typeof playwrightSuitePayloadSchema>;
+export type SpecSuitePayload = z.infer<typeof specSuitePayloadSchema>;
 
 /** Where a test is written, relative to the repository root. */
 export const specLocationSchema = z.strictObject({
@@ -72,7 +48,7 @@ export const specLocationSchema = z.strictObject({
 });
 export type SpecLocation = z.infer<typeof specLocationSchema>;
 
-/** One test as Playwright listed it; becomes a `playwright-test` run's payload. */
+/** One test as Playwright listed it; becomes a `spec-test` run's payload. */
 export const specTestSchema = z.strictObject({
   /** Playwright's test id (stable for a config, file, title and project). */
   testId: text(200),
@@ -92,14 +68,16 @@ export const specRunsBodySchema = z.strictObject({
     ),
 });
 
-/** A `playwright-test` run's output: flaky when it failed and then passed on a retry. */
+/** A `spec-test` run's output: flaky when it failed and then passed on a retry. */
 export const specTestOutputSchema = z.looseObject({
   flaky: z._default(z.boolean(), false),
   retries: z._default(z.int().check(z.minimum(0)), 0),
   location: z.optional(specLocationSchema),
+  /** The deciding attempt's time (the run itself started when Playwright listed the test). */
+  durationMs: z.optional(z.int().check(z.minimum(0))),
 });
 
 export const INTERNAL_TASK_PAYLOADS = {
-  "playwright-suite": playwrightSuitePayloadSchema,
-  "playwright-test": specTestSchema,
+  "spec-suite": specSuitePayloadSchema,
+  "spec-test": specTestSchema,
 } as const;

@@ -11,7 +11,8 @@ import { writeFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { SpecSuiteFile, SpecTest } from "../../schema/spec-suites.ts";
+import type { SpecSuiteFile } from "../../schema/spec-file.ts";
+import type { SpecTest } from "../../schema/spec-suites.ts";
 import { killGroup } from "./install.ts";
 
 export type ReporterEvent =

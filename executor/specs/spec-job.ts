@@ -9,7 +9,8 @@ import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { RunCompletion, StepReport } from "../../schema/contracts.ts";
-import { type PlaywrightSuitePayload, playwrightSuitePayloadSchema, specSuiteFileSchema } from "../../schema/spec-suites.ts";
+import { specSuiteFileSchema } from "../../schema/spec-file.ts";
+import { type SpecSuitePayload, specSuitePayloadSchema } from "../../schema/spec-suites.ts";
 import { browserEnvironment, LOOPBACK_ONLY_HOST_RULES, resolveChromium } from "../browser.ts";
 import { type EgressPolicy, startEgressProxy } from "../egress.ts";
 import { stepStream, type JobContext } from "../run-job.ts";
@@ -50,13 +51,15 @@ interface TestRun {
   /** The steps of the test's latest attempt. */
   steps: StepReport[];
   stream: ReturnType<typeof stepStream<SpecStepEvent>>;
+  /** Where an earlier attempt failed: a flaky test is annotated there. */
+  retriedFrom?: TestEnd["error"];
   done: boolean;
 }
 
 export async function runSpecSuite(claimed: ClaimedRun, api: WorkerClient, context: JobContext, specs: SpecContext, signal: AbortSignal): Promise<RunCompletion> {
   const started = performance.now();
-  const payload = playwrightSuitePayloadSchema.safeParse(claimed.payload);
-  if (!payload.success) return failed("The stored payload does not fit the playwright-suite task");
+  const payload = specSuitePayloadSchema.safeParse(claimed.payload);
+  if (!payload.success) return failed("The stored payload does not fit the spec-suite task");
   const work = await mkdtemp(join(tmpdir(), "flightcheck-spec-"));
   const proxy = await startEgressProxy(specs.egress);
   try {
@@ -112,7 +115,7 @@ const failed = (message: string, output?: unknown): RunCompletion => ({
 });
 
 /** Download, unpack, read and check flightcheck.json, install: what a test run needs before Playwright starts. */
-async function prepare(payload: PlaywrightSuitePayload, repoDir: string, specs: SpecContext) {
+async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecContext) {
   const response = await specs.tarball(payload.installationId, payload.repository, payload.sha);
   if (!response.ok || !response.body) throw new SetupFailed(`GitHub did not serve ${payload.repository} at ${payload.sha}: HTTP ${response.status}`);
   await mkdir(repoDir);
@@ -187,7 +190,9 @@ class TestRuns {
       }
       return;
     }
-    if (event.type === "testEnd" && event.final) await this.complete(run, event);
+    if (event.type !== "testEnd") return;
+    if (event.final) await this.complete(run, event);
+    else run.retriedFrom = event.error;
   }
 
   private async record(tests: Extract<ReporterEvent, { type: "begin" }>["tests"]): Promise<void> {
@@ -212,7 +217,8 @@ class TestRuns {
     await run.stream.flush();
     const steps = run.steps.filter(Boolean);
     const passed = end.outcome === "expected" || end.outcome === "flaky" || end.outcome === "skipped";
-    const output = { flaky: end.outcome === "flaky", retries: end.retry, outcome: end.outcome, durationMs: end.durationMs, ...(end.error?.location && { location: end.error.location }) };
+    const location = (end.outcome === "flaky" ? run.retriedFrom : end.error)?.location;
+    const output = { flaky: end.outcome === "flaky", retries: end.retry, outcome: end.outcome, durationMs: end.durationMs, ...(location && { location }) };
     if (passed) {
       await run.api.complete({ status: "COMPLETED", output, retryable: false, steps });
       return;

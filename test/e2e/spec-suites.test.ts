@@ -5,13 +5,12 @@
  * runs its Playwright tests against the demo site and reports each test as a case of the suite run. A broken
  * flightcheck.json or an `npm ci` that fails ends in a completed check with the reason, not a hang.
  */
-import { sign } from "@octokit/webhooks-methods";
 import { fileURLToPath } from "node:url";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
-import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
+import { completedCheckRun, openPullRequest, randomSha } from "../support/pull-request.ts";
 import { packRepository, packVariant } from "../support/repository-tarball.ts";
 
 const APP_ID = "4243";
@@ -40,38 +39,12 @@ afterAll(async () => {
   await Promise.all([stack?.dispose(), github?.close(), demo?.close()]);
 });
 
-const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
-
 /** Serves `tarball` as the repository at a new commit and opens a pull request on it; returns its completed check run. */
 async function pullRequestAt(tarball: (top: string) => Promise<Buffer>) {
   const sha = randomSha();
   github.serveTarball(REPOSITORY, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
-  const body = JSON.stringify({
-    action: "opened",
-    number: 3,
-    repository: { full_name: REPOSITORY, default_branch: "main" },
-    installation: { id: DEV_INSTALLATION.id },
-    pull_request: { number: 3, head: { sha, ref: "feature/specs" } },
-  });
-  const delivered = await fetch(`${dev.apiUrl}/webhooks/github`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": "pull_request",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": await sign(dev.webhookSecret, body),
-    },
-    body,
-  });
-  expect(delivered.status).toBe(202);
-  const checkRun = await vi.waitFor(
-    () => {
-      const done = [...github.checkRuns.values()].find((run) => run.head_sha === sha && run.status === "completed");
-      expect(done, `no completed check run for ${sha} yet`).toBeDefined();
-      return done!;
-    },
-    { timeout: 240_000, interval: 250 },
-  );
+  expect(await openPullRequest(dev, REPOSITORY, sha)).toBe(202);
+  const checkRun = await completedCheckRun(github, sha);
   const batch = await apiClient(dev)("GET", `/api/v1/batches/${checkRun.external_id}`);
   return { checkRun: checkRun as any, runs: batch.body.runs as any[] };
 }
@@ -80,7 +53,7 @@ describe("a suite that lives in the repository", () => {
   it("runs each Playwright test at the pull request's commit as its own case: passed, failed at its line, flaky", async () => {
     const { checkRun, runs } = await pullRequestAt((top) => packRepository(FIXTURE, top));
     const [setup, ...tests] = runs;
-    expect(setup).toMatchObject({ task: "playwright-suite", status: "COMPLETED", output: { playwright: { version: "1.64.1", from: "repository" }, tests: 4 } });
+    expect(setup).toMatchObject({ task: "spec-suite", status: "COMPLETED", output: { playwright: { version: "1.64.1", from: "repository" }, tests: 4 } });
     const byName = Object.fromEntries(tests.map((run) => [run.payload.name, run]));
     expect(Object.keys(byName).sort()).toEqual([
       "broken.spec.ts › about page promises free shipping",
@@ -88,7 +61,7 @@ describe("a suite that lives in the repository", () => {
       "home.spec.ts › about page says what the site is",
       "home.spec.ts › home page shows the store",
     ]);
-    expect(byName["home.spec.ts › home page shows the store"]).toMatchObject({ task: "playwright-test", status: "COMPLETED", output: { flaky: false } });
+    expect(byName["home.spec.ts › home page shows the store"]).toMatchObject({ task: "spec-test", status: "COMPLETED", output: { flaky: false } });
     expect(byName["flaky.spec.ts › home page loads on the second try"]).toMatchObject({ status: "COMPLETED", output: { flaky: true, retries: 1 } });
     const broken = byName["broken.spec.ts › about page promises free shipping"];
     expect(broken).toMatchObject({ status: "FAILED", output: { location: { file: "tests/broken.spec.ts", line: 5 } } });
@@ -116,7 +89,7 @@ describe("a suite that lives in the repository", () => {
     ] as const) {
       expect(checkRun.conclusion).toBe("failure");
       expect(runs).toHaveLength(1);
-      expect(runs[0]).toMatchObject({ task: "playwright-suite", status: "FAILED" });
+      expect(runs[0]).toMatchObject({ task: "spec-suite", status: "FAILED" });
       expect(runs[0].error.message).toContain(reason);
     }
   });

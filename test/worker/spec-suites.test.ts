@@ -29,7 +29,7 @@ describe("suites from the repository", () => {
   it("keeps the setup task out of clients' hands", async () => {
     const api = client((await createTenant()).apiKey);
     const payload = { name: "x", repository: "victim/private", sha: "a".repeat(40), installationId: 1, path: "flightcheck.json", baseUrl: siteUrl };
-    expect((await api.json("POST", "/api/v1/tasks/playwright-suite/trigger", { payload })).status).toBe(404);
-    expect((await api.json("POST", "/api/v1/tasks/batch", { items: [{ task: "playwright-suite", payload }] })).status).toBe(404);
+    expect((await api.json("POST", "/api/v1/tasks/spec-suite/trigger", { payload })).status).toBe(404);
+    expect((await api.json("POST", "/api/v1/tasks/batch", { items: [{ task: "spec-suite", payload }] })).status).toBe(404);
   });
 });

@@ -7,6 +7,7 @@ import { cutText } from "../../schema/storable.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
+import { specFacts } from "./spec-runs.ts";
 import { isFinal } from "./transitions.ts";
 
 export interface CaseSummary {
@@ -41,7 +42,7 @@ export function summarizeCases(deps: EngineDeps, runs: Run[]): Promise<CaseSumma
         runId: toFriendlyId("run", run.id),
         name: caseName(run),
         status: run.status,
-        durationMs: durationOf(run),
+        durationMs: specFacts(run).durationMs ?? durationOf(run),
         failingStep: failed
           ? {
               index: failed.index,

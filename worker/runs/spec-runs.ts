@@ -24,19 +24,19 @@ export function setupItem(suite: Suite & { source: NonNullable<Suite["source"]> 
   }
   const name = cutText(`Playwright tests (${suite.source.path} at ${sha.slice(0, 7)})`, 200);
   const payload = { name, repository: suite.repository, sha, installationId, path: suite.source.path, baseUrl };
-  return { task: "playwright-suite", payload, options: { maxAttempts: 1, tags: [cutText(`suite:${suite.name}`, 128)] } };
+  return { task: "spec-suite", payload, options: { maxAttempts: 1, tags: [cutText(`suite:${suite.name}`, 128)] } };
 }
 
 const conflict = (detail: string) => new ProblemError({ status: 409, title: "Conflict", detail });
 
 /** One run per listed test in the setup run's batch, with the executor token each is reported with. */
 export async function recordSpecRuns(deps: EngineDeps, setup: Run, tests: SpecTest[]): Promise<{ run: Run; token: string }[]> {
-  if (setup.task !== "playwright-suite" || !setup.batchId) throw conflict("Only a repository suite's setup run records tests");
+  if (setup.task !== "spec-suite" || !setup.batchId) throw conflict("Only a repository suite's setup run records tests");
   const batch = await deps.runs.loadBatch(setup.batchId);
   if (!batch) throw conflict("The setup run's suite run is gone");
   const now = new Date();
   const items = tests.map((test) => ({
-    task: "playwright-test",
+    task: "spec-test",
     payload: test,
     status: "EXECUTING" as const,
     attempt: 1,
@@ -57,14 +57,18 @@ export async function recordSpecRuns(deps: EngineDeps, setup: Run, tests: SpecTe
   );
 }
 
-/** What a check run says of a repository test beyond its status: flaky, and where it failed. */
-export function specFacts(run: Run): { flaky?: boolean; location?: { path: string; line: number } } {
-  if (run.task !== "playwright-test") return {};
+/**
+ * What a check run says of a repository test beyond its status: flaky, where it failed, and how long its
+ * deciding attempt took (its run started when Playwright listed it, not when it ran).
+ */
+export function specFacts(run: Run): { flaky?: boolean; location?: { path: string; line: number }; durationMs?: number } {
+  if (run.task !== "spec-test") return {};
   const output = specTestOutputSchema.safeParse(run.output ?? {});
   const test = specTestSchema.safeParse(run.payload);
   const where = (output.success && output.data.location) || (test.success ? test.data.location : undefined);
   return {
     ...(output.success && output.data.flaky && { flaky: true }),
     ...(where && { location: { path: where.file, line: where.line } }),
+    ...(output.success && output.data.durationMs !== undefined && { durationMs: output.data.durationMs }),
   };
 }

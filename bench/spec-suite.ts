@@ -21,6 +21,7 @@ const FIXTURE = fileURLToPath(new URL("../test/fixtures/spec-repo", import.meta.
 const REPOSITORY = "acme/specs-bench";
 const ROUNDS = 3;
 
+const progress = (message: string) => console.error(`spec-suite bench: ${message}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
@@ -41,6 +42,7 @@ async function bare(siteUrl: string): Promise<{ installMs: number; runs: number[
       started = performance.now();
       spawnSync("npx", ["playwright", "test", "--config", "bare.config.ts", "--reporter=dot"], { cwd: dir, stdio: "ignore", env: { ...process.env, SHOP_URL: siteUrl, CI: "1" } });
       runs.push(performance.now() - started);
+      progress(`bare run: ${seconds(runs.at(-1)!)}`);
     }
     return { installMs, runs };
   } finally {
@@ -55,6 +57,7 @@ export async function benchSpecSuite(): Promise<Record<string, string | number>[
   const stack = await devStack({ env: { GITHUB_APP_ID: "4244", GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url, SPEC_CACHE_DIR: cacheDir } });
   try {
     const dev = await stack.start();
+    progress("stack up");
     const created = await apiClient(dev)("POST", "/api/v1/suites", { name: "bench specs", repository: REPOSITORY, baseUrl: site.url, source: { kind: "repository" } });
     if (created.status !== 201) throw new Error(`suite not created: ${JSON.stringify(created.body)}`);
     const throughFlightcheck = async () => {
@@ -64,6 +67,7 @@ export async function benchSpecSuite(): Promise<Record<string, string | number>[
       await openPullRequest(dev, REPOSITORY, sha);
       const checkRun = await completedCheckRun(github, sha);
       const elapsed = performance.now() - started;
+      progress(`pull request through flightcheck: ${seconds(elapsed)}`);
       const batch = await apiClient(dev)("GET", `/api/v1/batches/${checkRun.external_id}`);
       return { elapsed, install: batch.body.runs[0].output.install as { cache: string; durationMs: number } };
     };

@@ -85,7 +85,7 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
       conclusion: sync.conclusion,
       started_at: sync.startedAt,
       completed_at: sync.completedAt,
-      output: { title: renderTitle(sync), summary: renderSummary(sync), annotations: renderAnnotations(sync) },
+      output: { title: renderTitle(sync), summary: renderSummary(sync), ...annotationsOf(sync) },
     };
     const checkRunId = sync.checkRunId ?? (await findCheckRun(sync, owner, repo));
     const response =
@@ -112,6 +112,12 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
       return withRetries(() => upsertCheckRun(sync));
     },
   };
+}
+
+/** Only when there are some: an update without annotations leaves GitHub's as they are. */
+function annotationsOf(sync: CheckRunSync) {
+  const annotations = renderAnnotations(sync);
+  return annotations.length > 0 ? { annotations } : {};
 }
 
 async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {

@@ -47,7 +47,10 @@ export function renderTitle({ status, cases }: Pick<CheckRunSync, "status" | "ca
     return `Running: ${finished} of ${plural(cases.length, "case")} finished${problems ? ` (${problems})` : ""}`;
   }
   if (cases.length === 0) return "No cases";
-  const parts = FINISHED.filter((outcome) => counts.get(outcome)).map((outcome) => `${counts.get(outcome)} ${outcome}`);
+  const flaky = cases.filter((entry) => entry.flaky).length;
+  const parts = FINISHED.filter((outcome) => counts.get(outcome)).map(
+    (outcome) => `${counts.get(outcome)} ${outcome}${outcome === "passed" && flaky ? ` (${flaky} flaky)` : ""}`,
+  );
   if (unfinished) parts.push(`${unfinished} not finished`);
   return parts.join(", ");
 }
@@ -73,12 +76,12 @@ export function renderSummary(sync: Pick<CheckRunSync, "cases" | "detailsUrl">):
   return summary + footer;
 }
 
-function renderRow({ name, status, durationMs, failingStep, screenshotUrl }: CheckRunCase): string {
-  const { icon, outcome } = OUTCOMES[status];
+function renderRow({ name, status, durationMs, failingStep, screenshotUrl, flaky }: CheckRunCase): string {
+  const { icon, outcome } = flaky ? { icon: "⚠️", outcome: "flaky" } : OUTCOMES[status];
   const step = failingStep ? `Step ${failingStep.index + 1} (${shorten(failingStep.label)}): ${shorten(failingStep.message)}` : "";
   const cells = [
     // "passed" reads better than the run's COMPLETED; other statuses say more than their outcome (crashed).
-    `${icon} ${outcome === "passed" ? outcome : status.toLowerCase().replaceAll("_", " ")}`,
+    `${icon} ${outcome === "passed" || outcome === "flaky" ? outcome : status.toLowerCase().replaceAll("_", " ")}`,
     escapeCell(name),
     durationMs == null ? "" : formatDuration(durationMs),
     escapeCell(step),
@@ -86,6 +89,37 @@ function renderRow({ name, status, durationMs, failingStep, screenshotUrl }: Che
   ];
   return `| ${cells.join(" | ")} |\n`;
 }
+
+/** GitHub takes at most 50 annotations per request, and adds each request's to the ones it has. */
+export const MAX_ANNOTATIONS = 50;
+
+export interface Annotation {
+  path: string;
+  start_line: number;
+  end_line: number;
+  annotation_level: "failure" | "warning";
+  title: string;
+  message: string;
+}
+
+/**
+ * Annotations at the spec line of each failed (or flaky) repository test. Only on the completing update:
+ * GitHub appends annotations on every update, and the whole state is sent each time.
+ */
+export function renderAnnotations(sync: Pick<CheckRunSync, "cases" | "status">): Annotation[] {
+  if (sync.status !== "completed") return [];
+  return sync.cases
+    .flatMap(({ name, status, location, flaky, failingStep }) => {
+      const failed = !["passed", "cancelled"].includes(OUTCOMES[status].outcome);
+      if (!location || !(failed || flaky)) return [];
+      const message = failingStep?.message ?? (flaky ? "failed, then passed on a retry" : status.toLowerCase());
+      const level = failed ? ("failure" as const) : ("warning" as const);
+      return [{ path: location.path, start_line: location.line, end_line: location.line, annotation_level: level, title: cutTitle(name), message: message.slice(0, 60_000) }];
+    })
+    .slice(0, MAX_ANNOTATIONS);
+}
+
+const cutTitle = (name: string) => ([...name].length <= 255 ? name : `${[...name].slice(0, 254).join("")}…`);
 
 const truncationNote = (leftOut: number, detailsUrl: string) =>
   `\n_${plural(leftOut, "more case")} not shown here (GitHub's summary limit): see [the full run](${markdownUrl(detailsUrl)})._\n`;

@@ -1,3 +1,5 @@
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as z from "../schema/zod.ts";
 import { parseSettings } from "../schema/settings.ts";
 
@@ -30,6 +32,10 @@ const schema = z.object({
   GITHUB_APP_ID: z.optional(z.string().check(z.regex(/^\d+$/, "must be the App's numeric id"))),
   GITHUB_PRIVATE_KEY: z.optional(z.string().check(z.includes("PRIVATE KEY", { message: "must be a PEM private key" }))),
   GITHUB_API_URL: z._default(z.url({ protocol: /^https?$/ }), "https://api.github.com"),
+  /** Repository suites: where installs are cached by lockfile hash, and the caps on `npm ci`. */
+  SPEC_CACHE_DIR: z._default(z.string().check(z.minLength(1)), join(tmpdir(), "flightcheck-spec-cache")),
+  SPEC_INSTALL_TIMEOUT_MS: integer(1_000, 3_600_000, 300_000),
+  SPEC_INSTALL_MAX_BYTES: integer(1_000_000, 20_000_000_000, 1_000_000_000),
 });
 
 export type ExecutorConfig = z.infer<typeof schema>;

@@ -5,7 +5,7 @@
 import { createAppAuth } from "@octokit/auth-app";
 import { request as octokitRequest } from "@octokit/request";
 import type { CheckRunSync } from "../schema/github.ts";
-import { renderSummary, renderTitle } from "./check-run-output.ts";
+import { renderAnnotations, renderSummary, renderTitle } from "./check-run-output.ts";
 
 export { renderSummary, renderTitle };
 
@@ -32,6 +32,8 @@ export class GitHubError extends Error {
 /** Waits before the 2nd and 3rd attempt at a 5xx or network error. */
 const RETRY_DELAYS_MS = [200, 1_000];
 const ATTEMPT_TIMEOUT_MS = 15_000;
+/** A repository's download, body included. */
+const TARBALL_TIMEOUT_MS = 120_000;
 
 export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions) {
   // Every call, the token exchange included, gives up on a silent GitHub (and is then retried as a 5xx).
@@ -83,7 +85,7 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
       conclusion: sync.conclusion,
       started_at: sync.startedAt,
       completed_at: sync.completedAt,
-      output: { title: renderTitle(sync), summary: renderSummary(sync) },
+      output: { title: renderTitle(sync), summary: renderSummary(sync), ...annotationsOf(sync) },
     };
     const checkRunId = sync.checkRunId ?? (await findCheckRun(sync, owner, repo));
     const response =
@@ -94,11 +96,28 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
   }
 
   return {
+    /**
+     * The repository at `sha` as GitHub serves it (`GET /repos/{owner}/{repo}/tarball/{ref}`: a redirect to a
+     * gzip tar with one top folder), with the installation's token; the body is left to stream.
+     */
+    async tarball(installationId: number, repository: string, sha: string): Promise<Response> {
+      const { token } = await auth({ type: "installation", installationId });
+      return fetch(`${apiUrl.replace(/\/+$/, "")}/repos/${repository}/tarball/${sha}`, {
+        headers: { authorization: `token ${token}`, "user-agent": "flightcheck", "x-github-api-version": "2022-11-28" },
+        signal: AbortSignal.timeout(TARBALL_TIMEOUT_MS),
+      });
+    },
     /** Creates or updates the suite run's one check run; 5xx and network errors are retried, the lookup with them. */
     syncCheckRun(sync: CheckRunSync): Promise<{ checkRunId: number }> {
       return withRetries(() => upsertCheckRun(sync));
     },
   };
+}
+
+/** Only when there are some: an update without annotations leaves GitHub's as they are. */
+function annotationsOf(sync: CheckRunSync) {
+  const annotations = renderAnnotations(sync);
+  return annotations.length > 0 ? { annotations } : {};
 }
 
 async function withRetries<T>(attempt: () => Promise<T>): Promise<T> {

@@ -8,6 +8,7 @@ import { type LaunchOptions, type SharedBrowser, launchSharedBrowser } from "./b
 import type { ExecutorConfig } from "./config.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { ShuttingDown, runJob } from "./run-job.ts";
+import type { SpecContext } from "./specs/spec-job.ts";
 import { RunGone, workerClient } from "./worker-client.ts";
 
 type PoolConfig = Pick<
@@ -33,7 +34,7 @@ export interface JobPool {
 
 type Log = Pick<Console, "info" | "warn" | "error">;
 
-export function createJobPool(config: PoolConfig, launch: LaunchOptions, log: Log): JobPool {
+export function createJobPool(config: PoolConfig, launch: LaunchOptions, log: Log, specs?: SpecContext): JobPool {
   const counts = { accepted: 0, finished: 0, refused: 0 };
   const backlog: DispatchMessage[] = [];
   /** Jobs not yet reported; `cases` of them hold a browser slot. */
@@ -43,7 +44,7 @@ export function createJobPool(config: PoolConfig, launch: LaunchOptions, log: Lo
   const stop = new AbortController();
   let browser: Promise<SharedBrowser> | undefined;
   const sharedBrowser = () => (browser ??= launchSharedBrowser(launch));
-  const context = { config, browser: sharedBrowser, stop: stop.signal, log };
+  const context = { config, browser: sharedBrowser, stop: stop.signal, log, specs };
   const clientFor = (job: DispatchMessage) => workerClient(config.WORKER_URL, job.runId, job.token);
 
   const pump = () => {

@@ -4,7 +4,7 @@
  * log, wait on tokens through the Worker, upload the failure screenshot, and report the result with every
  * step's outcome. A run canceled meanwhile stops at the next heartbeat; nothing is reported for it.
  */
-import type { DispatchMessage, StepReport } from "../schema/contracts.ts";
+import type { ClaimedRun, DispatchMessage, StepReport } from "../schema/contracts.ts";
 import { type StepEvent, liveMessageSchema } from "../schema/live.ts";
 import { isFinal } from "../schema/run-states.ts";
 import { browserCasePayloadSchema } from "../schema/tasks.ts";
@@ -13,6 +13,7 @@ import type { ExecutorConfig } from "./config.ts";
 import { startHeartbeat } from "./heartbeat.ts";
 import { type CaseResult, runCase } from "./run-case.ts";
 import type { TokenWait, WaitForTokenStep } from "./steps.ts";
+import { runSpecSuite, type SpecContext } from "./specs/spec-job.ts";
 import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
 
 const RECONNECT_MS = 500;
@@ -25,6 +26,8 @@ export class ShuttingDown extends Error {
 
 export interface JobContext {
   config: Pick<ExecutorConfig, "WORKER_URL" | "HEARTBEAT_INTERVAL_MS">;
+  /** How repository suites are fetched and run; without it their setup runs fail. */
+  specs?: SpecContext;
   browser(): Promise<SharedBrowser>;
   /** Aborts with ShuttingDown when running cases must stop. */
   stop: AbortSignal;
@@ -57,6 +60,7 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
     context.log.info(`${api.friendlyId}: attempt ${job.attempt} not claimed (${error.message}); skipping`);
     return;
   }
+  if (claimed.task === "spec-suite") return runClaimedSpecSuite(claimed, api, context, caseDone);
   const payload = browserCasePayloadSchema.safeParse(claimed.payload);
   if (!payload.success) {
     await api.complete({ status: "FAILED", error: { message: "The stored payload does not fit the browser-case task" }, retryable: false, steps: [] });
@@ -98,12 +102,36 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
   }
 }
 
+/** A repository suite's setup run: heartbeated like a case while its tests run (see specs/spec-job.ts). */
+async function runClaimedSpecSuite(claimed: ClaimedRun, api: WorkerClient, context: JobContext, caseDone: () => void): Promise<void> {
+  const stop = new AbortController();
+  const onShutdown = () => stop.abort(context.stop.reason);
+  context.stop.addEventListener("abort", onShutdown, { once: true });
+  const beating = startHeartbeat(context.config.HEARTBEAT_INTERVAL_MS, () =>
+    api.heartbeat().catch((error) => error instanceof RunGone && stop.abort(error)),
+  );
+  try {
+    context.log.info(`${api.friendlyId}: running a repository suite`);
+    const completion = context.specs
+      ? await runSpecSuite(claimed, api, context, context.specs, stop.signal)
+      : { status: "FAILED" as const, error: { message: "This executor does not run repository suites" }, retryable: false, steps: [] };
+    caseDone();
+    const after = await api.complete(completion);
+    context.log.info(`${api.friendlyId}: repository suite ${completion.status} → run ${after.status}`);
+  } catch (error) {
+    if (!(error instanceof RunGone)) throw error;
+  } finally {
+    beating.stop();
+    context.stop.removeEventListener("abort", onShutdown);
+  }
+}
+
 /**
  * Step events go to the live log in order, gathered for up to STEP_EVENT_WINDOW_MS per post: live enough for
  * a person watching, and a handful of requests per case instead of two per step competing with the browser
  * for the CPU. A lost event is only logged; a 409 (a later attempt holds the run) calls `onGone`.
  */
-function stepStream(api: WorkerClient, log: JobContext["log"], onGone: (gone: RunGone) => void) {
+export function stepStream(api: WorkerClient, log: JobContext["log"], onGone: (gone: RunGone) => void) {
   const pending: StepEvent[] = [];
   let sending = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;

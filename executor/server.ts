@@ -86,8 +86,8 @@ export function executorApp({ secret, pool, egress, github, log }: Parts) {
     .post("/jobs", async (c) => {
       const job = await parseBody(c, dispatchMessageSchema, "job");
       if ("problem" in job) return job.problem;
-      if (job.data.task !== "browser-case") {
-        const detail = `this executor runs browser cases, not ${job.data.task}`;
+      if (job.data.task === "http-check") {
+        const detail = `this executor runs browser cases and repository suites, not ${job.data.task}`;
         return problemResponse({ status: 422, title: "Invalid job", detail });
       }
       const intake = pool.offer(job.data);
@@ -126,9 +126,18 @@ export function executorApp({ secret, pool, egress, github, log }: Parts) {
 
 export async function startExecutorServer(config: ExecutorConfig, log: Log = console): Promise<ExecutorServer> {
   const egress: EgressPolicy = { allowPrivate: config.ALLOW_PRIVATE_TARGETS };
-  const pool = createJobPool(config, { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log }, log);
   const { GITHUB_APP_ID: appId, GITHUB_PRIVATE_KEY: privateKey, GITHUB_API_URL: apiUrl } = config;
   const github = appId && privateKey ? createGitHubApp({ appId, privateKey, apiUrl }) : undefined;
+  // Repository suites read the repository with the App's installation token: without the App they cannot run.
+  const specs = github && {
+    tarball: github.tarball,
+    egress,
+    loopbackOnly: config.BROWSER_LOOPBACK_ONLY,
+    cacheDir: config.SPEC_CACHE_DIR,
+    installTimeoutMs: config.SPEC_INSTALL_TIMEOUT_MS,
+    installMaxBytes: config.SPEC_INSTALL_MAX_BYTES,
+  };
+  const pool = createJobPool(config, { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log }, log, specs);
   const app = executorApp({ secret: config.EXECUTOR_SHARED_SECRET, pool, egress, github, log });
 
   const server = await new Promise<ServerType>((resolve, reject) => {

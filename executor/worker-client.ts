@@ -12,6 +12,7 @@ import {
   waitAnswerSchema,
 } from "../schema/contracts.ts";
 import type { PostedEvent } from "../schema/live.ts";
+import { type SpecTest, recordedSpecRunsSchema } from "../schema/spec-suites.ts";
 import * as z from "../schema/zod.ts";
 
 export type { WaitpointView } from "../schema/live.ts";
@@ -57,6 +58,8 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
       }),
     complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) => call(claimedRunSchema, "complete", completion),
     release: () => call(noContent, "release"),
+    /** A repository suite's setup run: one run per listed test, each with its own executor token. */
+    specRuns: (tests: SpecTest[]) => call(recordedSpecRunsSchema, "spec-runs", { tests }).then((answer) => answer.runs),
     /** The run's live WebSocket, with the same token. */
     liveUrl: (since: number) =>
       `${workerUrl.replace(/^http/, "ws")}/api/v1/runs/${friendlyId}/live?token=${encodeURIComponent(token)}&since=${since}`,

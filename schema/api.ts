@@ -3,6 +3,7 @@ import * as z from "./zod.ts";
 import { RUN_STATUSES } from "./run-states.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
 import { repositorySchema } from "./github.ts";
+import { repositorySourceSchema } from "./spec-suites.ts";
 import { caseSchema } from "./steps.ts";
 import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
@@ -111,6 +112,8 @@ const suiteFields = {
   repository: repositorySchema,
   baseUrl: webUrl,
   triggers: z._default(triggers, ["pull_request"]),
+  /** The repository's own Playwright tests, described by a file in it (instead of `cases`). */
+  source: z.optional(repositorySourceSchema),
   cases: z
     .array(suiteCaseSchema)
     .check(
@@ -123,7 +126,14 @@ const suiteFields = {
     ),
 };
 
-export const createSuiteBodySchema = z.strictObject(suiteFields);
+export const createSuiteBodySchema = z
+  .strictObject({ ...suiteFields, cases: z.optional(suiteFields.cases) })
+  .check(
+    z.refine((suite) => (suite.cases === undefined) !== (suite.source === undefined), {
+      message: "send either cases (JSON steps) or source (the repository's Playwright tests), not both",
+      path: ["cases"],
+    }),
+  );
 export type SuiteInput = z.infer<typeof createSuiteBodySchema>;
 export const updateSuiteBodySchema = z
   .partial(z.strictObject({ ...suiteFields, triggers }))

@@ -10,7 +10,8 @@ import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 export const BATCH_STATUSES = ["PENDING", "COMPLETED", "ABORTED"] as const;
 export const STEP_STATUSES = ["PASSED", "FAILED", "SKIPPED"] as const;
 
-export const TASKS = ["browser-case", "http-check"] as const;
+/** What a dispatch can carry: the public tasks, and `spec-suite`, the setup run of a repository suite. */
+export const TASKS = ["browser-case", "http-check", "spec-suite"] as const;
 export const taskSchema = z.enum(TASKS);
 
 /** The largest artifact (screenshot) an attempt may upload. */

@@ -139,6 +139,8 @@ export const suites = pgTable(
     baseUrl: text().notNull(),
     /** GitHub events that start this suite, e.g. ["pull_request", "push", "deployment_status"]. */
     triggers: jsonb().$type<string[]>().notNull().default(sql`'["pull_request"]'::jsonb`),
+    /** `{ kind: "repository", path }`: the suite is the repository's own Playwright tests (issue #17); else null. */
+    source: jsonb(),
     createdAt: createdAt(),
     updatedAt: createdAt(),
   },

@@ -36,6 +36,10 @@ export const checkRunCaseSchema = z.strictObject({
     }),
   ),
   screenshotUrl: z.nullish(webUrl),
+  /** A repository test that failed and then passed on a retry (its status is COMPLETED). */
+  flaky: z.optional(z.boolean()),
+  /** Where a repository test failed (or is written), for an annotation at that line. */
+  location: z.optional(z.strictObject({ path: text(300), line: z.int().check(z.minimum(1)) })),
 });
 export type CheckRunCase = z.infer<typeof checkRunCaseSchema>;
 

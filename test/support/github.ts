@@ -9,6 +9,9 @@
  *   POST  /login/oauth/access_token                     client id + secret + a one-time code → user token
  *                                                       (a bad code is 200 with `error`, as GitHub answers)
  *   GET   /user/installations                           user token → { total_count, installations } (paged)
+ *   GET   /repos/:owner/:repo/tarball/:ref                installation token → 302 to the tarball given to
+ *                                                       `serveTarball` (a gzip tar with one top folder), as GitHub
+ *                                                       redirects to codeload
  *
  * A person who can see some installations is made with `authorizeUser(installations)`, which answers the
  * OAuth code GitHub would hand the App's setup URL; tests in the Workers runtime, which cannot call into
@@ -44,6 +47,8 @@ export interface FakeGitHub {
   revokeTokens(): void;
   /** A person who can see these installations: the one-time OAuth code GitHub would send to the setup URL. */
   authorizeUser(installations: UserInstallation[]): string;
+  /** What `GET /repos/{repository}/tarball/{sha}` downloads. */
+  serveTarball(repository: string, sha: string, gzippedTar: Buffer): void;
   close(): Promise<void>;
 }
 
@@ -85,6 +90,7 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
   const checkRuns = new Map<number, Record<string, unknown>>();
   const checkRunRepos = new Map<number, string>();
   const tokens = new Map<string, { installationId: number; expiresAt: number }>();
+  const tarballs = new Map<string, Buffer>();
   let nextCheckRunId = 1;
   let failures = { count: 0, status: 500 };
   let lostAnswers: { count: number; route?: RegExp } = { count: 0 };
@@ -239,9 +245,38 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
     }
   }
 
+  /** The tarball routes answer bytes or a redirect, not JSON; undefined for any other route. */
+  function tarballAnswer(method: string, path: string, request: IncomingMessage, response: ServerResponse): number | undefined {
+    const api = /^\/repos\/([^/]+\/[^/]+)\/tarball\/([^/]+)$/.exec(path);
+    const codeload = /^\/_codeload\/([^/]+\/[^/]+)\/legacy\.tar\.gz\/([^/]+)$/.exec(path);
+    if (method !== "GET" || !(api || codeload)) return undefined;
+    if (api) {
+      try {
+        requireInstallationToken(request.headers.authorization);
+      } catch (error) {
+        response.writeHead((error as Refusal).status, { "content-type": "application/json" }).end(JSON.stringify({ message: (error as Error).message }));
+        return (error as Refusal).status;
+      }
+      response.writeHead(302, { location: `/_codeload/${api[1]}/legacy.tar.gz/${api[2]}` }).end();
+      return 302;
+    }
+    const body = tarballs.get(`${codeload![1]}@${codeload![2]}`);
+    if (!body) {
+      response.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ message: "Not Found" }));
+      return 404;
+    }
+    response.writeHead(200, { "content-type": "application/x-gzip", "content-length": body.length }).end(body);
+    return 200;
+  }
+
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const method = request.method ?? "GET";
     const path = new URL(request.url ?? "/", "http://github.local").pathname;
+    const served = tarballAnswer(method, path, request, response);
+    if (served !== undefined) {
+      calls.push({ method, path, status: served, body: undefined });
+      return;
+    }
     const raw = await readBody(request);
     const body = parseJsonObject(raw);
     const call: RecordedCall = { method, path, status: 0, body: body ?? raw };
@@ -270,6 +305,7 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
       lostAnswers = { count, route };
     },
     revokeTokens: () => tokens.clear(),
+    serveTarball: (repository, sha, gzippedTar) => tarballs.set(`${repository}@${sha}`, gzippedTar),
     authorizeUser,
     close: () =>
       new Promise<void>((resolve, reject) => {

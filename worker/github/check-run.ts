@@ -5,6 +5,7 @@
 import type { CheckRunSync } from "../../schema/github.ts";
 import { pageArtifactUrl } from "../runs/artifacts.ts";
 import { summarizeCases } from "../runs/case-summary.ts";
+import { specFacts } from "../runs/spec-runs.ts";
 import type { EngineDeps } from "../runs/deps.ts";
 import type { TrackedCheckRun } from "../runs/objects.ts";
 import { mintPageToken } from "../runs/tokens.ts";
@@ -30,12 +31,13 @@ export async function buildCheckRunSync(
   const publicUrl = deps.config.PUBLIC_URL ?? new URL(tracked.detailsUrl).origin;
   // Screenshot links open under the suite run's page token: people reading the check on GitHub hold no API key.
   const pageToken = await mintPageToken(deps.config.SIGNING_SECRET, tracked.environmentId, toFriendlyId("batch", batch.id));
-  const cases = (await summarizeCases(deps.runs, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }) => ({
+  const cases = (await summarizeCases(deps.runs, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
     name,
     status,
     durationMs,
     failingStep,
     screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
+    ...specFacts(runs[index]!),
   }));
   const completed = runs.every((run) => isFinal(run.status));
   const started = runs.some((run) => !NOT_STARTED_STATUSES.includes(run.status));

@@ -11,6 +11,7 @@ import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
 import { type ClaimedRun, MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema } from "../../schema/contracts.ts";
 import { runEventsSchema } from "../../schema/live.ts";
+import { specRunsBodySchema } from "../../schema/spec-suites.ts";
 import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
 import { HELD, holdsAttempt } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
@@ -133,6 +134,12 @@ export const internal = new Hono<InternalEnv>()
     const after = await c.var.engine.complete(run, completion);
     if (!after) throw conflict(`The run moved on from attempt ${c.var.attempt} while its result was reported`);
     return c.json(runView(after));
+  })
+  .post("/runs/:runId/spec-runs", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", specRunsBodySchema), async (c) => {
+    // A repository suite's setup run, once Playwright listed the tests: one run per test, each with its token.
+    if (!HELD.includes(c.var.run.status)) throw conflict(`The run is ${c.var.run.status}`);
+    const recorded = await c.var.engine.recordSpecRuns(c.var.run, c.req.valid("json").tests);
+    return c.json({ runs: recorded.map(({ run, token }) => ({ id: toFriendlyId("run", run.id), testId: (run.payload as { testId: string }).testId, token })) }, 201);
   })
   .post("/runs/:runId/release", withRun, fenced, async (c) => {
     // An executor shutting down gives back a job it accepted but never started: it is dispatched again.

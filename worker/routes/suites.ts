@@ -17,6 +17,7 @@ const presentSuite = (suite: Suite) => ({
   repository: suite.repository,
   baseUrl: suite.baseUrl,
   triggers: suite.triggers,
+  ...(suite.source && { source: suite.source }),
   cases: suite.cases.map((item) => ({ ...item.case, enabled: item.enabled })),
   createdAt: suite.createdAt.toISOString(),
   updatedAt: suite.updatedAt.toISOString(),

@@ -6,6 +6,7 @@ import { type RunStatus, isFinal } from "../../schema/run-states.ts";
 import { cutText } from "../../schema/storable.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run, RunStore } from "../store/run-store.ts";
+import { specFacts } from "./spec-runs.ts";
 
 export interface CaseSummary {
   runId: string;
@@ -20,9 +21,11 @@ export interface CaseSummary {
   screenshotKey: string | null;
 }
 
-/** The case's name as written in the suite, or the run's id for runs that are not browser cases. */
-export const caseName = (run: Run) =>
-  cutText(String((run.payload as { case?: { name?: string } } | null)?.case?.name ?? toFriendlyId("run", run.id)), 200);
+/** The case's name as written in the suite (a repository test's as Playwright lists it), else the run's id. */
+export const caseName = (run: Run) => {
+  const payload = run.payload as { case?: { name?: string }; name?: string } | null;
+  return cutText(String(payload?.case?.name ?? payload?.name ?? toFriendlyId("run", run.id)), 200);
+};
 
 export const durationOf = (run: Pick<Run, "startedAt" | "completedAt">) =>
   run.startedAt && run.completedAt ? run.completedAt.getTime() - run.startedAt.getTime() : null;
@@ -37,7 +40,7 @@ export function summarizeCases(store: Pick<RunStore, "listSteps">, runs: Run[]):
         runId: toFriendlyId("run", run.id),
         name: caseName(run),
         status: run.status,
-        durationMs: durationOf(run),
+        durationMs: specFacts(run).durationMs ?? durationOf(run),
         failingStep: failed
           ? {
               index: failed.index,

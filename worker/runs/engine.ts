@@ -8,6 +8,7 @@
 import type * as z from "../../schema/zod.ts";
 import type { runCompletionSchema } from "../../schema/contracts.ts";
 import type { RunStatus } from "../../schema/run-states.ts";
+import type { SpecTest } from "../../schema/spec-suites.ts";
 import { type Config, loadConfig } from "../config.ts";
 import { liveObjects } from "../durable/objects.ts";
 import { callExecutor } from "../durable/executor-container.ts";
@@ -28,6 +29,7 @@ import { admitDelayedRun, promoteIntoFreedSlot } from "./promote.ts";
 import { type BatchTriggerBody, type TriggerBody, createBatchRecord, createRunRecord } from "./record.ts";
 import { runFinishedChannel } from "./run-finished.ts";
 import { settleBatch } from "./settle-batch.ts";
+import { recordSpecRuns } from "./spec-runs.ts";
 import { type SuiteRunOrigin, startSuiteRun } from "./suite-runs.ts";
 import { sweep } from "./sweep.ts";
 import { type WaitRequest, completeParentWait, completeToken, createToken, readToken, waitRun, wakeWaitingRun } from "./waitpoints.ts";
@@ -181,6 +183,11 @@ export class RunEngine {
   }
 
   /** A job an executor accepted but will not start (it is shutting down): dispatched again, same attempt. */
+  /** A repository suite's setup run, once Playwright listed the tests: one run per test (see spec-runs.ts). */
+  recordSpecRuns(setup: Run, tests: SpecTest[]) {
+    return recordSpecRuns(this.deps, setup, tests);
+  }
+
   release(run: Run): Promise<Run | undefined> {
     return redispatchUnstarted(this.deps, run);
   }

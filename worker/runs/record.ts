@@ -6,6 +6,7 @@
  */
 import type * as z from "../../schema/zod.ts";
 import type { TriggerOptions, batchTriggerBodySchema, triggerBodySchema } from "../../schema/api.ts";
+import { INTERNAL_TASK_PAYLOADS } from "../../schema/spec-suites.ts";
 import { TASK_PAYLOADS, isKnownTask } from "../../schema/tasks.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import type { AuthenticatedEnvironment } from "../store/control-plane-store.ts";
@@ -29,10 +30,14 @@ export const ownerOf = ({ organizationId, projectId, environmentId }: Owner): Ow
   environmentId,
 });
 
-/** The task must be one the executor runs (404 otherwise) and the payload must fit it (422). */
-export function parsePayload(task: string, payload: unknown, path: (string | number)[] = ["payload"]): unknown {
-  if (!isKnownTask(task)) throw new ProblemError({ status: 404, title: "Unknown task", detail: `No task named "${task.slice(0, 100)}"` });
-  const parsed = TASK_PAYLOADS[task].safeParse(payload);
+/**
+ * The task must be one the executor runs (404 otherwise) and the payload must fit it (422). Internal tasks
+ * (a repository suite's setup run) are only for the engine's own callers, never a client's trigger.
+ */
+export function parsePayload(task: string, payload: unknown, path: (string | number)[] = ["payload"], internalTasks = false): unknown {
+  const schema = isKnownTask(task) ? TASK_PAYLOADS[task] : internalTasks && Object.hasOwn(INTERNAL_TASK_PAYLOADS, task) ? INTERNAL_TASK_PAYLOADS[task as keyof typeof INTERNAL_TASK_PAYLOADS] : undefined;
+  if (!schema) throw new ProblemError({ status: 404, title: "Unknown task", detail: `No task named "${task.slice(0, 100)}"` });
+  const parsed = schema.safeParse(payload);
   if (parsed.success) return parsed.data;
   throw new ProblemError({
     status: 422,
@@ -133,10 +138,11 @@ export async function createBatchRecord(
   environment: Owner,
   body: BatchTriggerBody,
   origin: Omit<NewBatch, keyof Owner | "parentRunId" | "idempotencyKey" | "idempotencyKeyExpiresAt"> = {},
+  { internalTasks = false } = {},
 ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
   const now = Date.now();
   const items = body.items.map((item, index) => ({
-    ...runFields(item.task, parsePayload(item.task, item.payload, ["items", index, "payload"]), item.options, now),
+    ...runFields(item.task, parsePayload(item.task, item.payload, ["items", index, "payload"], internalTasks), item.options, now),
     status: "PENDING" as const,
   }));
   const parentRunId = body.parentRunId ? await resolveParent(deps, environment, body.parentRunId) : undefined;

@@ -13,6 +13,7 @@ import type { Suite } from "../store/suite-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep } from "./dispatch.ts";
 import { createBatchRecord } from "./record.ts";
+import { setupItem } from "./spec-runs.ts";
 
 export interface SuiteRunOrigin {
   headSha?: string;
@@ -38,13 +39,16 @@ export async function startSuiteRun(
   origin: SuiteRunOrigin = {},
 ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
   const baseUrl = origin.baseUrl ?? suite.baseUrl;
-  const items = suite.cases
-    .filter((item) => item.enabled)
-    .map(({ case: testCase }) => ({
-      task: "browser-case",
-      payload: { case: testCase, baseUrl },
-      options: { maxAttempts: testCase.maxAttempts, tags: [cutText(`suite:${suite.name}`, 128)] },
-    }));
+  const { source } = suite;
+  const items = source
+    ? [setupItem({ ...suite, source }, origin, baseUrl)]
+    : suite.cases
+        .filter((item) => item.enabled)
+        .map(({ case: testCase }) => ({
+          task: "browser-case",
+          payload: { case: testCase, baseUrl },
+          options: { maxAttempts: testCase.maxAttempts, tags: [cutText(`suite:${suite.name}`, 128)] },
+        }));
   if (items.length === 0) throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
   const { githubEvent, headSha } = origin;
   const idempotencyKey = githubEvent && headSha ? `github:${suite.id}:${headSha}:${githubEvent}` : undefined;
@@ -60,6 +64,7 @@ export async function startSuiteRun(
       pullRequestNumber: origin.pullRequestNumber,
       installationId: origin.installationId,
     },
+    { internalTasks: true },
   );
   const { batch, runs } = created.record;
   // Check runs need the App and a public address for their details link; without them they are off. Tracking

@@ -7,6 +7,7 @@ import { type RunStatus, releasesIdempotencyKey } from "../../schema/run-states.
 import { ConflictError, normaliseStoreError } from "./errors.ts";
 import type { Residency } from "./ids.ts";
 import type {
+  AppendedRun,
   Batch,
   Created,
   NewBatch,
@@ -161,6 +162,21 @@ export class PostgresRunStore {
         const inserted = rows.length ? await insertRows<Run>(tx, runs, rows) : [];
         inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
         return { record: { batch: created.record, runs: inserted }, isCached: false };
+      }),
+    );
+  }
+
+  appendToBatch(batch: Batch, expectedCount: number, items: { id: string; input: Omit<AppendedRun, "id"> }[]): Promise<Run[] | undefined> {
+    return this.guard(() =>
+      transaction(this.pool, async (tx) => {
+        const grow = "update batches set run_count = $1 where id = $2 and run_count = $3 returning id";
+        const grown = await tx.query(grow, [expectedCount + items.length, batch.id, expectedCount]);
+        if (grown.rows.length === 0) return undefined;
+        const { organizationId, projectId, environmentId, parentRunId } = batch;
+        const owner = { organizationId, projectId, environmentId, parentRunId, batchId: batch.id };
+        const values = items.map((item, offset) => ({ ...item.input, ...owner, id: item.id, batchIndex: expectedCount + offset }));
+        const inserted = await insertRows<Run>(tx, runs, values);
+        return inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
       }),
     );
   }

@@ -8,6 +8,7 @@ import { type Residency, mintCuid, mintId, residencyOf } from "./ids.ts";
 import { type ListPosition, PostgresRunStore } from "./postgres-store.ts";
 import { type ResidencyPolicy, residencyForRun, residencyForWaitpoint } from "./residency.ts";
 import type {
+  AppendedRun,
   Batch,
   Created,
   NewBatch,
@@ -107,6 +108,13 @@ export class RoutingRunStore implements RunStore {
     const residency = residencyForRun(this.policy, input.parentRunId);
     const withIds = items.map(({ id, ...item }) => ({ id: this.ownId(residency, id), input: item }));
     return this.store(residency).insertBatch(mintId(residency), input, withIds);
+  }
+
+  appendToBatch(batch: Batch, expectedCount: number, items: AppendedRun[]): Promise<Run[] | undefined> {
+    const residency = residencyOf(batch.id);
+    if (!residency) throw new InvalidIdError(`batch id ${batch.id} names no store`);
+    const withIds = items.map(({ id, ...item }) => ({ id: this.ownId(residency, id), input: item }));
+    return this.store(residency).appendToBatch(batch, expectedCount, withIds);
   }
 
   /** A pre-minted id must name the store the run goes to: a run never lives where its id does not say. */

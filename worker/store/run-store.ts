@@ -44,6 +44,9 @@ export interface NewRun extends Owner, Idempotency {
 
 export type NewBatchItem = Omit<NewRun, keyof Owner | "parentRunId" | "blockedBy">;
 
+/** A run appended to a batch already running (a repository suite's tests): it may start claimed. */
+export type AppendedRun = NewBatchItem & Pick<typeof runs.$inferInsert, "attempt" | "startedAt" | "lastHeartbeatAt">;
+
 export interface NewBatch extends Owner, Idempotency {
   parentRunId?: string;
   suiteId?: string;
@@ -141,6 +144,11 @@ export interface RunStore {
   findRunByIdempotencyKey(input: Pick<NewRun, "environmentId" | "task" | "parentRunId"> & { idempotencyKey: string }): Promise<Run | undefined>;
   /** The batch and all its items, in the parent's store, as one transaction. */
   createBatch(input: NewBatch, items: NewBatchItem[]): Promise<Created<{ batch: Batch; runs: Run[] }>>;
+  /**
+   * Appends runs to a batch that holds exactly `expectedCount` runs (compare-and-set, so two callers cannot both
+   * append); undefined when it does not. The runs take the batch's owner and parent.
+   */
+  appendToBatch(batch: Batch, expectedCount: number, items: AppendedRun[]): Promise<Run[] | undefined>;
   findRun(environmentId: string, runId: string, read?: ReadOptions): Promise<Run | undefined>;
   /** Unscoped, from the writer: only for ids from a trusted source (a RunDO, a signed token). */
   loadRun(runId: string): Promise<Run | undefined>;

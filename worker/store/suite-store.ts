@@ -4,6 +4,7 @@
  */
 import type { SuiteInput, SuiteTrigger } from "../../schema/api.ts";
 import type { cases, suites } from "../../schema/control-plane.ts";
+import type { RepositorySource } from "../../schema/spec-suites.ts";
 import type { Case } from "../../schema/steps.ts";
 import { LegacyTables } from "./legacy-tables.ts";
 import { mintCuid } from "./ids.ts";
@@ -18,6 +19,8 @@ export interface Suite {
   baseUrl: string;
   triggers: SuiteTrigger[];
   cases: { enabled: boolean; case: Case }[];
+  /** The repository's own Playwright tests (then `cases` is empty). */
+  source: RepositorySource | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -34,6 +37,7 @@ type CaseRow = typeof cases.$inferSelect;
 const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
   ...row,
   triggers: row.triggers as SuiteTrigger[],
+  source: (row.source as RepositorySource | null) ?? null,
   cases: caseRows
     .filter((item) => item.suiteId === row.id)
     .sort((a, b) => a.position - b.position)
@@ -49,7 +53,7 @@ const FOR_REPOSITORY = `select suites.*, environments.organization_id, environme
   order by suites.created_at, suites.id`;
 
 export class SuiteStore extends LegacyTables {
-  private caseRows(suiteId: string, items: SuiteInput["cases"]) {
+  private caseRows(suiteId: string, items: NonNullable<SuiteInput["cases"]>) {
     return items.map(({ enabled, case: { name, ...definition } }, position) => ({ id: mintCuid(), suiteId, position, name, enabled, definition }));
   }
 
@@ -58,26 +62,25 @@ export class SuiteStore extends LegacyTables {
       transaction(this.pool, async (tx) => {
         const { cases: items, ...fields } = input;
         const [row] = await insertRows<SuiteRow>(tx, tables.suites, [{ id: mintCuid(), environmentId, ...fields }]);
-        const caseRows = await insertRows<CaseRow>(tx, tables.cases, this.caseRows(row!.id, items));
+        const caseRows = items ? await insertRows<CaseRow>(tx, tables.cases, this.caseRows(row!.id, items)) : [];
         return toSuite(row!, caseRows);
       }),
     );
   }
 
-  /** Cases are replaced as a whole when given. */
+  /** Cases are replaced as a whole when given; cases and a repository source replace each other. */
   update(environmentId: string, id: string, patch: Partial<SuiteInput>): Promise<Suite | undefined> {
     return this.guard(() =>
       transaction(this.pool, async (tx) => {
         const { cases: items, ...fields } = patch;
         const params = new Params(id, environmentId);
-        const set = assignmentsOf(tables.suites, { ...fields, updatedAt: new Date() }, params);
+        const changes = { ...fields, ...(items && { source: null }), updatedAt: new Date() };
+        const set = assignmentsOf(tables.suites, changes, params);
         const text = `update suites set ${set} where id = $1 and environment_id = $2 returning *`;
         const [row] = await query<SuiteRow>(tx, tables.suites, text, params);
         if (!row) return undefined;
-        if (items) {
-          await tx.query("delete from cases where suite_id = $1", [id]);
-          await insertRows(tx, tables.cases, this.caseRows(id, items));
-        }
+        if (items || fields.source) await tx.query("delete from cases where suite_id = $1", [id]);
+        if (items) await insertRows(tx, tables.cases, this.caseRows(id, items));
         return toSuite(row, await query<CaseRow>(tx, tables.cases, CASES_OF, [[id]]));
       }),
     );

@@ -52,8 +52,8 @@ export const environments = table("environments", [
 
 export const suites = table(
   "suites",
-  ["id", "environmentId", "name", "repository", "baseUrl", "triggers", "createdAt", "updatedAt"],
-  { json: ["triggers"] },
+  ["id", "environmentId", "name", "repository", "baseUrl", "triggers", "source", "createdAt", "updatedAt"],
+  { json: ["triggers", "source"] },
 );
 
 export const cases = table("cases", ["id", "suiteId", "position", "name", "enabled", "definition", "createdAt"], {

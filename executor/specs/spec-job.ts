@@ -1,0 +1,248 @@
+/**
+ * A repository suite's setup run in the executor (issue #17): download the repository at the commit, read
+ * flightcheck.json, install its dependencies, then run its Playwright tests. When Playwright has listed them
+ * (our reporter's onBegin) the Worker records one run per test; each test's steps stream to its own run's
+ * live log and its result completes that run. The setup run ends COMPLETED once Playwright ran (the tests
+ * carry their own verdicts), or FAILED with what a person fixes (bad config, npm ci failure) — never hangs.
+ */
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { ClaimedRun, RunCompletion, StepReport } from "../../schema/contracts.ts";
+import { specSuiteFileSchema } from "../../schema/spec-file.ts";
+import { type SpecSuitePayload, specSuitePayloadSchema } from "../../schema/spec-suites.ts";
+import { browserEnvironment, LOOPBACK_ONLY_HOST_RULES, resolveChromium } from "../browser.ts";
+import { type EgressPolicy, startEgressProxy } from "../egress.ts";
+import { stepStream, type JobContext } from "../run-job.ts";
+import { RunGone, type WorkerClient, workerClient } from "../worker-client.ts";
+import { installDependencies, installEnvironment } from "./install.ts";
+import { choosePlaywright, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
+import { unpackTarball } from "./tarball.ts";
+
+export interface SpecContext {
+  /** The repository's tarball at `sha`, with the installation's token (GitHub answers a gzip tar). */
+  tarball(installationId: number, repository: string, sha: string): Promise<Response>;
+  egress: EgressPolicy;
+  loopbackOnly: boolean;
+  cacheDir: string;
+  installTimeoutMs: number;
+  installMaxBytes: number;
+}
+
+/** A setup failure a person fixes in their repository: reported as the setup case's error. */
+class SetupFailed extends Error {
+  override name = "SetupFailed";
+}
+
+type TestEnd = Extract<ReporterEvent, { type: "testEnd" }>;
+
+interface TestRun {
+  api: WorkerClient;
+  /** The steps of the test's latest attempt. */
+  steps: StepReport[];
+  stream: ReturnType<typeof stepStream>;
+  /** Where an earlier attempt failed: a flaky test is annotated there. */
+  retriedFrom?: TestEnd["error"];
+  done: boolean;
+}
+
+export async function runSpecSuite(claimed: ClaimedRun, api: WorkerClient, context: JobContext, specs: SpecContext, signal: AbortSignal): Promise<RunCompletion> {
+  const started = performance.now();
+  const payload = specSuitePayloadSchema.safeParse(claimed.payload);
+  if (!payload.success) return failed("The stored payload does not fit the spec-suite task");
+  const work = await mkdtemp(join(tmpdir(), "flightcheck-spec-"));
+  const proxy = await startEgressProxy(specs.egress);
+  try {
+    const repoDir = join(work, "repo");
+    const setup = await prepare(payload.data, repoDir, specs);
+    const tests = new TestRuns(context, api);
+    const env = browserEnvironment(process.env);
+    const { executablePath, source } = resolveChromium(process.env);
+    const result = await runPlaywright({
+      repoDir,
+      suite: setup.suite,
+      baseUrl: payload.data.baseUrl,
+      choice: setup.choice,
+      env,
+      outputDir: join(work, "results"),
+      signal,
+      onEvent: tests.handle,
+      browser: {
+        executablePath: source === "playwright" ? undefined : executablePath,
+        proxyUrl: proxy.url,
+        env,
+        sandbox: process.getuid?.() !== 0,
+        // WebRTC would otherwise send UDP around the proxy (as for JSON cases, executor/browser.ts).
+        args: ["--force-webrtc-ip-handling-policy=disable_non_proxied_udp", ...(specs.loopbackOnly ? [`--host-resolver-rules=${LOOPBACK_ONLY_HOST_RULES}`] : [])],
+      },
+    });
+    const unfinished = await tests.finish(`Playwright exited (code ${result.code}) before this test ended:\n${result.output.slice(-1_500)}`);
+    const output = {
+      playwright: { version: setup.choice.version, from: setup.choice.from },
+      install: setup.install,
+      tests: tests.count,
+      unfinished,
+      durationMs: Math.round(performance.now() - started),
+    };
+    if (tests.recordError) return failed(tests.recordError, output);
+    if (tests.count === 0) return failed(`Playwright found no tests (exit ${result.code}):\n${result.output.slice(-1_500)}`, output);
+    return { status: "COMPLETED", output, retryable: false, steps: [] };
+  } catch (error) {
+    if (error instanceof RunGone) throw error;
+    return failed(error instanceof Error ? error.message : String(error));
+  } finally {
+    await proxy.close();
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+const failed = (message: string, output?: unknown): RunCompletion => ({
+  status: "FAILED",
+  error: { message: message.slice(0, 10_000) },
+  output,
+  retryable: false,
+  steps: [],
+});
+
+/** Download, unpack, read and check flightcheck.json, install: what a test run needs before Playwright starts. */
+async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecContext) {
+  const response = await specs.tarball(payload.installationId, payload.repository, payload.sha);
+  if (!response.ok || !response.body) throw new SetupFailed(`GitHub did not serve ${payload.repository} at ${payload.sha}: HTTP ${response.status}`);
+  await mkdir(repoDir);
+  await unpackTarball(response.body, repoDir);
+  const raw = await readFile(join(repoDir, payload.path), "utf8").catch(() => undefined);
+  if (raw === undefined) throw new SetupFailed(`${payload.path} is not in ${payload.repository} at ${payload.sha.slice(0, 7)}`);
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (error) {
+    throw new SetupFailed(`${payload.path} is not JSON: ${(error as Error).message}`);
+  }
+  const parsed = specSuiteFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
+    throw new SetupFailed(`${payload.path} is invalid: ${issues}`);
+  }
+  const suite = parsed.data;
+  const install = await installDependencies(repoDir, {
+    cacheDir: specs.cacheDir,
+    scripts: suite.installScripts,
+    timeoutMs: specs.installTimeoutMs,
+    maxBytes: specs.installMaxBytes,
+    env: { ...installEnvironment(process.env, browserEnvironment(process.env)), npm_config_cache: join(specs.cacheDir, "_npm") },
+  });
+  return { suite, install, choice: choosePlaywright(repoDir) };
+}
+
+/**
+ * The runs of the listed tests: recorded when Playwright lists them, heartbeated while the runner lives, each
+ * completed by its final result. Events are handled in order, one at a time.
+ */
+class TestRuns {
+  private readonly runs = new Map<string, TestRun>();
+  private chain: Promise<void> = Promise.resolve();
+  private beating: NodeJS.Timeout | undefined;
+  count = 0;
+
+  private readonly context: JobContext;
+  private readonly setup: WorkerClient;
+
+  constructor(context: JobContext, setup: WorkerClient) {
+    this.context = context;
+    this.setup = setup;
+  }
+
+  /** Why the tests' runs could not be recorded: the setup run then fails with it. */
+  recordError: string | undefined;
+
+  handle = (event: ReporterEvent) => {
+    this.chain = this.chain.then(() => this.apply(event)).catch((error) => this.context.log.warn(`${this.setup.friendlyId}: ${(error as Error).message}`));
+  };
+
+  private async apply(event: ReporterEvent): Promise<void> {
+    if (event.type === "begin") return this.record(event.tests);
+    if (event.type === "end" || event.type === "error") return;
+    const run = this.runs.get(event.testId);
+    if (!run || run.done) return;
+    if (event.type === "testBegin") {
+      // A retry starts its steps afresh: the run keeps the steps of the attempt that decided it.
+      run.steps = [];
+      return;
+    }
+    if (event.type === "step") {
+      const index = event.status === "RUNNING" ? run.steps.length : run.steps.length - 1;
+      const name = `${event.retry ? `retry ${event.retry}: ` : ""}${event.title}`.slice(0, 300);
+      run.stream.push({ index, action: "playwright", name, status: event.status, durationMs: event.durationMs, error: event.error?.slice(0, 10_000) });
+      if (event.status !== "RUNNING" && index >= 0) {
+        run.steps[index] = { index, action: event.category.slice(0, 50), label: event.title.slice(0, 300) || null, status: event.status, durationMs: event.durationMs ?? 0, error: event.error ?? null };
+      } else if (event.status === "RUNNING") {
+        run.steps.push({ index, action: event.category.slice(0, 50), label: event.title.slice(0, 300) || null, status: "SKIPPED", durationMs: 0, error: null });
+      }
+      return;
+    }
+    if (event.type !== "testEnd") return;
+    if (event.final) await this.complete(run, event);
+    else run.retriedFrom = event.error;
+  }
+
+  private async record(tests: Extract<ReporterEvent, { type: "begin" }>["tests"]): Promise<void> {
+    this.count = tests.length;
+    if (tests.length === 0) return;
+    const recorded = await this.setup.specRuns(tests).catch((error: Error) => {
+      if (error instanceof RunGone) throw error;
+      this.recordError = `the tests' runs could not be recorded: ${error.message}`;
+      return [];
+    });
+    for (const { id, testId, token } of recorded) {
+      const api = workerClient(this.context.config.WORKER_URL, id.replace(/^run_/, ""), token);
+      this.runs.set(testId, { api, steps: [], stream: stepStream(api, this.context.log, () => undefined), done: false });
+    }
+    this.beating = setInterval(() => {
+      for (const run of this.runs.values()) if (!run.done) run.api.heartbeat().catch(() => undefined);
+    }, this.context.config.HEARTBEAT_INTERVAL_MS);
+  }
+
+  private async complete(run: TestRun, end: TestEnd): Promise<void> {
+    run.done = true;
+    await run.stream.flush();
+    const steps = run.steps.filter(Boolean);
+    const passed = end.outcome === "expected" || end.outcome === "flaky" || end.outcome === "skipped";
+    const location = (end.outcome === "flaky" ? run.retriedFrom : end.error)?.location;
+    const output = { flaky: end.outcome === "flaky", retries: end.retry, outcome: end.outcome, durationMs: end.durationMs, ...(location && { location }) };
+    if (passed) {
+      await run.api.complete({ status: "COMPLETED", output, retryable: false, steps });
+      return;
+    }
+    const screenshot = end.attachments.find((item) => item.name === "screenshot" && item.contentType === "image/png");
+    const screenshotKey = screenshot ? await upload(run.api, screenshot.path) : undefined;
+    const message = end.error?.message ?? `test ${end.status}`;
+    const failedStep = steps.findLast((step) => step.status === "FAILED");
+    if (failedStep) Object.assign(failedStep, { screenshotKey: screenshotKey ?? null, error: failedStep.error ?? message });
+    else steps.push({ index: steps.length, action: "test", label: "test body", status: "FAILED", durationMs: end.durationMs, error: message, screenshotKey: screenshotKey ?? null });
+    const status = end.status === "timedOut" ? "TIMED_OUT" : "FAILED";
+    await run.api.complete({ status, error: { message }, output, retryable: false, steps });
+  }
+
+  /** After the runner exited: every test without a final result fails with why; returns how many. */
+  async finish(why: string): Promise<number> {
+    await this.chain;
+    clearInterval(this.beating);
+    const left = [...this.runs.values()].filter((run) => !run.done);
+    await Promise.all(
+      left.map(async (run) => {
+        run.done = true;
+        await run.stream.flush();
+        await run.api.complete({ status: "FAILED", error: { message: why }, retryable: false, steps: run.steps.filter(Boolean) }).catch(() => undefined);
+      }),
+    );
+    return left.length;
+  }
+}
+
+async function upload(api: WorkerClient, path: string): Promise<string | undefined> {
+  try {
+    return (await api.upload("failure.png", await readFile(path), "image/png")).key;
+  } catch {
+    return undefined; // the result matters more than its picture
+  }
+}

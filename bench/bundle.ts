@@ -28,15 +28,22 @@ function importMs(file: string): number {
 export function benchBundle(): Row[] {
   const dir = mkdtempSync(join(tmpdir(), "flightcheck-bundle-"));
   try {
-    const output = execFileSync("npx", ["wrangler", "deploy", "--dry-run", "--outdir", dir, "--containers-rollout=none"], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const output = execFileSync(
+      "npx",
+      ["wrangler", "deploy", "--dry-run", "--outdir", dir, "--containers-rollout=none"],
+      {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     const [, total, gzip] = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(output) ?? [];
     if (!gzip) throw new Error(`no upload size in wrangler's output:\n${output}`);
 
     writeFileSync(join(dir, "cloudflare-workers.mjs"), CLOUDFLARE_WORKERS_STUB);
-    const bundle = readFileSync(join(dir, "index.js"), "utf8").replaceAll('"cloudflare:workers"', '"./cloudflare-workers.mjs"');
+    const bundle = readFileSync(join(dir, "index.js"), "utf8").replaceAll(
+      '"cloudflare:workers"',
+      '"./cloudflare-workers.mjs"',
+    );
     const worker = join(dir, "worker.mjs");
     writeFileSync(worker, bundle);
     const empty = join(dir, "empty.mjs");

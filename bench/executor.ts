@@ -73,7 +73,9 @@ async function bareSuite(baseUrl: string): Promise<number> {
 async function stackSuite(state: DevState, baseUrl: string): Promise<{ ms: number; passed: number }> {
   const api = strictApiClient(state);
   const started = performance.now();
-  const batch = await api("POST", "/api/v1/tasks/batch", { items: suite.map((testCase) => ({ task: "browser-case", payload: { case: testCase, baseUrl } })) });
+  const batch = await api("POST", "/api/v1/tasks/batch", {
+    items: suite.map((testCase) => ({ task: "browser-case", payload: { case: testCase, baseUrl } })),
+  });
   await batchCompleted(state, batch);
   const ms = performance.now() - started;
   const { counts } = await api("GET", `/api/v1/batches/${batch.id}`);
@@ -81,9 +83,14 @@ async function stackSuite(state: DevState, baseUrl: string): Promise<{ ms: numbe
 }
 
 /** Resolves on the batch's own COMPLETED event (item events carry a runId). */
-export function batchCompleted(state: Pick<DevState, "apiUrl">, batch: { id: string; publicAccessToken: string }): Promise<void> {
+export function batchCompleted(
+  state: Pick<DevState, "apiUrl">,
+  batch: { id: string; publicAccessToken: string },
+): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const socket = new WebSocket(`${state.apiUrl.replace("http", "ws")}/api/v1/batches/${batch.id}/live?token=${batch.publicAccessToken}`);
+    const socket = new WebSocket(
+      `${state.apiUrl.replace("http", "ws")}/api/v1/batches/${batch.id}/live?token=${batch.publicAccessToken}`,
+    );
     socket.on("message", (raw) => {
       const event = JSON.parse(String(raw)) as { type: string; data?: { runId?: string; status?: string } };
       if (event.type === "status" && !event.data?.runId && event.data?.status === "COMPLETED") {
@@ -127,17 +134,26 @@ async function timeoutLateness(state: DevState, baseUrl: string): Promise<number
     const run = await api("POST", "/api/v1/tasks/browser-case/trigger", {
       payload: {
         baseUrl,
-        case: { name: "times out", steps: [{ action: "waitForToken", idempotencyKey: `bench-${crypto.randomUUID()}`, timeoutMs: TOKEN_TIMEOUT_MS }] },
+        case: {
+          name: "times out",
+          steps: [
+            { action: "waitForToken", idempotencyKey: `bench-${crypto.randomUUID()}`, timeoutMs: TOKEN_TIMEOUT_MS },
+          ],
+        },
       },
     });
-    const resumed = await new Promise<{ at: string; data: { resumedBy: { timeoutAt: string }[] } }>((resolve, reject) => {
-      const socket = new WebSocket(`${state.apiUrl.replace("http", "ws")}/api/v1/runs/${run.id}/live?token=${run.publicAccessToken}`);
-      socket.on("message", (raw) => {
-        const event = JSON.parse(String(raw));
-        if (event.type === "status" && event.data?.resumedBy) resolve(event);
-      });
-      socket.once("close", () => reject(new Error(`${run.id} ended without resuming`))).once("error", reject);
-    });
+    const resumed = await new Promise<{ at: string; data: { resumedBy: { timeoutAt: string }[] } }>(
+      (resolve, reject) => {
+        const socket = new WebSocket(
+          `${state.apiUrl.replace("http", "ws")}/api/v1/runs/${run.id}/live?token=${run.publicAccessToken}`,
+        );
+        socket.on("message", (raw) => {
+          const event = JSON.parse(String(raw));
+          if (event.type === "status" && event.data?.resumedBy) resolve(event);
+        });
+        socket.once("close", () => reject(new Error(`${run.id} ended without resuming`))).once("error", reject);
+      },
+    );
     lateness.push(Date.parse(resumed.at) - Date.parse(resumed.data.resumedBy[0]!.timeoutAt));
   }
   return lateness;

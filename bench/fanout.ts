@@ -40,13 +40,20 @@ export async function benchFanout(): Promise<Record<string, string | number>[]> 
     let missing = 0;
     for (let round = 0; round < ROUNDS; round++) {
       // A delayed run stays put until it is canceled: its CANCELED event is the one measured.
-      const run = await api("/api/v1/tasks/http-check/trigger", { payload: { url: `${state.executorUrl}/healthz` }, options: { delay: "1h" } });
+      const run = await api("/api/v1/tasks/http-check/trigger", {
+        payload: { url: `${state.executorUrl}/healthz` },
+        options: { delay: "1h" },
+      });
       const wsUrl = `${state.apiUrl.replace("http", "ws")}/api/v1/runs/${run.id}/live?token=${run.publicAccessToken}`;
       const subscribers: Awaited<ReturnType<typeof subscribe>>[] = [];
       // Connect in waves, as browsers arrive: 500 upgrades in the same millisecond would each open their own
       // database connections at once.
       while (subscribers.length < SUBSCRIBERS) {
-        subscribers.push(...(await Promise.all(Array.from({ length: Math.min(CONNECT_WAVE, SUBSCRIBERS - subscribers.length) }, () => subscribe(wsUrl)))));
+        subscribers.push(
+          ...(await Promise.all(
+            Array.from({ length: Math.min(CONNECT_WAVE, SUBSCRIBERS - subscribers.length) }, () => subscribe(wsUrl)),
+          )),
+        );
       }
       await api(`/api/v1/runs/${run.id}/cancel`);
       const arrivals = subscribers.map((subscriber) => subscriber.canceledAfter);

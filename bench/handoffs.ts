@@ -53,24 +53,35 @@ async function promotionLatencies(state: DevState): Promise<number[]> {
     runops: openPool(state.databases.runops, { wsProxy: state.wsProxyUrl }),
   };
   // The dev stack seeds one organisation.
-  const { rows: [organization] } = await pools.legacy.query(`select id, concurrency_limit as "limit" from organizations`);
+  const {
+    rows: [organization],
+  } = await pools.legacy.query(`select id, concurrency_limit as "limit" from organizations`);
   await pools.legacy.query("update organizations set concurrency_limit = 1 where id = $1", [organization.id]);
   try {
     const ids: string[] = [];
     for (let sample = 0; sample <= PROMOTION_SAMPLES; sample++) {
-      ids.push((await api("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${state.executorUrl}/healthz` } })).id);
+      ids.push(
+        (await api("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${state.executorUrl}/healthz` } }))
+          .id,
+      );
     }
     await finished(state, ids.at(-1)!);
     const internal = ids.map((id) => id.replace(/^run_/, ""));
     const times = new Map<string, { admitted: number; completed: number }>();
     for (const pool of Object.values(pools)) {
-      const { rows } = await pool.query("select id, admitted_at, completed_at from runs where id = any($1)", [internal]);
-      for (const row of rows) times.set(row.id, { admitted: row.admitted_at.getTime(), completed: row.completed_at.getTime() });
+      const { rows } = await pool.query("select id, admitted_at, completed_at from runs where id = any($1)", [
+        internal,
+      ]);
+      for (const row of rows)
+        times.set(row.id, { admitted: row.admitted_at.getTime(), completed: row.completed_at.getTime() });
     }
     // The first run was admitted at once; each later one waited for the one before it.
     return internal.slice(1).map((id, index) => times.get(id)!.admitted - times.get(internal[index]!)!.completed);
   } finally {
-    await pools.legacy.query("update organizations set concurrency_limit = $2 where id = $1", [organization.id, organization.limit]);
+    await pools.legacy.query("update organizations set concurrency_limit = $2 where id = $1", [
+      organization.id,
+      organization.limit,
+    ]);
     await Promise.all(Object.values(pools).map((pool) => pool.end()));
   }
 }

@@ -24,7 +24,11 @@ type Row = Record<string, string | number>;
 
 /** The browser globals read inside the page (the bench is typed for Node, not the DOM). */
 interface PageGlobals {
-  performance: { getEntriesByType(type: string): { name: string; startTime: number; requestStart?: number; responseStart?: number }[] };
+  performance: {
+    getEntriesByType(
+      type: string,
+    ): { name: string; startTime: number; requestStart?: number; responseStart?: number }[];
+  };
   requestAnimationFrame(callback: () => void): void;
 }
 
@@ -37,11 +41,15 @@ interface Sample {
   requests: number;
 }
 
-
 /** The demo suite, run once to its end: the suite run's page link. */
 async function finishedSuiteRun(state: DevState, baseUrl: string): Promise<string> {
   const api = strictApiClient(state);
-  const suite = await api("POST", "/api/v1/suites", { name: `${demoSuite.name} (bench)`, repository: "acme/shop", baseUrl, cases: demoSuite.cases });
+  const suite = await api("POST", "/api/v1/suites", {
+    name: `${demoSuite.name} (bench)`,
+    repository: "acme/shop",
+    baseUrl,
+    cases: demoSuite.cases,
+  });
   const started = await api("POST", `/api/v1/suites/${suite.id}/runs`, { sha: "b".repeat(40), ref: "main" });
   const deadline = Date.now() + 120_000;
   while ((await api("GET", `/api/v1/batches/${started.id}`)).status !== "COMPLETED") {
@@ -71,7 +79,8 @@ async function open(browser: { newContext(): Promise<BrowserContext> }, url: str
     await page.goto(url, { waitUntil: "networkidle" });
     const timing = await page.evaluate(async () => {
       const { performance, requestAnimationFrame } = globalThis as unknown as PageGlobals;
-      const paint = () => performance.getEntriesByType("paint").find((entry) => entry.name === "first-contentful-paint");
+      const paint = () =>
+        performance.getEntriesByType("paint").find((entry) => entry.name === "first-contentful-paint");
       while (!paint()) await new Promise<void>((resolve) => requestAnimationFrame(resolve));
       const [navigation] = performance.getEntriesByType("navigation");
       return { firstPaintMs: paint()!.startTime, serverMs: navigation!.responseStart! - navigation!.requestStart! };
@@ -84,7 +93,8 @@ async function open(browser: { newContext(): Promise<BrowserContext> }, url: str
 
 /** Each figure is the median of the rounds' figures. */
 function row(page: string, rounds: Sample[][]): Row {
-  const figure = (value: (sample: Sample) => number, p: number) => medianOfRounds(rounds, (samples) => percentile(samples.map(value), p));
+  const figure = (value: (sample: Sample) => number, p: number) =>
+    medianOfRounds(rounds, (samples) => percentile(samples.map(value), p));
   const firstPaintP99 = figure((sample) => sample.firstPaintMs, 99);
   const transferredP99 = figure((sample) => sample.bytes / 1024, 99);
   return {
@@ -115,7 +125,10 @@ export async function benchPages(): Promise<Row[]> {
     // The failed case's own page, reached the way a person reaches it: its link on the suite run's page.
     const probe = await browser.newPage();
     await probe.goto(suiteRunUrl);
-    const caseUrl = new URL((await probe.locator("tbody tr", { hasText: "fails on purpose" }).locator("th a").getAttribute("href"))!, suiteRunUrl).href;
+    const caseUrl = new URL(
+      (await probe.locator("tbody tr", { hasText: "fails on purpose" }).locator("th a").getAttribute("href"))!,
+      suiteRunUrl,
+    ).href;
     await probe.close();
 
     const pages = [
@@ -132,7 +145,7 @@ export async function benchPages(): Promise<Row[]> {
       for (let i = 0; i < SAMPLES / ROUNDS; i++) {
         for (const [index, [, url]] of pages.entries()) taken[index]!.push(await open(browser, url));
       }
-      taken.forEach((samples, index) => rounds[index]!.push(samples));
+      for (const [index, samples] of taken.entries()) rounds[index]!.push(samples);
     }
     return pages.map(([page], index) => row(page, rounds[index]!));
   } finally {

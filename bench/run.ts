@@ -21,7 +21,10 @@ const report = (title: string, rows: Record<string, string | number>[]) => {
 };
 
 report("The Worker bundle: upload size and start time", benchBundle());
-report("RunStore overhead: routed createRun + findRun vs the same statements on a bare client", await benchStoreOverhead());
+report(
+  "RunStore overhead: routed createRun + findRun vs the same statements on a bare client",
+  await benchStoreOverhead(),
+);
 const trigger = await benchTrigger();
 report("Trigger latency (local stack, sequential, execution paused) beside one INSERT by the Worker", trigger.latency);
 report("Sustained triggers: execution paused (recorded and dispatched, queue not consumed) and on", trigger.throughput);
@@ -32,7 +35,10 @@ report("A 20-case suite: trigger → queue → executor → results, beside a ba
 report("Hand-offs: trigger → executor claim, and a freed slot → the next queued run", executor.handoffs);
 report("Alarm-driven timeouts: a token's timeoutAt → its waiting run resumed", executor.timeouts);
 report("GitHub webhook route (sequential signed deliveries)", await benchWebhook());
-report("Run pages in Chromium: first contentful paint and bytes transferred (budget < 300 ms, < 50 KiB)", await benchPages());
+report(
+  "Run pages in Chromium: first contentful paint and bytes transferred (budget < 300 ms, < 50 KiB)",
+  await benchPages(),
+);
 
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 writeFileSync(

@@ -31,7 +31,10 @@ async function bare(siteUrl: string): Promise<{ installMs: number; runs: number[
   try {
     await cp(FIXTURE, dir, { recursive: true });
     let started = performance.now();
-    spawnSync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir, stdio: "ignore" });
+    spawnSync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], {
+      cwd: dir,
+      stdio: "ignore",
+    });
     const installMs = performance.now() - started;
     await writeFile(
       join(dir, "bare.config.ts"),
@@ -40,7 +43,11 @@ async function bare(siteUrl: string): Promise<{ installMs: number; runs: number[
     const runs: number[] = [];
     for (let round = 0; round < ROUNDS; round += 1) {
       started = performance.now();
-      spawnSync("npx", ["playwright", "test", "--config", "bare.config.ts", "--reporter=dot"], { cwd: dir, stdio: "ignore", env: { ...process.env, SHOP_URL: siteUrl, CI: "1" } });
+      spawnSync("npx", ["playwright", "test", "--config", "bare.config.ts", "--reporter=dot"], {
+        cwd: dir,
+        stdio: "ignore",
+        env: { ...process.env, SHOP_URL: siteUrl, CI: "1" },
+      });
       runs.push(performance.now() - started);
       progress(`bare run: ${seconds(runs.at(-1)!)}`);
     }
@@ -52,13 +59,28 @@ async function bare(siteUrl: string): Promise<{ installMs: number; runs: number[
 
 export async function benchSpecSuite(): Promise<Record<string, string | number>[]> {
   const keys = generateAppKeyPair();
-  const [github, site] = await Promise.all([startFakeGitHub({ appId: "4244", publicKey: keys.publicKey }), startDemoSite()]);
+  const [github, site] = await Promise.all([
+    startFakeGitHub({ appId: "4244", publicKey: keys.publicKey }),
+    startDemoSite(),
+  ]);
   const cacheDir = await mkdtemp(join(tmpdir(), "flightcheck-bench-cache-"));
-  const stack = await devStack({ env: { GITHUB_APP_ID: "4244", GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url, SPEC_CACHE_DIR: cacheDir } });
+  const stack = await devStack({
+    env: {
+      GITHUB_APP_ID: "4244",
+      GITHUB_PRIVATE_KEY: keys.privateKey,
+      GITHUB_API_URL: github.url,
+      SPEC_CACHE_DIR: cacheDir,
+    },
+  });
   try {
     const dev = await stack.start();
     progress("stack up");
-    const created = await apiClient(dev)("POST", "/api/v1/suites", { name: "bench specs", repository: REPOSITORY, baseUrl: site.url, source: { kind: "repository" } });
+    const created = await apiClient(dev)("POST", "/api/v1/suites", {
+      name: "bench specs",
+      repository: REPOSITORY,
+      baseUrl: site.url,
+      source: { kind: "repository" },
+    });
     if (created.status !== 201) throw new Error(`suite not created: ${JSON.stringify(created.body)}`);
     const throughFlightcheck = async () => {
       const sha = randomSha();
@@ -77,9 +99,24 @@ export async function benchSpecSuite(): Promise<Record<string, string | number>[
     const plain = await bare(site.url);
     const ratio = median(warm) / median(plain.runs);
     return [
-      { what: "npm ci (cold install cache)", "bare": seconds(plain.installMs), flightcheck: `${seconds(cold.install.durationMs)} (${cold.install.cache})`, ratio: "" },
-      { what: `4 specs, median of ${ROUNDS} (warm install cache)`, bare: seconds(median(plain.runs)), flightcheck: seconds(median(warm)), ratio: `${ratio.toFixed(2)}×` },
-      { what: "first pull request (cold: download + install + run)", bare: "", flightcheck: seconds(cold.elapsed), ratio: "" },
+      {
+        what: "npm ci (cold install cache)",
+        bare: seconds(plain.installMs),
+        flightcheck: `${seconds(cold.install.durationMs)} (${cold.install.cache})`,
+        ratio: "",
+      },
+      {
+        what: `4 specs, median of ${ROUNDS} (warm install cache)`,
+        bare: seconds(median(plain.runs)),
+        flightcheck: seconds(median(warm)),
+        ratio: `${ratio.toFixed(2)}×`,
+      },
+      {
+        what: "first pull request (cold: download + install + run)",
+        bare: "",
+        flightcheck: seconds(cold.elapsed),
+        ratio: "",
+      },
     ];
   } finally {
     await Promise.all([stack.dispose(), github.close(), site.close(), rm(cacheDir, { recursive: true, force: true })]);

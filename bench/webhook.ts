@@ -23,7 +23,11 @@ export async function benchWebhook(): Promise<Record<string, string | number>[]>
   try {
     const state = await stack.start();
     const admin = openPool(state.databases.legacy, { wsProxy: state.wsProxyUrl });
-    const waiting = await seedTenant(admin, { slug: "bench-waiting", concurrencyLimit: 0, installation: freshInstallation() });
+    const waiting = await seedTenant(admin, {
+      slug: "bench-waiting",
+      concurrencyLimit: 0,
+      installation: freshInstallation(),
+    });
     const waitingRepository = `${waiting.installation!.account}/waiting`;
     await admin.end();
     const createSuite = async (apiKey: string, repository: string) => {
@@ -67,13 +71,23 @@ export async function benchWebhook(): Promise<Record<string, string | number>[]>
     // each figure is the median of the rounds'.
     const requests: [string, (i: number) => Promise<number>][] = [
       ["ping (signed, no database)", () => deliver("ping", { zen: "Speak like a human." })],
-      ["GET /healthz (both databases)", () => timed(async () => (await fetch(`${state.apiUrl}/healthz`)).arrayBuffer())],
-      ["pull_request, repository without suites", (i) => deliver("pull_request", { ...pullRequest(i + 1), repository: { full_name: "acme/elsewhere" } })],
-      ["pull_request → suite run recorded, waiting for a slot", (i) => deliver("pull_request", {
-          ...pullRequest(i + 1),
-          repository: { full_name: waitingRepository },
-          installation: { id: waiting.installation!.id },
-        })],
+      [
+        "GET /healthz (both databases)",
+        () => timed(async () => (await fetch(`${state.apiUrl}/healthz`)).arrayBuffer()),
+      ],
+      [
+        "pull_request, repository without suites",
+        (i) => deliver("pull_request", { ...pullRequest(i + 1), repository: { full_name: "acme/elsewhere" } }),
+      ],
+      [
+        "pull_request → suite run recorded, waiting for a slot",
+        (i) =>
+          deliver("pull_request", {
+            ...pullRequest(i + 1),
+            repository: { full_name: waitingRepository },
+            installation: { id: waiting.installation!.id },
+          }),
+      ],
     ];
     const rounds = new Map<string, number[][]>(requests.map(([name]) => [name, []]));
     // Warm, on commits the measured deliveries never use: a signed body seen before is answered as a duplicate.
@@ -90,7 +104,8 @@ export async function benchWebhook(): Promise<Record<string, string | number>[]>
     const busy: number[][] = [];
     for (let round = 0; round < ROUNDS; round++) {
       const taken: number[] = [];
-      for (let i = 0; i < DELIVERIES / ROUNDS; i++, delivery++) taken.push(await deliver("pull_request", pullRequest(delivery + 1)));
+      for (let i = 0; i < DELIVERIES / ROUNDS; i++, delivery++)
+        taken.push(await deliver("pull_request", pullRequest(delivery + 1)));
       busy.push(taken);
     }
     rounds.set("pull_request → suite run (its cases run meanwhile)", busy);

@@ -90,7 +90,8 @@ export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<
 
   const launch = async (): Promise<Browser> => {
     const { executablePath, source } = resolveChromium(env);
-    if (env.CHROMIUM_PATH && source !== "CHROMIUM_PATH") logger.warn(`CHROMIUM_PATH ${env.CHROMIUM_PATH} is not executable; ignored`);
+    if (env.CHROMIUM_PATH && source !== "CHROMIUM_PATH")
+      logger.warn(`CHROMIUM_PATH ${env.CHROMIUM_PATH} is not executable; ignored`);
     const browser = await chromium.launch({
       // Playwright finds its own download by itself (and the production image relies on that).
       executablePath: source === "playwright" ? undefined : executablePath,
@@ -109,7 +110,9 @@ export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<
     logger.info(`browser: Chromium ${version} from ${source} (${executablePath})`);
     const expected = expectedChromium();
     if (major(version) !== major(expected.chromium)) {
-      logger.warn(`browser: Playwright ${expected.playwright} expects Chromium ${expected.chromium}, running ${version}; expect protocol errors`);
+      logger.warn(
+        `browser: Playwright ${expected.playwright} expects Chromium ${expected.chromium}, running ${version}; expect protocol errors`,
+      );
     }
     browser.on("disconnected", () => {
       if (!closed) logger.warn("browser: disconnected; the next case relaunches it");

@@ -69,7 +69,8 @@ export function renderSummary(sync: Pick<CheckRunSync, "cases" | "detailsUrl">):
     const row = renderRow(entry);
     const size = byteLength(row);
     const isLast = shown === sync.cases.length - 1;
-    if (used + size + (isLast ? 0 : reserve) > MAX_SUMMARY_BYTES) return summary + truncationNote(sync.cases.length - shown, sync.detailsUrl) + footer;
+    if (used + size + (isLast ? 0 : reserve) > MAX_SUMMARY_BYTES)
+      return summary + truncationNote(sync.cases.length - shown, sync.detailsUrl) + footer;
     summary += row;
     used += size;
   }
@@ -78,7 +79,9 @@ export function renderSummary(sync: Pick<CheckRunSync, "cases" | "detailsUrl">):
 
 function renderRow({ name, status, durationMs, failingStep, screenshotUrl, flaky }: CheckRunCase): string {
   const { icon, outcome } = flaky ? { icon: "⚠️", outcome: "flaky" } : OUTCOMES[status];
-  const step = failingStep ? `Step ${failingStep.index + 1} (${shorten(failingStep.label)}): ${shorten(failingStep.message)}` : "";
+  const step = failingStep
+    ? `Step ${failingStep.index + 1} (${shorten(failingStep.label)}): ${shorten(failingStep.message)}`
+    : "";
   const cells = [
     // "passed" reads better than the run's COMPLETED; other statuses say more than their outcome (crashed).
     `${icon} ${outcome === "passed" || outcome === "flaky" ? outcome : status.toLowerCase().replaceAll("_", " ")}`,
@@ -114,7 +117,16 @@ export function renderAnnotations(sync: Pick<CheckRunSync, "cases" | "status">):
       if (!location || !(failed || flaky)) return [];
       const message = failingStep?.message ?? (flaky ? "failed, then passed on a retry" : status.toLowerCase());
       const level = failed ? ("failure" as const) : ("warning" as const);
-      return [{ path: location.path, start_line: location.line, end_line: location.line, annotation_level: level, title: cutTitle(name), message: message.slice(0, 60_000) }];
+      return [
+        {
+          path: location.path,
+          start_line: location.line,
+          end_line: location.line,
+          annotation_level: level,
+          title: cutTitle(name),
+          message: message.slice(0, 60_000),
+        },
+      ];
     })
     .slice(0, MAX_ANNOTATIONS);
 }

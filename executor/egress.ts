@@ -90,7 +90,7 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
 
   const server = createServer(async (req, res) => {
     const target = URL.parse(req.url ?? "");
-    if (!target || target.protocol !== "http:") {
+    if (target?.protocol !== "http:") {
       return void res.writeHead(400).end("a forward proxy takes absolute http:// URLs");
     }
     const failed = (error: unknown) => {
@@ -108,7 +108,13 @@ export async function startEgressProxy(policy: EgressPolicy): Promise<EgressProx
     }
     const headers: IncomingHttpHeaders = { ...req.headers };
     for (const name of HOP_HEADERS) delete headers[name];
-    const forward = { host: address, port: target.port || 80, method: req.method, path: target.pathname + target.search, headers };
+    const forward = {
+      host: address,
+      port: target.port || 80,
+      method: req.method,
+      path: target.pathname + target.search,
+      headers,
+    };
     const upstream = request(forward, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);

@@ -37,7 +37,8 @@ const TARBALL_TIMEOUT_MS = 120_000;
 
 export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions) {
   // Every call, the token exchange included, gives up on a silent GitHub (and is then retried as a 5xx).
-  const fetchWithTimeout: typeof fetch = (input, init) => fetch(input, { ...init, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) });
+  const fetchWithTimeout: typeof fetch = (input, init) =>
+    fetch(input, { ...init, signal: AbortSignal.timeout(ATTEMPT_TIMEOUT_MS) });
   const request = octokitRequest.defaults({
     baseUrl: apiUrl.replace(/\/+$/, ""),
     headers: { "user-agent": "flightcheck", "x-github-api-version": "2022-11-28" },
@@ -72,7 +73,9 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
       filter: "all",
       per_page: 100,
     });
-    return (data as { check_runs: { id: number; external_id: string | null }[] }).check_runs.find((run) => run.external_id === sync.externalId)?.id;
+    return (data as { check_runs: { id: number; external_id: string | null }[] }).check_runs.find(
+      (run) => run.external_id === sync.externalId,
+    )?.id;
   }
 
   async function upsertCheckRun(sync: CheckRunSync): Promise<{ checkRunId: number }> {
@@ -90,8 +93,18 @@ export function createGitHubApp({ appId, privateKey, apiUrl }: GitHubAppOptions)
     const checkRunId = sync.checkRunId ?? (await findCheckRun(sync, owner, repo));
     const response =
       checkRunId === undefined
-        ? await call(sync.installationId, "POST /repos/{owner}/{repo}/check-runs", { owner, repo, head_sha: sync.headSha, ...body })
-        : await call(sync.installationId, "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", { owner, repo, check_run_id: checkRunId, ...body });
+        ? await call(sync.installationId, "POST /repos/{owner}/{repo}/check-runs", {
+            owner,
+            repo,
+            head_sha: sync.headSha,
+            ...body,
+          })
+        : await call(sync.installationId, "PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}", {
+            owner,
+            repo,
+            check_run_id: checkRunId,
+            ...body,
+          });
     return { checkRunId: (response.data as { id: number }).id };
   }
 

@@ -2,7 +2,7 @@
 import { loadExecutorConfig } from "./config.ts";
 import { startExecutorServer } from "./server.ts";
 
-let config;
+let config: ReturnType<typeof loadExecutorConfig>;
 try {
   config = loadExecutorConfig(process.env);
 } catch (error) {
@@ -12,7 +12,9 @@ try {
 
 const server = await startExecutorServer(config);
 // Up as soon as it listens (it takes jobs from then on); the browser launches meanwhile.
-console.log(`executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY}, worker ${config.WORKER_URL})`);
+console.log(
+  `executor listening on ${server.url} (concurrency ${config.EXECUTOR_CONCURRENCY}, worker ${config.WORKER_URL})`,
+);
 console.log(
   config.GITHUB_APP_ID && config.GITHUB_PRIVATE_KEY
     ? `GitHub App ${config.GITHUB_APP_ID} at ${config.GITHUB_API_URL}: check runs are on`

@@ -10,7 +10,14 @@ import type { Case, Step } from "../schema/steps.ts";
 import { cutText } from "../schema/storable.ts";
 import type { BrowserCasePayload } from "../schema/tasks.ts";
 import { interpolate } from "../schema/templates.ts";
-import { describeStep, EXPECTATIONS, performStep, StepFailure, type TokenWait, type WaitForTokenStep } from "./steps.ts";
+import {
+  describeStep,
+  EXPECTATIONS,
+  performStep,
+  StepFailure,
+  type TokenWait,
+  type WaitForTokenStep,
+} from "./steps.ts";
 
 /** Playwright's own timeout (with its clearer message) fires first; the guard only catches what ignores it. */
 const GUARD_GRACE_MS = 1_000;
@@ -88,10 +95,17 @@ class CaseStopped extends Error {
   }
 }
 
-export async function runCase(source: ContextSource, { case: testCase, baseUrl }: BrowserCasePayload, hooks: RunCaseHooks): Promise<CaseResult> {
+export async function runCase(
+  source: ContextSource,
+  { case: testCase, baseUrl }: BrowserCasePayload,
+  hooks: RunCaseHooks,
+): Promise<CaseResult> {
   const started = performance.now();
   const stop = new AbortController();
-  const caseTimer = setTimeout(() => stop.abort(new CaseStopped("TIMED_OUT", `case timed out after ${testCase.timeoutMs} ms`)), testCase.timeoutMs);
+  const caseTimer = setTimeout(
+    () => stop.abort(new CaseStopped("TIMED_OUT", `case timed out after ${testCase.timeoutMs} ms`)),
+    testCase.timeoutMs,
+  );
   const abort = () => stop.abort(new CaseStopped("FAILED", "case aborted"));
   if (hooks.signal?.aborted) abort();
   hooks.signal?.addEventListener("abort", abort, { once: true });
@@ -110,8 +124,16 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
 
   const opening = source.newContext();
   try {
-    const page = await guard(opening.then((context) => context.newPage()), stop.signal, Infinity).catch((error: unknown) => {
-      failure = stopped(stop.signal) ?? { status: "FAILED", message: `could not open a browser page: ${cleanMessage(error)}`, retryable: true };
+    const page = await guard(
+      opening.then((context) => context.newPage()),
+      stop.signal,
+      Infinity,
+    ).catch((error: unknown) => {
+      failure = stopped(stop.signal) ?? {
+        status: "FAILED",
+        message: `could not open a browser page: ${cleanMessage(error)}`,
+        retryable: true,
+      };
       return undefined;
     });
     if (page) {
@@ -121,7 +143,9 @@ export async function runCase(source: ContextSource, { case: testCase, baseUrl }
       failure = await runSteps(page, testCase, baseUrl, state);
       if (failure && !hooks.signal?.aborted && isAlive(page)) screenshot = await failureScreenshot(page);
       if (screenshot && screenshot.length > MAX_ARTIFACT_BYTES) {
-        notes.push(`failure screenshot not kept: ${screenshot.length} bytes is over the limit of ${MAX_ARTIFACT_BYTES}`);
+        notes.push(
+          `failure screenshot not kept: ${screenshot.length} bytes is over the limit of ${MAX_ARTIFACT_BYTES}`,
+        );
         screenshot = undefined;
       }
     }
@@ -170,14 +194,32 @@ async function runSteps(page: Page, testCase: Case, baseUrl: string, state: RunS
         stop,
         timeoutMs + GUARD_GRACE_MS,
       );
-      if (outcome.screenshot) keepScreenshot(state, { name: step.name ?? `screenshot-${index}`, stepIndex: index, body: outcome.screenshot });
+      if (outcome.screenshot)
+        keepScreenshot(state, { name: step.name ?? `screenshot-${index}`, stepIndex: index, body: outcome.screenshot });
       if (step.action === "waitForToken" && step.saveAs) variables[step.saveAs] = outcome.output;
       Object.assign(result, { status: "PASSED", durationMs: Math.round(performance.now() - stepStarted) });
-      hooks.onStep?.({ index, action: step.action, name: result.name, status: "PASSED", durationMs: result.durationMs });
+      hooks.onStep?.({
+        index,
+        action: step.action,
+        name: result.name,
+        status: "PASSED",
+        durationMs: result.durationMs,
+      });
     } catch (error) {
       const failure = failureOf(error, step, index, stop, page);
-      Object.assign(result, { status: "FAILED", durationMs: Math.round(performance.now() - stepStarted), error: failure.message });
-      hooks.onStep?.({ index, action: step.action, name: result.name, status: "FAILED", durationMs: result.durationMs, error: failure.message });
+      Object.assign(result, {
+        status: "FAILED",
+        durationMs: Math.round(performance.now() - stepStarted),
+        error: failure.message,
+      });
+      hooks.onStep?.({
+        index,
+        action: step.action,
+        name: result.name,
+        status: "FAILED",
+        durationMs: result.durationMs,
+        error: failure.message,
+      });
       return failure;
     }
   }
@@ -208,9 +250,17 @@ function failureOf(error: unknown, step: Step, index: number, stop: AbortSignal,
   const early = stopped(stop);
   if (early) return { ...early, message: `${early.message} during ${where}`, stepIndex: index };
   const message = cleanMessage(error);
-  if (!isAlive(page)) return { status: "FAILED", message: `${where}: the browser crashed or disconnected: ${message}`, stepIndex: index, retryable: true };
+  if (!isAlive(page))
+    return {
+      status: "FAILED",
+      message: `${where}: the browser crashed or disconnected: ${message}`,
+      stepIndex: index,
+      retryable: true,
+    };
   // A page that would not load may load next time; a page that loaded but is wrong will be wrong again.
-  const navigationError = (step.action === "goto" && error instanceof errors.TimeoutError) || (!EXPECTATIONS.has(step.action) && /net::ERR_/.test(message));
+  const navigationError =
+    (step.action === "goto" && error instanceof errors.TimeoutError) ||
+    (!EXPECTATIONS.has(step.action) && /net::ERR_/.test(message));
   return { status: "FAILED", message: `${where}: ${message}`, stepIndex: index, retryable: navigationError };
 }
 
@@ -224,7 +274,9 @@ function stopped(stop: AbortSignal): Failure | undefined {
 function guard<T>(work: Promise<T>, stop: AbortSignal, timeoutMs: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const onStop = () => reject(stop.reason);
-    const timer = Number.isFinite(timeoutMs) ? setTimeout(() => reject(new StepFailure(`did not finish within ${timeoutMs} ms`)), timeoutMs) : undefined;
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => reject(new StepFailure(`did not finish within ${timeoutMs} ms`)), timeoutMs)
+      : undefined;
     stop.addEventListener("abort", onStop, { once: true });
     work.then(resolve, reject).finally(() => {
       clearTimeout(timer);
@@ -247,7 +299,8 @@ async function failureScreenshot(page: Page): Promise<Buffer | undefined> {
 
 /** Pages whose renderer crashed (Playwright keeps them open but they can do nothing). */
 const crashed = new WeakSet<Page>();
-const isAlive = (page: Page) => !page.isClosed() && page.context().browser()?.isConnected() !== false && !crashed.has(page);
+const isAlive = (page: Page) =>
+  !page.isClosed() && page.context().browser()?.isConnected() !== false && !crashed.has(page);
 
 async function closeWithin(opening: Promise<BrowserContext>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
@@ -261,7 +314,11 @@ async function closeWithin(opening: Promise<BrowserContext>, ms: number): Promis
 /** Playwright's message without its terminal colours, cut to what a person reads in a check run. */
 export function cleanMessage(error: unknown): string {
   const raw = error instanceof Error ? error.message : String(error);
-  const lines = raw.replace(/\u001b\[[\d;]*m/g, "").trimEnd().split("\n");
-  const short = lines.length > MAX_MESSAGE_LINES ? [...lines.slice(0, MAX_MESSAGE_LINES), "…"].join("\n") : lines.join("\n");
+  const lines = raw
+    .replace(/\u001b\[[\d;]*m/g, "")
+    .trimEnd()
+    .split("\n");
+  const short =
+    lines.length > MAX_MESSAGE_LINES ? [...lines.slice(0, MAX_MESSAGE_LINES), "…"].join("\n") : lines.join("\n");
   return short.length > MAX_MESSAGE_CHARS ? `${cutText(short, MAX_MESSAGE_CHARS)}…` : short;
 }

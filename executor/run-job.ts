@@ -52,7 +52,7 @@ export async function runJob(job: DispatchMessage, context: JobContext, caseDone
 
 async function execute(job: DispatchMessage, context: JobContext, caseDone: () => void): Promise<void> {
   const api = workerClient(context.config.WORKER_URL, job.runId, job.token);
-  let claimed;
+  let claimed: ClaimedRun;
   try {
     claimed = await api.claim(job.attempt);
   } catch (error) {
@@ -63,7 +63,12 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
   if (claimed.task === "spec-suite") return runClaimedSpecSuite(claimed, api, context, caseDone);
   const payload = browserCasePayloadSchema.safeParse(claimed.payload);
   if (!payload.success) {
-    await api.complete({ status: "FAILED", error: { message: "The stored payload does not fit the browser-case task" }, retryable: false, steps: [] });
+    await api.complete({
+      status: "FAILED",
+      error: { message: "The stored payload does not fit the browser-case task" },
+      retryable: false,
+      steps: [],
+    });
     return;
   }
 
@@ -79,7 +84,9 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
   );
   const steps = stepStream(api, context.log, (gone) => stop.abort(gone));
   try {
-    context.log.info(`${api.friendlyId}: running "${payload.data.case.name}" (attempt ${claimed.attempt}/${claimed.maxAttempts})`);
+    context.log.info(
+      `${api.friendlyId}: running "${payload.data.case.name}" (attempt ${claimed.attempt}/${claimed.maxAttempts})`,
+    );
     const result = await runCase(await context.browser(), payload.data, {
       signal: stop.signal,
       onStep: steps.push,
@@ -103,7 +110,12 @@ async function execute(job: DispatchMessage, context: JobContext, caseDone: () =
 }
 
 /** A repository suite's setup run: heartbeated like a case while its tests run (see specs/spec-job.ts). */
-async function runClaimedSpecSuite(claimed: ClaimedRun, api: WorkerClient, context: JobContext, caseDone: () => void): Promise<void> {
+async function runClaimedSpecSuite(
+  claimed: ClaimedRun,
+  api: WorkerClient,
+  context: JobContext,
+  caseDone: () => void,
+): Promise<void> {
   const stop = new AbortController();
   const onShutdown = () => stop.abort(context.stop.reason);
   context.stop.addEventListener("abort", onShutdown, { once: true });
@@ -114,7 +126,12 @@ async function runClaimedSpecSuite(claimed: ClaimedRun, api: WorkerClient, conte
     context.log.info(`${api.friendlyId}: running a repository suite`);
     const completion = context.specs
       ? await runSpecSuite(claimed, api, context, context.specs, stop.signal)
-      : { status: "FAILED" as const, error: { message: "This executor does not run repository suites" }, retryable: false, steps: [] };
+      : {
+          status: "FAILED" as const,
+          error: { message: "This executor does not run repository suites" },
+          retryable: false,
+          steps: [],
+        };
     caseDone();
     const after = await api.complete(completion);
     context.log.info(`${api.friendlyId}: repository suite ${completion.status} → run ${after.status}`);
@@ -142,7 +159,9 @@ export function stepStream(api: WorkerClient, log: JobContext["log"], onGone: (g
     if (!events.length) return;
     sending = sending
       .then(() => api.events(events))
-      .catch((error) => (error instanceof RunGone ? onGone(error) : log.warn(`${api.friendlyId}: step events lost: ${error.message}`)));
+      .catch((error) =>
+        error instanceof RunGone ? onGone(error) : log.warn(`${api.friendlyId}: step events lost: ${error.message}`),
+      );
   };
   return {
     push: (event: StepEvent) => {
@@ -191,7 +210,9 @@ async function report(api: WorkerClient, result: CaseResult, shutDown: boolean, 
   const output = { durationMs: result.durationMs, passed, ...(notes.length > 0 && { notes }) };
   if (result.status === "COMPLETED") return { status: "COMPLETED" as const, output, retryable: false, steps };
   const error = {
-    message: shutDown ? `The executor shut down mid-case: ${result.error?.message ?? ""}`.trim() : (result.error?.message ?? result.status),
+    message: shutDown
+      ? `The executor shut down mid-case: ${result.error?.message ?? ""}`.trim()
+      : (result.error?.message ?? result.status),
     stepIndex: result.error?.stepIndex ?? null,
     screenshotUrl: failureKey ? `/api/v1/${failureKey}` : null,
   };
@@ -211,7 +232,10 @@ async function waitForToken(api: WorkerClient, step: WaitForTokenStep, signal: A
   return resumeOf(api, id, waited.seq ?? 0, signal);
 }
 
-const settled = (waitpoint: WaitpointView): TokenWait => ({ ok: waitpoint.status === "COMPLETED" && !waitpoint.outputIsError, output: waitpoint.output });
+const settled = (waitpoint: WaitpointView): TokenWait => ({
+  ok: waitpoint.status === "COMPLETED" && !waitpoint.outputIsError,
+  output: waitpoint.output,
+});
 
 /** Follows the run's live log from `since` until it resumes on `waitpointId` (reconnecting with `since` if dropped). */
 function resumeOf(api: WorkerClient, waitpointId: string, since: number, signal: AbortSignal): Promise<TokenWait> {

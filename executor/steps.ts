@@ -28,7 +28,12 @@ export interface StepContext {
 export type StepOutcome = { screenshot?: Buffer; output?: unknown };
 
 /** Assertions: a failure means the site is wrong, so it is never worth retrying. */
-export const EXPECTATIONS: ReadonlySet<Step["action"]> = new Set(["expectText", "expectVisible", "expectUrl", "expectTitle"]);
+export const EXPECTATIONS: ReadonlySet<Step["action"]> = new Set([
+  "expectText",
+  "expectVisible",
+  "expectUrl",
+  "expectTitle",
+]);
 
 export class StepFailure extends Error {
   override name = "StepFailure";
@@ -67,7 +72,8 @@ export async function performStep(page: Page, step: Step, context: StepContext):
       return {};
     }
     case "expectUrl": {
-      const expected = typeof step.url === "string" ? resolveUrl(step.url, context.baseUrl) : new RegExp(step.url.pattern);
+      const expected =
+        typeof step.url === "string" ? resolveUrl(step.url, context.baseUrl) : new RegExp(step.url.pattern);
       await expect(page).toHaveURL(expected, { timeout });
       return {};
     }
@@ -82,7 +88,10 @@ export async function performStep(page: Page, step: Step, context: StepContext):
       return { screenshot: await page.screenshot({ fullPage: step.fullPage, timeout }) };
     case "waitForToken": {
       const token = await context.waitForToken(step, context.signal);
-      if (!token.ok) throw new StepFailure(`token "${step.idempotencyKey}" timed out after ${step.timeoutMs} ms without being completed`);
+      if (!token.ok)
+        throw new StepFailure(
+          `token "${step.idempotencyKey}" timed out after ${step.timeoutMs} ms without being completed`,
+        );
       return { output: token.output };
     }
   }
@@ -95,7 +104,7 @@ export async function performStep(page: Page, step: Step, context: StepContext):
  */
 async function goto(page: Page, url: string, context: StepContext): Promise<void> {
   const started = Date.now();
-  let response;
+  let response: Awaited<ReturnType<Page["goto"]>>;
   try {
     response = await page.goto(url, { timeout: context.timeoutMs });
   } catch (error) {
@@ -111,7 +120,8 @@ async function goto(page: Page, url: string, context: StepContext): Promise<void
 
 function locate(page: Page, target: Target): Locator {
   if (typeof target === "string") return page.locator(target);
-  if ("role" in target) return page.getByRole(target.role as Parameters<Page["getByRole"]>[0], { name: target.name, exact: target.exact });
+  if ("role" in target)
+    return page.getByRole(target.role as Parameters<Page["getByRole"]>[0], { name: target.name, exact: target.exact });
   if ("label" in target) return page.getByLabel(target.label);
   if ("text" in target) return page.getByText(target.text, { exact: target.exact });
   if ("testId" in target) return page.getByTestId(target.testId);
@@ -122,7 +132,8 @@ function locate(page: Page, target: Target): Locator {
 function resolveUrl(url: string, baseUrl: string): string {
   const resolved = URL.parse(url, baseUrl);
   if (!resolved) throw new StepFailure(`"${url}" is not a valid URL`);
-  if (resolved.protocol !== "http:" && resolved.protocol !== "https:") throw new StepFailure(`${resolved.protocol} URLs are not allowed: ${url}`);
+  if (resolved.protocol !== "http:" && resolved.protocol !== "https:")
+    throw new StepFailure(`${resolved.protocol} URLs are not allowed: ${url}`);
   return resolved.href;
 }
 
@@ -156,7 +167,8 @@ export function describeStep(step: Step): string {
 
 function describeTarget(target: Target): string {
   if (typeof target === "string") return target;
-  if ("role" in target) return `role=${target.role}${target.name === undefined ? "" : ` ${JSON.stringify(target.name)}`}`;
+  if ("role" in target)
+    return `role=${target.role}${target.name === undefined ? "" : ` ${JSON.stringify(target.name)}`}`;
   const [kind, value] = Object.entries(target).find(([key]) => key !== "exact")!;
   return `${kind}=${JSON.stringify(value)}`;
 }

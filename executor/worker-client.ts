@@ -29,7 +29,12 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
   const friendlyId = `run_${runId}`;
   const base = `${workerUrl}/internal/runs/${friendlyId}`;
 
-  async function call<S extends z.ZodMiniType>(answer: S, path: string, body?: unknown, init: RequestInit = {}): Promise<z.infer<S>> {
+  async function call<S extends z.ZodMiniType>(
+    answer: S,
+    path: string,
+    body?: unknown,
+    init: RequestInit = {},
+  ): Promise<z.infer<S>> {
     const response = await fetch(`${base}/${path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -56,7 +61,8 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
         headers: { authorization: `Bearer ${token}`, "content-type": contentType },
         body,
       }),
-    complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) => call(claimedRunSchema, "complete", completion),
+    complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) =>
+      call(claimedRunSchema, "complete", completion),
     release: () => call(noContent, "release"),
     /** A repository suite's setup run: one run per listed test, each with its own executor token. */
     specRuns: (tests: SpecTest[]) => call(recordedSpecRunsSchema, "spec-runs", { tests }).then((answer) => answer.runs),

@@ -47,7 +47,10 @@ export const batchTriggerBodySchema = z.strictObject({
 
 const csv = <T extends z.ZodMiniType<unknown, string>>(item: T) =>
   z.pipe(
-    z.pipe(z.string(), z.transform((value: string) => value.split(",").filter(Boolean))),
+    z.pipe(
+      z.string(),
+      z.transform((value: string) => value.split(",").filter(Boolean)),
+    ),
     z.array(item).check(z.maxLength(20)),
   );
 
@@ -92,7 +95,6 @@ export const callbackBodySchema = json;
 export const SUITE_TRIGGERS = ["pull_request", "push", "deployment_status"] as const;
 export type SuiteTrigger = (typeof SUITE_TRIGGERS)[number];
 
-
 /** A suite's case: the case language, plus whether it runs (a disabled case is kept but skipped). */
 const suiteCaseSchema = z.pipe(
   z.transform((value: unknown) => {
@@ -114,26 +116,22 @@ const suiteFields = {
   triggers: z._default(triggers, ["pull_request"]),
   /** The repository's own Playwright tests, described by a file in it (instead of `cases`). */
   source: z.optional(repositorySourceSchema),
-  cases: z
-    .array(suiteCaseSchema)
-    .check(
-      z.minLength(1),
-      z.maxLength(200),
-      z.refine(
-        (cases) => new Set(cases.map((item) => item.case.name)).size === cases.length,
-        "case names must be unique within a suite",
-      ),
+  cases: z.array(suiteCaseSchema).check(
+    z.minLength(1),
+    z.maxLength(200),
+    z.refine(
+      (cases) => new Set(cases.map((item) => item.case.name)).size === cases.length,
+      "case names must be unique within a suite",
     ),
+  ),
 };
 
-export const createSuiteBodySchema = z
-  .strictObject({ ...suiteFields, cases: z.optional(suiteFields.cases) })
-  .check(
-    z.refine((suite) => (suite.cases === undefined) !== (suite.source === undefined), {
-      message: "send either cases (JSON steps) or source (the repository's Playwright tests), not both",
-      path: ["cases"],
-    }),
-  );
+export const createSuiteBodySchema = z.strictObject({ ...suiteFields, cases: z.optional(suiteFields.cases) }).check(
+  z.refine((suite) => (suite.cases === undefined) !== (suite.source === undefined), {
+    message: "send either cases (JSON steps) or source (the repository's Playwright tests), not both",
+    path: ["cases"],
+  }),
+);
 export type SuiteInput = z.infer<typeof createSuiteBodySchema>;
 export const updateSuiteBodySchema = z
   .partial(z.strictObject({ ...suiteFields, triggers }))

@@ -164,7 +164,10 @@ export const cases = pgTable(
     definition: jsonb().notNull(),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex("cases_suite_name").on(t.suiteId, t.name), index("cases_suite_position").on(t.suiteId, t.position)],
+  (t) => [
+    uniqueIndex("cases_suite_name").on(t.suiteId, t.name),
+    index("cases_suite_position").on(t.suiteId, t.position),
+  ],
 );
 
 /**

@@ -76,7 +76,10 @@ export const snapshotSchema = z.object({
 export type RunSnapshot = z.infer<typeof snapshotSchema>;
 
 /** Every message of a live socket: the snapshot, then events. */
-export const liveMessageSchema = z.union([z.object({ type: z.literal("snapshot"), ...snapshotSchema.shape }), runEventSchema]);
+export const liveMessageSchema = z.union([
+  z.object({ type: z.literal("snapshot"), ...snapshotSchema.shape }),
+  runEventSchema,
+]);
 export type LiveMessage = z.infer<typeof liveMessageSchema>;
 
 /** The executor's events for its run's live log (`/internal/runs/:runId/events`). */

@@ -33,9 +33,7 @@ export const batches = pgTable(
   "batches",
   {
     id: id().primaryKey(),
-    friendlyId: text()
-      .notNull()
-      .generatedAlwaysAs(sql`'batch_' || id`),
+    friendlyId: text().notNull().generatedAlwaysAs(sql`'batch_' || id`),
     organizationId: text().notNull(),
     projectId: text().notNull(),
     environmentId: text().notNull(),
@@ -67,9 +65,7 @@ export const runs = pgTable(
   "runs",
   {
     id: id().primaryKey(),
-    friendlyId: text()
-      .notNull()
-      .generatedAlwaysAs(sql`'run_' || id`),
+    friendlyId: text().notNull().generatedAlwaysAs(sql`'run_' || id`),
     organizationId: text().notNull(),
     projectId: text().notNull(),
     environmentId: text().notNull(),
@@ -124,9 +120,7 @@ export const waitpoints = pgTable(
   "waitpoints",
   {
     id: id().primaryKey(),
-    friendlyId: text()
-      .notNull()
-      .generatedAlwaysAs(sql`'waitpoint_' || id`),
+    friendlyId: text().notNull().generatedAlwaysAs(sql`'waitpoint_' || id`),
     organizationId: text().notNull(),
     projectId: text().notNull(),
     environmentId: text().notNull(),

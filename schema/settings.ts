@@ -9,7 +9,9 @@ export class ConfigError extends Error {
 }
 
 export function parseSettings<T extends z.ZodMiniType>(schema: T, env: object, what: string): z.infer<T> {
-  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => typeof value === "string" && value !== ""));
+  const cleaned = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => typeof value === "string" && value !== ""),
+  );
   const parsed = schema.safeParse(cleaned);
   if (parsed.success) return parsed.data;
   const problems = parsed.error.issues.map((issue) => {

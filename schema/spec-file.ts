@@ -6,7 +6,9 @@ import * as z from "./zod.ts";
 import { repoPathSchema } from "./spec-suites.ts";
 import { text } from "./storable.ts";
 
-const envName = z.string().check(z.regex(/^[A-Z_][A-Z0-9_]{0,63}$/, "expected an environment variable name (A-Z, 0-9, _)"));
+const envName = z
+  .string()
+  .check(z.regex(/^[A-Z_][A-Z0-9_]{0,63}$/, "expected an environment variable name (A-Z, 0-9, _)"));
 
 /** `flightcheck.json` at the commit under test. */
 export const specSuiteFileSchema = z.strictObject({
@@ -30,4 +32,3 @@ export const specSuiteFileSchema = z.strictObject({
   installScripts: z._default(z.boolean(), false),
 });
 export type SpecSuiteFile = z.infer<typeof specSuiteFileSchema>;
-

@@ -14,11 +14,16 @@ import { repositorySchema } from "./github.ts";
 import { text } from "./storable.ts";
 
 /** A path inside the repository: relative, forward slashes, no `..` (the tarball is hostile input). */
-export const repoPathSchema = z.string().check(
-  z.minLength(1),
-  z.maxLength(300),
-  z.regex(/^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._@+\-/ ]+$/, "expected a relative path inside the repository, without . or .. parts"),
-);
+export const repoPathSchema = z
+  .string()
+  .check(
+    z.minLength(1),
+    z.maxLength(300),
+    z.regex(
+      /^(?!\/)(?!.*(^|\/)\.\.?(\/|$))[A-Za-z0-9._@+\-/ ]+$/,
+      "expected a relative path inside the repository, without . or .. parts",
+    ),
+  );
 
 /** On the suite: where the suite's definition lives in the repository. */
 export const repositorySourceSchema = z.strictObject({
@@ -59,13 +64,11 @@ export const specTestSchema = z.strictObject({
 export type SpecTest = z.infer<typeof specTestSchema>;
 
 export const specRunsBodySchema = z.strictObject({
-  tests: z
-    .array(specTestSchema)
-    .check(
-      z.minLength(1),
-      z.maxLength(MAX_SPEC_TESTS),
-      z.refine((tests) => new Set(tests.map((item) => item.testId)).size === tests.length, "test ids must be unique"),
-    ),
+  tests: z.array(specTestSchema).check(
+    z.minLength(1),
+    z.maxLength(MAX_SPEC_TESTS),
+    z.refine((tests) => new Set(tests.map((item) => item.testId)).size === tests.length, "test ids must be unique"),
+  ),
 });
 
 /** A `spec-test` run's output: flaky when it failed and then passed on a retry. */

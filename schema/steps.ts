@@ -15,17 +15,22 @@ const timeoutMs = z.int().check(z.minimum(100), z.maximum(MAX_CASE_TIMEOUT_MS));
  * What a step acts on: a CSS/Playwright selector string, or exactly one of Playwright's user-facing locators
  * (`getByRole`, `getByLabel`, `getByText`, `getByTestId`, `getByPlaceholder`).
  */
-export const targetSchema = z.union(
-  [
-    text(1_000),
-    z.strictObject({ role: text(50), name: z.optional(text(500)), exact: z.optional(z.boolean()) }),
-    z.strictObject({ label: text(500) }),
-    z.strictObject({ text: text(500), exact: z.optional(z.boolean()) }),
-    z.strictObject({ testId: text(200) }),
-    z.strictObject({ placeholder: text(500) }),
-  ],
-  { error: "target must be a selector string or exactly one of {role, name?, exact?}, {label}, {text, exact?}, {testId}, {placeholder}" },
-).register(z.globalRegistry, { id: "Target" }); // one $defs entry in the JSON Schema instead of a copy per step
+export const targetSchema = z
+  .union(
+    [
+      text(1_000),
+      z.strictObject({ role: text(50), name: z.optional(text(500)), exact: z.optional(z.boolean()) }),
+      z.strictObject({ label: text(500) }),
+      z.strictObject({ text: text(500), exact: z.optional(z.boolean()) }),
+      z.strictObject({ testId: text(200) }),
+      z.strictObject({ placeholder: text(500) }),
+    ],
+    {
+      error:
+        "target must be a selector string or exactly one of {role, name?, exact?}, {label}, {text, exact?}, {testId}, {placeholder}",
+    },
+  )
+  .register(z.globalRegistry, { id: "Target" }); // one $defs entry in the JSON Schema instead of a copy per step
 export type Target = z.infer<typeof targetSchema>;
 
 /** Absolute http(s), or relative to the case's baseUrl (resolved like a link: `/login`, `?q=1`, `../x`). */
@@ -100,9 +105,11 @@ const waitForTokenStep = step("waitForToken", {
   idempotencyKey: text(200),
   timeoutMs: z.int().check(z.minimum(1_000), z.maximum(MAX_CASE_TIMEOUT_MS)),
   saveAs: z.optional(
-    z.string().check(
-      z.regex(/^[A-Za-z_]\w{0,49}$/, "saveAs must be an identifier (letters, digits, _) of at most 50 characters"),
-    ),
+    z
+      .string()
+      .check(
+        z.regex(/^[A-Za-z_]\w{0,49}$/, "saveAs must be an identifier (letters, digits, _) of at most 50 characters"),
+      ),
   ),
 });
 

@@ -7,7 +7,9 @@ import * as z from "./zod.ts";
  */
 export const isStorableText = (text: string) => !text.includes("\u0000") && text.isWellFormed();
 const MAX_JSON_DEPTH = 64;
-export const STORABLE = { message: `text may not contain NUL (\\u0000) or unpaired surrogates, nor nest deeper than ${MAX_JSON_DEPTH} levels` };
+export const STORABLE = {
+  message: `text may not contain NUL (\\u0000) or unpaired surrogates, nor nest deeper than ${MAX_JSON_DEPTH} levels`,
+};
 
 export function isStorableJson(value: unknown, depth = 0): boolean {
   if (typeof value === "string") return isStorableText(value);
@@ -27,4 +29,3 @@ export function cutText(value: string, max: number): string {
 export const text = (max: number) =>
   z.string().check(z.minLength(1), z.maxLength(max), z.refine(isStorableText, STORABLE));
 export const json = z.unknown().check(z.refine(isStorableJson, STORABLE));
-

@@ -46,7 +46,12 @@ export const demoSuite: { name: string; cases: CaseInput[] } = {
       stepTimeoutMs: 2_000,
       steps: [
         { action: "goto", url: "/" },
-        { action: "expectText", name: "tagline mentions free shipping", target: { testId: "tagline" }, text: "Free shipping on every order" },
+        {
+          action: "expectText",
+          name: "tagline mentions free shipping",
+          target: { testId: "tagline" },
+          text: "Free shipping on every order",
+        },
       ],
     },
   ],

@@ -23,7 +23,11 @@ export interface DemoResult {
   failed: number;
 }
 
-export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (line: string) => void): Promise<DemoResult> {
+export async function runDemo(
+  { apiUrl, apiKey }: Api,
+  siteUrl: string,
+  say: (line: string) => void,
+): Promise<DemoResult> {
   const call = async (method: string, path: string, body?: unknown) => {
     const response = await fetch(`${apiUrl}${path}`, {
       method,
@@ -37,15 +41,23 @@ export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (li
 
   // Created on the first start, brought up to date on later ones (a suite's name is unique).
   const suite = { name: demoSuite.name, repository: "acme/demo-store", baseUrl: siteUrl, cases: demoSuite.cases };
-  const existing = ((await call("GET", "/api/v1/suites")).data as { id: string; name: string }[]).find(({ name }) => name === suite.name);
-  const { id: suiteId } = existing ? await call("PATCH", `/api/v1/suites/${existing.id}`, suite) : await call("POST", "/api/v1/suites", suite);
+  const existing = ((await call("GET", "/api/v1/suites")).data as { id: string; name: string }[]).find(
+    ({ name }) => name === suite.name,
+  );
+  const { id: suiteId } = existing
+    ? await call("PATCH", `/api/v1/suites/${existing.id}`, suite)
+    : await call("POST", "/api/v1/suites", suite);
   const batch = await call("POST", `/api/v1/suites/${suiteId}/runs`, {});
-  const names = new Map<string, string>(batch.runs.map((id: string, index: number) => [id, demoSuite.cases[index]!.name]));
+  const names = new Map<string, string>(
+    batch.runs.map((id: string, index: number) => [id, demoSuite.cases[index]!.name]),
+  );
   say(`demo: "${demoSuite.name}", ${batch.runs.length} cases against ${siteUrl} (suite run ${batch.id})`);
   say(`demo: follow it in a browser: ${batch.pageUrl}`);
 
   await new Promise<void>((resolve, reject) => {
-    const socket = new WebSocket(`${apiUrl.replace(/^http/, "ws")}/api/v1/batches/${batch.id}/live?token=${batch.publicAccessToken}`);
+    const socket = new WebSocket(
+      `${apiUrl.replace(/^http/, "ws")}/api/v1/batches/${batch.id}/live?token=${batch.publicAccessToken}`,
+    );
     socket.on("message", (raw) => {
       const event = JSON.parse(String(raw)) as { type: string; data?: { runId?: string; status: string } };
       if (event.type !== "status" || !event.data) return;
@@ -71,9 +83,12 @@ export async function runDemo({ apiUrl, apiKey }: Api, siteUrl: string, say: (li
     if (run.status === "COMPLETED") passed++;
     say(`demo:   ${MARK[run.status] ?? "?"} ${names.get(run.id)} — ${run.status}, ${steps.length} steps, ${ms} ms`);
     if (run.status !== "COMPLETED" && run.error) {
-      const lines = String(run.error.message).split("\n").filter((line) => line.trim());
+      const lines = String(run.error.message)
+        .split("\n")
+        .filter((line) => line.trim());
       say(`demo:       ${lines.slice(0, 5).join("\n                  ")}`);
-      if (run.error.screenshotUrl) say(`demo:       screenshot: ${apiUrl}${run.error.screenshotUrl} (with your API key)`);
+      if (run.error.screenshotUrl)
+        say(`demo:       screenshot: ${apiUrl}${run.error.screenshotUrl} (with your API key)`);
     }
   }
   const failed = runs.length - passed;

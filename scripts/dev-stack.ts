@@ -43,7 +43,13 @@ class PortTaken extends Error {
 }
 
 async function freePorts() {
-  const [api, executor, postgres, proxy, demo] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const [api, executor, postgres, proxy, demo] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   return { api, executor, postgres, proxy, demo };
 }
 
@@ -78,7 +84,10 @@ export async function devStack({ env = {} }: { env?: Record<string, string> } = 
     });
     output = "";
     return new Promise<DevState>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`dev stack not up after ${UP_TIMEOUT_MS} ms:\n${output}`)), UP_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => reject(new Error(`dev stack not up after ${UP_TIMEOUT_MS} ms:\n${output}`)),
+        UP_TIMEOUT_MS,
+      );
       const read = (chunk: Buffer) => {
         output += chunk;
         if (output.includes("stack up in")) {

@@ -114,9 +114,18 @@ function stopChild(child: ChildProcess): Promise<void> {
  * Starts a child; if it dies, the stack stops. With `restartOnceUp`, a child that had printed that text (it
  * was up) is started again instead; one that dies before is failing to start, and the stack stops.
  */
-function run(name: string, args: string[], env: NodeJS.ProcessEnv, { restartOnceUp }: { restartOnceUp?: string } = {}): ChildProcess {
+function run(
+  name: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  { restartOnceUp }: { restartOnceUp?: string } = {},
+): ChildProcess {
   let up = false;
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, detached: true, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const prefix = (chunk: Buffer) =>
     chunk
       .toString()
@@ -196,7 +205,13 @@ async function main(): Promise<void> {
     EXECUTOR_SHARED_SECRET: state.executorSecret,
     SIGNING_SECRET: state.signingSecret,
   };
-  writeFileSync(secretsFile, Object.entries(workerSecrets).map(([key, value]) => `${key}=${value}\n`).join(""), { mode: 0o600 });
+  writeFileSync(
+    secretsFile,
+    Object.entries(workerSecrets)
+      .map(([key, value]) => `${key}=${value}\n`)
+      .join(""),
+    { mode: 0o600 },
+  );
   const workerEnv = {
     RUN_OPS_SPLIT_ENABLED: "true",
     DATABASE_WS_PROXY: wsProxyUrl,
@@ -213,7 +228,9 @@ async function main(): Promise<void> {
     ...(process.env.GITHUB_API_URL && { GITHUB_API_URL: process.env.GITHUB_API_URL }),
     // The App's install link and setup URL (binding installations to organisations), when the environment names them.
     ...Object.fromEntries(
-      ["GITHUB_WEB_URL", "GITHUB_APP_SLUG", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"].flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : [])),
+      ["GITHUB_WEB_URL", "GITHUB_APP_SLUG", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"].flatMap((name) =>
+        process.env[name] ? [[name, process.env[name]]] : [],
+      ),
     ),
     // Tests and benchmarks shorten the heartbeat deadline to see a dead executor within seconds.
     ...(process.env.HEARTBEAT_TIMEOUT_MS && { HEARTBEAT_TIMEOUT_MS: process.env.HEARTBEAT_TIMEOUT_MS }),
@@ -221,15 +238,20 @@ async function main(): Promise<void> {
     ...(process.env.BENCH_ROUTES === "true" && { BENCH_ROUTES: "true" }),
   };
 
-  run("executor", ["executor/main.ts"], {
-    PORT: String(ports.executor),
-    HOST: "127.0.0.1",
-    EXECUTOR_SHARED_SECRET: state.executorSecret,
-    WORKER_URL: state.apiUrl,
-    // The sites under test are local: Chromium resolves nothing else (and stops calling home).
-    BROWSER_LOOPBACK_ONLY: "true",
-    ALLOW_PRIVATE_TARGETS: "true",
-  }, { restartOnceUp: "executor listening" });
+  run(
+    "executor",
+    ["executor/main.ts"],
+    {
+      PORT: String(ports.executor),
+      HOST: "127.0.0.1",
+      EXECUTOR_SHARED_SECRET: state.executorSecret,
+      WORKER_URL: state.apiUrl,
+      // The sites under test are local: Chromium resolves nothing else (and stops calling home).
+      BROWSER_LOOPBACK_ONLY: "true",
+      ALLOW_PRIVATE_TARGETS: "true",
+    },
+    { restartOnceUp: "executor listening" },
+  );
   // A reliability run lowers the per-key rate limit to reach it, a benchmark pauses execution: a copy of wrangler.toml.
   const executionPaused = process.env.EXECUTION_PAUSED === "true";
   const perKeyLimit = process.env.API_KEY_RATE_LIMIT || undefined;
@@ -239,14 +261,20 @@ async function main(): Promise<void> {
   run(
     "worker",
     [
-      wrangler, "dev",
+      wrangler,
+      "dev",
       ...configArgs,
-      "--ip", "127.0.0.1",
-      "--port", String(ports.api),
-      "--inspector-port", String(await freePort()),
-      "--env-file", secretsFile,
+      "--ip",
+      "127.0.0.1",
+      "--port",
+      String(ports.api),
+      "--inspector-port",
+      String(await freePort()),
+      "--env-file",
+      secretsFile,
       ...Object.entries(workerEnv).flatMap(([key, value]) => ["--var", `${key}:${value}`]),
-      "--persist-to", join(home, "wrangler"),
+      "--persist-to",
+      join(home, "wrangler"),
       "--show-interactive-dev-session=false",
       // The demo's progress is the interesting output: wrangler's request log would bury it.
       ...(flags.demo ? ["--log-level", "warn"] : []),

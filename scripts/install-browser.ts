@@ -34,7 +34,8 @@ function viaApt(): boolean {
   if (!run("sh", ["-c", "command -v apt-get"], 5_000)) return false;
   const asRoot = process.getuid?.() === 0;
   if (!asRoot && !run("sudo", ["-n", "true"], 5_000)) return false;
-  const apt = (...args: string[]) => (asRoot ? run("apt-get", args, 10 * 60_000) : run("sudo", ["-n", "apt-get", ...args], 10 * 60_000));
+  const apt = (...args: string[]) =>
+    asRoot ? run("apt-get", args, 10 * 60_000) : run("sudo", ["-n", "apt-get", ...args], 10 * 60_000);
   return apt("update", "-qq") && apt("install", "-y", "-qq", "--no-install-recommends", "chromium");
 }
 

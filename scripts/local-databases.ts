@@ -22,7 +22,12 @@ export interface LocalDatabaseOptions {
   flags?: string[];
 }
 
-export async function startLocalDatabases({ dataDir, postgresPort, proxyPort = 0, flags }: LocalDatabaseOptions): Promise<LocalDatabases> {
+export async function startLocalDatabases({
+  dataDir,
+  postgresPort,
+  proxyPort = 0,
+  flags,
+}: LocalDatabaseOptions): Promise<LocalDatabases> {
   const postgres = await startPostgres({ dataDir, port: postgresPort ?? (await freePort()), flags });
   const proxy = await startWsProxy(proxyPort);
   try {

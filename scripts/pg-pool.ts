@@ -62,7 +62,11 @@ export const AUTHENTICATION_CLEARTEXT = message("R", int32(3));
 const cstring = (text: string) => Buffer.from(`${text}\0`, "utf8");
 
 export function startupMessage(parameters: Record<string, string>): Buffer {
-  const body = Buffer.concat([int32(PROTOCOL_V3), ...Object.entries(parameters).flatMap(([k, v]) => [cstring(k), cstring(v)]), Buffer.from([0])]);
+  const body = Buffer.concat([
+    int32(PROTOCOL_V3),
+    ...Object.entries(parameters).flatMap(([k, v]) => [cstring(k), cstring(v)]),
+    Buffer.from([0]),
+  ]);
   return Buffer.concat([int32(4 + body.length), body]);
 }
 
@@ -108,7 +112,7 @@ export class Backend {
     return new Promise((resolve, reject) => {
       const onData = (chunk: Buffer) => {
         this.observe(chunk);
-        if (!this.busy) (cleanup(), resolve());
+        if (!this.busy) cleanup(), resolve();
       };
       const onClose = () => (cleanup(), reject(new Error("backend closed")));
       const cleanup = () => {
@@ -148,7 +152,12 @@ export function openBackend(socket: Socket, parameters: Record<string, string>, 
     };
     socket.on("data", onData);
     socket.once("error", (error) => fail(error));
-    socket.write(startupMessage({ user: parameters.user ?? "postgres", database: parameters.database ?? parameters.user ?? "postgres" }));
+    socket.write(
+      startupMessage({
+        user: parameters.user ?? "postgres",
+        database: parameters.database ?? parameters.user ?? "postgres",
+      }),
+    );
   });
 }
 
@@ -180,7 +189,10 @@ export class BackendPool {
   }
 
   private forget(key: string, backend: Backend): void {
-    this.idle.set(key, (this.idle.get(key) ?? []).filter((entry) => entry.backend !== backend));
+    this.idle.set(
+      key,
+      (this.idle.get(key) ?? []).filter((entry) => entry.backend !== backend),
+    );
   }
 
   /** Resets a backend whose session ended cleanly and keeps it; anything else is closed. */
@@ -210,7 +222,8 @@ export class BackendPool {
   }
 
   close(): void {
-    for (const backends of this.idle.values()) for (const { backend, timer } of backends) (clearTimeout(timer), backend.socket.destroy());
+    for (const backends of this.idle.values())
+      for (const { backend, timer } of backends) clearTimeout(timer), backend.socket.destroy();
     this.idle.clear();
   }
 }

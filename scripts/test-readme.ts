@@ -15,7 +15,9 @@ import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { SYSTEM_CHROMIUM } from "../executor/browser.ts";
 
-const { values: flags } = parseArgs({ options: { full: { type: "boolean", default: false }, keep: { type: "boolean", default: false } } });
+const { values: flags } = parseArgs({
+  options: { full: { type: "boolean", default: false }, keep: { type: "boolean", default: false } },
+});
 const root = resolve(import.meta.dirname, "..");
 const results: { name: string; ok: boolean; detail: string }[] = [];
 const check = (name: string, ok: boolean, detail: string) => {
@@ -28,7 +30,10 @@ function readmeCommands(): string[] {
   const readme = readFileSync(join(root, "README.md"), "utf8");
   const block = /## Two commands\s+```sh\n([\s\S]*?)```/.exec(readme)?.[1];
   if (!block) throw new Error('README.md has no ```sh block under "## Two commands"');
-  return block.split("\n").map((line) => line.replace(/#.*/, "").trim()).filter(Boolean);
+  return block
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter(Boolean);
 }
 
 interface Outcome {
@@ -38,7 +43,11 @@ interface Outcome {
 }
 
 /** Runs a shell command in the clone, output captured and echoed, with a time limit. */
-function sh(command: string, cwd: string, { env = process.env, timeoutMs }: { env?: NodeJS.ProcessEnv; timeoutMs: number }): Promise<Outcome> {
+function sh(
+  command: string,
+  cwd: string,
+  { env = process.env, timeoutMs }: { env?: NodeJS.ProcessEnv; timeoutMs: number },
+): Promise<Outcome> {
   const started = Date.now();
   return new Promise((done) => {
     const child = spawn("sh", ["-c", command], { cwd, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
@@ -67,17 +76,25 @@ const { CHROMIUM_PATH: _ignored, ...userEnv } = process.env;
 
 /** Every place a browser could be found, hidden by empty bind mounts in a private mount namespace. */
 function withoutBrowsers(command: string): string | undefined {
-  const canHide = process.getuid?.() === 0 && spawnSync("unshare", ["-m", "--propagation", "private", "true"]).status === 0;
+  const canHide =
+    process.getuid?.() === 0 && spawnSync("unshare", ["-m", "--propagation", "private", "true"]).status === 0;
   if (!canHide) return undefined;
   const empty = mkdtempSync(join(tmpdir(), "flightcheck-no-browser-"));
-  const hidden = [join(SYSTEM_CHROMIUM, ".."), process.env.PLAYWRIGHT_BROWSERS_PATH ?? join(homedir(), ".cache", "ms-playwright")];
-  const mounts = hidden.filter((path) => existsSync(path)).map((path) => `mount --bind ${empty} ${path} && `).join("");
+  const hidden = [
+    join(SYSTEM_CHROMIUM, ".."),
+    process.env.PLAYWRIGHT_BROWSERS_PATH ?? join(homedir(), ".cache", "ms-playwright"),
+  ];
+  const mounts = hidden
+    .filter((path) => existsSync(path))
+    .map((path) => `mount --bind ${empty} ${path} && `)
+    .join("");
   return `unshare -m --propagation private sh -c '${mounts}exec ${command}'`;
 }
 
 async function main(): Promise<void> {
   const commands = readmeCommands();
-  for (const needed of ["npm ci", "npm test", "npm start"]) check(`README names \`${needed}\``, commands.includes(needed), commands.join(" · "));
+  for (const needed of ["npm ci", "npm test", "npm start"])
+    check(`README names \`${needed}\``, commands.includes(needed), commands.join(" · "));
 
   const clone = mkdtempSync(join(tmpdir(), "flightcheck-readme-"));
   try {

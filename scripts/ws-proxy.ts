@@ -90,10 +90,14 @@ function serveSession(
   const connect = async (password: string) => {
     key = BackendPool.key(address, parameters!, password);
     try {
-      backend = pool.take(key) ?? (await openBackend(fresh ?? (await connectTcp(target.host, target.port)), parameters!, password));
+      backend =
+        pool.take(key) ??
+        (await openBackend(fresh ?? (await connectTcp(target.host, target.port)), parameters!, password));
       if (backend.socket === fresh) fresh = undefined;
     } catch (error) {
-      ws.send(Buffer.isBuffer(error) ? error : errorResponse(`connection to ${address} failed: ${(error as Error).message}`));
+      ws.send(
+        Buffer.isBuffer(error) ? error : errorResponse(`connection to ${address} failed: ${(error as Error).message}`),
+      );
       return end();
     }
     if (ended) return void pool.giveBack(key, backend);
@@ -117,7 +121,10 @@ function serveSession(
         return rest.length ? onClientBytes(rest) : undefined;
       }
       if (code === CANCEL_REQUEST) {
-        void connectTcp(target.host, target.port).then((socket) => socket.end(packet), () => {});
+        void connectTcp(target.host, target.port).then(
+          (socket) => socket.end(packet),
+          () => {},
+        );
         return end();
       }
       if (code !== PROTOCOL_V3) return end();

@@ -54,7 +54,13 @@ export default defineConfig({
       {
         // Each file runs the whole local stack: one at a time, so they neither race for ports nor starve
         // each other of the two cores.
-        test: { name: "e2e", include: ["test/e2e/**/*.test.ts"], environment: "node", fileParallelism: false, testTimeout: 300_000 },
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          fileParallelism: false,
+          testTimeout: 300_000,
+        },
       },
     ],
   },

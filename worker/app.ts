@@ -73,12 +73,16 @@ export const app = new Hono<AppEnv>()
   .route("/api/v1", api)
   .route("/internal", new Hono<AppEnv>().use(withRequestEngine).route("/", internal));
 
-app.notFound((c) => problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }));
+app.notFound((c) =>
+  problemResponse({ status: 404, title: "Not found", detail: `No route for ${c.req.method} ${c.req.path}` }),
+);
 
 app.onError((error, c) => {
   if (error instanceof ProblemError) return problemResponse(error.problem);
-  if (error instanceof HTTPException) return problemResponse({ status: error.status, title: error.message || "Request rejected" });
-  if (error instanceof InvalidIdError) return problemResponse({ status: 400, title: "Invalid id", detail: error.message });
+  if (error instanceof HTTPException)
+    return problemResponse({ status: error.status, title: error.message || "Request rejected" });
+  if (error instanceof InvalidIdError)
+    return problemResponse({ status: 400, title: "Invalid id", detail: error.message });
   if (error instanceof ConflictError) return problemResponse({ status: 409, title: "Conflict", detail: error.message });
   if (error instanceof StoreUnavailableError) {
     // The driver's words (hosts, SQL, parameters) go to the log, never to the client.

@@ -13,4 +13,5 @@ export class ProblemError extends Error {
   }
 }
 
-export const notFound = (what: string) => new ProblemError({ status: 404, title: "Not found", detail: `${what} not found` });
+export const notFound = (what: string) =>
+  new ProblemError({ status: 404, title: "Not found", detail: `${what} not found` });

@@ -71,7 +71,10 @@ export async function installDependencies(dir: string, options: InstallOptions):
     const staging = `${cached}.${randomBytes(4).toString("hex")}`;
     await mkdir(staging, { recursive: true });
     try {
-      await Promise.all([copyFile(join(dir, lockfile), join(staging, lockfile)), copyFile(join(dir, "package.json"), join(staging, "package.json"))]);
+      await Promise.all([
+        copyFile(join(dir, lockfile), join(staging, lockfile)),
+        copyFile(join(dir, "package.json"), join(staging, "package.json")),
+      ]);
       await npmCi(staging, options);
       await refuseOversize(join(staging, "node_modules"), options.maxBytes);
       await mkdir(join(staging, DONE_MARKER));
@@ -121,7 +124,8 @@ export function killGroup(pid: number | undefined): void {
 
 async function refuseOversize(dir: string, maxBytes: number): Promise<void> {
   const size = await sizeOf(dir, maxBytes);
-  if (size > maxBytes) throw new InstallFailed(`the installed dependencies are over ${Math.round(maxBytes / 1024 / 1024)} MiB`);
+  if (size > maxBytes)
+    throw new InstallFailed(`the installed dependencies are over ${Math.round(maxBytes / 1024 / 1024)} MiB`);
 }
 
 /** Bytes under `dir` (symlinks not followed), stopping early once past `stopAt`. */

@@ -18,7 +18,16 @@ import { killGroup } from "./install.ts";
 export type ReporterEvent =
   | { type: "begin"; tests: SpecTest[] }
   | { type: "testBegin"; testId: string; retry: number }
-  | { type: "step"; testId: string; retry: number; title: string; category: string; status: "RUNNING" | "PASSED" | "FAILED"; durationMs?: number; error?: string }
+  | {
+      type: "step";
+      testId: string;
+      retry: number;
+      title: string;
+      category: string;
+      status: "RUNNING" | "PASSED" | "FAILED";
+      durationMs?: number;
+      error?: string;
+    }
   | {
       type: "testEnd";
       testId: string;
@@ -63,7 +72,11 @@ export function choosePlaywright(repoDir: string): PlaywrightChoice {
     }
     return { cli: join(dirname(pinned), "cli.js"), version, from: "repository" };
   }
-  return { cli: join(dirname(require.resolve("@playwright/test/package.json")), "cli.js"), version: own.version, from: "executor" };
+  return {
+    cli: join(dirname(require.resolve("@playwright/test/package.json")), "cli.js"),
+    version: own.version,
+    from: "executor",
+  };
 }
 
 export interface BrowserRules {
@@ -90,7 +103,8 @@ export interface RunOptions {
 /** Writes the wrapper config beside the repository's config; returns its path. */
 async function writeWrapper({ repoDir, suite }: Pick<RunOptions, "repoDir" | "suite">): Promise<string> {
   const config = join(repoDir, suite.config);
-  if (!existsSync(config)) throw new Error(`${suite.config} (the Playwright config flightcheck.json names) is not in the repository`);
+  if (!existsSync(config))
+    throw new Error(`${suite.config} (the Playwright config flightcheck.json names) is not in the repository`);
   const wrapper = join(dirname(config), WRAPPER_NAME);
   // Settings travel in FLIGHTCHECK_PLAYWRIGHT, so the file holds no value of ours to escape.
   await writeFile(
@@ -155,7 +169,9 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
       FLIGHTCHECK_PLAYWRIGHT: JSON.stringify(settings),
       FLIGHTCHECK_REPO_ROOT: repoDir,
       // The executor's own @playwright/test, for a repository that does not install one.
-      ...(choice.from === "executor" && { NODE_PATH: join(dirname(require.resolve("@playwright/test/package.json")), "..", "..") }),
+      ...(choice.from === "executor" && {
+        NODE_PATH: join(dirname(require.resolve("@playwright/test/package.json")), "..", ".."),
+      }),
       CI: "1",
     },
     stdio: ["ignore", "pipe", "pipe", "ipc"],

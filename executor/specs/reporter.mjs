@@ -17,16 +17,25 @@ const send = (event) =>
 
 const clean = (text) => (text ?? "").replace(/\u001b\[[\d;]*m/g, "").slice(0, MAX_ERROR_CHARS);
 const where = (location) =>
-  location ? { file: relative(root, location.file).split("\\").join("/"), line: location.line, column: location.column } : undefined;
+  location
+    ? { file: relative(root, location.file).split("\\").join("/"), line: location.line, column: location.column }
+    : undefined;
 
 function describe(test) {
   const titles = test.titlePath().filter(Boolean); // ["", project, file, ...describes, title]
   const project = test.parent.project()?.name;
   const path = titles.slice(project ? 1 : 0);
-  return { testId: test.id, name: `${path.join(" › ")}${project ? ` [${project}]` : ""}`.slice(0, 200), location: where(test.location) };
+  return {
+    testId: test.id,
+    name: `${path.join(" › ")}${project ? ` [${project}]` : ""}`.slice(0, 200),
+    location: where(test.location),
+  };
 }
 
-const errorOf = (error) => (error ? { message: clean(error.message ?? error.value ?? String(error)), location: where(error.location) } : undefined);
+const errorOf = (error) =>
+  error
+    ? { message: clean(error.message ?? error.value ?? String(error)), location: where(error.location) }
+    : undefined;
 
 export default class FlightcheckReporter {
   printsToStdio() {
@@ -43,13 +52,29 @@ export default class FlightcheckReporter {
 
   onStepBegin(test, result, step) {
     if (step.parent || !STEP_CATEGORIES.has(step.category)) return;
-    send({ type: "step", testId: test.id, retry: result.retry, title: step.title, category: step.category, status: "RUNNING" });
+    send({
+      type: "step",
+      testId: test.id,
+      retry: result.retry,
+      title: step.title,
+      category: step.category,
+      status: "RUNNING",
+    });
   }
 
   onStepEnd(test, result, step) {
     if (step.parent || !STEP_CATEGORIES.has(step.category)) return;
     const status = step.error ? "FAILED" : "PASSED";
-    send({ type: "step", testId: test.id, retry: result.retry, title: step.title, category: step.category, status, durationMs: Math.round(step.duration), error: errorOf(step.error)?.message });
+    send({
+      type: "step",
+      testId: test.id,
+      retry: result.retry,
+      title: step.title,
+      category: step.category,
+      status,
+      durationMs: Math.round(step.duration),
+      error: errorOf(step.error)?.message,
+    });
   }
 
   onTestEnd(test, result) {
@@ -63,7 +88,9 @@ export default class FlightcheckReporter {
       outcome: final ? test.outcome() : undefined,
       durationMs: Math.round(result.duration),
       error: errorOf(result.error),
-      attachments: result.attachments.filter((item) => item.path).map(({ name, path, contentType }) => ({ name, path, contentType })),
+      attachments: result.attachments
+        .filter((item) => item.path)
+        .map(({ name, path, contentType }) => ({ name, path, contentType })),
     });
   }
 

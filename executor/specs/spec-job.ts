@@ -46,7 +46,13 @@ interface TestRun {
   done: boolean;
 }
 
-export async function runSpecSuite(claimed: ClaimedRun, api: WorkerClient, context: JobContext, specs: SpecContext, signal: AbortSignal): Promise<RunCompletion> {
+export async function runSpecSuite(
+  claimed: ClaimedRun,
+  api: WorkerClient,
+  context: JobContext,
+  specs: SpecContext,
+  signal: AbortSignal,
+): Promise<RunCompletion> {
   const started = performance.now();
   const payload = specSuitePayloadSchema.safeParse(claimed.payload);
   if (!payload.success) return failed("The stored payload does not fit the spec-suite task");
@@ -73,10 +79,15 @@ export async function runSpecSuite(claimed: ClaimedRun, api: WorkerClient, conte
         env,
         sandbox: process.getuid?.() !== 0,
         // WebRTC would otherwise send UDP around the proxy (as for JSON cases, executor/browser.ts).
-        args: ["--force-webrtc-ip-handling-policy=disable_non_proxied_udp", ...(specs.loopbackOnly ? [`--host-resolver-rules=${LOOPBACK_ONLY_HOST_RULES}`] : [])],
+        args: [
+          "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+          ...(specs.loopbackOnly ? [`--host-resolver-rules=${LOOPBACK_ONLY_HOST_RULES}`] : []),
+        ],
       },
     });
-    const unfinished = await tests.finish(`Playwright exited (code ${result.code}) before this test ended:\n${result.output.slice(-1_500)}`);
+    const unfinished = await tests.finish(
+      `Playwright exited (code ${result.code}) before this test ended:\n${result.output.slice(-1_500)}`,
+    );
     const output = {
       playwright: { version: setup.choice.version, from: setup.choice.from },
       install: setup.install,
@@ -85,7 +96,8 @@ export async function runSpecSuite(claimed: ClaimedRun, api: WorkerClient, conte
       durationMs: Math.round(performance.now() - started),
     };
     if (tests.recordError) return failed(tests.recordError, output);
-    if (tests.count === 0) return failed(`Playwright found no tests (exit ${result.code}):\n${result.output.slice(-1_500)}`, output);
+    if (tests.count === 0)
+      return failed(`Playwright found no tests (exit ${result.code}):\n${result.output.slice(-1_500)}`, output);
     return { status: "COMPLETED", output, retryable: false, steps: [] };
   } catch (error) {
     if (error instanceof RunGone) throw error;
@@ -107,11 +119,13 @@ const failed = (message: string, output?: unknown): RunCompletion => ({
 /** Download, unpack, read and check flightcheck.json, install: what a test run needs before Playwright starts. */
 async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecContext) {
   const response = await specs.tarball(payload.installationId, payload.repository, payload.sha);
-  if (!response.ok || !response.body) throw new SetupFailed(`GitHub did not serve ${payload.repository} at ${payload.sha}: HTTP ${response.status}`);
+  if (!response.ok || !response.body)
+    throw new SetupFailed(`GitHub did not serve ${payload.repository} at ${payload.sha}: HTTP ${response.status}`);
   await mkdir(repoDir);
   await unpackTarball(response.body, repoDir);
   const raw = await readFile(join(repoDir, payload.path), "utf8").catch(() => undefined);
-  if (raw === undefined) throw new SetupFailed(`${payload.path} is not in ${payload.repository} at ${payload.sha.slice(0, 7)}`);
+  if (raw === undefined)
+    throw new SetupFailed(`${payload.path} is not in ${payload.repository} at ${payload.sha.slice(0, 7)}`);
   let json: unknown;
   try {
     json = JSON.parse(raw);
@@ -120,7 +134,9 @@ async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecCo
   }
   const parsed = specSuiteFileSchema.safeParse(json);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`).join("; ");
+    const issues = parsed.error.issues
+      .map((issue) => `${issue.path.join(".") || "(root)"}: ${issue.message}`)
+      .join("; ");
     throw new SetupFailed(`${payload.path} is invalid: ${issues}`);
   }
   const suite = parsed.data;
@@ -129,7 +145,10 @@ async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecCo
     scripts: suite.installScripts,
     timeoutMs: specs.installTimeoutMs,
     maxBytes: specs.installMaxBytes,
-    env: { ...installEnvironment(process.env, browserEnvironment(process.env)), npm_config_cache: join(specs.cacheDir, "_npm") },
+    env: {
+      ...installEnvironment(process.env, browserEnvironment(process.env)),
+      npm_config_cache: join(specs.cacheDir, "_npm"),
+    },
   });
   return { suite, install, choice: choosePlaywright(repoDir) };
 }
@@ -156,7 +175,9 @@ class TestRuns {
   recordError: string | undefined;
 
   handle = (event: ReporterEvent) => {
-    this.chain = this.chain.then(() => this.apply(event)).catch((error) => this.context.log.warn(`${this.setup.friendlyId}: ${(error as Error).message}`));
+    this.chain = this.chain
+      .then(() => this.apply(event))
+      .catch((error) => this.context.log.warn(`${this.setup.friendlyId}: ${(error as Error).message}`));
   };
 
   private async apply(event: ReporterEvent): Promise<void> {
@@ -172,11 +193,32 @@ class TestRuns {
     if (event.type === "step") {
       const index = event.status === "RUNNING" ? run.steps.length : run.steps.length - 1;
       const name = `${event.retry ? `retry ${event.retry}: ` : ""}${event.title}`.slice(0, 300);
-      run.stream.push({ index, action: "playwright", name, status: event.status, durationMs: event.durationMs, error: event.error?.slice(0, 10_000) });
+      run.stream.push({
+        index,
+        action: "playwright",
+        name,
+        status: event.status,
+        durationMs: event.durationMs,
+        error: event.error?.slice(0, 10_000),
+      });
       if (event.status !== "RUNNING" && index >= 0) {
-        run.steps[index] = { index, action: event.category.slice(0, 50), label: event.title.slice(0, 300) || null, status: event.status, durationMs: event.durationMs ?? 0, error: event.error ?? null };
+        run.steps[index] = {
+          index,
+          action: event.category.slice(0, 50),
+          label: event.title.slice(0, 300) || null,
+          status: event.status,
+          durationMs: event.durationMs ?? 0,
+          error: event.error ?? null,
+        };
       } else if (event.status === "RUNNING") {
-        run.steps.push({ index, action: event.category.slice(0, 50), label: event.title.slice(0, 300) || null, status: "SKIPPED", durationMs: 0, error: null });
+        run.steps.push({
+          index,
+          action: event.category.slice(0, 50),
+          label: event.title.slice(0, 300) || null,
+          status: "SKIPPED",
+          durationMs: 0,
+          error: null,
+        });
       }
       return;
     }
@@ -195,7 +237,12 @@ class TestRuns {
     });
     for (const { id, testId, token } of recorded) {
       const api = workerClient(this.context.config.WORKER_URL, id.replace(/^run_/, ""), token);
-      this.runs.set(testId, { api, steps: [], stream: stepStream(api, this.context.log, () => undefined), done: false });
+      this.runs.set(testId, {
+        api,
+        steps: [],
+        stream: stepStream(api, this.context.log, () => undefined),
+        done: false,
+      });
     }
     this.beating = setInterval(() => {
       for (const run of this.runs.values()) if (!run.done) run.api.heartbeat().catch(() => undefined);
@@ -208,7 +255,13 @@ class TestRuns {
     const steps = run.steps.filter(Boolean);
     const passed = end.outcome === "expected" || end.outcome === "flaky" || end.outcome === "skipped";
     const location = (end.outcome === "flaky" ? run.retriedFrom : end.error)?.location;
-    const output = { flaky: end.outcome === "flaky", retries: end.retry, outcome: end.outcome, durationMs: end.durationMs, ...(location && { location }) };
+    const output = {
+      flaky: end.outcome === "flaky",
+      retries: end.retry,
+      outcome: end.outcome,
+      durationMs: end.durationMs,
+      ...(location && { location }),
+    };
     if (passed) {
       await run.api.complete({ status: "COMPLETED", output, retryable: false, steps });
       return;
@@ -217,8 +270,18 @@ class TestRuns {
     const screenshotKey = screenshot ? await upload(run.api, screenshot.path) : undefined;
     const message = end.error?.message ?? `test ${end.status}`;
     const failedStep = steps.findLast((step) => step.status === "FAILED");
-    if (failedStep) Object.assign(failedStep, { screenshotKey: screenshotKey ?? null, error: failedStep.error ?? message });
-    else steps.push({ index: steps.length, action: "test", label: "test body", status: "FAILED", durationMs: end.durationMs, error: message, screenshotKey: screenshotKey ?? null });
+    if (failedStep)
+      Object.assign(failedStep, { screenshotKey: screenshotKey ?? null, error: failedStep.error ?? message });
+    else
+      steps.push({
+        index: steps.length,
+        action: "test",
+        label: "test body",
+        status: "FAILED",
+        durationMs: end.durationMs,
+        error: message,
+        screenshotKey: screenshotKey ?? null,
+      });
     const status = end.status === "timedOut" ? "TIMED_OUT" : "FAILED";
     await run.api.complete({ status, error: { message }, output, retryable: false, steps });
   }
@@ -232,7 +295,9 @@ class TestRuns {
       left.map(async (run) => {
         run.done = true;
         await run.stream.flush();
-        await run.api.complete({ status: "FAILED", error: { message: why }, retryable: false, steps: run.steps.filter(Boolean) }).catch(() => undefined);
+        await run.api
+          .complete({ status: "FAILED", error: { message: why }, retryable: false, steps: run.steps.filter(Boolean) })
+          .catch(() => undefined);
       }),
     );
     return left.length;

@@ -49,7 +49,11 @@ const safeEntryPath = (path: string) => {
 };
 
 /** Unpacks a gzip tarball `body` into `dir` (which must exist and be empty), without its top folder. */
-export async function unpackTarball(body: ReadableStream<Uint8Array> | Readable, dir: string, limits = DEFAULT_TARBALL_LIMITS): Promise<{ files: number }> {
+export async function unpackTarball(
+  body: ReadableStream<Uint8Array> | Readable,
+  dir: string,
+  limits = DEFAULT_TARBALL_LIMITS,
+): Promise<{ files: number }> {
   const refusals: string[] = [];
   let entries = 0;
   let files = 0;
@@ -65,7 +69,8 @@ export async function unpackTarball(body: ReadableStream<Uint8Array> | Readable,
       const type = "type" in entry ? entry.type : "File";
       entries += 1;
       if (entries > limits.maxEntries) refusals.push(`more than ${limits.maxEntries} entries`);
-      else if (!ALLOWED_TYPES.has(type)) refusals.push(`${path.slice(0, 200)} is a ${type}: only files and folders are unpacked`);
+      else if (!ALLOWED_TYPES.has(type))
+        refusals.push(`${path.slice(0, 200)} is a ${type}: only files and folders are unpacked`);
       else if (!safeEntryPath(path)) refusals.push(`${path.slice(0, 200)} leaves the repository folder`);
       else {
         if (type !== "Directory") files += 1;
@@ -75,7 +80,8 @@ export async function unpackTarball(body: ReadableStream<Uint8Array> | Readable,
     },
     onwarn: (_code, message) => refusals.push(String(message).slice(0, 200)),
   });
-  const source = body instanceof Readable ? body : Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>);
+  const source =
+    body instanceof Readable ? body : Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>);
   await pipeline(
     source,
     cap(limits.maxDownloadBytes, "the tarball"),
@@ -83,6 +89,7 @@ export async function unpackTarball(body: ReadableStream<Uint8Array> | Readable,
     cap(limits.maxUnpackedBytes, "the unpacked repository"),
     unpack,
   );
-  if (refusals.length > 0) throw new TarballRefused(`the repository's tarball was refused: ${refusals.slice(0, 5).join("; ")}`);
+  if (refusals.length > 0)
+    throw new TarballRefused(`the repository's tarball was refused: ${refusals.slice(0, 5).join("; ")}`);
   return { files };
 }

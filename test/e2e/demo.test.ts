@@ -7,7 +7,10 @@ afterAll(() => stack.dispose());
 
 it("runs the demo suite and prints its progress and summary", async () => {
   await stack.start("--demo");
-  await vi.waitFor(() => expect(stack.output()).toContain("demo: 3 passed, 1 failed"), { timeout: 240_000, interval: 250 });
+  await vi.waitFor(() => expect(stack.output()).toContain("demo: 3 passed, 1 failed"), {
+    timeout: 240_000,
+    interval: 250,
+  });
   const output = stack.output();
   expect(output).toMatch(/✓ Signing in shows the dashboard: completed/);
   expect(output).toContain("tagline mentions free shipping");

@@ -15,7 +15,9 @@ import { connect } from "../../worker/store/database.ts";
 import { parseFriendlyId } from "../../worker/store/ids.ts";
 import { startSite } from "../support/site.ts";
 
-const stack = await devStack({ env: { HEARTBEAT_TIMEOUT_MS: "3000", HEARTBEAT_INTERVAL_MS: "500", SHUTDOWN_GRACE_MS: "500" } });
+const stack = await devStack({
+  env: { HEARTBEAT_TIMEOUT_MS: "3000", HEARTBEAT_INTERVAL_MS: "500", SHUTDOWN_GRACE_MS: "500" },
+});
 let dev: DevState;
 let demo: DemoSite;
 let probe: Awaited<ReturnType<typeof startSite>>;
@@ -30,7 +32,10 @@ afterAll(async () => {
 const api = (method: string, path: string, body?: unknown) => apiClient(dev)(method, path, body);
 
 async function trigger(testCase: unknown, options: Record<string, unknown> = {}): Promise<string> {
-  const { status, body } = await api("POST", "/api/v1/tasks/browser-case/trigger", { payload: { case: testCase, baseUrl: demo.url }, options });
+  const { status, body } = await api("POST", "/api/v1/tasks/browser-case/trigger", {
+    payload: { case: testCase, baseUrl: demo.url },
+    options,
+  });
   expect(status, JSON.stringify(body)).toBe(201);
   return body.id;
 }
@@ -69,14 +74,18 @@ describe("browser cases on the local stack", () => {
     expect(run.error.message).toContain("Free shipping on every order");
     const failed = run.steps.find((step: { status: string }) => step.status === "FAILED");
     expect(failed).toMatchObject({ index: 1, action: "expectText", screenshotUrl: run.error.screenshotUrl });
-    const image = await fetch(`${dev.apiUrl}${failed.screenshotUrl}`, { headers: { authorization: `Bearer ${dev.apiKey}` } });
+    const image = await fetch(`${dev.apiUrl}${failed.screenshotUrl}`, {
+      headers: { authorization: `Bearer ${dev.apiKey}` },
+    });
     expect(image.headers.get("content-type")).toBe("image/png");
     expect(Buffer.from(await image.arrayBuffer()).subarray(0, 4)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47]));
   });
 
   it("stops a hanging case at its timeout", async () => {
     const started = Date.now();
-    const run = await runUntil(await trigger({ name: "hangs", timeoutMs: 2_000, steps: [{ action: "goto", url: "/hang" }] }));
+    const run = await runUntil(
+      await trigger({ name: "hangs", timeoutMs: 2_000, steps: [{ action: "goto", url: "/hang" }] }),
+    );
     expect(run.status).toBe("TIMED_OUT");
     expect(run.error.message).toContain("timed out");
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -102,21 +111,30 @@ describe("browser cases on the local stack", () => {
 
   it("retries a page that would not load, up to maxAttempts", async () => {
     const closed = `http://127.0.0.1:${await freePort()}/`;
-    const run = await runUntil(await trigger({ name: "site down", steps: [{ action: "goto", url: closed }] }, { maxAttempts: 2 }));
+    const run = await runUntil(
+      await trigger({ name: "site down", steps: [{ action: "goto", url: closed }] }, { maxAttempts: 2 }),
+    );
     expect(run).toMatchObject({ status: "FAILED", attempt: 2 });
     expect(run.error.message).toContain("net::ERR_CONNECTION_REFUSED");
   });
 
   it("runs a case once when its message is delivered twice", async () => {
     const group = crypto.randomUUID();
-    const id = await trigger({ name: "counted", steps: [{ action: "goto", url: `${probe.url}/slow?ms=1&group=${group}&seq=1` }] });
+    const id = await trigger({
+      name: "counted",
+      steps: [{ action: "goto", url: `${probe.url}/slow?ms=1&group=${group}&seq=1` }],
+    });
     await runUntil(id);
     // Deliver the same message again, as the queue may: same run, same attempt, a valid token.
     const runId = parseFriendlyId("run", id).id;
     const database = connect(dev.databases.runops, { wsProxy: dev.wsProxyUrl });
     const [row] = await database.db.select().from(runOps.runs).where(eq(runOps.runs.id, runId));
     await database.close();
-    const token = await signToken(dev.signingSecret, { scope: "executor", sub: id, env: row!.environmentId, attempt: 1 }, 600);
+    const token = await signToken(
+      dev.signingSecret,
+      { scope: "executor", sub: id, env: row!.environmentId, attempt: 1 },
+      600,
+    );
     const before = (await executorHealth()).finished;
     const redelivered = await fetch(`${dev.executorUrl}/jobs`, {
       method: "POST",
@@ -130,7 +148,10 @@ describe("browser cases on the local stack", () => {
   });
 
   it("hands a running case back for another attempt when the executor is told to stop (SIGTERM)", async () => {
-    const id = await trigger({ name: "hangs until stopped", timeoutMs: 600_000, steps: [{ action: "goto", url: "/hang" }] }, { maxAttempts: 2 });
+    const id = await trigger(
+      { name: "hangs until stopped", timeoutMs: 600_000, steps: [{ action: "goto", url: "/hang" }] },
+      { maxAttempts: 2 },
+    );
     await runUntil(id, (run) => run.status === "EXECUTING" && run.attempt === 1);
     process.kill((await executorHealth()).pid, "SIGTERM");
     const retried = await runUntil(id, (run) => run.status === "EXECUTING" && run.attempt === 2);
@@ -140,7 +161,10 @@ describe("browser cases on the local stack", () => {
   });
 
   it("retries a case whose executor was killed, then CRASHES it after maxAttempts", async () => {
-    const id = await trigger({ name: "hangs until killed", timeoutMs: 600_000, steps: [{ action: "goto", url: "/hang" }] }, { maxAttempts: 2 });
+    const id = await trigger(
+      { name: "hangs until killed", timeoutMs: 600_000, steps: [{ action: "goto", url: "/hang" }] },
+      { maxAttempts: 2 },
+    );
     for (const attempt of [1, 2]) {
       await runUntil(id, (run) => run.status === "EXECUTING" && run.attempt === attempt);
       process.kill((await executorHealth()).pid, "SIGKILL"); // `npm run dev` restarts it, as the platform would

@@ -23,7 +23,9 @@ let suiteName: string;
 
 beforeAll(async () => {
   [github, demo] = await Promise.all([startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }), startDemoSite()]);
-  stack = await devStack({ env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url } });
+  stack = await devStack({
+    env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url },
+  });
   dev = await stack.start();
   suiteName = "Demo store";
   const created = await api("POST", "/api/v1/suites", {
@@ -41,7 +43,11 @@ afterAll(async () => {
 
 const api = (method: string, path: string, body?: unknown) => apiClient(dev)(method, path, body);
 
-async function deliver(event: string, payload: unknown, { delivery = crypto.randomUUID(), secret = dev.webhookSecret } = {}) {
+async function deliver(
+  event: string,
+  payload: unknown,
+  { delivery = crypto.randomUUID(), secret = dev.webhookSecret } = {},
+) {
   const body = JSON.stringify(payload);
   const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
     method: "POST",
@@ -56,7 +62,8 @@ async function deliver(event: string, payload: unknown, { delivery = crypto.rand
   return { status: response.status, body: (await response.json()) as any };
 }
 
-const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+const randomSha = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 
 const pullRequest = (sha: string, action = "opened") => ({
   action,
@@ -67,13 +74,17 @@ const pullRequest = (sha: string, action = "opened") => ({
 });
 
 const checkRunsFor = (sha: string) => [...github.checkRuns.values()].filter((run) => run.head_sha === sha);
-const createsFor = (sha: string) => github.calls.filter((call) => call.method === "POST" && (call.body as { head_sha?: string })?.head_sha === sha);
+const createsFor = (sha: string) =>
+  github.calls.filter((call) => call.method === "POST" && (call.body as { head_sha?: string })?.head_sha === sha);
 
 function completedCheckRun(sha: string) {
   return vi.waitFor(
     () => {
       const done = checkRunsFor(sha).find((run) => run.status === "completed");
-      expect(done, `check runs for ${sha}: ${JSON.stringify(checkRunsFor(sha).map((run) => run.status))}`).toBeDefined();
+      expect(
+        done,
+        `check runs for ${sha}: ${JSON.stringify(checkRunsFor(sha).map((run) => run.status))}`,
+      ).toBeDefined();
       return done!;
     },
     { timeout: 180_000, interval: 200 },
@@ -85,7 +96,11 @@ describe("the GitHub App", () => {
     const sha = randomSha();
     expect(await deliver("pull_request", pullRequest(sha))).toMatchObject({ status: 202, body: { accepted: true } });
     const checkRun = await completedCheckRun(sha);
-    expect(checkRun).toMatchObject({ name: `flightcheck: ${suiteName}`, conclusion: "failure", details_url: expect.stringContaining("/runs/batch_") });
+    expect(checkRun).toMatchObject({
+      name: `flightcheck: ${suiteName}`,
+      conclusion: "failure",
+      details_url: expect.stringContaining("/runs/batch_"),
+    });
     const output = checkRun.output as { title: string; summary: string };
     expect(output.title).toContain("3 passed, 1 failed");
     expect(output.summary).toContain("Free shipping on every order");
@@ -93,7 +108,11 @@ describe("the GitHub App", () => {
 
     expect(createsFor(sha)).toHaveLength(1);
     const statuses = github.calls
-      .filter((call) => createsFor(sha).includes(call) || (call.method === "PATCH" && call.path.endsWith(`/check-runs/${checkRun.id}`)))
+      .filter(
+        (call) =>
+          createsFor(sha).includes(call) ||
+          (call.method === "PATCH" && call.path.endsWith(`/check-runs/${checkRun.id}`)),
+      )
       .map((call) => (call.body as { status?: string }).status);
     expect(statuses[0]).toBe("queued");
     expect(statuses).toContain("in_progress");
@@ -118,7 +137,11 @@ describe("the GitHub App", () => {
     expect(forged.status).toBe(401);
     const garbled = await fetch(`${dev.apiUrl}/webhooks/github`, {
       method: "POST",
-      headers: { "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID(), "x-hub-signature-256": "sha256=zz" },
+      headers: {
+        "x-github-event": "pull_request",
+        "x-github-delivery": crypto.randomUUID(),
+        "x-hub-signature-256": "sha256=zz",
+      },
       body: JSON.stringify(pullRequest(sha)),
     });
     expect(garbled.status).toBe(401);
@@ -129,7 +152,10 @@ describe("the GitHub App", () => {
   it("processes a replayed delivery once", async () => {
     const sha = randomSha();
     const delivery = crypto.randomUUID();
-    const [first, second] = [await deliver("pull_request", pullRequest(sha), { delivery }), await deliver("pull_request", pullRequest(sha), { delivery })];
+    const [first, second] = [
+      await deliver("pull_request", pullRequest(sha), { delivery }),
+      await deliver("pull_request", pullRequest(sha), { delivery }),
+    ];
     expect(first.body).toMatchObject({ accepted: true });
     expect(second).toMatchObject({ status: 200, body: { duplicate: true } });
     await completedCheckRun(sha);
@@ -140,9 +166,16 @@ describe("the GitHub App", () => {
     const sha = randomSha();
     await deliver("pull_request", pullRequest(sha, "synchronize"));
     const first = await completedCheckRun(sha);
-    const rerun = await deliver("check_run", { action: "rerequested", installation: { id: INSTALLATION }, check_run: { id: first.id, external_id: first.external_id } });
+    const rerun = await deliver("check_run", {
+      action: "rerequested",
+      installation: { id: INSTALLATION },
+      check_run: { id: first.id, external_id: first.external_id },
+    });
     expect(rerun.status).toBe(202);
-    await vi.waitFor(() => expect(checkRunsFor(sha).filter((run) => run.status === "completed")).toHaveLength(2), { timeout: 180_000, interval: 200 });
+    await vi.waitFor(() => expect(checkRunsFor(sha).filter((run) => run.status === "completed")).toHaveLength(2), {
+      timeout: 180_000,
+      interval: 200,
+    });
     const second = checkRunsFor(sha).find((run) => run.id !== first.id)!;
     expect(second.external_id).not.toBe(first.external_id);
   });
@@ -160,12 +193,17 @@ describe("the GitHub App", () => {
     expect(answer.status).toBe(202);
     const checkRun = await completedCheckRun(sha);
     const batch = await api("GET", `/api/v1/batches/${checkRun.external_id}`);
-    expect(batch.body.runs.map((run: { payload: { baseUrl: string } }) => run.payload.baseUrl)).toEqual(Array(4).fill(targetUrl));
+    expect(batch.body.runs.map((run: { payload: { baseUrl: string } }) => run.payload.baseUrl)).toEqual(
+      Array(4).fill(targetUrl),
+    );
   });
 
   it("answers events it does not act on without doing anything", async () => {
     expect(await deliver("ping", { zen: "Keep it logically awesome." })).toMatchObject({ status: 200 });
     expect(await deliver("issues", { action: "opened" })).toMatchObject({ status: 202, body: { ignored: true } });
-    expect(await deliver("pull_request", { ...pullRequest(randomSha()), action: "closed" })).toMatchObject({ status: 202, body: { ignored: true } });
+    expect(await deliver("pull_request", { ...pullRequest(randomSha()), action: "closed" })).toMatchObject({
+      status: 202,
+      body: { ignored: true },
+    });
   });
 });

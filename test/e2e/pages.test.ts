@@ -53,7 +53,9 @@ beforeAll(async () => {
     startDemoSite(),
     launchSharedBrowser({ logger: quiet, egress: { allowPrivate: true } }),
   ]);
-  stack = await devStack({ env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url } });
+  stack = await devStack({
+    env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url },
+  });
   dev = await stack.start();
   const created = await api("POST", "/api/v1/suites", {
     name: SUITE,
@@ -62,7 +64,13 @@ beforeAll(async () => {
     triggers: ["pull_request"],
     cases: [
       // Holds the suite run open until the test lets it go, so the page is seen running first.
-      { name: "Preview is ready", steps: [{ action: "waitForToken", idempotencyKey: GATE_KEY, timeoutMs: 60_000 }, { action: "goto", url: "/about" }] },
+      {
+        name: "Preview is ready",
+        steps: [
+          { action: "waitForToken", idempotencyKey: GATE_KEY, timeoutMs: 60_000 },
+          { action: "goto", url: "/about" },
+        ],
+      },
       demoSuite.cases[2]!,
       FAILING,
     ],
@@ -86,8 +94,16 @@ async function openPullRequest(sha: string) {
     installation: { id: DEV_INSTALLATION.id },
     pull_request: { number: 12, head: { sha, ref: "feature/pages" } },
   });
-  const headers = { "content-type": "application/json", "x-github-event": "pull_request", "x-github-delivery": crypto.randomUUID() };
-  const response = await fetch(`${dev.apiUrl}/webhooks/github`, { method: "POST", headers: { ...headers, "x-hub-signature-256": await sign(dev.webhookSecret, body) }, body });
+  const headers = {
+    "content-type": "application/json",
+    "x-github-event": "pull_request",
+    "x-github-delivery": crypto.randomUUID(),
+  };
+  const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
+    method: "POST",
+    headers: { ...headers, "x-hub-signature-256": await sign(dev.webhookSecret, body) },
+    body,
+  });
   expect(response.status).toBe(202);
 }
 
@@ -104,10 +120,17 @@ const checkRunOf = (sha: string, done: (run: Record<string, unknown>) => boolean
 const statusText = (target: Page = page) => target.locator("#status").innerText();
 
 /** The page token's claims, read from its (signed, not secret) body. */
-const claimsOf = (url: string) => JSON.parse(Buffer.from(new URL(url).searchParams.get("token")!.split(".")[0]!, "base64url").toString()) as { sub: string; env: string };
+const claimsOf = (url: string) =>
+  JSON.parse(Buffer.from(new URL(url).searchParams.get("token")!.split(".")[0]!, "base64url").toString()) as {
+    sub: string;
+    env: string;
+  };
 
 async function expectReadable(small: Page) {
-  const layout = await small.evaluate(() => ({ scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth }));
+  const layout = await small.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    innerWidth: window.innerWidth,
+  }));
   expect(layout.scrollWidth).toBeLessThanOrEqual(layout.innerWidth);
   expect(await small.locator("header").count()).toBe(1);
   expect(await small.locator("main").count()).toBe(1);
@@ -118,14 +141,19 @@ async function expectReadable(small: Page) {
   expect(await small.getByRole("table").first().getByRole("columnheader").count()).toBe(4);
   const contrasts = await small.evaluate(() => {
     const luminance = (color: string) => {
-      const [r, g, b] = color.match(/\d+/g)!.slice(0, 3).map((channel) => {
-        const value = Number(channel) / 255;
-        return value <= 0.03928 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
-      });
+      const [r, g, b] = color
+        .match(/\d+/g)!
+        .slice(0, 3)
+        .map((channel) => {
+          const value = Number(channel) / 255;
+          return value <= 0.03928 ? value / 12.92 : ((value + 0.055) / 1.055) ** 2.4;
+        });
       return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
     };
     // Every coloured text sits on the page's white.
-    return [...document.querySelectorAll("main .st, main .note, main dt, main a")].map((element) => 1.05 / (luminance(getComputedStyle(element).color) + 0.05));
+    return [...document.querySelectorAll("main .st, main .note, main dt, main a")].map(
+      (element) => 1.05 / (luminance(getComputedStyle(element).color) + 0.05),
+    );
   });
   expect(Math.min(...contrasts)).toBeGreaterThanOrEqual(4.5);
 }
@@ -148,13 +176,21 @@ describe("run pages in Chromium", () => {
     // Let the gated case go: the suite runs to its end while the page stays open.
     const token = await api("POST", "/api/v1/waitpoints/tokens", { idempotencyKey: GATE_KEY });
     await api("POST", `/api/v1/waitpoints/tokens/${token.body.id}/complete`, { data: {} });
-    await page.waitForFunction(() => document.querySelector("#status")?.textContent?.includes("3 of 3 cases finished"), null, { timeout: 180_000 });
+    await page.waitForFunction(
+      () => document.querySelector("#status")?.textContent?.includes("3 of 3 cases finished"),
+      null,
+      { timeout: 180_000 },
+    );
 
     expect(await statusText()).toBe("✗ Failed · 3 of 3 cases finished, 2 passed, 1 failed");
     expect(navigations).toHaveLength(loaded);
     expect(await page.title()).toBe(`Failed · Suite run: ${SUITE} · flightcheck`);
     const rows = page.locator("tbody tr");
-    expect(await rows.locator("th").allInnerTexts()).toEqual(["Preview is ready", demoSuite.cases[2]!.name, FAILING.name]);
+    expect(await rows.locator("th").allInnerTexts()).toEqual([
+      "Preview is ready",
+      demoSuite.cases[2]!.name,
+      FAILING.name,
+    ]);
     expect(await rows.locator("td:nth-child(2)").allInnerTexts()).toEqual(["✓ Passed", "✓ Passed", "✗ Failed"]);
     // Live is over: the page no longer watches.
     expect(await page.locator("main").getAttribute("data-live")).toBe("");
@@ -177,7 +213,10 @@ describe("run pages in Chromium", () => {
     expect(await page.getByRole("heading", { name: "What failed" }).isVisible()).toBe(true);
     const shot = page.getByRole("img", { name: "The page when step 2 failed" });
     await shot.scrollIntoViewIfNeeded();
-    await page.waitForFunction((image) => (image as HTMLImageElement).complete && (image as HTMLImageElement).naturalWidth > 0, await shot.elementHandle());
+    await page.waitForFunction(
+      (image) => (image as HTMLImageElement).complete && (image as HTMLImageElement).naturalWidth > 0,
+      await shot.elementHandle(),
+    );
     expect(await page.locator("caption").allInnerTexts()).toEqual(["Steps of attempt 1 of 3"]);
 
     // The check run's summary links the same screenshot, openable by anyone who can read the pull request.
@@ -190,7 +229,10 @@ describe("run pages in Chromium", () => {
 
   it("shows the error page for a tampered or expired link, and nothing of the run", async () => {
     const token = new URL(detailsUrl).searchParams.get("token")!;
-    const tampered = detailsUrl.replace(token, `${token.slice(0, 20)}${token[20] === "A" ? "B" : "A"}${token.slice(21)}`);
+    const tampered = detailsUrl.replace(
+      token,
+      `${token.slice(0, 20)}${token[20] === "A" ? "B" : "A"}${token.slice(21)}`,
+    );
     const { sub, env } = claimsOf(detailsUrl);
     const expired = `${dev.apiUrl}/runs/${sub}?token=${await signToken(dev.signingSecret, { scope: "page", sub, env }, -60)}`;
     for (const url of [tampered, expired]) {

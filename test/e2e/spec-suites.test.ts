@@ -24,7 +24,9 @@ let stack: Awaited<ReturnType<typeof devStack>>;
 
 beforeAll(async () => {
   [github, demo] = await Promise.all([startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }), startDemoSite()]);
-  stack = await devStack({ env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url } });
+  stack = await devStack({
+    env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url },
+  });
   dev = await stack.start();
   const created = await apiClient(dev)("POST", "/api/v1/suites", {
     name: "Shop specs",
@@ -53,7 +55,11 @@ describe("a suite that lives in the repository", () => {
   it("runs each Playwright test at the pull request's commit as its own case: passed, failed at its line, flaky", async () => {
     const { checkRun, runs } = await pullRequestAt((top) => packRepository(FIXTURE, top));
     const [setup, ...tests] = runs;
-    expect(setup).toMatchObject({ task: "spec-suite", status: "COMPLETED", output: { playwright: { version: "1.64.1", from: "repository" }, tests: 4 } });
+    expect(setup).toMatchObject({
+      task: "spec-suite",
+      status: "COMPLETED",
+      output: { playwright: { version: "1.64.1", from: "repository" }, tests: 4 },
+    });
     const byName = Object.fromEntries(tests.map((run) => [run.payload.name, run]));
     expect(Object.keys(byName).sort()).toEqual([
       "broken.spec.ts › about page promises free shipping",
@@ -61,8 +67,15 @@ describe("a suite that lives in the repository", () => {
       "home.spec.ts › about page says what the site is",
       "home.spec.ts › home page shows the store",
     ]);
-    expect(byName["home.spec.ts › home page shows the store"]).toMatchObject({ task: "spec-test", status: "COMPLETED", output: { flaky: false } });
-    expect(byName["flaky.spec.ts › home page loads on the second try"]).toMatchObject({ status: "COMPLETED", output: { flaky: true, retries: 1 } });
+    expect(byName["home.spec.ts › home page shows the store"]).toMatchObject({
+      task: "spec-test",
+      status: "COMPLETED",
+      output: { flaky: false },
+    });
+    expect(byName["flaky.spec.ts › home page loads on the second try"]).toMatchObject({
+      status: "COMPLETED",
+      output: { flaky: true, retries: 1 },
+    });
     const broken = byName["broken.spec.ts › about page promises free shipping"];
     expect(broken).toMatchObject({ status: "FAILED", output: { location: { file: "tests/broken.spec.ts", line: 5 } } });
     expect(broken.error.message).toContain("Free shipping on every order");
@@ -70,7 +83,7 @@ describe("a suite that lives in the repository", () => {
     expect(brokenRun.steps.some((step: any) => step.status === "FAILED" && step.screenshotUrl)).toBe(true);
 
     expect(checkRun.conclusion).toBe("failure");
-    expect(checkRun.output.title).toBe("4 passed (1 flaky), 1 failed") // the setup case, two tests and the flaky one;
+    expect(checkRun.output.title).toBe("4 passed (1 flaky), 1 failed"); // the setup case, two tests and the flaky one;
     expect(checkRun.output.summary).toContain("⚠️ flaky");
     expect(checkRun.output.annotations).toEqual([
       expect.objectContaining({ path: "tests/broken.spec.ts", start_line: 5, annotation_level: "failure" }),
@@ -79,9 +92,16 @@ describe("a suite that lives in the repository", () => {
   });
 
   it("completes the check with the reason when flightcheck.json is invalid or npm ci fails", async () => {
-    const invalid = pullRequestAt((top) => packVariant(FIXTURE, top, { "flightcheck.json": JSON.stringify({ retries: 99 }) }));
+    const invalid = pullRequestAt((top) =>
+      packVariant(FIXTURE, top, { "flightcheck.json": JSON.stringify({ retries: 99 }) }),
+    );
     const outOfStep = pullRequestAt((top) =>
-      packVariant(FIXTURE, top, { "package.json": JSON.stringify({ name: "spec-repo-fixture", devDependencies: { "@playwright/test": "1.64.1", "left-pad": "1.3.0" } }) }),
+      packVariant(FIXTURE, top, {
+        "package.json": JSON.stringify({
+          name: "spec-repo-fixture",
+          devDependencies: { "@playwright/test": "1.64.1", "left-pad": "1.3.0" },
+        }),
+      }),
     );
     for (const [{ checkRun, runs }, reason] of [
       [await invalid, "flightcheck.json is invalid: retries"],

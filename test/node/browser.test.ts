@@ -13,12 +13,15 @@ const logger = { info: (line: string) => logs.push(`info ${line}`), warn: (line:
 const demo = useBrowserAndDemoSite(logger);
 
 const noTokens = { waitForToken: async () => ({ ok: false, output: null }) };
-const run = (input: CaseInput) => runCase(demo.browser, { case: caseSchema.parse(input), baseUrl: demo.site.url }, noTokens);
+const run = (input: CaseInput) =>
+  runCase(demo.browser, { case: caseSchema.parse(input), baseUrl: demo.site.url }, noTokens);
 
 /** SIGKILL the browser process, as the OOM killer would; its pid comes from the browser itself. */
 async function kill(target: Browser): Promise<void> {
   const session = await target.newBrowserCDPSession();
-  const { processInfo } = (await session.send("SystemInfo.getProcessInfo")) as { processInfo: { type: string; id: number }[] };
+  const { processInfo } = (await session.send("SystemInfo.getProcessInfo")) as {
+    processInfo: { type: string; id: number }[];
+  };
   const disconnected = new Promise((resolve) => target.once("disconnected", resolve));
   process.kill(processInfo.find((info) => info.type === "browser")!.id, "SIGKILL");
   await disconnected;
@@ -55,7 +58,13 @@ describe("the shared browser", () => {
 
   it("relaunches when the browser was killed between cases", async () => {
     await kill(await demo.browser.current());
-    const result = await run({ name: "after a crash", steps: [{ action: "goto", url: "/" }, { action: "expectTitle", title: "Home · Flightcheck Demo" }] });
+    const result = await run({
+      name: "after a crash",
+      steps: [
+        { action: "goto", url: "/" },
+        { action: "expectTitle", title: "Home · Flightcheck Demo" },
+      ],
+    });
     expect(result.status).toBe("COMPLETED");
     expect(logs).toContain("warn browser: disconnected; the next case relaunches it");
     expect(logs.filter((line) => line.startsWith("info browser: Chromium"))).toHaveLength(2);
@@ -67,7 +76,13 @@ describe("the shared browser", () => {
     const running = runCase(
       demo.browser,
       {
-        case: caseSchema.parse({ name: "dies", steps: [{ action: "goto", url: "/slow-widget?ms=5000" }, { action: "waitFor", target: { testId: "widget" } }] }),
+        case: caseSchema.parse({
+          name: "dies",
+          steps: [
+            { action: "goto", url: "/slow-widget?ms=5000" },
+            { action: "waitFor", target: { testId: "widget" } },
+          ],
+        }),
         baseUrl: demo.site.url,
       },
       { ...noTokens, onStep: (event) => event.index === 1 && event.status === "RUNNING" && waiting() },

@@ -45,29 +45,48 @@ describe("case schema", () => {
   });
 
   it("refuses unknown keys, a malformed target and missing or doubled alternatives", () => {
-    expect(problems(stepSchema, { action: "click", target: "a", force: true })).toEqual([': Unrecognized key: "force"']);
+    expect(problems(stepSchema, { action: "click", target: "a", force: true })).toEqual([
+      ': Unrecognized key: "force"',
+    ]);
     expect(problems(stepSchema, { action: "click", target: { role: "button", label: "x" } })[0]).toContain(
       "target: target must be a selector string or exactly one of {role, name?, exact?}, {label}",
     );
     expect(problems(stepSchema, { action: "click", target: "" })[0]).toMatch(/^target: /);
-    expect(problems(stepSchema, { action: "click", target: { role: "x".repeat(51) } })).toEqual(["target.role: Too big: expected string to have <=50 characters"]);
-    expect(problems(stepSchema, { action: "select", target: "s", value: "a", values: ["b"] })).toEqual(["value: select needs exactly one of value or values"]);
+    expect(problems(stepSchema, { action: "click", target: { role: "x".repeat(51) } })).toEqual([
+      "target.role: Too big: expected string to have <=50 characters",
+    ]);
+    expect(problems(stepSchema, { action: "select", target: "s", value: "a", values: ["b"] })).toEqual([
+      "value: select needs exactly one of value or values",
+    ]);
     expect(problems(stepSchema, { action: "waitFor" })).toEqual(["target: waitFor needs exactly one of target or ms"]);
-    expect(problems(stepSchema, { action: "expectUrl", url: { pattern: "(" } })).toEqual(["url.pattern: pattern must be a valid regular expression"]);
-    expect(problems(stepSchema, { action: "waitForToken", idempotencyKey: "k", timeoutMs: 5_000, saveAs: "not ok" })[0]).toContain("saveAs must be an identifier");
+    expect(problems(stepSchema, { action: "expectUrl", url: { pattern: "(" } })).toEqual([
+      "url.pattern: pattern must be a valid regular expression",
+    ]);
+    expect(
+      problems(stepSchema, { action: "waitForToken", idempotencyKey: "k", timeoutMs: 5_000, saveAs: "not ok" })[0],
+    ).toContain("saveAs must be an identifier");
   });
 
   it("refuses URLs that are neither http(s) nor relative", () => {
     for (const url of ["javascript:alert(1)", "file:///etc/passwd", "data:text/html,hi"]) {
-      expect(problems(stepSchema, { action: "goto", url })).toEqual(["url: url must be http(s) or relative to the case's baseUrl"]);
+      expect(problems(stepSchema, { action: "goto", url })).toEqual([
+        "url: url must be http(s) or relative to the case's baseUrl",
+      ]);
     }
-    for (const url of ["https://example.com/x", "/login", "?q=1", "../up", "{{preview.url}}"]) expect(problems(stepSchema, { action: "goto", url })).toEqual([]);
+    for (const url of ["https://example.com/x", "/login", "?q=1", "../up", "{{preview.url}}"])
+      expect(problems(stepSchema, { action: "goto", url })).toEqual([]);
   });
 
   it("bounds every string", () => {
-    expect(problems(stepSchema, { action: "fill", target: "#a", value: "x".repeat(10_001) })).toEqual(["value: Too big: expected string to have <=10000 characters"]);
-    expect(problems(stepSchema, { action: "goto", url: `/${"x".repeat(2_048)}` })).toEqual(["url: Too big: expected string to have <=2048 characters"]);
-    expect(problems(stepSchema, { action: "click", target: "#a", name: "n".repeat(201) })).toEqual(["name: Too big: expected string to have <=200 characters"]);
+    expect(problems(stepSchema, { action: "fill", target: "#a", value: "x".repeat(10_001) })).toEqual([
+      "value: Too big: expected string to have <=10000 characters",
+    ]);
+    expect(problems(stepSchema, { action: "goto", url: `/${"x".repeat(2_048)}` })).toEqual([
+      "url: Too big: expected string to have <=2048 characters",
+    ]);
+    expect(problems(stepSchema, { action: "click", target: "#a", name: "n".repeat(201) })).toEqual([
+      "name: Too big: expected string to have <=200 characters",
+    ]);
   });
 
   it("bounds the case: name, 1–200 steps, timeouts up to 15 minutes, 1–10 attempts", () => {
@@ -76,7 +95,9 @@ describe("case schema", () => {
       "name: Too small: expected string to have >=1 characters",
       "steps: Too small: expected array to have >=1 items",
     ]);
-    expect(problems(caseSchema, { name: "n", steps: Array(201).fill(goto) })).toEqual(["steps: Too big: expected array to have <=200 items"]);
+    expect(problems(caseSchema, { name: "n", steps: Array(201).fill(goto) })).toEqual([
+      "steps: Too big: expected array to have <=200 items",
+    ]);
     expect(problems(caseSchema, { name: "n", steps: [goto], timeoutMs: 15 * 60_000 + 1, maxAttempts: 11 })).toEqual([
       "timeoutMs: Too big: expected number to be <=900000",
       "maxAttempts: Too big: expected number to be <=10",
@@ -100,10 +121,18 @@ describe("case schema", () => {
   });
 
   it("is what a browser-case payload carries", () => {
-    expect(problems(browserCasePayloadSchema, { case: { name: "n", steps: [{ action: "goto", url: "/" }] }, baseUrl: "ftp://x" })).toEqual([
-      "baseUrl: Invalid URL",
-    ]);
-    expect(problems(browserCasePayloadSchema, { case: { name: "n", steps: [{ action: "jump" }] }, baseUrl: "https://x.dev" })[0]).toMatch(/^case.steps.0.action: action must be one of/);
+    expect(
+      problems(browserCasePayloadSchema, {
+        case: { name: "n", steps: [{ action: "goto", url: "/" }] },
+        baseUrl: "ftp://x",
+      }),
+    ).toEqual(["baseUrl: Invalid URL"]);
+    expect(
+      problems(browserCasePayloadSchema, {
+        case: { name: "n", steps: [{ action: "jump" }] },
+        baseUrl: "https://x.dev",
+      })[0],
+    ).toMatch(/^case.steps.0.action: action must be one of/);
   });
 });
 
@@ -123,19 +152,33 @@ describe("templates", () => {
   const variables = { preview: { url: "https://pr-7.example.dev", build: { number: 42 } }, user: "ada" };
 
   it("replaces templates in every string of a step, nested paths included", () => {
-    const step = { action: "fill", target: { label: "{{user}}" }, value: "{{ preview.url }}/build/{{preview.build.number}}" };
-    expect(interpolate(step, variables)).toEqual({ action: "fill", target: { label: "ada" }, value: "https://pr-7.example.dev/build/42" });
+    const step = {
+      action: "fill",
+      target: { label: "{{user}}" },
+      value: "{{ preview.url }}/build/{{preview.build.number}}",
+    };
+    expect(interpolate(step, variables)).toEqual({
+      action: "fill",
+      target: { label: "ada" },
+      value: "https://pr-7.example.dev/build/42",
+    });
     expect(step.value).toBe("{{ preview.url }}/build/{{preview.build.number}}");
   });
 
   it("leaves text that is not a template alone", () => {
-    expect(interpolate({ value: "{{ not a template }} and {x}" }, {})).toEqual({ value: "{{ not a template }} and {x}" });
+    expect(interpolate({ value: "{{ not a template }} and {x}" }, {})).toEqual({
+      value: "{{ not a template }} and {x}",
+    });
   });
 
   it("names an unknown variable or property", () => {
     expect(() => interpolate({ url: "{{preveiw.url}}" }, variables)).toThrow(
-      new TemplateError('unknown template variable "preveiw" in {{preveiw.url}}: no earlier waitForToken step saved it (saved: preview, user)'),
+      new TemplateError(
+        'unknown template variable "preveiw" in {{preveiw.url}}: no earlier waitForToken step saved it (saved: preview, user)',
+      ),
     );
-    expect(() => interpolate({ url: "{{preview.uri}}" }, variables)).toThrow('{{preview.uri}}: preview has no property "uri"');
+    expect(() => interpolate({ url: "{{preview.uri}}" }, variables)).toThrow(
+      '{{preview.uri}}: preview has no property "uri"',
+    );
   });
 });

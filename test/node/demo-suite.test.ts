@@ -21,7 +21,11 @@ describe("the demo suite against the demo site", () => {
   it("passes three cases and fails the one meant to fail, saying why", async () => {
     const results = [];
     for (const input of demoSuite.cases) {
-      const result = await runCase(browser, { case: caseSchema.parse(input), baseUrl: site.url }, { waitForToken: async () => ({ ok: false, output: null }) });
+      const result = await runCase(
+        browser,
+        { case: caseSchema.parse(input), baseUrl: site.url },
+        { waitForToken: async () => ({ ok: false, output: null }) },
+      );
       results.push({ name: input.name, ...result });
     }
     expect(results.map((result) => result.status)).toEqual(["COMPLETED", "COMPLETED", "COMPLETED", "FAILED"]);

@@ -85,7 +85,9 @@ describe("the address policy", () => {
   it("checks a deployment's target_url for its scheme and a literal private host, however it is spelled", () => {
     const strictly = { allowPrivate: false };
     expect(targetUrlRefusal("https://preview.example.com/", strictly)).toBeUndefined();
-    expect(targetUrlRefusal("http://0x7f.1:8080/", strictly)).toBe("refused by egress policy: 127.0.0.1 is a loopback address");
+    expect(targetUrlRefusal("http://0x7f.1:8080/", strictly)).toBe(
+      "refused by egress policy: 127.0.0.1 is a loopback address",
+    );
     expect(targetUrlRefusal("http://[::ffff:10.0.0.1]/", strictly)).toBe(
       "refused by egress policy: [::ffff:a00:1] is an IPv4-mapped private address",
     );
@@ -107,7 +109,9 @@ describe("browser cases", () => {
     const tricked = await launchSharedBrowser({ logger: quiet, loopbackOnly: false, egress });
     try {
       const result = await run(tricked, [{ action: "goto", url: `http://public.test:${port}/ok` }]);
-      expect(result.error?.message).toContain("refused by egress policy: 127.0.0.1 is a loopback address (resolved from public.test)");
+      expect(result.error?.message).toContain(
+        "refused by egress policy: 127.0.0.1 is a loopback address (resolved from public.test)",
+      );
     } finally {
       await tricked.close();
     }
@@ -121,9 +125,16 @@ describe("browser cases", () => {
     for (const [to, reason] of [
       ["http://10.0.0.5/", "10.0.0.5 is a private address"],
       [`http://[::ffff:127.0.0.1]:${port}/ok`, "::ffff:7f00:1 is an IPv4-mapped loopback address"],
-      ["http://metadata.google.internal/computeMetadata/v1/", "metadata.google.internal is a local or cloud metadata host name"],
+      [
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "metadata.google.internal is a local or cloud metadata host name",
+      ],
     ]) {
-      const result = await run(tested, [{ action: "goto", url: `/redirect?to=${encodeURIComponent(to!)}` }], publicSite);
+      const result = await run(
+        tested,
+        [{ action: "goto", url: `/redirect?to=${encodeURIComponent(to!)}` }],
+        publicSite,
+      );
       expect(result).toMatchObject({ status: "FAILED", retryable: false });
       expect(result.error?.message).toContain(`refused by egress policy: ${reason}`);
     }
@@ -148,14 +159,18 @@ describe("browser cases", () => {
       const token = { action: "waitForToken", idempotencyKey: "k", timeoutMs: 1_000, saveAs: "next" } as const;
       const testCase = caseSchema.parse({ name: "scheme", steps: [token, { action: "goto", url: "{{next.url}}" }] });
       const result = await runCase(tested, { case: testCase, baseUrl: site.url }, hooks);
-      expect(result.error?.message).toBe(`steps[1] goto {{next.url}}: ${url.split(":")[0]}: URLs are not allowed: ${url}`);
+      expect(result.error?.message).toBe(
+        `steps[1] goto {{next.url}}: ${url.split(":")[0]}: URLs are not allowed: ${url}`,
+      );
     }
   });
 
   it("run Chromium without the executor's secrets in its environment", async () => {
     const browser = await tested.current();
     const session = await browser.newBrowserCDPSession();
-    const { processInfo } = (await session.send("SystemInfo.getProcessInfo")) as { processInfo: { type: string; id: number }[] };
+    const { processInfo } = (await session.send("SystemInfo.getProcessInfo")) as {
+      processInfo: { type: string; id: number }[];
+    };
     await session.detach();
     const environ = (pid: number) => readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     const main = processInfo.find((process) => process.type === "browser")!;
@@ -181,10 +196,14 @@ describe("the egress proxy's tunnels (HTTPS, WebSockets)", () => {
     const proxy = await startEgressProxy(testPolicy);
     try {
       const refused = await tunnel(proxy.url, "10.0.0.5:443");
-      expect(refused).toBe("HTTP/1.1 403 Forbidden\r\nx-flightcheck-egress-refused: refused by egress policy: 10.0.0.5 is a private address\r\n\r\n");
+      expect(refused).toBe(
+        "HTTP/1.1 403 Forbidden\r\nx-flightcheck-egress-refused: refused by egress policy: 10.0.0.5 is a private address\r\n\r\n",
+      );
       const request = "GET /ok HTTP/1.1\r\nhost: public.test\r\nconnection: close\r\n\r\n";
       const carried = await tunnel(proxy.url, `public.test:${port}`, request);
-      expect(carried).toMatch(/^HTTP\/1.1 200 Connection Established\r\n\r\nHTTP\/1.1 200 OK\r\n[^]*hello from the site under test/);
+      expect(carried).toMatch(
+        /^HTTP\/1.1 200 Connection Established\r\n\r\nHTTP\/1.1 200 OK\r\n[\s\S]*hello from the site under test/,
+      );
     } finally {
       await proxy.close();
     }
@@ -245,14 +264,22 @@ describe("the executor's endpoints", () => {
     });
 
   it("answer 401 without the shared secret, and /healthz only whether it is up", async () => {
-    const endpoints = [["POST", "/jobs"], ["POST", "/http-checks"], ["POST", "/github/check-runs"], ["GET", "/nope"]] as const;
+    const endpoints = [
+      ["POST", "/jobs"],
+      ["POST", "/http-checks"],
+      ["POST", "/github/check-runs"],
+      ["GET", "/nope"],
+    ] as const;
     for (const [method, path] of endpoints) {
       const body = method === "POST" ? {} : undefined;
       expect((await call(method, path, undefined, body)).status).toBe(401);
       expect((await call(method, path, "Bearer wrong-secret-0123456789", body)).status).toBe(401);
     }
     expect(await (await call("GET", "/healthz")).json()).toEqual({ ok: true });
-    expect(await (await call("GET", "/healthz", `Bearer ${secret}`)).json()).toMatchObject({ ok: true, pid: process.pid });
+    expect(await (await call("GET", "/healthz", `Bearer ${secret}`)).json()).toMatchObject({
+      ok: true,
+      pid: process.pid,
+    });
   });
 
   it("run an http-check for the Worker under the egress policy", async () => {

@@ -58,7 +58,13 @@ describe("executor job intake", () => {
 describe("executor intake: a bounded backlog, errors as problem+json, a backlog handed back on shutdown", () => {
   const quiet = { info() {}, warn() {}, error() {} };
   const sharedSecret = "intake-test-secret-0123456789";
-  const dispatch = (runId: string) => ({ runId, task: "browser-case", attempt: 1, token: "t", dispatchedAt: new Date().toISOString() });
+  const dispatch = (runId: string) => ({
+    runId,
+    task: "browser-case",
+    attempt: 1,
+    token: "t",
+    dispatchedAt: new Date().toISOString(),
+  });
 
   it("runs one case, keeps one waiting, refuses the next with 503, and releases the waiting one on close", async () => {
     // The Worker's stand-in holds every claim until the test answers it, so the first job keeps its slot.
@@ -94,7 +100,12 @@ describe("executor intake: a bounded backlog, errors as problem+json, a backlog 
       expect(await problem(await post("/jobs", dispatch("refused")))).toEqual({
         status: 503,
         type: "application/problem+json",
-        body: { type: "https://flightcheck.dev/problems/503", title: "Unavailable", status: 503, detail: "backlog full" },
+        body: {
+          type: "https://flightcheck.dev/problems/503",
+          title: "Unavailable",
+          status: 503,
+          detail: "backlog full",
+        },
       });
       const health = await fetch(`${executor.url}/healthz`, { headers: { authorization: `Bearer ${sharedSecret}` } });
       expect(await health.json()).toMatchObject({ capacity: 1, running: 1, backlog: 1, accepted: 2, refused: 1 });
@@ -109,11 +120,17 @@ describe("executor intake: a bounded backlog, errors as problem+json, a backlog 
         type: "application/problem+json",
         body: { title: "Invalid job", errors: expect.arrayContaining([expect.objectContaining({ path: ["task"] })]) },
       });
-      expect(await problem(await post("/nowhere", {}))).toMatchObject({ status: 404, type: "application/problem+json" });
+      expect(await problem(await post("/nowhere", {}))).toMatchObject({
+        status: 404,
+        type: "application/problem+json",
+      });
 
       const closing = executor.close();
       await vi.waitFor(() => expect(released).toEqual(["run_waiting"]));
-      expect(await problem(await post("/jobs", dispatch("late")))).toMatchObject({ status: 503, body: { detail: "shutting down" } });
+      expect(await problem(await post("/jobs", dispatch("late")))).toMatchObject({
+        status: 503,
+        body: { detail: "shutting down" },
+      });
       // The running case's claim comes back refused (the run moved on): its job ends, and the close with it.
       claims[0]!.writeHead(409).end("gone");
       await closing;

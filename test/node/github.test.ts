@@ -102,12 +102,18 @@ describe("syncCheckRun against a local GitHub", () => {
       output: { title: "1 passed, 1 failed" },
     });
     const summary = (checkRun.output as { summary: string }).summary;
-    expect(summary).toContain("| ❌ failed | pay by card | 5.3 s | Step 3 (click Pay): expected total \\| got 0 at checkout.spec:3 |");
+    expect(summary).toContain(
+      "| ❌ failed | pay by card | 5.3 s | Step 3 (click Pay): expected total \\| got 0 at checkout.spec:3 |",
+    );
     expect(summary).toContain("[screenshot](https://flightcheck.example/artifacts/shot%20%281%29.png)");
     expect(summary).toContain("[Open this suite run in flightcheck](https://flightcheck.example/suite-runs/batch_1)");
 
     expect(tokenExchanges()).toHaveLength(1);
-    expect(tokenExchanges()[0]).toMatchObject({ method: "POST", path: `/app/installations/${queued.installationId}/access_tokens`, status: 201 });
+    expect(tokenExchanges()[0]).toMatchObject({
+      method: "POST",
+      path: `/app/installations/${queued.installationId}/access_tokens`,
+      status: 201,
+    });
     expect(checkRunCalls().map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([
       `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
       "POST /repos/acme/shop/check-runs 201",
@@ -117,7 +123,11 @@ describe("syncCheckRun against a local GitHub", () => {
   });
 
   it("surfaces GitHub's 401 when the App's private key is wrong", async () => {
-    const impostor = createGitHubApp({ appId: APP_ID, privateKey: generateAppKeyPair().privateKey, apiUrl: github.url });
+    const impostor = createGitHubApp({
+      appId: APP_ID,
+      privateKey: generateAppKeyPair().privateKey,
+      apiUrl: github.url,
+    });
     const sync = suiteRun();
     const error = await impostor.syncCheckRun(sync).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(GitHubError);
@@ -135,7 +145,9 @@ describe("syncCheckRun against a local GitHub", () => {
     github.revokeTokens();
     await app.syncCheckRun({ ...sync, checkRunId, status: "in_progress" });
     expect(github.checkRuns.get(checkRunId)?.status).toBe("in_progress");
-    expect(github.calls.map(({ method, path, status }) => `${method} ${path.replace(/\/\d+\//, "/:id/")} ${status}`)).toEqual([
+    expect(
+      github.calls.map(({ method, path, status }) => `${method} ${path.replace(/\/\d+\//, "/:id/")} ${status}`),
+    ).toEqual([
       "POST /app/installations/:id/access_tokens 201",
       `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
       "POST /repos/acme/shop/check-runs 201",
@@ -162,7 +174,9 @@ describe("syncCheckRun against a local GitHub", () => {
 
     const ours = [...github.checkRuns.values()].filter((run) => run.external_id === "batch_2");
     expect(ours.map((run) => run.id)).toEqual([checkRunId]);
-    expect(checkRunCalls().map(({ method, path, status }) => `${method} ${path.replace(/\/\d+$/, "/:id")} ${status}`)).toEqual([
+    expect(
+      checkRunCalls().map(({ method, path, status }) => `${method} ${path.replace(/\/\d+$/, "/:id")} ${status}`),
+    ).toEqual([
       `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
       "POST /repos/acme/shop/check-runs 502",
       `GET /repos/acme/shop/commits/${"a".repeat(40)}/check-runs 200`,
@@ -179,7 +193,9 @@ describe("syncCheckRun against a local GitHub", () => {
 
   it("does not retry a 4xx", async () => {
     const error = await app.syncCheckRun(suiteRun({ checkRunId: 999_999 })).catch((caught: unknown) => caught);
-    expect((error as Error).message).toBe("GitHub PATCH /repos/acme/shop/check-runs/999999: 404 Not Found - https://docs.github.com/rest");
+    expect((error as Error).message).toBe(
+      "GitHub PATCH /repos/acme/shop/check-runs/999999: 404 Not Found - https://docs.github.com/rest",
+    );
     expect(checkRunCalls()).toHaveLength(1);
   });
 
@@ -189,7 +205,9 @@ describe("syncCheckRun against a local GitHub", () => {
     const offline = createGitHubApp({ appId: APP_ID, privateKey: keys.privateKey, apiUrl: closed.url });
     const error = await offline.syncCheckRun(suiteRun()).catch((caught: unknown) => caught);
     expect((error as GitHubError).status).toBe(0);
-    expect((error as Error).message).toMatch(/^GitHub POST \/app\/installations\/\d+\/access_tokens: no response: .*ECONNREFUSED/);
+    expect((error as Error).message).toMatch(
+      /^GitHub POST \/app\/installations\/\d+\/access_tokens: no response: .*ECONNREFUSED/,
+    );
   });
 
   it("keeps a summary of 500 huge failures under GitHub's limit, and GitHub accepts it", async () => {
@@ -203,7 +221,9 @@ describe("syncCheckRun against a local GitHub", () => {
     const sync = suiteRun({ status: "completed", conclusion: "failure", cases });
     const summary = renderSummary(sync);
     expect(new TextEncoder().encode(summary).length).toBeLessThanOrEqual(MAX_SUMMARY_BYTES);
-    expect(summary).toMatch(/_\d+ more cases not shown here \(GitHub's summary limit\): see \[the full run\]\(https:\/\/flightcheck\.example\/suite-runs\/batch_1\)\._/);
+    expect(summary).toMatch(
+      /_\d+ more cases not shown here \(GitHub's summary limit\): see \[the full run\]\(https:\/\/flightcheck\.example\/suite-runs\/batch_1\)\._/,
+    );
     expect(summary).toContain("| ❌ failed | case 0 | 10 ms | Step 1 (goto): boom 0 boom 0");
     expect(summary.split("\n").find((line) => line.includes("| case 0 |"))).toMatch(/…\s\|\s\[screenshot\]/);
 
@@ -248,7 +268,11 @@ describe("check run output", () => {
           name: "a | b\\",
           status: "SYSTEM_FAILURE",
           durationMs: 125_000,
-          failingStep: { index: 0, label: "click", message: "waiting for <button class=\"pay\"> *now*\r\n\tthen `retry`" },
+          failingStep: {
+            index: 0,
+            label: "click",
+            message: 'waiting for <button class="pay"> *now*\r\n\tthen `retry`',
+          },
         },
       ],
     });
@@ -310,7 +334,11 @@ describe("text cut for GitHub", () => {
     const summary = renderSummary({
       detailsUrl: "https://flightcheck.example/suite-runs/batch_1",
       cases: [
-        { name: "🙂".repeat(100), status: "FAILED", failingStep: { index: 0, label: "go", message: "x🙂".repeat(500) } },
+        {
+          name: "🙂".repeat(100),
+          status: "FAILED",
+          failingStep: { index: 0, label: "go", message: "x🙂".repeat(500) },
+        },
       ],
     });
     expect(summary.isWellFormed()).toBe(true);
@@ -320,13 +348,23 @@ describe("text cut for GitHub", () => {
 describe("checkRunSyncSchema", () => {
   const valid = { ...suiteRun() } as Record<string, unknown>;
   const issues = (input: Record<string, unknown>) =>
-    checkRunSyncSchema.safeParse({ ...valid, ...input }).error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+    checkRunSyncSchema
+      .safeParse({ ...valid, ...input })
+      .error?.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 
   it("requires a conclusion exactly when completed", () => {
-    expect(issues({ status: "completed" })).toEqual(["conclusion: conclusion is required when status is completed, and only then"]);
-    expect(issues({ conclusion: "success" })).toEqual(["conclusion: conclusion is required when status is completed, and only then"]);
-    expect(issues({ completedAt: "2030-01-01T00:00:00Z" })).toEqual(["completedAt: completedAt is only allowed when status is completed"]);
-    expect(issues({ status: "completed", conclusion: "timed_out", completedAt: "2030-01-01T00:00:00Z" })).toBeUndefined();
+    expect(issues({ status: "completed" })).toEqual([
+      "conclusion: conclusion is required when status is completed, and only then",
+    ]);
+    expect(issues({ conclusion: "success" })).toEqual([
+      "conclusion: conclusion is required when status is completed, and only then",
+    ]);
+    expect(issues({ completedAt: "2030-01-01T00:00:00Z" })).toEqual([
+      "completedAt: completedAt is only allowed when status is completed",
+    ]);
+    expect(
+      issues({ status: "completed", conclusion: "timed_out", completedAt: "2030-01-01T00:00:00Z" }),
+    ).toBeUndefined();
   });
 
   it("refuses bad repositories, SHAs, URLs and too many cases", () => {
@@ -335,6 +373,8 @@ describe("checkRunSyncSchema", () => {
     expect(issues({ headSha: "abc" })).toEqual(["headSha: expected a 40-hex commit SHA"]);
     expect(issues({ detailsUrl: "javascript:alert(1)" })).toHaveLength(1);
     expect(issues({ cases: [{ name: "a", status: "DONE" }] })?.[0]).toMatch(/^cases\.0\.status: /);
-    expect(issues({ cases: Array.from({ length: 501 }, () => ({ name: "a", status: "PENDING" })) })?.[0]).toMatch(/^cases: /);
+    expect(issues({ cases: Array.from({ length: 501 }, () => ({ name: "a", status: "PENDING" })) })?.[0]).toMatch(
+      /^cases: /,
+    );
   });
 });

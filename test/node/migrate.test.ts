@@ -3,7 +3,11 @@ import { inject, describe, expect, it } from "vitest";
 import { migrateAll } from "../../scripts/migrate.ts";
 import { connect } from "../../worker/store/database.ts";
 
-const targets = { legacy: inject("legacyDatabaseUrl"), runops: inject("runopsDatabaseUrl"), wsProxy: inject("wsProxyUrl") };
+const targets = {
+  legacy: inject("legacyDatabaseUrl"),
+  runops: inject("runopsDatabaseUrl"),
+  wsProxy: inject("wsProxyUrl"),
+};
 
 async function describeDatabase(url: string) {
   const { db, close } = connect(url, { wsProxy: targets.wsProxy });
@@ -11,7 +15,9 @@ async function describeDatabase(url: string) {
     const tables = await db.execute<{ name: string }>(
       sql`select table_name as name from information_schema.tables where table_schema = 'public' order by 1`,
     );
-    const applied = await db.execute<{ count: number }>(sql`select count(*)::int as count from drizzle.__drizzle_migrations`);
+    const applied = await db.execute<{ count: number }>(
+      sql`select count(*)::int as count from drizzle.__drizzle_migrations`,
+    );
     const environments = tables.rows.some((t) => t.name === "environments")
       ? (await db.execute<{ count: number }>(sql`select count(*)::int as count from environments`)).rows[0]!.count
       : null;
@@ -28,7 +34,16 @@ describe("migrations", () => {
     const runTables = ["batches", "run_waitpoints", "runs", "step_results", "waitpoints"];
     expect(runops.tables).toEqual(runTables);
     expect(legacy.tables).toEqual(
-      expect.arrayContaining([...runTables, "organizations", "projects", "environments", "suites", "cases", "github_installations", "webhook_deliveries"]),
+      expect.arrayContaining([
+        ...runTables,
+        "organizations",
+        "projects",
+        "environments",
+        "suites",
+        "cases",
+        "github_installations",
+        "webhook_deliveries",
+      ]),
     );
   });
 

@@ -103,13 +103,23 @@ describe("steps that pass", () => {
     const result = await run([{ action: "goto", url: "/" }, ...shots]);
     expect(result.status).toBe("COMPLETED");
     expect(result.artifacts).toHaveLength(MAX_STEP_SCREENSHOTS);
-    expect(result.notes).toEqual([MAX_STEP_SCREENSHOTS + 1, MAX_STEP_SCREENSHOTS + 2].map((index) =>
-      `steps[${index}] screenshot not kept: a case keeps at most ${MAX_STEP_SCREENSHOTS} screenshots`));
+    expect(result.notes).toEqual(
+      [MAX_STEP_SCREENSHOTS + 1, MAX_STEP_SCREENSHOTS + 2].map(
+        (index) => `steps[${index}] screenshot not kept: a case keeps at most ${MAX_STEP_SCREENSHOTS} screenshots`,
+      ),
+    );
   });
 
   it("reports each step as it starts and ends", async () => {
     const events: StepEvent[] = [];
-    await run([{ action: "goto", url: "/", name: "open home" }, { action: "expectTitle", title: "Nope", timeoutMs: 500 }], {}, { onStep: (event) => events.push(event) });
+    await run(
+      [
+        { action: "goto", url: "/", name: "open home" },
+        { action: "expectTitle", title: "Nope", timeoutMs: 500 },
+      ],
+      {},
+      { onStep: (event) => events.push(event) },
+    );
     expect(events.map(({ index, name, status }) => `${index} ${name} ${status}`)).toEqual([
       "0 open home RUNNING",
       "0 open home PASSED",
@@ -123,41 +133,107 @@ describe("steps that pass", () => {
 
 describe("steps that fail say which step, what was expected and what was found", () => {
   const cases: [string, Steps, string[]][] = [
-    ["click on a missing element", [{ action: "click", target: { role: "button", name: "Buy now" }, timeoutMs: 500 }], [
-      'steps[1] click role=button "Buy now": locator.click: Timeout 500ms exceeded.',
-      "waiting for getByRole('button', { name: 'Buy now' })",
-    ]],
-    ["fill on a missing field", [{ action: "fill", target: { label: "Phone" }, value: "1", timeoutMs: 500 }], ['steps[1] fill label="Phone": locator.fill: Timeout 500ms exceeded.']],
-    ["press on a missing field", [{ action: "press", target: { testId: "search" }, key: "Enter", timeoutMs: 500 }], ['steps[1] press Enter on testId="search": locator.press: Timeout 500ms exceeded.']],
-    ["press an unknown key", [{ action: "press", key: "Hyper" }], ['steps[1] press Hyper: keyboard.press: Unknown key: "Hyper"']],
-    ["select a missing option", [{ action: "goto", url: "/todos" }, { action: "select", target: { label: "Priority" }, value: "urgent", timeoutMs: 3_000 }], [
-      'steps[2] select "urgent" in label="Priority": locator.selectOption: Timeout 3000ms exceeded.',
-      'did not find some options',
-    ]],
-    ["check something that is not a checkbox", [{ action: "check", target: { text: "Plants, pots" } }], ['steps[1] check text="Plants, pots": locator.setChecked: ', "Not a checkbox or radio button"]],
-    ["expectText that is not there", [{ action: "expectText", target: { testId: "tagline" }, text: "Free shipping", timeoutMs: 1_000 }], [
-      'steps[1] expectText testId="tagline": expect(locator).toContainText(expected) failed',
-      'Expected substring: "Free shipping"',
-      'Received string:    "Plants, pots and everything in between."',
-    ]],
-    ["expectText exact on a longer text", [{ action: "expectText", target: "h1", text: "Flightcheck", exact: true, timeoutMs: 1_000 }], ['Expected: "Flightcheck"', 'Received: "Flightcheck Demo Store"']],
-    ["expectVisible on a missing element", [{ action: "expectVisible", target: { testId: "cart" }, timeoutMs: 500 }], [
-      'steps[1] expectVisible testId="cart": expect(locator).toBeVisible() failed',
-      "Expected: visible",
-      "element(s) not found",
-    ]],
-    ["expectVisible false on a visible element", [{ action: "expectVisible", target: "h1", visible: false, timeoutMs: 1_000 }], ["expect(locator).toBeHidden() failed", "Expected: hidden", "Received: visible"]],
-    ["expectUrl elsewhere", [{ action: "expectUrl", url: "/about", timeoutMs: 500 }], [
-      "steps[1] expectUrl /about: expect(page).toHaveURL(expected) failed",
-      `Expected: "${"SITE"}/about"`,
-      `Received: "${"SITE"}/"`,
-    ]],
-    ["expectUrl pattern", [{ action: "expectUrl", url: { pattern: "/checkout$" }, timeoutMs: 500 }], ['steps[1] expectUrl pattern="/checkout$":', "Expected pattern: /\\/checkout$/"]],
-    ["expectTitle wrong", [{ action: "expectTitle", title: "Shop", timeoutMs: 1_000 }], ['steps[1] expectTitle "Shop": expect(page).toHaveTitle(expected) failed', 'Expected: "Shop"', 'Received: "Home · Flightcheck Demo"']],
-    ["waitFor an element that comes too late", [{ action: "goto", url: "/slow-widget?ms=5000" }, { action: "waitFor", target: { testId: "widget" }, timeoutMs: 500 }], [
-      'steps[2] waitFor testId="widget": locator.waitFor: Timeout 500ms exceeded.',
-      "waiting for getByTestId('widget') to be visible",
-    ]],
+    [
+      "click on a missing element",
+      [{ action: "click", target: { role: "button", name: "Buy now" }, timeoutMs: 500 }],
+      [
+        'steps[1] click role=button "Buy now": locator.click: Timeout 500ms exceeded.',
+        "waiting for getByRole('button', { name: 'Buy now' })",
+      ],
+    ],
+    [
+      "fill on a missing field",
+      [{ action: "fill", target: { label: "Phone" }, value: "1", timeoutMs: 500 }],
+      ['steps[1] fill label="Phone": locator.fill: Timeout 500ms exceeded.'],
+    ],
+    [
+      "press on a missing field",
+      [{ action: "press", target: { testId: "search" }, key: "Enter", timeoutMs: 500 }],
+      ['steps[1] press Enter on testId="search": locator.press: Timeout 500ms exceeded.'],
+    ],
+    [
+      "press an unknown key",
+      [{ action: "press", key: "Hyper" }],
+      ['steps[1] press Hyper: keyboard.press: Unknown key: "Hyper"'],
+    ],
+    [
+      "select a missing option",
+      [
+        { action: "goto", url: "/todos" },
+        { action: "select", target: { label: "Priority" }, value: "urgent", timeoutMs: 3_000 },
+      ],
+      [
+        'steps[2] select "urgent" in label="Priority": locator.selectOption: Timeout 3000ms exceeded.',
+        "did not find some options",
+      ],
+    ],
+    [
+      "check something that is not a checkbox",
+      [{ action: "check", target: { text: "Plants, pots" } }],
+      ['steps[1] check text="Plants, pots": locator.setChecked: ', "Not a checkbox or radio button"],
+    ],
+    [
+      "expectText that is not there",
+      [{ action: "expectText", target: { testId: "tagline" }, text: "Free shipping", timeoutMs: 1_000 }],
+      [
+        'steps[1] expectText testId="tagline": expect(locator).toContainText(expected) failed',
+        'Expected substring: "Free shipping"',
+        'Received string:    "Plants, pots and everything in between."',
+      ],
+    ],
+    [
+      "expectText exact on a longer text",
+      [{ action: "expectText", target: "h1", text: "Flightcheck", exact: true, timeoutMs: 1_000 }],
+      ['Expected: "Flightcheck"', 'Received: "Flightcheck Demo Store"'],
+    ],
+    [
+      "expectVisible on a missing element",
+      [{ action: "expectVisible", target: { testId: "cart" }, timeoutMs: 500 }],
+      [
+        'steps[1] expectVisible testId="cart": expect(locator).toBeVisible() failed',
+        "Expected: visible",
+        "element(s) not found",
+      ],
+    ],
+    [
+      "expectVisible false on a visible element",
+      [{ action: "expectVisible", target: "h1", visible: false, timeoutMs: 1_000 }],
+      ["expect(locator).toBeHidden() failed", "Expected: hidden", "Received: visible"],
+    ],
+    [
+      "expectUrl elsewhere",
+      [{ action: "expectUrl", url: "/about", timeoutMs: 500 }],
+      [
+        "steps[1] expectUrl /about: expect(page).toHaveURL(expected) failed",
+        `Expected: "${"SITE"}/about"`,
+        `Received: "${"SITE"}/"`,
+      ],
+    ],
+    [
+      "expectUrl pattern",
+      [{ action: "expectUrl", url: { pattern: "/checkout$" }, timeoutMs: 500 }],
+      ['steps[1] expectUrl pattern="/checkout$":', "Expected pattern: /\\/checkout$/"],
+    ],
+    [
+      "expectTitle wrong",
+      [{ action: "expectTitle", title: "Shop", timeoutMs: 1_000 }],
+      [
+        'steps[1] expectTitle "Shop": expect(page).toHaveTitle(expected) failed',
+        'Expected: "Shop"',
+        'Received: "Home · Flightcheck Demo"',
+      ],
+    ],
+    [
+      "waitFor an element that comes too late",
+      [
+        { action: "goto", url: "/slow-widget?ms=5000" },
+        { action: "waitFor", target: { testId: "widget" }, timeoutMs: 500 },
+      ],
+      [
+        'steps[2] waitFor testId="widget": locator.waitFor: Timeout 500ms exceeded.',
+        "waiting for getByTestId('widget') to be visible",
+      ],
+    ],
   ];
 
   it.each(cases)("%s", async (_, steps, fragments) => {
@@ -167,19 +243,27 @@ describe("steps that fail say which step, what was expected and what was found",
     const failedAt = result.steps.findIndex((step) => step.status === "FAILED");
     expect(result.error?.stepIndex).toBe(failedAt);
     expect(result.steps[failedAt]!.error).toBe(result.error?.message);
-    for (const fragment of fragments) expect(result.error?.message).toContain(fragment.replaceAll("SITE", demo.site.url));
+    for (const fragment of fragments)
+      expect(result.error?.message).toContain(fragment.replaceAll("SITE", demo.site.url));
     expect(result.error?.message).not.toContain("\u001b[");
     expect(result.error!.message.split("\n").length).toBeLessThanOrEqual(16);
   });
 
   it("marks the steps after a failure as skipped", async () => {
-    const result = await run([{ action: "goto", url: "/" }, { action: "expectTitle", title: "x", timeoutMs: 500 }, { action: "goto", url: "/about" }]);
+    const result = await run([
+      { action: "goto", url: "/" },
+      { action: "expectTitle", title: "x", timeoutMs: 500 },
+      { action: "goto", url: "/about" },
+    ]);
     expect(result.steps.map((step) => step.status)).toEqual(["PASSED", "FAILED", "SKIPPED"]);
     expect(result.steps[2]).toMatchObject({ durationMs: 0, name: "goto /about" });
   });
 
   it("keeps a PNG screenshot of the page at failure", async () => {
-    const result = await run([{ action: "goto", url: "/about" }, { action: "expectVisible", target: "#missing", timeoutMs: 500 }]);
+    const result = await run([
+      { action: "goto", url: "/about" },
+      { action: "expectVisible", target: "#missing", timeoutMs: 500 },
+    ]);
     expect(result.screenshot?.subarray(0, 8)).toEqual(PNG_MAGIC);
   });
 });
@@ -204,22 +288,34 @@ describe("templates from waitForToken", () => {
       },
     );
     expect(result.error).toBeUndefined();
-    expect(seen).toEqual([{ action: "waitForToken", idempotencyKey: "deploy-7", timeoutMs: 5_000, saveAs: "preview" }, false]);
+    expect(seen).toEqual([
+      { action: "waitForToken", idempotencyKey: "deploy-7", timeoutMs: 5_000, saveAs: "preview" },
+      false,
+    ]);
   });
 
   it("fails the step when the token times out", async () => {
-    const result = await run([{ action: "waitForToken", idempotencyKey: "deploy-8", timeoutMs: 1_000, saveAs: "preview" }, { action: "goto", url: "{{preview.url}}" }]);
+    const result = await run([
+      { action: "waitForToken", idempotencyKey: "deploy-8", timeoutMs: 1_000, saveAs: "preview" },
+      { action: "goto", url: "{{preview.url}}" },
+    ]);
     expect(result).toMatchObject({ status: "FAILED", retryable: false, error: { stepIndex: 0 } });
-    expect(result.error?.message).toBe('steps[0] waitForToken "deploy-8": token "deploy-8" timed out after 1000 ms without being completed');
+    expect(result.error?.message).toBe(
+      'steps[0] waitForToken "deploy-8": token "deploy-8" timed out after 1000 ms without being completed',
+    );
   });
 
   it("names a property the output lacks, and refuses a non-http URL it produces", async () => {
     const hooks = { waitForToken: async () => ({ ok: true, output: { url: "javascript:alert(1)" } }) };
     const token = { action: "waitForToken", idempotencyKey: "k", timeoutMs: 1_000, saveAs: "preview" } as const;
     const missing = await run([token, { action: "goto", url: "{{preview.href}}" }], {}, hooks);
-    expect(missing.error?.message).toBe('steps[1] goto {{preview.href}}: {{preview.href}}: preview has no property "href"');
+    expect(missing.error?.message).toBe(
+      'steps[1] goto {{preview.href}}: {{preview.href}}: preview has no property "href"',
+    );
     const script = await run([token, { action: "goto", url: "{{preview.url}}" }], {}, hooks);
-    expect(script.error?.message).toBe("steps[1] goto {{preview.url}}: javascript: URLs are not allowed: javascript:alert(1)");
+    expect(script.error?.message).toBe(
+      "steps[1] goto {{preview.url}}: javascript: URLs are not allowed: javascript:alert(1)",
+    );
   });
 });
 
@@ -270,13 +366,20 @@ describe("timeouts, retries and aborts", () => {
   });
 
   it("an assertion failure is not retryable, even about an error page", async () => {
-    const result = await run([{ action: "goto", url: "/nowhere" }, { action: "expectText", target: "body", text: "net::ERR_FAILED", timeoutMs: 500 }]);
+    const result = await run([
+      { action: "goto", url: "/nowhere" },
+      { action: "expectText", target: "body", text: "net::ERR_FAILED", timeoutMs: 500 },
+    ]);
     expect(result).toMatchObject({ status: "FAILED", retryable: false, error: { stepIndex: 1 } });
   });
 
   it("a browser that cannot open a context fails the case as retryable, before any step", async () => {
     const broken = { newContext: () => Promise.reject(new Error("browserType.launch: Failed to launch")) };
-    const result = await runCase(broken, { case: caseSchema.parse({ name: "n", steps: [{ action: "goto", url: "/" }] }), baseUrl: demo.site.url }, noTokens);
+    const result = await runCase(
+      broken,
+      { case: caseSchema.parse({ name: "n", steps: [{ action: "goto", url: "/" }] }), baseUrl: demo.site.url },
+      noTokens,
+    );
     expect(result).toMatchObject({
       status: "FAILED",
       retryable: true,
@@ -288,10 +391,24 @@ describe("timeouts, retries and aborts", () => {
   it("stops promptly when aborted, closing the context", async () => {
     const { source, contexts, closed } = trackingContexts();
     const controller = new AbortController();
-    const testCase = caseSchema.parse({ name: "aborted", steps: [{ action: "goto", url: "/" }, { action: "waitFor", ms: 30_000 }] });
-    const running = runCase(source, { case: testCase, baseUrl: demo.site.url }, { ...noTokens, signal: controller.signal, onStep: (event) => event.index === 1 && controller.abort() });
+    const testCase = caseSchema.parse({
+      name: "aborted",
+      steps: [
+        { action: "goto", url: "/" },
+        { action: "waitFor", ms: 30_000 },
+      ],
+    });
+    const running = runCase(
+      source,
+      { case: testCase, baseUrl: demo.site.url },
+      { ...noTokens, signal: controller.signal, onStep: (event) => event.index === 1 && controller.abort() },
+    );
     const result = await running;
-    expect(result).toMatchObject({ status: "FAILED", retryable: false, error: { message: "case aborted during steps[1] waitFor 30000 ms", stepIndex: 1 } });
+    expect(result).toMatchObject({
+      status: "FAILED",
+      retryable: false,
+      error: { message: "case aborted during steps[1] waitFor 30000 ms", stepIndex: 1 },
+    });
     expect(result.durationMs).toBeLessThan(10_000); // the wait was 30 s; a busy machine still stops well within
     expect(result.screenshot).toBeUndefined();
     expect(closed).toEqual(contexts);

@@ -32,13 +32,25 @@ async function standInWorker(testCase: CaseInput, answer: (path: string) => numb
     calls.push({ path, body: await read(request) });
     const status = answer(path);
     if (status) {
-      response.writeHead(status, { "content-type": "application/problem+json" }).end(JSON.stringify({ status, title: "stand-in" }));
+      response
+        .writeHead(status, { "content-type": "application/problem+json" })
+        .end(JSON.stringify({ status, title: "stand-in" }));
       return;
     }
-    const json = (body: unknown, code = 200) => response.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify(body));
-    if (path === "claim") json({ id: "run_1", task: "browser-case", status: "EXECUTING", payload: { case: testCase, baseUrl: demo.site.url }, attempt: 1, maxAttempts: 1 });
+    const json = (body: unknown, code = 200) =>
+      response.writeHead(code, { "content-type": "application/json" }).end(JSON.stringify(body));
+    if (path === "claim")
+      json({
+        id: "run_1",
+        task: "browser-case",
+        status: "EXECUTING",
+        payload: { case: testCase, baseUrl: demo.site.url },
+        attempt: 1,
+        maxAttempts: 1,
+      });
     else if (path.startsWith("artifacts/")) json({ key: `runs/run_1/artifacts/1/${path.slice(10)}`, url: "" }, 201);
-    else if (path === "complete") json({ id: "run_1", task: "browser-case", status: "COMPLETED", payload: null, attempt: 1, maxAttempts: 1 });
+    else if (path === "complete")
+      json({ id: "run_1", task: "browser-case", status: "COMPLETED", payload: null, attempt: 1, maxAttempts: 1 });
     else response.writeHead(204).end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -64,15 +76,28 @@ async function runThrough(worker: { url: string }) {
     stop: new AbortController().signal,
     log: { info() {}, warn: (message: string) => warnings.push(message), error() {} },
   };
-  const job = { runId: "1", task: "browser-case" as const, attempt: 1, token: "t", dispatchedAt: new Date().toISOString() };
+  const job = {
+    runId: "1",
+    task: "browser-case" as const,
+    attempt: 1,
+    token: "t",
+    dispatchedAt: new Date().toISOString(),
+  };
   await runJob(job, context, () => {});
   return { closed, warnings };
 }
 
 describe("an executor job", { timeout: 60_000 }, () => {
   it("stops the case and closes its browser context when the Worker answers 409 to its events", async () => {
-    const worker = await standInWorker({ name: "long", steps: [{ action: "goto", url: "/" }, { action: "waitFor", ms: 60_000 }] }, (path) =>
-      path === "events" ? 409 : undefined,
+    const worker = await standInWorker(
+      {
+        name: "long",
+        steps: [
+          { action: "goto", url: "/" },
+          { action: "waitFor", ms: 60_000 },
+        ],
+      },
+      (path) => (path === "events" ? 409 : undefined),
     );
     try {
       const started = performance.now();
@@ -92,7 +117,9 @@ describe("an executor job", { timeout: 60_000 }, () => {
       { action: "screenshot", name: "home" },
       { action: "expectTitle", title: "Not this page", timeoutMs: 1_000 },
     ] as const;
-    const worker = await standInWorker({ name: "fails", steps: [...steps] }, (path) => (path === "artifacts/failure.png" ? 500 : undefined));
+    const worker = await standInWorker({ name: "fails", steps: [...steps] }, (path) =>
+      path === "artifacts/failure.png" ? 500 : undefined,
+    );
     try {
       const { warnings } = await runThrough(worker);
       const complete = worker.calls.find((call) => call.path === "complete");

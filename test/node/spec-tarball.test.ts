@@ -47,7 +47,9 @@ const unpack = (body: Buffer, limits = DEFAULT_TARBALL_LIMITS) => unpackTarball(
 
 describe("unpacking a repository's tarball", () => {
   it("writes its files without the top folder", async () => {
-    expect(await unpack(tarball(entry("acme-x-1234567/", "", "5"), entry("acme-x-1234567/tests/a.spec.ts", "test()")))).toEqual({ files: 1 });
+    expect(
+      await unpack(tarball(entry("acme-x-1234567/", "", "5"), entry("acme-x-1234567/tests/a.spec.ts", "test()"))),
+    ).toEqual({ files: 1 });
     expect(await readFile(join(dir, "tests/a.spec.ts"), "utf8")).toBe("test()");
   });
 
@@ -65,7 +67,9 @@ describe("unpacking a repository's tarball", () => {
   it("stops a gzip bomb and too many entries", async () => {
     const big = tarball(entry("top/zeros", "\0".repeat(2 * 1024 * 1024)));
     expect(big.length).toBeLessThan(20_000);
-    await expect(unpack(big, { ...DEFAULT_TARBALL_LIMITS, maxUnpackedBytes: 1024 * 1024 })).rejects.toThrow(/over 1048576 bytes/);
+    await expect(unpack(big, { ...DEFAULT_TARBALL_LIMITS, maxUnpackedBytes: 1024 * 1024 })).rejects.toThrow(
+      /over 1048576 bytes/,
+    );
     const many = tarball(...Array.from({ length: 5 }, (_, index) => entry(`top/f${index}`, "x")));
     await expect(unpack(many, { ...DEFAULT_TARBALL_LIMITS, maxEntries: 3 })).rejects.toThrow(/more than 3 entries/);
   });

@@ -73,7 +73,9 @@ describe("WebSocket→TCP proxy", () => {
       await client.query("select pg_advisory_xact_lock(7)");
     });
     await settle();
-    const locked = await session(async (client) => (await client.query("select pg_try_advisory_xact_lock(7) as ok")).rows[0].ok);
+    const locked = await session(
+      async (client) => (await client.query("select pg_try_advisory_xact_lock(7) as ok")).rows[0].ok,
+    );
     expect(locked).toBe(true);
   });
 

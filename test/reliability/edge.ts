@@ -28,7 +28,10 @@ const proxySessions = async (wsProxyUrl: string) =>
 const tally = (statuses: number[]) => {
   const byStatus = new Map<number, number>();
   for (const status of statuses) byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
-  return [...byStatus].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(" ");
+  return [...byStatus]
+    .sort(([a], [b]) => a - b)
+    .map(([status, n]) => `${status}×${n}`)
+    .join(" ");
 };
 
 /**
@@ -65,8 +68,11 @@ export async function badKeyFlood({ apiUrl, wsProxyUrl, bounded }: EdgeContext):
   return {
     tried: "3 rounds of 800 requests without a key, with malformed and corrupted keys, 50 in flight",
     held:
-      refused && statuses.includes(429) && retryAfterMissing === 0 &&
-      Math.min(...opened) === 0 && Math.max(...opened) <= 5,
+      refused &&
+      statuses.includes(429) &&
+      retryAfterMissing === 0 &&
+      Math.min(...opened) === 0 &&
+      Math.max(...opened) <= 5,
     detail: `statuses ${tally(statuses)}; database sessions opened per round: ${opened.join(", ")}`,
   };
 }
@@ -90,7 +96,9 @@ export async function perKeyFlood({ apiUrl, newKey, bounded }: EdgeContext): Pro
   return {
     tried: `up to ${MAX_REQUESTS.toLocaleString("en")} requests on one key, 50 in flight; another key meanwhile`,
     held:
-      throttled?.headers.get("content-type") === "application/problem+json" && retryAfter > 0 && bystanderStatus === 200,
+      throttled?.headers.get("content-type") === "application/problem+json" &&
+      retryAfter > 0 &&
+      bystanderStatus === 200,
     detail: throttled
       ? `429 after ${sent} requests, Retry-After ${retryAfter} s; the other key got ${bystanderStatus}`
       : `never throttled in ${sent} requests`,

@@ -33,46 +33,78 @@ export async function staleAttemptAfterNewerClaim(ctx: FencingContext) {
   // Claim attempt 1 before the queue hands it to the executor (a lost race is tried again with a new run).
   let claimed: { id: string; internal: (path: string, init?: RequestInit) => Promise<Response> } | undefined;
   for (let tries = 0; tries < 5 && !claimed; tries++) {
-    const { body } = await ctx.call("POST", "/api/v1/tasks/browser-case/trigger", { payload, options: { maxAttempts: 2 } });
-    const token = await signToken(ctx.signingSecret, { scope: "executor", sub: body.id, env: ctx.environmentId, attempt: 1 }, 600);
+    const { body } = await ctx.call("POST", "/api/v1/tasks/browser-case/trigger", {
+      payload,
+      options: { maxAttempts: 2 },
+    });
+    const token = await signToken(
+      ctx.signingSecret,
+      { scope: "executor", sub: body.id, env: ctx.environmentId, attempt: 1 },
+      600,
+    );
     const internal = (path: string, init: RequestInit = {}) =>
       fetch(`${ctx.apiUrl}/internal/runs/${body.id}/${path}`, {
         method: "POST",
         ...init,
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json", ...init.headers },
       });
-    if ((await internal("claim", { body: JSON.stringify({ attempt: 1 }) })).status === 200) claimed = { id: body.id, internal };
+    if ((await internal("claim", { body: JSON.stringify({ attempt: 1 }) })).status === 200)
+      claimed = { id: body.id, internal };
   }
-  if (!claimed) return { tried: "claim attempt 1 before the executor", held: false, detail: "the executor won every race" };
+  if (!claimed)
+    return { tried: "claim attempt 1 before the executor", held: false, detail: "the executor won every race" };
   const { id, internal } = claimed;
   // We stall; the watchdog retries and the real executor claims attempt 2.
-  await ctx.until("attempt 2 to run", async () => {
-    const run = (await ctx.call("GET", `/api/v1/runs/${id}`)).body;
-    return run.status === "EXECUTING" && run.attempt === 2 ? run : undefined;
-  }, 60_000);
+  await ctx.until(
+    "attempt 2 to run",
+    async () => {
+      const run = (await ctx.call("GET", `/api/v1/runs/${id}`)).body;
+      return run.status === "EXECUTING" && run.attempt === 2 ? run : undefined;
+    },
+    60_000,
+  );
 
   const stale = [
     await internal("heartbeat"),
-    await internal("events", { body: JSON.stringify({ events: [{ type: "log", data: { message: "attempt 1 is back" } }] }) }),
-    await internal("artifacts/step-1-proof.png", { method: "PUT", body: "stale bytes", headers: { "content-type": "image/png" } }),
+    await internal("events", {
+      body: JSON.stringify({ events: [{ type: "log", data: { message: "attempt 1 is back" } }] }),
+    }),
+    await internal("artifacts/step-1-proof.png", {
+      method: "PUT",
+      body: "stale bytes",
+      headers: { "content-type": "image/png" },
+    }),
     await internal("complete", { body: JSON.stringify({ status: "COMPLETED", output: { from: "attempt 1" } }) }),
   ];
   const statuses = stale.map((response) => response.status);
 
-  const run = await ctx.until("attempt 2 to finish", async () => {
-    const found = (await ctx.call("GET", `/api/v1/runs/${id}`)).body;
-    return found.status === "EXECUTING" || found.status === "WAITING" ? undefined : found;
-  }, 60_000);
+  const run = await ctx.until(
+    "attempt 2 to finish",
+    async () => {
+      const found = (await ctx.call("GET", `/api/v1/runs/${id}`)).body;
+      return found.status === "EXECUTING" || found.status === "WAITING" ? undefined : found;
+    },
+    60_000,
+  );
   const shot = run.steps?.find((step: { index: number }) => step.index === 1)?.screenshotUrl as string | undefined;
-  const response = shot && (await fetch(`${ctx.apiUrl}${shot}`, { headers: { authorization: `Bearer ${ctx.apiKey}` } }));
+  const response =
+    shot && (await fetch(`${ctx.apiUrl}${shot}`, { headers: { authorization: `Bearer ${ctx.apiKey}` } }));
   const image = response ? new Uint8Array(await response.arrayBuffer()) : undefined;
-  const ownScreenshot = !!image && PNG_MAGIC.every((byte, index) => image[index] === byte) && shot!.includes("/artifacts/2/");
+  const ownScreenshot =
+    !!image && PNG_MAGIC.every((byte, index) => image[index] === byte) && shot!.includes("/artifacts/2/");
   const attemptOneFile = (await ctx.call("GET", `/api/v1/runs/${id}/artifacts/1/step-1-proof.png`)).status;
   const ownResult = run.status === "COMPLETED" && run.attempt === 2 && run.output?.from === undefined;
-  const onlyAttempt2Steps = run.steps?.length === 3 && run.steps.every((step: { attempt: number }) => step.attempt === 2);
+  const onlyAttempt2Steps =
+    run.steps?.length === 3 && run.steps.every((step: { attempt: number }) => step.attempt === 2);
   return {
-    tried: "attempt 1 claimed, stalled, retried; attempt 2 claimed by the executor; then attempt 1's heartbeat, events, upload, complete",
-    held: statuses.every((status) => status === 409) && ownResult && onlyAttempt2Steps && ownScreenshot && attemptOneFile === 404,
+    tried:
+      "attempt 1 claimed, stalled, retried; attempt 2 claimed by the executor; then attempt 1's heartbeat, events, upload, complete",
+    held:
+      statuses.every((status) => status === 409) &&
+      ownResult &&
+      onlyAttempt2Steps &&
+      ownScreenshot &&
+      attemptOneFile === 404,
     detail:
       `attempt 1's calls answered ${statuses.join(", ")}; run ${run.status} at attempt ${run.attempt}, ` +
       `${run.steps?.length ?? 0} step(s) of attempt 2: ${onlyAttempt2Steps}, its screenshot a PNG of attempt 2: ${ownScreenshot}, ` +

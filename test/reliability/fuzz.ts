@@ -55,10 +55,54 @@ const FAR_AWAY = [
   "2026-02-30T00:00:00Z",
 ];
 const NUMBERS = [0, -1, 1.5, 2 ** 53 + 1, 1e308, -1e308, 42, 8.64e15 + 1];
-const KEYS = ["payload", "options", "items", "task", "url", "case", "steps", "action", "name", "timeout", "data", "idempotencyKey", "delay", "ttl", "tags", "metadata", "maxAttempts", "parentRunId", "repository", "baseUrl", "cases", "triggers", "sha", "attempt", "events", "status", "tokens", "until", "__proto__", "constructor"];
-const MALFORMED = ["{", "[1,", "nul", '"unterminated', "{\"a\":}", "\u0000", "{\"a\":1}{\"b\":2}", "\ud800", "[".repeat(10_000)];
+const KEYS = [
+  "payload",
+  "options",
+  "items",
+  "task",
+  "url",
+  "case",
+  "steps",
+  "action",
+  "name",
+  "timeout",
+  "data",
+  "idempotencyKey",
+  "delay",
+  "ttl",
+  "tags",
+  "metadata",
+  "maxAttempts",
+  "parentRunId",
+  "repository",
+  "baseUrl",
+  "cases",
+  "triggers",
+  "sha",
+  "attempt",
+  "events",
+  "status",
+  "tokens",
+  "until",
+  "__proto__",
+  "constructor",
+];
+const MALFORMED = [
+  "{",
+  "[1,",
+  "nul",
+  '"unterminated',
+  '{"a":}',
+  "\u0000",
+  '{"a":1}{"b":2}',
+  "\ud800",
+  "[".repeat(10_000),
+];
 
-export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: { foreignRunId: string; seed?: number }): FuzzRequest[] {
+export function fuzzRequests(
+  count: number,
+  { foreignRunId, seed = 20261122 }: { foreignRunId: string; seed?: number },
+): FuzzRequest[] {
   const random = prng(seed);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
   const ids = [
@@ -100,10 +144,21 @@ export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: {
   };
 
   const routes: (() => FuzzRequest)[] = [
-    () => ({ method: "POST", path: `/api/v1/tasks/${pick(["http-check", "browser-case", "nope", "%00", "a".repeat(300)])}/trigger`, body: body() }),
+    () => ({
+      method: "POST",
+      path: `/api/v1/tasks/${pick(["http-check", "browser-case", "nope", "%00", "a".repeat(300)])}/trigger`,
+      body: body(),
+    }),
     () => ({ method: "POST", path: "/api/v1/tasks/batch", body: body() }),
-    () => ({ method: "GET", path: `/api/v1/runs?${pick(["status=NOPE", "limit=-1", "limit=1e9", "cursor=%ff", `tag=${"t".repeat(500)}`, "batchId=run_x", "status=", "cursor=eyJ4Ijox"])}` }),
-    () => ({ method: pick(["GET", "POST", "DELETE"]), path: `/api/v1/runs/${pick(ids)}${pick(["", "/cancel", "/replay", "/artifacts/1/x.png", "/artifacts/-1/..%2f"])}`, body: body() }),
+    () => ({
+      method: "GET",
+      path: `/api/v1/runs?${pick(["status=NOPE", "limit=-1", "limit=1e9", "cursor=%ff", `tag=${"t".repeat(500)}`, "batchId=run_x", "status=", "cursor=eyJ4Ijox"])}`,
+    }),
+    () => ({
+      method: pick(["GET", "POST", "DELETE"]),
+      path: `/api/v1/runs/${pick(ids)}${pick(["", "/cancel", "/replay", "/artifacts/1/x.png", "/artifacts/-1/..%2f"])}`,
+      body: body(),
+    }),
     () => ({ method: "GET", path: `/api/v1/batches/${pick(ids)}` }),
     () => ({ method: "POST", path: "/api/v1/waitpoints/tokens", body: body() }),
     () => ({ method: "POST", path: "/api/v1/waitpoints/tokens", body: JSON.stringify({ timeout: pick(farAway) }) }),
@@ -112,10 +167,22 @@ export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: {
       const body = JSON.stringify({ payload: { url: "http://127.0.0.1:9/" }, options });
       return { method: "POST", path: "/api/v1/tasks/http-check/trigger", body };
     },
-    () => ({ method: pick(["GET", "POST"]), path: `/api/v1/waitpoints/tokens/${pick(ids)}${pick(["", "/complete", "/callback/abc", "/callback/"])}`, body: body(), auth: random() < 0.8 }),
+    () => ({
+      method: pick(["GET", "POST"]),
+      path: `/api/v1/waitpoints/tokens/${pick(ids)}${pick(["", "/complete", "/callback/abc", "/callback/"])}`,
+      body: body(),
+      auth: random() < 0.8,
+    }),
     () => ({ method: pick(["POST", "GET"]), path: "/api/v1/suites", body: body() }),
-    () => ({ method: pick(["GET", "PATCH", "DELETE", "POST"]), path: `/api/v1/suites/${pick(ids)}${pick(["", "/runs"])}`, body: body() }),
-    () => ({ method: "GET", path: `/api/v1/${pick(["runs", "batches"])}/${pick(ids)}/live?${pick(["since=-1", "token=x", "since=abc", ""])}` }),
+    () => ({
+      method: pick(["GET", "PATCH", "DELETE", "POST"]),
+      path: `/api/v1/suites/${pick(ids)}${pick(["", "/runs"])}`,
+      body: body(),
+    }),
+    () => ({
+      method: "GET",
+      path: `/api/v1/${pick(["runs", "batches"])}/${pick(ids)}/live?${pick(["since=-1", "token=x", "since=abc", ""])}`,
+    }),
     () => ({
       method: pick(["POST", "PUT"]),
       path: `/internal/runs/${pick(ids)}/${pick(["claim", "heartbeat", "events", "wait", "tokens", "complete", "release", "artifacts/x.png"])}`,
@@ -127,10 +194,19 @@ export function fuzzRequests(count: number, { foreignRunId, seed = 20261122 }: {
       path: "/webhooks/github",
       body: body(),
       auth: false,
-      headers: { "x-github-event": pick(["pull_request", "push", "", "a b"]), "x-github-delivery": pick(["d1", "", "x".repeat(300)]), "x-hub-signature-256": pick(["sha256=00", "zz", ""]) },
+      headers: {
+        "x-github-event": pick(["pull_request", "push", "", "a b"]),
+        "x-github-delivery": pick(["d1", "", "x".repeat(300)]),
+        "x-hub-signature-256": pick(["sha256=00", "zz", ""]),
+      },
     }),
     () => ({ method: "GET", path: `/runs/${pick(ids)}?token=${pick(["", "x", "a.b"])}`, auth: false }),
-    () => ({ method: pick(["GET", "POST"]), path: pick(["/", "/healthz", "/api/v1", "/nope", "/%ff"]), body: body(), auth: random() < 0.5 }),
+    () => ({
+      method: pick(["GET", "POST"]),
+      path: pick(["/", "/healthz", "/api/v1", "/nope", "/%ff"]),
+      body: body(),
+      auth: random() < 0.5,
+    }),
   ];
   return Array.from({ length: count }, () => {
     const request = pick(routes)();

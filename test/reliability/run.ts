@@ -63,7 +63,11 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 const APP_ID = "5151";
 const keys = generateAppKeyPair();
-const [github, demo, probe] = await Promise.all([startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }), startDemoSite(), startSite()]);
+const [github, demo, probe] = await Promise.all([
+  startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }),
+  startDemoSite(),
+  startSite(),
+]);
 const stack = await devStack({
   env: {
     GITHUB_APP_ID: APP_ID,
@@ -92,7 +96,8 @@ try {
     let total = 0;
     for (const url of [dev.databases.legacy, dev.databases.runops]) {
       const pool = openPool(url, { wsProxy: dev.wsProxyUrl });
-      total += (await pool.query("select count(*)::int as n from runs where environment_id = $1", [environmentId])).rows[0].n;
+      total += (await pool.query("select count(*)::int as n from runs where environment_id = $1", [environmentId]))
+        .rows[0].n;
       await pool.end();
     }
     return total;
@@ -129,7 +134,10 @@ try {
     const t = await tenant(1_000);
     const call = api(t.apiKey);
     const answers = await bounded(Array.from({ length: 500 }), 50, () =>
-      call("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${probe.url}/ok` }, options: { idempotencyKey: "stampede", delay: "1h" } }),
+      call("POST", "/api/v1/tasks/http-check/trigger", {
+        payload: { url: `${probe.url}/ok` },
+        options: { idempotencyKey: "stampede", delay: "1h" },
+      }),
     );
     const ids = new Set(answers.map((answer) => answer.body?.id));
     const created = answers.filter((answer) => answer.status === 201).length;
@@ -172,16 +180,25 @@ try {
       }
     })();
     const answers = await bounded(Array.from({ length: 300 }), 50, (_, index) =>
-      call("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${probe.url}/slow?ms=150&group=${group}&seq=${index}` } }),
+      call("POST", "/api/v1/tasks/http-check/trigger", {
+        payload: { url: `${probe.url}/slow?ms=150&group=${group}&seq=${index}` },
+      }),
     );
     const runs = await until("300 runs to finish", allFinal(call, 300), 180_000);
     sampling = false;
     await sampler;
-    const stats = (await (await fetch(`${probe.url}/stats?group=${group}`)).json()) as { maxInFlight: number; arrivals: string[] };
+    const stats = (await (await fetch(`${probe.url}/stats?group=${group}`)).json()) as {
+      maxInFlight: number;
+      arrivals: string[];
+    };
     const completed = runs.filter((run) => run.status === "COMPLETED").length;
     return {
       tried: "300 http-checks (150 ms each), 50 triggers in flight, organisation limit 10",
-      held: answers.every((answer) => answer.status === 201) && completed === 300 && stats.maxInFlight <= 10 && sampledMax <= 10,
+      held:
+        answers.every((answer) => answer.status === 201) &&
+        completed === 300 &&
+        stats.maxInFlight <= 10 &&
+        sampledMax <= 10,
       detail: `${completed}/300 completed, site saw at most ${stats.maxInFlight} at once, locked samples at most ${sampledMax} active`,
     };
   });
@@ -193,27 +210,48 @@ try {
     const triggered = await Promise.all(
       groups.map((group) =>
         call("POST", "/api/v1/tasks/browser-case/trigger", {
-          payload: { baseUrl: probe.url, case: { name: `counted ${group}`, steps: [{ action: "goto", url: `/slow?ms=1&group=${group}&seq=1` }] } },
+          payload: {
+            baseUrl: probe.url,
+            case: { name: `counted ${group}`, steps: [{ action: "goto", url: `/slow?ms=1&group=${group}&seq=1` }] },
+          },
         }),
       ),
     );
     // The queue delivers each message once; deliver each a second time, as a queue may.
     await Promise.all(
       triggered.map(async ({ body }) => {
-        const token = await signToken(dev.signingSecret, { scope: "executor", sub: body.id, env: t.environmentId, attempt: 1 }, 600);
+        const token = await signToken(
+          dev.signingSecret,
+          { scope: "executor", sub: body.id, env: t.environmentId, attempt: 1 },
+          600,
+        );
         await fetch(`${dev.executorUrl}/jobs`, {
           method: "POST",
           headers: { authorization: `Bearer ${dev.executorSecret}`, "content-type": "application/json" },
-          body: JSON.stringify({ runId: body.id.slice(4), task: "browser-case", attempt: 1, token, dispatchedAt: new Date().toISOString() }),
+          body: JSON.stringify({
+            runId: body.id.slice(4),
+            task: "browser-case",
+            attempt: 1,
+            token,
+            dispatchedAt: new Date().toISOString(),
+          }),
         });
       }),
     );
     const runs = await until("10 cases to finish", allFinal(call, 10), 180_000);
     await sleep(1_000); // let any second run of a case show up at the site
-    const arrivals = await Promise.all(groups.map(async (group) => ((await (await fetch(`${probe.url}/stats?group=${group}`)).json()) as { arrivals: string[] }).arrivals.length));
+    const arrivals = await Promise.all(
+      groups.map(
+        async (group) =>
+          ((await (await fetch(`${probe.url}/stats?group=${group}`)).json()) as { arrivals: string[] }).arrivals.length,
+      ),
+    );
     // An attempt retried because its heartbeats missed the 3 s deadline (a loaded machine) rightly visits again;
     // a redelivered message must not: each case visits once per attempt it was given, never more.
-    const attempts = triggered.map(({ body }) => (runs as unknown as { id: string; attempt: number }[]).find((run) => run.id === body.id)?.attempt ?? 0);
+    const attempts = triggered.map(
+      ({ body }) =>
+        (runs as unknown as { id: string; attempt: number }[]).find((run) => run.id === body.id)?.attempt ?? 0,
+    );
     const retried = attempts.filter((attempt) => attempt > 1).length;
     return {
       tried: "10 browser cases, each dispatch message delivered to the executor twice",
@@ -224,16 +262,27 @@ try {
     };
   });
 
-  const deliver = async (event: string, payload: unknown, delivery = crypto.randomUUID(), secret = dev.webhookSecret) => {
+  const deliver = async (
+    event: string,
+    payload: unknown,
+    delivery = crypto.randomUUID(),
+    secret = dev.webhookSecret,
+  ) => {
     const body = JSON.stringify(payload);
     const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-github-event": event, "x-github-delivery": delivery, "x-hub-signature-256": await sign(secret, body) },
+      headers: {
+        "content-type": "application/json",
+        "x-github-event": event,
+        "x-github-delivery": delivery,
+        "x-hub-signature-256": await sign(secret, body),
+      },
       body,
     });
     return { status: response.status, body: (await response.json()) as any };
   };
-  const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  const randomSha = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
   const pullRequest = (repository: string, sha: string, installationId: number) => ({
     action: "opened",
     repository: { full_name: repository },
@@ -246,14 +295,29 @@ try {
     const t = await tenant(100);
     const call = api(t.apiKey);
     const repository = `${t.installation!.account}/kill-${crypto.randomUUID().slice(0, 8)}`;
-    const slow = { name: "slow widget", steps: [{ action: "goto", url: "/slow-widget?ms=2500" }, { action: "waitFor", target: { testId: "widget" } }] };
-    await call("POST", "/api/v1/suites", { name: "kill", repository, baseUrl: demo.url, cases: [slow, ...demoSuite.cases.slice(0, 3)] });
+    const slow = {
+      name: "slow widget",
+      steps: [
+        { action: "goto", url: "/slow-widget?ms=2500" },
+        { action: "waitFor", target: { testId: "widget" } },
+      ],
+    };
+    await call("POST", "/api/v1/suites", {
+      name: "kill",
+      repository,
+      baseUrl: demo.url,
+      cases: [slow, ...demoSuite.cases.slice(0, 3)],
+    });
     const sha = randomSha();
     await deliver("pull_request", pullRequest(repository, sha, t.installation!.id));
-    await until("a case to be executing", async () => {
-      const page = await call("GET", "/api/v1/runs?status=EXECUTING");
-      return page.body.data.length > 0 ? true : undefined;
-    }, 30_000);
+    await until(
+      "a case to be executing",
+      async () => {
+        const page = await call("GET", "/api/v1/runs?status=EXECUTING");
+        return page.body.data.length > 0 ? true : undefined;
+      },
+      30_000,
+    );
     const authorization = `Bearer ${dev.executorSecret}`;
     const health = await fetch(`${dev.executorUrl}/healthz`, { headers: { authorization } });
     const { pid } = (await health.json()) as { pid: number };
@@ -261,7 +325,13 @@ try {
     const checkRun = await until(
       "the check run to conclude",
       async () => {
-        if (process.env.RELIABILITY_DEBUG) console.log(JSON.stringify({ checkRun: checkRunFor(sha)?.status, runs: (await call("GET", "/api/v1/runs")).body.data.map((run: any) => `${run.status}/${run.attempt}`) }));
+        if (process.env.RELIABILITY_DEBUG)
+          console.log(
+            JSON.stringify({
+              checkRun: checkRunFor(sha)?.status,
+              runs: (await call("GET", "/api/v1/runs")).body.data.map((run: any) => `${run.status}/${run.attempt}`),
+            }),
+          );
         return checkRunFor(sha)?.status === "completed" ? checkRunFor(sha) : undefined;
       },
       120_000,
@@ -277,49 +347,103 @@ try {
   await scenario("forged and replayed webhooks", async () => {
     const t = await tenant(100);
     const repository = `${t.installation!.account}/replay-${crypto.randomUUID().slice(0, 8)}`;
-    await api(t.apiKey)("POST", "/api/v1/suites", { name: "replay", repository, baseUrl: demo.url, cases: [demoSuite.cases[2]] });
+    await api(t.apiKey)("POST", "/api/v1/suites", {
+      name: "replay",
+      repository,
+      baseUrl: demo.url,
+      cases: [demoSuite.cases[2]],
+    });
     const forgedSha = randomSha();
-    const forged = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, forgedSha, t.installation!.id), undefined, "wrong-secret")));
+    const forged = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        deliver("pull_request", pullRequest(repository, forgedSha, t.installation!.id), undefined, "wrong-secret"),
+      ),
+    );
     const sha = randomSha();
     const delivery = crypto.randomUUID();
-    const replayed = await Promise.all(Array.from({ length: 20 }, () => deliver("pull_request", pullRequest(repository, sha, t.installation!.id), delivery)));
-    await until("the replayed delivery's check run", async () => (checkRunFor(sha)?.status === "completed" ? true : undefined), 60_000);
-    const creates = github.calls.filter((c) => c.method === "POST" && (c.body as { head_sha?: string })?.head_sha === sha).length;
+    const replayed = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        deliver("pull_request", pullRequest(repository, sha, t.installation!.id), delivery),
+      ),
+    );
+    await until(
+      "the replayed delivery's check run",
+      async () => (checkRunFor(sha)?.status === "completed" ? true : undefined),
+      60_000,
+    );
+    const creates = github.calls.filter(
+      (c) => c.method === "POST" && (c.body as { head_sha?: string })?.head_sha === sha,
+    ).length;
     const accepted = replayed.filter((answer) => answer.body.accepted).length;
     return {
       tried: "20 deliveries with a forged signature; one delivery replayed 20 times at once",
-      held: forged.every((answer) => answer.status === 401) && !checkRunFor(forgedSha) && accepted === 1 && creates === 1,
+      held:
+        forged.every((answer) => answer.status === 401) && !checkRunFor(forgedSha) && accepted === 1 && creates === 1,
       detail: `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
     };
   });
 
   await scenario("tenant B reaches for tenant A's repository", () =>
-    tenantReachesForAnotherRepository({ dev, github, admin, demoUrl: demo.url, tenant, deliver, pullRequest, randomSha, until }),
+    tenantReachesForAnotherRepository({
+      dev,
+      github,
+      admin,
+      demoUrl: demo.url,
+      tenant,
+      deliver,
+      pullRequest,
+      randomSha,
+      until,
+    }),
   );
 
   await scenario("signed body replayed under new delivery ids", async () => {
     const { apiKey, installation } = await tenant(100);
     const call = api(apiKey);
     const ended = (expected: number) => until("the suite run to end", allFinal(call, expected), 60_000);
-    return replayedUnderNewDeliveryIds({ call, installation: installation!, baseUrl: demo.url, deliver, pullRequest, randomSha, allFinal: ended });
+    return replayedUnderNewDeliveryIds({
+      call,
+      installation: installation!,
+      baseUrl: demo.url,
+      deliver,
+      pullRequest,
+      randomSha,
+      allFinal: ended,
+    });
   });
 
   await scenario("stale attempt after a newer claim", async () => {
     const t = await tenant(100);
     const { apiUrl, signingSecret } = dev;
-    const context = { call: api(t.apiKey), apiKey: t.apiKey, environmentId: t.environmentId, apiUrl, signingSecret, until };
+    const context = {
+      call: api(t.apiKey),
+      apiKey: t.apiKey,
+      environmentId: t.environmentId,
+      apiUrl,
+      signingSecret,
+      until,
+    };
     return staleAttemptAfterNewerClaim({ ...context, demoUrl: demo.url, probeUrl: probe.url });
   });
 
   await scenario("fuzzed requests", async () => {
     const t = await tenant(1_000);
     const other = await tenant(10);
-    const foreign = (await api(other.apiKey)("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${probe.url}/ok` }, options: { delay: "1h" } })).body.id;
+    const foreign = (
+      await api(other.apiKey)("POST", "/api/v1/tasks/http-check/trigger", {
+        payload: { url: `${probe.url}/ok` },
+        options: { delay: "1h" },
+      })
+    ).body.id;
     const requests = fuzzRequests(2_000, { foreignRunId: foreign });
     const statuses = await bounded(requests, 20, async (request) => {
       const response = await fetch(`${dev.apiUrl}${request.path}`, {
         method: request.method,
-        headers: { ...(request.auth === false ? {} : { authorization: `Bearer ${t.apiKey}` }), "content-type": "application/json", ...request.headers },
+        headers: {
+          ...(request.auth === false ? {} : { authorization: `Bearer ${t.apiKey}` }),
+          "content-type": "application/json",
+          ...request.headers,
+        },
         body: request.body,
       });
       await response.arrayBuffer();
@@ -329,10 +453,14 @@ try {
     const byStatus = new Map<number, number>();
     for (const { status } of statuses) byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     return {
-      tried: "2,000 requests across every route: malformed JSON, wrong types, huge strings, odd unicode, unclassifiable and foreign ids",
+      tried:
+        "2,000 requests across every route: malformed JSON, wrong types, huge strings, odd unicode, unclassifiable and foreign ids",
       held: errors.length === 0,
       detail:
-        `statuses ${[...byStatus].sort(([a], [b]) => a - b).map(([status, n]) => `${status}×${n}`).join(" ")}` +
+        `statuses ${[...byStatus]
+          .sort(([a], [b]) => a - b)
+          .map(([status, n]) => `${status}×${n}`)
+          .join(" ")}` +
         (errors.length ? `; first 5xx: ${errors[0]!.request.method} ${errors[0]!.request.path.slice(0, 80)}` : ""),
     };
   });
@@ -351,9 +479,13 @@ try {
     });
     const acknowledged = answers.filter((answer) => answer.status === 201).map((answer) => answer.body.id as string);
     const refused = answers.filter((answer) => answer.status === 503).length;
-    const other = answers.filter((answer) => answer.status !== 201 && answer.status !== 503).map((answer) => answer.status);
+    const other = answers
+      .filter((answer) => answer.status !== 201 && answer.status !== 503)
+      .map((answer) => answer.status);
     await startPostgres({ dataDir, port: stack.ports.postgres }); // the database comes back
-    const missing = (await bounded(acknowledged, 10, async (id) => (await call("GET", `/api/v1/runs/${id}`)).status)).filter((status) => status !== 200).length;
+    const missing = (
+      await bounded(acknowledged, 10, async (id) => (await call("GET", `/api/v1/runs/${id}`)).status)
+    ).filter((status) => status !== 200).length;
     // Dispatches lost while the database was down are the sweep's (every minute; fired here after its grace).
     await sleep(31_000);
     await fetch(`${dev.apiUrl}/cdn-cgi/local/scheduled`);
@@ -361,7 +493,8 @@ try {
     const rows = await rowsOf(t.environmentId);
     return {
       tried: "200 triggers, 10 in flight; Postgres SIGKILLed after 80, then restarted",
-      held: other.length === 0 && missing === 0 && runs.every((run) => run.status === "COMPLETED") && rows === runs.length,
+      held:
+        other.length === 0 && missing === 0 && runs.every((run) => run.status === "COMPLETED") && rows === runs.length,
       detail: `${acknowledged.length} acknowledged, ${refused} answered 503${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
     };
   });

@@ -29,7 +29,12 @@ export async function tenantReachesForAnotherRepository(ctx: TenancyContext) {
   const { dev, github, admin } = ctx;
   const [a, b] = [await ctx.tenant(10), await ctx.tenant(10)];
   const repository = `${a.installation!.account}/shop`;
-  const suite = (name: string, repo: string) => ({ name, repository: repo, baseUrl: ctx.demoUrl, cases: [{ name: "home", steps: [{ action: "goto", url: "/" }] }] });
+  const suite = (name: string, repo: string) => ({
+    name,
+    repository: repo,
+    baseUrl: ctx.demoUrl,
+    cases: [{ name: "home", steps: [{ action: "goto", url: "/" }] }],
+  });
   const asB = apiClient(dev, b.apiKey);
   const answers: Record<string, number> = {};
 
@@ -42,25 +47,42 @@ export async function tenantReachesForAnotherRepository(ctx: TenancyContext) {
     const query = new URLSearchParams({ installation_id: String(a.installation!.id), state, code });
     return (await fetch(`${dev.apiUrl}/github/setup?${query}`)).status;
   };
-  answers.guessedSetup = await setup(github.authorizeUser([{ id: freshInstallation().id, account: b.installation!.account }]));
-  answers.adminSetup = await setup(github.authorizeUser([{ id: a.installation!.id, account: a.installation!.account }]));
+  answers.guessedSetup = await setup(
+    github.authorizeUser([{ id: freshInstallation().id, account: b.installation!.account }]),
+  );
+  answers.adminSetup = await setup(
+    github.authorizeUser([{ id: a.installation!.id, account: a.installation!.account }]),
+  );
 
   // B's suite planted on A's repository, and A's own: A's delivery must start A's only.
-  const planted = await new SuiteStore(admin).create(b.environmentId, createSuiteBodySchema.parse(suite("planted", repository)));
+  const planted = await new SuiteStore(admin).create(
+    b.environmentId,
+    createSuiteBodySchema.parse(suite("planted", repository)),
+  );
   const mine = await apiClient(dev, a.apiKey)("POST", "/api/v1/suites", suite("mine", repository));
   const processed = (delivery: string) =>
-    ctx.until(`delivery ${delivery} processed`, async () => {
-      const { rows } = await admin.query("select processed_at from webhook_deliveries where id = $1", [delivery]);
-      return rows[0]?.processed_at ? true : undefined;
-    }, 30_000);
+    ctx.until(
+      `delivery ${delivery} processed`,
+      async () => {
+        const { rows } = await admin.query("select processed_at from webhook_deliveries where id = $1", [delivery]);
+        return rows[0]?.processed_at ? true : undefined;
+      },
+      30_000,
+    );
   const unboundSha = ctx.randomSha();
-  await processed((await ctx.deliver("pull_request", ctx.pullRequest(repository, unboundSha, freshInstallation().id))).body.delivery);
+  await processed(
+    (await ctx.deliver("pull_request", ctx.pullRequest(repository, unboundSha, freshInstallation().id))).body.delivery,
+  );
   const sha = ctx.randomSha();
-  await processed((await ctx.deliver("pull_request", ctx.pullRequest(repository, sha, a.installation!.id))).body.delivery);
+  await processed(
+    (await ctx.deliver("pull_request", ctx.pullRequest(repository, sha, a.installation!.id))).body.delivery,
+  );
   const started: string[] = [];
   const runops = openPool(dev.databases.runops, { wsProxy: dev.wsProxyUrl });
   for (const pool of [admin, runops]) {
-    const { rows } = await pool.query("select suite_id from batches where suite_id = any($1)", [[planted.id, mine.body.id.replace(/^suite_/, "")]]);
+    const { rows } = await pool.query("select suite_id from batches where suite_id = any($1)", [
+      [planted.id, mine.body.id.replace(/^suite_/, "")],
+    ]);
     started.push(...rows.map((row: { suite_id: string }) => (row.suite_id === planted.id ? "B's" : "A's")));
   }
   await runops.end();

@@ -85,7 +85,13 @@ class Refusal extends Error {
   }
 }
 
-export async function startFakeGitHub({ appId, publicKey }: { appId: number | string; publicKey: string }): Promise<FakeGitHub> {
+export async function startFakeGitHub({
+  appId,
+  publicKey,
+}: {
+  appId: number | string;
+  publicKey: string;
+}): Promise<FakeGitHub> {
   const calls: RecordedCall[] = [];
   const checkRuns = new Map<number, Record<string, unknown>>();
   const checkRunRepos = new Map<number, string>();
@@ -103,10 +109,17 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
     return code;
   }
 
-  function userRoute(method: string, path: string, request: IncomingMessage, body: Record<string, unknown>): [number, unknown] | undefined {
-    if (method === "POST" && path === "/_stand-in/oauth-codes") return [201, { code: authorizeUser(body.installations as UserInstallation[]) }];
+  function userRoute(
+    method: string,
+    path: string,
+    request: IncomingMessage,
+    body: Record<string, unknown>,
+  ): [number, unknown] | undefined {
+    if (method === "POST" && path === "/_stand-in/oauth-codes")
+      return [201, { code: authorizeUser(body.installations as UserInstallation[]) }];
     if (method === "POST" && path === "/login/oauth/access_token") {
-      if (body.client_id !== FAKE_CLIENT_ID || body.client_secret !== FAKE_CLIENT_SECRET) return [200, { error: "incorrect_client_credentials" }];
+      if (body.client_id !== FAKE_CLIENT_ID || body.client_secret !== FAKE_CLIENT_SECRET)
+        return [200, { error: "incorrect_client_credentials" }];
       const installations = oauthCodes.get(String(body.code));
       if (!installations) return [200, { error: "bad_verification_code" }];
       oauthCodes.delete(String(body.code)); // one use, as on GitHub
@@ -134,9 +147,11 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
   function verifyAppJwt(authorization: string | undefined): void {
     const [scheme, jwt] = (authorization ?? "").split(" ");
     const parts = jwt?.split(".") ?? [];
-    if (scheme?.toLowerCase() !== "bearer" || parts.length !== 3) throw new Refusal(401, "A JSON web token could not be decoded");
+    if (scheme?.toLowerCase() !== "bearer" || parts.length !== 3)
+      throw new Refusal(401, "A JSON web token could not be decoded");
     const [header, payload, signature] = parts as [string, string, string];
-    const decode = (part: string) => JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>;
+    const decode = (part: string) =>
+      JSON.parse(Buffer.from(part, "base64url").toString("utf8")) as Record<string, unknown>;
     let claims: Record<string, unknown>;
     try {
       if (decode(header).alg !== "RS256") throw new Error("not RS256");
@@ -151,12 +166,21 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
     const { iss, iat, exp } = claims;
     if (String(iss) !== String(appId)) throw new Refusal(401, "'Issuer' claim ('iss') must be the App's id");
     if (!Number.isInteger(iat) || (iat as number) > now + CLOCK_DRIFT_S) {
-      throw new Refusal(401, "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued");
+      throw new Refusal(
+        401,
+        "'Issued at' claim ('iat') must be an Integer representing the time that the assertion was issued",
+      );
     }
     if (!Number.isInteger(exp) || (exp as number) <= now) {
-      throw new Refusal(401, "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires");
+      throw new Refusal(
+        401,
+        "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
+      );
     }
-    if ((exp as number) - (iat as number) > MAX_JWT_LIFETIME_S || (exp as number) > now + MAX_JWT_LIFETIME_S + CLOCK_DRIFT_S) {
+    if (
+      (exp as number) - (iat as number) > MAX_JWT_LIFETIME_S ||
+      (exp as number) > now + MAX_JWT_LIFETIME_S + CLOCK_DRIFT_S
+    ) {
       throw new Refusal(401, "'Expiration time' claim ('exp') is too far in the future");
     }
   }
@@ -169,15 +193,24 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
 
   function validateCheckRun(body: Record<string, unknown>, creating: boolean): void {
     const missing = creating ? ["name", "head_sha"].filter((field) => typeof body[field] !== "string") : [];
-    if (missing.length) throw new Refusal(422, `Invalid request.\n\n${missing.map((field) => `"${field}" wasn't supplied.`).join("\n")}`);
+    if (missing.length)
+      throw new Refusal(422, `Invalid request.\n\n${missing.map((field) => `"${field}" wasn't supplied.`).join("\n")}`);
     const summary = (body.output as { summary?: unknown } | undefined)?.summary;
     const length = typeof summary === "string" ? [...summary].length : 0;
     if (length > MAX_SUMMARY_CHARS) {
-      throw new Refusal(422, `Invalid request.\n\nOnly ${MAX_SUMMARY_CHARS} characters are allowed; ${length} were supplied.`);
+      throw new Refusal(
+        422,
+        `Invalid request.\n\nOnly ${MAX_SUMMARY_CHARS} characters are allowed; ${length} were supplied.`,
+      );
     }
   }
 
-  function route(method: string, path: string, request: IncomingMessage, body: Record<string, unknown>): [number, unknown] {
+  function route(
+    method: string,
+    path: string,
+    request: IncomingMessage,
+    body: Record<string, unknown>,
+  ): [number, unknown] {
     const userAnswer = userRoute(method, path, request, body);
     if (userAnswer) return userAnswer;
     const exchange = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(path);
@@ -217,16 +250,25 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
       const query = new URL(request.url ?? "/", "http://github.local").searchParams;
       const name = query.get("check_name");
       let found = [...checkRuns.values()].filter(
-        (run) => checkRunRepos.get(run.id as number) === list[1] && run.head_sha === list[2] && (!name || run.name === name),
+        (run) =>
+          checkRunRepos.get(run.id as number) === list[1] && run.head_sha === list[2] && (!name || run.name === name),
       );
       // Like GitHub: unless asked for all, only the newest check run of each name.
-      if (query.get("filter") !== "all") found = found.filter((run) => !found.some((other) => other.name === run.name && (other.id as number) > (run.id as number)));
+      if (query.get("filter") !== "all")
+        found = found.filter(
+          (run) => !found.some((other) => other.name === run.name && (other.id as number) > (run.id as number)),
+        );
       return [200, { total_count: found.length, check_runs: found }];
     }
     throw new Refusal(404, "Not Found");
   }
 
-  function respond(method: string, path: string, request: IncomingMessage, body: Record<string, unknown> | undefined): [number, unknown] {
+  function respond(
+    method: string,
+    path: string,
+    request: IncomingMessage,
+    body: Record<string, unknown> | undefined,
+  ): [number, unknown] {
     try {
       if (failures.count > 0) {
         failures.count -= 1;
@@ -246,7 +288,12 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
   }
 
   /** The tarball routes answer bytes or a redirect, not JSON; undefined for any other route. */
-  function tarballAnswer(method: string, path: string, request: IncomingMessage, response: ServerResponse): number | undefined {
+  function tarballAnswer(
+    method: string,
+    path: string,
+    request: IncomingMessage,
+    response: ServerResponse,
+  ): number | undefined {
     const api = /^\/repos\/([^/]+\/[^/]+)\/tarball\/([^/]+)$/.exec(path);
     const codeload = /^\/_codeload\/([^/]+\/[^/]+)\/legacy\.tar\.gz\/([^/]+)$/.exec(path);
     if (method !== "GET" || !(api || codeload)) return undefined;
@@ -254,7 +301,9 @@ export async function startFakeGitHub({ appId, publicKey }: { appId: number | st
       try {
         requireInstallationToken(request.headers.authorization);
       } catch (error) {
-        response.writeHead((error as Refusal).status, { "content-type": "application/json" }).end(JSON.stringify({ message: (error as Error).message }));
+        response
+          .writeHead((error as Refusal).status, { "content-type": "application/json" })
+          .end(JSON.stringify({ message: (error as Error).message }));
         return (error as Refusal).status;
       }
       response.writeHead(302, { location: `/_codeload/${api[1]}/legacy.tar.gz/${api[2]}` }).end();

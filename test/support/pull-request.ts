@@ -7,10 +7,15 @@ import type { DevState } from "../../scripts/dev-stack.ts";
 import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import type { FakeGitHub } from "./github.ts";
 
-export const randomSha = () => Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+export const randomSha = () =>
+  Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 
 /** Delivers `opened` for a pull request whose head is `sha`; resolves with the webhook's HTTP status. */
-export async function openPullRequest(dev: Pick<DevState, "apiUrl" | "webhookSecret">, repository: string, sha: string): Promise<number> {
+export async function openPullRequest(
+  dev: Pick<DevState, "apiUrl" | "webhookSecret">,
+  repository: string,
+  sha: string,
+): Promise<number> {
   const body = JSON.stringify({
     action: "opened",
     number: 3,
@@ -32,7 +37,11 @@ export async function openPullRequest(dev: Pick<DevState, "apiUrl" | "webhookSec
 }
 
 /** The completed check run on `sha`, polled every 100 ms until `timeoutMs`. */
-export async function completedCheckRun(github: FakeGitHub, sha: string, timeoutMs = 240_000): Promise<Record<string, any>> {
+export async function completedCheckRun(
+  github: FakeGitHub,
+  sha: string,
+  timeoutMs = 240_000,
+): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const done = [...github.checkRuns.values()].find((run) => run.head_sha === sha && run.status === "completed");

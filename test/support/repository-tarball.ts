@@ -9,7 +9,10 @@ import { c as create } from "tar";
 
 export async function packRepository(dir: string, topFolder: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  const stream = create({ gzip: true, cwd: dir, prefix: topFolder, portable: true, filter: (path) => !path.includes("node_modules") }, ["."]);
+  const stream = create(
+    { gzip: true, cwd: dir, prefix: topFolder, portable: true, filter: (path) => !path.includes("node_modules") },
+    ["."],
+  );
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks);
 }

@@ -22,14 +22,18 @@ export async function startSite(): Promise<{ url: string; close(): Promise<void>
   const groups = new Map<string, Group>();
   const group = (name: string) => {
     let found = groups.get(name);
-    if (!found) groups.set(name, (found = { inFlight: 0, maxInFlight: 0, arrivals: [] }));
+    if (!found) {
+      found = { inFlight: 0, maxInFlight: 0, arrivals: [] };
+      groups.set(name, found);
+    }
     return found;
   };
 
   const server = createServer(async (req, res) => {
     const url = new URL(req.url ?? "/", "http://site");
     const status = /^\/status\/(\d{3})$/.exec(url.pathname);
-    if (url.pathname === "/ok") return res.writeHead(200, { "content-type": "text/plain" }).end("hello from the site under test");
+    if (url.pathname === "/ok")
+      return res.writeHead(200, { "content-type": "text/plain" }).end("hello from the site under test");
     if (status) return res.writeHead(Number(status[1])).end(`status ${status[1]}`);
     if (url.pathname === "/redirect") return res.writeHead(302, { location: url.searchParams.get("to") ?? "/" }).end();
     if (url.pathname === "/big") {
@@ -37,7 +41,9 @@ export async function startSite(): Promise<{ url: string; close(): Promise<void>
       return res.writeHead(200, { "content-type": "text/plain" }).end(`${"x".repeat(Math.max(0, bytes - 3))}END`);
     }
     if (url.pathname === "/stats") {
-      return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(group(url.searchParams.get("group") ?? "")));
+      return res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify(group(url.searchParams.get("group") ?? "")));
     }
     if (url.pathname === "/slow") {
       const counted = group(url.searchParams.get("group") ?? "");

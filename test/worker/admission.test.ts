@@ -70,10 +70,13 @@ const ledgerOf = (organizationId: string) =>
  * once right after a run completed can catch the release between them.
  */
 const ledgerEmptied = (organizationId: string) =>
-  vi.waitFor(async () => expect(await ledgerOf(organizationId)).toEqual({ rows: [], counters: { active: 0, queued: 0 } }), {
-    timeout: 60_000,
-    interval: 50,
-  });
+  vi.waitFor(
+    async () => expect(await ledgerOf(organizationId)).toEqual({ rows: [], counters: { active: 0, queued: 0 } }),
+    {
+      timeout: 60_000,
+      interval: 50,
+    },
+  );
 
 /** The organisation's ACTIVE ledger rows and its counter of them, in one read. */
 async function ledgerActive(pool: Pool, organizationId: string): Promise<number[]> {
@@ -133,7 +136,10 @@ describe("admission", () => {
     let sampling = true;
     const samples: number[] = [];
     const activeRuns = activeRunsSampler(tenant.organizationId);
-    const ledger = connect(inject("legacyDatabaseUrl"), { wsProxy: inject("wsProxyUrl"), connectionTimeoutMillis: 60_000 });
+    const ledger = connect(inject("legacyDatabaseUrl"), {
+      wsProxy: inject("wsProxyUrl"),
+      connectionTimeoutMillis: 60_000,
+    });
     const sampler = (async () => {
       while (sampling) {
         samples.push(await activeRuns.sample(), ...(await ledgerActive(ledger.pool, tenant.organizationId)));

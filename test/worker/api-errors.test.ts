@@ -15,9 +15,21 @@ let finishedRunId: string;
 beforeAll(async () => {
   api = client((await createTenant()).apiKey);
   stranger = client((await createTenant()).apiKey);
-  runId = (await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { delay: "1h" } })).body.id;
-  batchId = (await api.json("POST", "/api/v1/tasks/batch", { items: [{ task: "http-check", ...httpCheck(`${siteUrl}/ok`) }] })).body.id;
-  finishedRunId = (await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { delay: "1h" } })).body.id;
+  runId = (
+    await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { delay: "1h" },
+    })
+  ).body.id;
+  batchId = (
+    await api.json("POST", "/api/v1/tasks/batch", { items: [{ task: "http-check", ...httpCheck(`${siteUrl}/ok`) }] })
+  ).body.id;
+  finishedRunId = (
+    await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { delay: "1h" },
+    })
+  ).body.id;
   expect((await api.json("POST", `/api/v1/runs/${finishedRunId}/cancel`)).status).toBe(200);
 });
 
@@ -69,18 +81,30 @@ describe("POST /api/v1/tasks/:task/trigger", () => {
     await expectProblem(trigger({ ...httpCheck(`${siteUrl}/ok`), options: { parentRunId: "run_nope" } }), 400);
     await expectProblem(trigger({ ...httpCheck(`${siteUrl}/ok`), options: { parentRunId: unknownRun } }), 404);
     await expectProblem(
-      stranger.request("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { parentRunId: runId } }),
+      stranger.request("POST", "/api/v1/tasks/http-check/trigger", {
+        ...httpCheck(`${siteUrl}/ok`),
+        options: { parentRunId: runId },
+      }),
       404,
     );
   });
   it("takes odd unicode, and refuses what Postgres cannot store with 422 instead of a 5xx", async () => {
     const delayed = { delay: "1h" };
-    const ok = await trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, tags: ["🚀", "ünï"], metadata: { "\u202e": "ok" } } });
+    const ok = await trigger({
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { ...delayed, tags: ["🚀", "ünï"], metadata: { "\u202e": "ok" } },
+    });
     expect(ok.status).toBe(201);
     await expectProblem(trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, tags: ["\u0000x"] } }), 422);
-    await expectProblem(trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, metadata: { a: ["\ud800"] } } }), 422);
-    await expectProblem(trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, idempotencyKey: "k\u0000" } }), 422);
-    await expectProblem(trigger({ payload: { url: `${siteUrl}/ok`, ["\u0000"]: 1 } }), 422);
+    await expectProblem(
+      trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, metadata: { a: ["\ud800"] } } }),
+      422,
+    );
+    await expectProblem(
+      trigger({ ...httpCheck(`${siteUrl}/ok`), options: { ...delayed, idempotencyKey: "k\u0000" } }),
+      422,
+    );
+    await expectProblem(trigger({ payload: { url: `${siteUrl}/ok`, "\u0000": 1 } }), 422);
     await expectProblem(api.request("GET", "/api/v1/runs?tag=%00"), 422);
     await expectProblem(trigger(`{"payload":${"[".repeat(100)}1${"]".repeat(100)}}`), 422);
     const deepest = await trigger(`{"payload":${"[".repeat(100_000)}1${"]".repeat(100_000)}}`);
@@ -100,8 +124,10 @@ describe("POST /api/v1/tasks/batch", () => {
     await expectProblem(batch({ items: "all of them" }), 422);
   });
   it("refuses a body over 8 MiB with 413", () => expectProblem(batch(huge(8_500_000)), 413));
-  it("answers 404 when an item names an unknown task", () => expectProblem(batch({ items: [item, { task: "nope" }] }), 404));
-  it("answers 400 for an unclassifiable parentRunId", () => expectProblem(batch({ items: [item], parentRunId: "run_?" }), 400));
+  it("answers 404 when an item names an unknown task", () =>
+    expectProblem(batch({ items: [item, { task: "nope" }] }), 404));
+  it("answers 400 for an unclassifiable parentRunId", () =>
+    expectProblem(batch({ items: [item], parentRunId: "run_?" }), 400));
 });
 
 describe("reading, listing, canceling and replaying", () => {
@@ -110,7 +136,14 @@ describe("reading, listing, canceling and replaying", () => {
     ["POST", "/api/v1/runs/%s/cancel"],
     ["POST", "/api/v1/runs/%s/replay"],
   ])("%s %s: 400 unclassifiable, 404 unknown, 404 another environment's", async (method, pattern) => {
-    for (const bad of ["nope", "run_", "run_123", `batch_${mintCuid()}`, `run_${"x".repeat(300)}`, "run_%F0%9F%9A%80"]) {
+    for (const bad of [
+      "nope",
+      "run_",
+      "run_123",
+      `batch_${mintCuid()}`,
+      `run_${"x".repeat(300)}`,
+      "run_%F0%9F%9A%80",
+    ]) {
       await expectProblem(api.request(method, pattern.replace("%s", bad)), 400);
     }
     await expectProblem(api.request(method, pattern.replace("%s", unknownRun)), 404);
@@ -132,7 +165,8 @@ describe("reading, listing, canceling and replaying", () => {
     await expectProblem(api.request("GET", "/api/v1/runs?batchId=batch_nope"), 400);
   });
 
-  it("POST cancel on a finished run is a 409", () => expectProblem(api.request("POST", `/api/v1/runs/${finishedRunId}/cancel`), 409));
+  it("POST cancel on a finished run is a 409", () =>
+    expectProblem(api.request("POST", `/api/v1/runs/${finishedRunId}/cancel`), 409));
 
   it("does not list another environment's runs", async () => {
     const { body } = await stranger.json("GET", "/api/v1/runs?limit=100");

@@ -10,7 +10,9 @@ const TRIGGERS = 300;
 const LIMIT = 10;
 
 describe("per-organisation concurrency", () => {
-  it(`keeps ${TRIGGERS} concurrent triggers within a limit of ${LIMIT}, loses none, and promotes FIFO`, { timeout: 300_000 }, async () => {
+  it(`keeps ${TRIGGERS} concurrent triggers within a limit of ${LIMIT}, loses none, and promotes FIFO`, {
+    timeout: 300_000,
+  }, async () => {
     const tenant = await createTenant(LIMIT);
     const api = client(tenant.apiKey);
     const group = crypto.randomUUID();
@@ -27,7 +29,9 @@ describe("per-organisation concurrency", () => {
 
     const triggered = await Promise.all(
       Array.from({ length: TRIGGERS }, (_, seq) =>
-        api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${siteUrl}/slow?ms=30&group=${group}&seq=${seq}` } }),
+        api.json("POST", "/api/v1/tasks/http-check/trigger", {
+          payload: { url: `${siteUrl}/slow?ms=30&group=${group}&seq=${seq}` },
+        }),
       ),
     );
     expect(triggered.every((r) => r.status === 201)).toBe(true);
@@ -39,7 +43,10 @@ describe("per-organisation concurrency", () => {
     await sampler;
 
     expect(finished.every((run) => run.status === "COMPLETED")).toBe(true);
-    const stats = await (await fetch(`${siteUrl}/stats?group=${group}`)).json<{ maxInFlight: number; arrivals: string[] }>();
+    const stats = await (await fetch(`${siteUrl}/stats?group=${group}`)).json<{
+      maxInFlight: number;
+      arrivals: string[];
+    }>();
     expect(stats.arrivals).toHaveLength(TRIGGERS);
     expect(stats.maxInFlight).toBeLessThanOrEqual(LIMIT);
     expect(samples.length).toBeGreaterThan(10);

@@ -32,7 +32,8 @@ async function countedClient(): Promise<Client> {
   return client(apiKey, { DATABASE_WS_PROXY: countingProxy });
 }
 
-const trigger = (body: unknown = httpCheck(`${siteUrl}/ok`)) => ["POST", "/api/v1/tasks/http-check/trigger", body] as const;
+const trigger = (body: unknown = httpCheck(`${siteUrl}/ok`)) =>
+  ["POST", "/api/v1/tasks/http-check/trigger", body] as const;
 
 describe("connections per request", () => {
   it.each([
@@ -66,13 +67,20 @@ describe("connections per request", () => {
     // Delayed, so it is still there to cancel.
     const [method, path, body] = trigger({ ...httpCheck(`${siteUrl}/ok`), options: { delay: "1h" } });
     const { body: run } = await api.json(method, path, body);
-    for (const [verb, runPath] of [["GET", `/api/v1/runs/${run.id}`], ["POST", `/api/v1/runs/${run.id}/cancel`]]) {
+    for (const [verb, runPath] of [
+      ["GET", `/api/v1/runs/${run.id}`],
+      ["POST", `/api/v1/runs/${run.id}/cancel`],
+    ]) {
       const opened = await connectionsOf(() => api.request(verb!, runPath!));
       expect(opened).toEqual({ status: 200, legacy: expect.any(Number), runops: 1 });
       expect(opened.legacy).toBeLessThanOrEqual(1);
     }
     // A run-ops read with the key cached never touches the control plane.
-    expect(await connectionsOf(() => api.request("GET", `/api/v1/runs/${run.id}`))).toEqual({ status: 200, legacy: 0, runops: 1 });
+    expect(await connectionsOf(() => api.request("GET", `/api/v1/runs/${run.id}`))).toEqual({
+      status: 200,
+      legacy: 0,
+      runops: 1,
+    });
   });
 });
 

@@ -11,7 +11,15 @@ import { mintApiKey } from "../../schema/api-keys.ts";
 import worker from "../../worker/index.ts";
 import { callbackHash } from "../../worker/runs/tokens.ts";
 import { connect } from "../../worker/store/database.ts";
-import { CLOSED_PORT_URL, client, createTenant, executorCalls, httpCheck, recordPendingRun, siteUrl } from "./support.ts";
+import {
+  CLOSED_PORT_URL,
+  client,
+  createTenant,
+  executorCalls,
+  httpCheck,
+  recordPendingRun,
+  siteUrl,
+} from "./support.ts";
 
 /** Sends `request` to the Worker with some bindings or settings replaced, as a deploy with them would see it. */
 async function send(request: Request, overrides: Partial<Env> = {}): Promise<Response> {
@@ -21,7 +29,8 @@ async function send(request: Request, overrides: Partial<Env> = {}): Promise<Res
   return response;
 }
 
-const get = (path: string, headers: Record<string, string> = {}) => new Request(`http://flightcheck${path}`, { headers });
+const get = (path: string, headers: Record<string, string> = {}) =>
+  new Request(`http://flightcheck${path}`, { headers });
 const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
 
 describe("refusing bad keys", () => {
@@ -98,7 +107,8 @@ describe("rate limits", () => {
   it("answers 429 to an address that keeps sending bad keys", async () => {
     const from = { "cf-connecting-ip": `198.51.100.${Math.floor(Math.random() * 250)}` };
     const badKey = bearer(`fc_dev_${"0".repeat(56)}`);
-    for (let i = 0; i < 3; i++) expect((await send(get("/api/v1/runs", { ...from, ...badKey }), tight)).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect((await send(get("/api/v1/runs", { ...from, ...badKey }), tight)).status).toBe(401);
     await expectTooMany(await send(get("/api/v1/runs", { ...from, ...badKey }), tight));
     await expectTooMany(await send(get("/api/v1/runs", from), tight));
     // Over its limit, the address is refused before any lookup, even with a key that looks genuine.
@@ -113,7 +123,10 @@ describe("store failures", () => {
     const trigger = new Request("http://flightcheck/api/v1/tasks/http-check/trigger", {
       method: "POST",
       headers: { ...bearer(apiKey), "content-type": "application/json" },
-      body: JSON.stringify({ payload: { url: `${siteUrl}/ok` }, options: { metadata: { marker: "parameter-marker" } } }),
+      body: JSON.stringify({
+        payload: { url: `${siteUrl}/ok` },
+        options: { metadata: { marker: "parameter-marker" } },
+      }),
     });
     for (const response of [await send(trigger, down), await send(get("/healthz"), down)]) {
       expect(response.status).toBe(503);
@@ -166,13 +179,18 @@ describe("waitpoints that are not tokens", () => {
 
     const api = client(tenant.apiKey);
     expect((await api.json("GET", `/api/v1/waitpoints/tokens/${datetime.id}`)).status).toBe(404);
-    expect((await api.json("POST", `/api/v1/waitpoints/tokens/${datetime.id}/complete`, { data: "early" })).status).toBe(404);
+    expect(
+      (await api.json("POST", `/api/v1/waitpoints/tokens/${datetime.id}/complete`, { data: "early" })).status,
+    ).toBe(404);
     const hash = await callbackHash(env.SIGNING_SECRET, datetime.id);
-    const callback = await exports.default.fetch(`http://flightcheck/api/v1/waitpoints/tokens/${datetime.id}/callback/${hash}`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: "{}",
-    });
+    const callback = await exports.default.fetch(
+      `http://flightcheck/api/v1/waitpoints/tokens/${datetime.id}/callback/${hash}`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      },
+    );
     expect(callback.status).toBe(404);
     expect((await api.json("GET", `/api/v1/runs/${friendlyId}`)).body.status).toBe("WAITING");
   });

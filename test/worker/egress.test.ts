@@ -14,7 +14,9 @@ async function deliverDeployment(targetUrl: string, settings: Record<string, str
     deployment_status: { state: "success", target_url: targetUrl },
   });
   const bytes = (text: string) => new TextEncoder().encode(text);
-  const key = await crypto.subtle.importKey("raw", bytes(WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const key = await crypto.subtle.importKey("raw", bytes(WEBHOOK_SECRET), { name: "HMAC", hash: "SHA-256" }, false, [
+    "sign",
+  ]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes(body)));
   const signature = Array.from(mac, (byte) => byte.toString(16).padStart(2, "0")).join("");
   const request = new Request("http://flightcheck/webhooks/github", {

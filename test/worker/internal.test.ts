@@ -11,7 +11,12 @@ const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }
 
 /** A recorded, undispatched browser-case run, and a caller of its executor endpoints. */
 async function pendingRun(maxAttempts = 2) {
-  const { friendlyId: id, run: record, tenant, token } = await recordPendingRun("browser-case", browserCase, { maxAttempts });
+  const {
+    friendlyId: id,
+    run: record,
+    tenant,
+    token,
+  } = await recordPendingRun("browser-case", browserCase, { maxAttempts });
   const call = (path: string, body?: unknown, bearer = token) =>
     exports.default.fetch(`http://flightcheck/internal/runs/${id}/${path}`, {
       method: "POST",
@@ -27,7 +32,8 @@ async function pendingRun(maxAttempts = 2) {
 }
 
 /** Makes the run's last heartbeat older than the watchdog allows. */
-const silence = (runId: string) => updateRunRow(runId, { lastHeartbeatAt: new Date(Date.now() - loadConfig(env).HEARTBEAT_TIMEOUT_MS - 1_000) });
+const silence = (runId: string) =>
+  updateRunRow(runId, { lastHeartbeatAt: new Date(Date.now() - loadConfig(env).HEARTBEAT_TIMEOUT_MS - 1_000) });
 
 describe("/internal/runs/:runId", () => {
   it("lets one claimer have each attempt, then takes heartbeats, events and the result", async () => {
@@ -43,14 +49,22 @@ describe("/internal/runs/:runId", () => {
     expect(events.map((e) => e.data.status ?? e.type)).toEqual(["PENDING", "EXECUTING", "log"]);
 
     expect((await call("complete", { status: "COMPLETED", output: { passed: 1 } })).status).toBe(200);
-    expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({ status: "COMPLETED", attempt: 1, output: { passed: 1 } });
+    expect((await api.json("GET", `/api/v1/runs/${id}`)).body).toMatchObject({
+      status: "COMPLETED",
+      attempt: 1,
+      output: { passed: 1 },
+    });
     expect((await call("heartbeat")).status).toBe(409); // finished: the claimer stops
   });
 
   it("retries a retryable failure while attempts remain, and fails it after", async () => {
     const { id, call, executorOf, api } = await pendingRun(2);
     await call("claim", { attempt: 1 });
-    expect(await (await call("complete", { status: "FAILED", error: { message: "net::ERR_CONNECTION_RESET" }, retryable: true })).json()).toMatchObject({
+    expect(
+      await (
+        await call("complete", { status: "FAILED", error: { message: "net::ERR_CONNECTION_RESET" }, retryable: true })
+      ).json(),
+    ).toMatchObject({
       status: "PENDING",
       attempt: 1,
     });
@@ -67,7 +81,9 @@ describe("/internal/runs/:runId", () => {
     await call("claim", { attempt: 1 });
     await silence(record.id);
     expect(await runDurableObjectAlarm(object)).toBe(true);
-    await vi.waitFor(async () => expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).not.toBe("EXECUTING"));
+    await vi.waitFor(async () =>
+      expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).not.toBe("EXECUTING"),
+    );
 
     await waitForRun(api, id, (run) => run.status === "DEQUEUED" || run.status === "PENDING");
     expect((await (await executorOf(2))("claim", { attempt: 2 })).status).toBe(200);
@@ -111,7 +127,11 @@ describe("/internal/runs/:runId", () => {
     const eventsBefore = await object.eventsSince(0);
 
     // Attempt 1's executor comes back.
-    const attemptOneResult = { status: "COMPLETED", output: { from: 1 }, steps: [{ index: 0, action: "goto", status: "PASSED" }] };
+    const attemptOneResult = {
+      status: "COMPLETED",
+      output: { from: 1 },
+      steps: [{ index: 0, action: "goto", status: "PASSED" }],
+    };
     const stale = [
       await call("heartbeat"),
       await call("events", { events: [{ type: "log", data: { message: "attempt 1" } }] }),
@@ -131,7 +151,9 @@ describe("/internal/runs/:runId", () => {
     expect(after).toMatchObject({ status: "EXECUTING", attempt: 2, steps: [] });
     expect(await object.eventsSince(0)).toEqual(eventsBefore);
     expect(await (await env.ARTIFACTS.get(key))!.text()).toBe("attempt 2's screenshot");
-    expect(await env.ARTIFACTS.list({ prefix: key.replace("/artifacts/2/failure.png", "/artifacts/1/") })).toMatchObject({ objects: [] });
+    expect(
+      await env.ARTIFACTS.list({ prefix: key.replace("/artifacts/2/failure.png", "/artifacts/1/") }),
+    ).toMatchObject({ objects: [] });
 
     // Attempt 2 goes on as if nothing happened, and may not point at attempt 1's files.
     const attemptOneKey = key.replace("/artifacts/2/", "/artifacts/1/");
@@ -171,15 +193,37 @@ describe("/internal/runs/:runId", () => {
     const { key, url } = (await upload.json()) as { key: string; url: string };
     const steps = [
       { index: 0, action: "goto", label: "open home", status: "PASSED", durationMs: 120 },
-      { index: 1, action: "expectText", status: "FAILED", durationMs: 5_000, error: 'expected "Welcome"', screenshotKey: key },
+      {
+        index: 1,
+        action: "expectText",
+        status: "FAILED",
+        durationMs: 5_000,
+        error: 'expected "Welcome"',
+        screenshotKey: key,
+      },
     ];
-    expect((await call("complete", { status: "FAILED", error: { message: 'expected "Welcome"' }, steps })).status).toBe(200);
+    expect((await call("complete", { status: "FAILED", error: { message: 'expected "Welcome"' }, steps })).status).toBe(
+      200,
+    );
 
     const run = (await api.json("GET", `/api/v1/runs/${id}`)).body;
     expect(run).toMatchObject({ status: "FAILED" });
     expect(run.steps).toEqual([
-      expect.objectContaining({ attempt: 1, index: 0, action: "goto", label: "open home", status: "PASSED", screenshotUrl: null }),
-      expect.objectContaining({ attempt: 1, index: 1, status: "FAILED", error: 'expected "Welcome"', screenshotUrl: url }),
+      expect.objectContaining({
+        attempt: 1,
+        index: 0,
+        action: "goto",
+        label: "open home",
+        status: "PASSED",
+        screenshotUrl: null,
+      }),
+      expect.objectContaining({
+        attempt: 1,
+        index: 1,
+        status: "FAILED",
+        error: 'expected "Welcome"',
+        screenshotUrl: url,
+      }),
     ]);
     const image = await api.request("GET", url);
     expect(image.headers.get("content-type")).toBe("image/png");
@@ -194,7 +238,10 @@ describe("/internal/runs/:runId", () => {
     const two = await pendingRun();
     await one.call("claim", { attempt: 1 });
     const foreign = `runs/${two.id}/artifacts/1/failure.png`;
-    const report = { status: "FAILED", steps: [{ index: 0, action: "goto", status: "FAILED", screenshotKey: foreign }] };
+    const report = {
+      status: "FAILED",
+      steps: [{ index: 0, action: "goto", status: "FAILED", screenshotKey: foreign }],
+    };
     expect((await one.call("complete", report)).status).toBe(422);
     const badName = await exports.default.fetch(`http://flightcheck/internal/runs/${one.id}/artifacts/.hidden`, {
       method: "PUT",

@@ -68,7 +68,10 @@ describe("a run's RunDO, created when needed", () => {
 
   it("is not created for a batch's dispatched items, while the batch's object hears each of them", async () => {
     const tenant = await createTenant();
-    const items = [{ task: "http-check", payload }, { task: "http-check", payload }];
+    const items = [
+      { task: "http-check", payload },
+      { task: "http-check", payload },
+    ];
     const { status, body } = await unconsumedClient(tenant.apiKey).json("POST", "/api/v1/tasks/batch", { items });
     expect(status).toBe(201);
     const heard = (await env.BATCH_DO.getByName(body.id).eventsSince(0)) as RunEvent[];

@@ -13,7 +13,9 @@ interface Subscriber {
 }
 
 async function subscribe(path: string, headers: Record<string, string> = {}): Promise<Subscriber> {
-  const response = await exports.default.fetch(`http://flightcheck${path}`, { headers: { upgrade: "websocket", ...headers } });
+  const response = await exports.default.fetch(`http://flightcheck${path}`, {
+    headers: { upgrade: "websocket", ...headers },
+  });
   const socket = response.webSocket;
   if (!socket) throw new Error(`no WebSocket: HTTP ${response.status} ${await response.text()}`);
   const messages: any[] = [];
@@ -28,7 +30,9 @@ const delayed = { payload: { url: `${siteUrl}/ok` }, options: { delay: "1h" } };
 describe("GET /api/v1/runs/:runId/live", () => {
   it("sends a snapshot, every event after it, and closes after the final one", async () => {
     const api = client((await createTenant()).apiKey);
-    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { payload: { url: `${siteUrl}/slow?ms=300` } });
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      payload: { url: `${siteUrl}/slow?ms=300` },
+    });
     const live = await subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`);
     expect(await live.closed).toBe(1000);
     expect(live.messages[0]).toMatchObject({ type: "snapshot" });
@@ -79,7 +83,9 @@ describe("GET /api/v1/runs/:runId/live", () => {
     const stub = env.RUN_DO.getByName(body.id);
     await evictDurableObject(stub);
     await stub.append("log", { message: "after eviction" });
-    await vi.waitFor(() => expect(live.messages.at(-1)).toMatchObject({ type: "log", data: { message: "after eviction" } }));
+    await vi.waitFor(() =>
+      expect(live.messages.at(-1)).toMatchObject({ type: "log", data: { message: "after eviction" } }),
+    );
     live.socket.close(1000);
   });
 
@@ -90,13 +96,20 @@ describe("GET /api/v1/runs/:runId/live", () => {
     // beside this one on the same server.
     const subscribers: Subscriber[] = [];
     for (let i = 0; i < 5; i++) {
-      subscribers.push(...(await Promise.all(Array.from({ length: 100 }, () => subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`)))));
+      subscribers.push(
+        ...(await Promise.all(
+          Array.from({ length: 100 }, () => subscribe(`/api/v1/runs/${body.id}/live?token=${body.publicAccessToken}`)),
+        )),
+      );
     }
     const stub = env.RUN_DO.getByName(body.id);
     for (let i = 0; i < 3; i++) await stub.append("log", { message: `event ${i}` });
-    await vi.waitFor(() => expect(subscribers.every((s) => s.messages.filter((m) => m.type === "log").length === 3)).toBe(true), {
-      timeout: 20_000,
-    });
+    await vi.waitFor(
+      () => expect(subscribers.every((s) => s.messages.filter((m) => m.type === "log").length === 3)).toBe(true),
+      {
+        timeout: 20_000,
+      },
+    );
     expect((await api.json("POST", `/api/v1/runs/${body.id}/cancel`)).status).toBe(200);
     expect(new Set(await Promise.all(subscribers.map((s) => s.closed)))).toEqual(new Set([1000]));
   });
@@ -127,11 +140,16 @@ describe("GET /api/v1/runs/:runId/live", () => {
 describe("GET /api/v1/batches/:batchId/live", () => {
   it("streams each item's status changes and closes when the last item ends", async () => {
     const api = client((await createTenant()).apiKey);
-    const items = [`${siteUrl}/slow?ms=200`, `${siteUrl}/status/500`].map((url) => ({ task: "http-check", payload: { url } }));
+    const items = [`${siteUrl}/slow?ms=200`, `${siteUrl}/status/500`].map((url) => ({
+      task: "http-check",
+      payload: { url },
+    }));
     const { body } = await api.json("POST", "/api/v1/tasks/batch", { items });
     const live = await subscribe(`/api/v1/batches/${body.id}/live?token=${body.publicAccessToken}`);
     expect(await live.closed).toBe(1000);
-    const finals = live.messages.filter((m) => m.type === "status" && ["COMPLETED", "FAILED"].includes(m.data.status) && m.data.runId);
+    const finals = live.messages.filter(
+      (m) => m.type === "status" && ["COMPLETED", "FAILED"].includes(m.data.status) && m.data.runId,
+    );
     expect(Object.fromEntries(finals.map((m) => [m.data.runId, m.data.status]))).toEqual({
       [body.runs[0]]: "COMPLETED",
       [body.runs[1]]: "FAILED",
@@ -160,10 +178,14 @@ describe("what a browser's token sees", () => {
       subscribe(path, { authorization: `Bearer ${tenant.apiKey}` }),
       subscribe(`${path}?token=${token}`),
     ]);
-    await api.json("POST", `/api/v1/waitpoints/tokens/${gate}/complete`, { data: { previewPassword: "s3cret-output" } });
+    await api.json("POST", `/api/v1/waitpoints/tokens/${gate}/complete`, {
+      data: { previewPassword: "s3cret-output" },
+    });
     const resumed = (live: Subscriber) => live.messages.find((message) => message.data?.resumedBy);
     const everyone = [publicLive, pageLive, keyed, executorLive];
-    await vi.waitFor(() => everyone.forEach((live) => expect(resumed(live)).toBeDefined()));
+    await vi.waitFor(() => {
+      for (const live of everyone) expect(resumed(live)).toBeDefined();
+    });
 
     for (const live of [keyed, executorLive]) {
       expect(resumed(live).data.resumedBy[0].output).toEqual({ previewPassword: "s3cret-output" });

@@ -43,7 +43,8 @@ async function startSuiteRun(name: string): Promise<SuiteRun> {
   return { ...tenant, id, runs, pageUrl, token: new URL(pageUrl).searchParams.get("token")! };
 }
 
-const get = (path: string, headers: Record<string, string> = {}) => exports.default.fetch(`http://flightcheck${path}`, { headers });
+const get = (path: string, headers: Record<string, string> = {}) =>
+  exports.default.fetch(`http://flightcheck${path}`, { headers });
 
 /** An error page: HTML with the status's heading and none of the suite run's data. */
 async function expectErrorPage(response: Response, status: number, heading: string, secrets: string[]) {
@@ -67,7 +68,9 @@ describe("GET /runs/:id", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("cache-control")).toBe("no-store");
     expect(response.headers.get("referrer-policy")).toBe("no-referrer");
-    expect(response.headers.get("content-security-policy")).toMatch(/default-src 'none'; style-src 'nonce-\w+'; script-src 'nonce-\w+'/);
+    expect(response.headers.get("content-security-policy")).toMatch(
+      /default-src 'none'; style-src 'nonce-\w+'; script-src 'nonce-\w+'/,
+    );
     const body = await response.text();
     expect(body).toContain("<h1>Suite run: checkout</h1>");
     expect(body).toContain('role="status"');
@@ -104,7 +107,12 @@ describe("GET /runs/:id", () => {
     }
     await expectErrorPage(await get(`/runs/${mine.id}`), 401, "This link does not work", secrets);
     // An API key is not a page credential.
-    await expectErrorPage(await get(`/runs/${mine.id}`, { authorization: `Bearer ${mine.apiKey}` }), 401, "This link does not work", secrets);
+    await expectErrorPage(
+      await get(`/runs/${mine.id}`, { authorization: `Bearer ${mine.apiKey}` }),
+      401,
+      "This link does not work",
+      secrets,
+    );
   });
 
   it("answers 404 for a subject the link does not open", async () => {
@@ -121,14 +129,25 @@ describe("GET /runs/:id", () => {
       await expectErrorPage(await get(`${path}?token=${token}`), 404, "Not found", secrets);
     }
     const missing = `batch_${"A".repeat(27)}`;
-    await expectErrorPage(await get(`/runs/${missing}?token=${await mintPageToken(env.SIGNING_SECRET, mine.environmentId, missing)}`), 404, "Not found", secrets);
+    await expectErrorPage(
+      await get(`/runs/${missing}?token=${await mintPageToken(env.SIGNING_SECRET, mine.environmentId, missing)}`),
+      404,
+      "Not found",
+      secrets,
+    );
   });
 
   it("answers 400 for an address that names no run", async () => {
     for (const id of ["nope", "batch_123", "run_", "waitpoint_cabcdefghijklmnopqrstuvwx"]) {
-      await expectErrorPage(await get(`/runs/${id}?token=${mine.token}`), 400, "Not a run address", [mine.id, "checkout"]);
+      await expectErrorPage(await get(`/runs/${id}?token=${mine.token}`), 400, "Not a run address", [
+        mine.id,
+        "checkout",
+      ]);
     }
-    await expectErrorPage(await get(`/runs/${mine.id}/elsewhere?token=${mine.token}`), 404, "Not found", [mine.id, "checkout"]);
+    await expectErrorPage(await get(`/runs/${mine.id}/elsewhere?token=${mine.token}`), 404, "Not found", [
+      mine.id,
+      "checkout",
+    ]);
   });
 });
 
@@ -139,18 +158,27 @@ describe("a running case's page", () => {
     const log = env.RUN_DO.getByName(runId);
     await log.append("status", { status: "EXECUTING" });
     await log.append("step", { index: 0, action: "goto", name: "open about", status: "PASSED", durationMs: 12 });
-    const last = await log.append("step", { index: 1, action: "expectTitle", name: "title says About", status: "RUNNING" });
+    const last = await log.append("step", {
+      index: 1,
+      action: "expectTitle",
+      name: "title says About",
+      status: "RUNNING",
+    });
     const body = await (await get(`/runs/${runId}?token=${mine.token}`)).text();
     expect(body).toContain("Running</span> · attempt 1 of 3 · step 2. title says About</p>");
     expect(body).toContain("<caption>Steps of attempt 1 of 3</caption>");
-    expect(body).toContain('<th role="rowheader" scope="row">1. open about</th><td role="cell"><span class="st ok"><span aria-hidden="true">✓</span> Passed</span></td><td role="cell">12 ms</td>');
+    expect(body).toContain(
+      '<th role="rowheader" scope="row">1. open about</th><td role="cell"><span class="st ok"><span aria-hidden="true">✓</span> Passed</span></td><td role="cell">12 ms</td>',
+    );
     expect(body).toContain(`data-since="${last}"`);
   });
 
   it("keeps only the attempt running now: a retry starts afresh, a resume from WAITING continues", () => {
     let seq = 0;
-    const event = (type: RunEvent["type"], data: unknown) => ({ seq: ++seq, type, data, at: new Date().toISOString() }) as RunEvent;
-    const step = (index: number, status: string) => event("step", { index, action: "click", name: `step ${index}`, status });
+    const event = (type: RunEvent["type"], data: unknown) =>
+      ({ seq: ++seq, type, data, at: new Date().toISOString() }) as RunEvent;
+    const step = (index: number, status: string) =>
+      event("step", { index, action: "click", name: `step ${index}`, status });
     const steps = currentAttemptSteps([
       event("status", { status: "EXECUTING" }),
       step(0, "PASSED"),
@@ -173,7 +201,9 @@ describe("a running case's page", () => {
 describe("GET /runs/:runId/artifacts/:attempt/:name", () => {
   it("serves a case's screenshot to its suite run's link or its own, and to nobody else", async () => {
     const runId = mine.runs[0]!;
-    await env.ARTIFACTS.put(artifactKey(parseFriendlyId("run", runId).id, 1, "failure.png"), PNG, { httpMetadata: { contentType: "image/png" } });
+    await env.ARTIFACTS.put(artifactKey(parseFriendlyId("run", runId).id, 1, "failure.png"), PNG, {
+      httpMetadata: { contentType: "image/png" },
+    });
     const path = `/runs/${runId}/artifacts/1/failure.png`;
     const runToken = await mintPageToken(env.SIGNING_SECRET, mine.environmentId, runId);
     for (const token of [mine.token, runToken]) {
@@ -185,19 +215,35 @@ describe("GET /runs/:runId/artifacts/:attempt/:name", () => {
     const expired = await mintPageToken(env.SIGNING_SECRET, mine.environmentId, mine.id, -1);
     const siblingToken = await mintPageToken(env.SIGNING_SECRET, mine.environmentId, mine.runs[1]!);
     await expectErrorPage(await get(`${path}?token=${expired}`), 401, "This link does not work", [runId]);
-    await expectErrorPage(await get(path, { authorization: `Bearer ${mine.apiKey}` }), 401, "This link does not work", [runId]);
+    await expectErrorPage(await get(path, { authorization: `Bearer ${mine.apiKey}` }), 401, "This link does not work", [
+      runId,
+    ]);
     await expectErrorPage(await get(`${path}?token=${theirs.token}`), 404, "Not found", [runId]);
     await expectErrorPage(await get(`${path}?token=${siblingToken}`), 404, "Not found", [runId]);
-    await expectErrorPage(await get(`/runs/${runId}/artifacts/2/failure.png?token=${mine.token}`), 404, "Not found", [runId]);
-    await expectErrorPage(await get(`/runs/${runId}/artifacts/1/..%2Fsecret.png?token=${mine.token}`), 404, "Not found", [runId]);
+    await expectErrorPage(await get(`/runs/${runId}/artifacts/2/failure.png?token=${mine.token}`), 404, "Not found", [
+      runId,
+    ]);
+    await expectErrorPage(
+      await get(`/runs/${runId}/artifacts/1/..%2Fsecret.png?token=${mine.token}`),
+      404,
+      "Not found",
+      [runId],
+    );
     // The API's own route still takes the API key.
-    expect((await get(`/api/v1/${artifactKey(parseFriendlyId("run", runId).id, 1, "failure.png")}`, { authorization: `Bearer ${mine.apiKey}` })).status).toBe(200);
+    expect(
+      (
+        await get(`/api/v1/${artifactKey(parseFriendlyId("run", runId).id, 1, "failure.png")}`, {
+          authorization: `Bearer ${mine.apiKey}`,
+        })
+      ).status,
+    ).toBe(200);
   });
 });
 
 describe("the live socket", () => {
   it("takes a page token for its own subject only", async () => {
-    const open = (path: string) => exports.default.fetch(`http://flightcheck${path}`, { headers: { upgrade: "websocket" } });
+    const open = (path: string) =>
+      exports.default.fetch(`http://flightcheck${path}`, { headers: { upgrade: "websocket" } });
     const accepted = await open(`/api/v1/batches/${mine.id}/live?token=${mine.token}`);
     expect(accepted.status).toBe(101);
     accepted.webSocket!.accept();

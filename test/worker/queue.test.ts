@@ -90,8 +90,13 @@ describe("run-dispatch consumer", () => {
   it("delivers a triggered run through the real local queue to the executor", async () => {
     const tenant = await createTenant();
     const before = await acceptedByExecutor();
-    const { body } = await client(tenant.apiKey).json("POST", "/api/v1/tasks/browser-case/trigger", { payload: browserCase });
-    await vi.waitFor(async () => expect(await acceptedByExecutor()).toBeGreaterThan(before), { timeout: 10_000, interval: 100 });
+    const { body } = await client(tenant.apiKey).json("POST", "/api/v1/tasks/browser-case/trigger", {
+      payload: browserCase,
+    });
+    await vi.waitFor(async () => expect(await acceptedByExecutor()).toBeGreaterThan(before), {
+      timeout: 10_000,
+      interval: 100,
+    });
     await waitForRun(client(tenant.apiKey), body.id, (run) => run.status === "DEQUEUED");
   });
 
@@ -100,6 +105,9 @@ describe("run-dispatch consumer", () => {
     const result = await consume(message, {}, "run-dispatch-dlq", 6);
     expect(result.explicitAcks).toEqual(["message-1"]);
     const failed = await waitForRun(client(tenant.apiKey), toFriendlyId("run", run.id));
-    expect(failed).toMatchObject({ status: "SYSTEM_FAILURE", error: { message: expect.stringContaining("did not accept attempt 1") } });
+    expect(failed).toMatchObject({
+      status: "SYSTEM_FAILURE",
+      error: { message: expect.stringContaining("did not accept attempt 1") },
+    });
   });
 });

@@ -45,7 +45,9 @@ describe("RunDO", () => {
       [1005, 1006, 1015, 4001].map((code) => {
         const { 0: client, 1: server } = new WebSocketPair();
         state.acceptWebSocket(server);
-        const closed = new Promise<number>((resolve) => client.addEventListener("close", (event) => resolve(event.code)));
+        const closed = new Promise<number>((resolve) =>
+          client.addEventListener("close", (event) => resolve(event.code)),
+        );
         client.accept();
         instance.webSocketClose(server, code, "gone");
         return closed;

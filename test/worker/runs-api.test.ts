@@ -1,5 +1,11 @@
 /** The runs API as a client uses it: trigger, watch a run finish, idempotency, delay, ttl, cancel, replay, batches. */
-import { createExecutionContext, createScheduledController, env, runDurableObjectAlarm, waitOnExecutionContext } from "cloudflare:test";
+import {
+  createExecutionContext,
+  createScheduledController,
+  env,
+  runDurableObjectAlarm,
+  waitOnExecutionContext,
+} from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../worker/index.ts";
 import { residencyOf } from "../../worker/store/ids.ts";
@@ -21,7 +27,11 @@ describe("triggering a run", () => {
       options: { tags: ["smoke"], metadata: { pr: 7 } },
     });
     expect(status).toBe(201);
-    expect(body).toMatchObject({ id: expect.stringMatching(/^run_/), isCached: false, publicAccessToken: expect.any(String) });
+    expect(body).toMatchObject({
+      id: expect.stringMatching(/^run_/),
+      isCached: false,
+      publicAccessToken: expect.any(String),
+    });
     expect(residencyOf(idOf(body.id))).toBe("new");
 
     const run = await waitForRun(api, body.id);
@@ -41,7 +51,10 @@ describe("triggering a run", () => {
   it("fails a run whose check does not hold, and gives its idempotency key back", async () => {
     const api = client((await createTenant()).apiKey);
     const trigger = () =>
-      api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/status/503`), options: { idempotencyKey: "flaky" } });
+      api.json("POST", "/api/v1/tasks/http-check/trigger", {
+        ...httpCheck(`${siteUrl}/status/503`),
+        options: { idempotencyKey: "flaky" },
+      });
     const first = await trigger();
     const failed = await waitForRun(api, first.body.id);
     expect(failed).toMatchObject({ status: "FAILED", error: { message: "Expected HTTP 200, got 503" } });
@@ -63,7 +76,10 @@ describe("triggering a run", () => {
     const api = client((await createTenant()).apiKey);
     const responses = await Promise.all(
       Array.from({ length: 100 }, () =>
-        api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { idempotencyKey: "once" } }),
+        api.json("POST", "/api/v1/tasks/http-check/trigger", {
+          ...httpCheck(`${siteUrl}/ok`),
+          options: { idempotencyKey: "once" },
+        }),
       ),
     );
     expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
@@ -75,7 +91,10 @@ describe("triggering a run", () => {
     const tenant = await createTenant();
     const splitOff = client(tenant.apiKey, { RUN_OPS_SPLIT_ENABLED: "false" });
     const api = client(tenant.apiKey);
-    const parent = await splitOff.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { delay: "1h" } });
+    const parent = await splitOff.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { delay: "1h" },
+    });
     expect(residencyOf(idOf(parent.body.id))).toBe("legacy");
     const child = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
       ...httpCheck(`${siteUrl}/ok`),
@@ -91,12 +110,16 @@ describe("triggering a run", () => {
     const single = await down.request("POST", "/api/v1/tasks/http-check/trigger", httpCheck(`${siteUrl}/ok`));
     expect(single.status).toBe(503);
     expect(await single.json()).toMatchObject({ title: "Store unavailable", store: "new" });
-    const batch = await down.request("POST", "/api/v1/tasks/batch", { items: [{ task: "http-check", ...httpCheck(`${siteUrl}/ok`) }] });
+    const batch = await down.request("POST", "/api/v1/tasks/batch", {
+      items: [{ task: "http-check", ...httpCheck(`${siteUrl}/ok`) }],
+    });
     expect(batch.status).toBe(503);
     expect(await rowsInDatabases(tenant.environmentId)).toEqual({ runs: 0, batches: 0 });
 
     const legacyDown = client(tenant.apiKey, { LEGACY_DATABASE_URL: CLOSED_PORT_URL });
-    expect((await legacyDown.request("POST", "/api/v1/tasks/http-check/trigger", httpCheck(`${siteUrl}/ok`))).status).toBe(503);
+    expect(
+      (await legacyDown.request("POST", "/api/v1/tasks/http-check/trigger", httpCheck(`${siteUrl}/ok`))).status,
+    ).toBe(503);
     expect(await rowsInDatabases(tenant.environmentId)).toEqual({ runs: 0, batches: 0 });
   });
 });
@@ -104,7 +127,10 @@ describe("triggering a run", () => {
 describe("delay and ttl", () => {
   it("holds a delayed run DELAYED until its RunDO alarm admits it", async () => {
     const api = client((await createTenant()).apiKey);
-    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { delay: "1h" } });
+    const { body } = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { delay: "1h" },
+    });
     expect(body.status).toBe("DELAYED");
     const run = (await api.json("GET", `/api/v1/runs/${body.id}`)).body;
     expect(Date.parse(run.delayUntil) - Date.now()).toBeGreaterThan(3_500_000);
@@ -116,7 +142,10 @@ describe("delay and ttl", () => {
   it("expires a queued run not started within its ttl", async () => {
     const api = client((await createTenant(1)).apiKey);
     const blocker = await api.json("POST", "/api/v1/tasks/http-check/trigger", httpCheck(`${siteUrl}/slow?ms=3000`));
-    const queued = await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { ttl: "500ms" } });
+    const queued = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { ttl: "500ms" },
+    });
     expect(queued.body.status).toBe("QUEUED");
     await new Promise((resolve) => setTimeout(resolve, 600));
     await runSweep();
@@ -130,34 +159,51 @@ describe("cancel and replay", () => {
     const api = client((await createTenant(1)).apiKey);
     const blocker = await api.json("POST", "/api/v1/tasks/http-check/trigger", httpCheck(`${siteUrl}/slow?ms=1500`));
     const queued = await api.json("POST", "/api/v1/tasks/http-check/trigger", httpCheck(`${siteUrl}/ok`));
-    const parent = await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { delay: "1h" } });
+    const parent = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { delay: "1h" },
+    });
     const child = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
       ...httpCheck(`${siteUrl}/ok`),
       options: { delay: "1h", parentRunId: parent.body.id },
     });
     expect(queued.body.status).toBe("QUEUED");
 
-    expect((await api.json("POST", `/api/v1/runs/${queued.body.id}/cancel`)).body).toMatchObject({ status: "CANCELED" });
-    expect((await api.json("POST", `/api/v1/runs/${parent.body.id}/cancel`)).body).toMatchObject({ status: "CANCELED" });
+    expect((await api.json("POST", `/api/v1/runs/${queued.body.id}/cancel`)).body).toMatchObject({
+      status: "CANCELED",
+    });
+    expect((await api.json("POST", `/api/v1/runs/${parent.body.id}/cancel`)).body).toMatchObject({
+      status: "CANCELED",
+    });
     expect((await api.json("GET", `/api/v1/runs/${child.body.id}`)).body).toMatchObject({ status: "CANCELED" });
     expect(await waitForRun(api, blocker.body.id)).toMatchObject({ status: "COMPLETED" });
   });
 
   it("replays a run as a new run of the same task and payload", async () => {
     const api = client((await createTenant()).apiKey);
-    const original = await api.json("POST", "/api/v1/tasks/http-check/trigger", { ...httpCheck(`${siteUrl}/ok`), options: { tags: ["r"] } });
+    const original = await api.json("POST", "/api/v1/tasks/http-check/trigger", {
+      ...httpCheck(`${siteUrl}/ok`),
+      options: { tags: ["r"] },
+    });
     await waitForRun(api, original.body.id);
     const replay = await api.json("POST", `/api/v1/runs/${original.body.id}/replay`);
     expect(replay.status).toBe(201);
     expect(replay.body.id).not.toBe(original.body.id);
-    expect(await waitForRun(api, replay.body.id)).toMatchObject({ status: "COMPLETED", tags: ["r"], payload: { url: `${siteUrl}/ok` } });
+    expect(await waitForRun(api, replay.body.id)).toMatchObject({
+      status: "COMPLETED",
+      tags: ["r"],
+      payload: { url: `${siteUrl}/ok` },
+    });
   });
 });
 
 describe("batches", () => {
   it("creates the items in order, runs them, and counts them", async () => {
     const api = client((await createTenant()).apiKey);
-    const items = [`${siteUrl}/ok`, `${siteUrl}/status/500`, `${siteUrl}/ok`].map((url) => ({ task: "http-check", ...httpCheck(url) }));
+    const items = [`${siteUrl}/ok`, `${siteUrl}/status/500`, `${siteUrl}/ok`].map((url) => ({
+      task: "http-check",
+      ...httpCheck(url),
+    }));
     const { status, body } = await api.json("POST", "/api/v1/tasks/batch", { items, idempotencyKey: "suite-run-1" });
     expect(status).toBe(201);
     expect(body.runs).toHaveLength(3);
@@ -168,7 +214,12 @@ describe("batches", () => {
     expect(batch.runs.map((r: { id: string }) => r.id)).toEqual(body.runs);
     expect(batch.runs.map((r: { payload: { url: string } }) => r.payload.url)).toEqual(items.map((i) => i.payload.url));
     // The batch ended when its last item did.
-    expect(batch.completedAt).toBe(batch.runs.map((r: { completedAt: string }) => r.completedAt).sort().at(-1));
+    expect(batch.completedAt).toBe(
+      batch.runs
+        .map((r: { completedAt: string }) => r.completedAt)
+        .sort()
+        .at(-1),
+    );
 
     const again = await api.json("POST", "/api/v1/tasks/batch", { items, idempotencyKey: "suite-run-1" });
     expect(again).toMatchObject({ status: 200, body: { id: body.id, runs: body.runs, isCached: true } });
@@ -179,10 +230,14 @@ describe("batches", () => {
 
   it("puts a batch created by a run, and its items, in that run's store", async () => {
     const tenant = await createTenant();
-    const parent = await client(tenant.apiKey, { RUN_OPS_SPLIT_ENABLED: "false" }).json("POST", "/api/v1/tasks/http-check/trigger", {
-      ...httpCheck(`${siteUrl}/ok`),
-      options: { delay: "1h" },
-    });
+    const parent = await client(tenant.apiKey, { RUN_OPS_SPLIT_ENABLED: "false" }).json(
+      "POST",
+      "/api/v1/tasks/http-check/trigger",
+      {
+        ...httpCheck(`${siteUrl}/ok`),
+        options: { delay: "1h" },
+      },
+    );
     const { body } = await client(tenant.apiKey).json("POST", "/api/v1/tasks/batch", {
       parentRunId: parent.body.id,
       items: [{ task: "http-check", ...httpCheck(`${siteUrl}/ok`) }],

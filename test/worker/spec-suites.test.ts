@@ -11,25 +11,49 @@ describe("suites from the repository", () => {
     const tenant = await createTenant();
     const api = client(tenant.apiKey);
     const fields = { name: "specs", repository: `${tenant.installation!.account}/shop`, baseUrl: siteUrl };
-    const both = await api.json("POST", "/api/v1/suites", { ...fields, source: { kind: "repository" }, cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }] });
+    const both = await api.json("POST", "/api/v1/suites", {
+      ...fields,
+      source: { kind: "repository" },
+      cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }],
+    });
     expect(both.status).toBe(422);
-    const escaping = await api.json("POST", "/api/v1/suites", { ...fields, source: { kind: "repository", path: "../flightcheck.json" } });
+    const escaping = await api.json("POST", "/api/v1/suites", {
+      ...fields,
+      source: { kind: "repository", path: "../flightcheck.json" },
+    });
     expect(escaping.status).toBe(422);
 
-    const created = await api.json("POST", "/api/v1/suites", { ...fields, source: { kind: "repository", path: "e2e/flightcheck.json" } });
-    expect(created).toMatchObject({ status: 201, body: { source: { kind: "repository", path: "e2e/flightcheck.json" }, cases: [] } });
+    const created = await api.json("POST", "/api/v1/suites", {
+      ...fields,
+      source: { kind: "repository", path: "e2e/flightcheck.json" },
+    });
+    expect(created).toMatchObject({
+      status: 201,
+      body: { source: { kind: "repository", path: "e2e/flightcheck.json" }, cases: [] },
+    });
     const byHand = await api.json("POST", `/api/v1/suites/${created.body.id}/runs`, { sha: "a".repeat(40) });
     expect(byHand).toMatchObject({ status: 422, body: { title: "Not startable here" } });
 
-    const switched = await api.json("PATCH", `/api/v1/suites/${created.body.id}`, { cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }] });
+    const switched = await api.json("PATCH", `/api/v1/suites/${created.body.id}`, {
+      cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }],
+    });
     expect(switched.body).not.toHaveProperty("source");
     expect(switched.body.cases).toHaveLength(1);
   });
 
   it("keeps the setup task out of clients' hands", async () => {
     const api = client((await createTenant()).apiKey);
-    const payload = { name: "x", repository: "victim/private", sha: "a".repeat(40), installationId: 1, path: "flightcheck.json", baseUrl: siteUrl };
+    const payload = {
+      name: "x",
+      repository: "victim/private",
+      sha: "a".repeat(40),
+      installationId: 1,
+      path: "flightcheck.json",
+      baseUrl: siteUrl,
+    };
     expect((await api.json("POST", "/api/v1/tasks/spec-suite/trigger", { payload })).status).toBe(404);
-    expect((await api.json("POST", "/api/v1/tasks/batch", { items: [{ task: "spec-suite", payload }] })).status).toBe(404);
+    expect((await api.json("POST", "/api/v1/tasks/batch", { items: [{ task: "spec-suite", payload }] })).status).toBe(
+      404,
+    );
   });
 });

@@ -24,13 +24,21 @@ describe("/api/v1/suites", () => {
     expect(created.body).toMatchObject({
       id: expect.stringMatching(/^suite_c/),
       triggers: ["pull_request"],
-      cases: [expect.objectContaining({ name: "home", enabled: true, timeoutMs: 60_000 }), expect.objectContaining({ name: "later", enabled: false })],
+      cases: [
+        expect.objectContaining({ name: "home", enabled: true, timeoutMs: 60_000 }),
+        expect.objectContaining({ name: "later", enabled: false }),
+      ],
     });
     const path = `/api/v1/suites/${created.body.id}`;
     expect((await api.json("GET", path)).body).toEqual(created.body);
-    expect((await api.json("GET", "/api/v1/suites")).body.data.map((s: { id: string }) => s.id)).toEqual([created.body.id]);
+    expect((await api.json("GET", "/api/v1/suites")).body.data.map((s: { id: string }) => s.id)).toEqual([
+      created.body.id,
+    ]);
 
-    const updated = await api.json("PATCH", path, { triggers: ["push"], cases: [{ name: "only", steps: [{ action: "goto", url: "/" }] }] });
+    const updated = await api.json("PATCH", path, {
+      triggers: ["push"],
+      cases: [{ name: "only", steps: [{ action: "goto", url: "/" }] }],
+    });
     expect(updated.body).toMatchObject({ triggers: ["push"], cases: [expect.objectContaining({ name: "only" })] });
     expect((await api.request("DELETE", path)).status).toBe(204);
     expect((await api.json("GET", path)).status).toBe(404);
@@ -40,9 +48,22 @@ describe("/api/v1/suites", () => {
     const tenant = await createTenant();
     const api = client(tenant.apiKey);
     expect((await api.json("POST", "/api/v1/suites", suite(tenant, { repository: "not a repo" }))).status).toBe(422);
-    expect((await api.json("POST", "/api/v1/suites", suite(tenant, { cases: [{ name: "x", steps: [{ action: "teleport" }] }] }))).status).toBe(422);
+    expect(
+      (
+        await api.json(
+          "POST",
+          "/api/v1/suites",
+          suite(tenant, { cases: [{ name: "x", steps: [{ action: "teleport" }] }] }),
+        )
+      ).status,
+    ).toBe(422);
     expect((await api.json("POST", "/api/v1/suites", suite(tenant, { cases: [] }))).status).toBe(422);
-    const dup = suite(tenant, { cases: [{ name: "a", steps: [{ action: "goto", url: "/" }] }, { name: "a", steps: [{ action: "goto", url: "/" }] }] });
+    const dup = suite(tenant, {
+      cases: [
+        { name: "a", steps: [{ action: "goto", url: "/" }] },
+        { name: "a", steps: [{ action: "goto", url: "/" }] },
+      ],
+    });
     expect((await api.json("POST", "/api/v1/suites", dup)).status).toBe(422);
     expect((await api.json("PATCH", "/api/v1/suites/suite_cnotthere000000000000000a", {})).status).toBe(422);
     expect((await api.json("GET", "/api/v1/suites/nope")).status).toBe(400);
@@ -70,9 +91,16 @@ describe("/api/v1/suites", () => {
     const { body: created } = await api.json("POST", "/api/v1/suites", suite(tenant));
     const sha = "a".repeat(40);
     const started = await api.json("POST", `/api/v1/suites/${created.id}/runs`, { sha, ref: "main" });
-    expect(started).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^batch_/), runs: [expect.any(String)] } });
+    expect(started).toMatchObject({
+      status: 201,
+      body: { id: expect.stringMatching(/^batch_/), runs: [expect.any(String)] },
+    });
     const run = await waitForRun(api, started.body.runs[0], (r) => r.status !== "PENDING");
-    expect(run).toMatchObject({ task: "browser-case", tags: ["suite:smoke"], payload: { baseUrl: siteUrl, case: { name: "home" } } });
+    expect(run).toMatchObject({
+      task: "browser-case",
+      tags: ["suite:smoke"],
+      payload: { baseUrl: siteUrl, case: { name: "home" } },
+    });
     expect((await api.json("POST", `/api/v1/suites/${created.id}/runs`, { sha: "xyz" })).status).toBe(422);
   });
 });

@@ -22,7 +22,10 @@ export const CLOSED_PORT_URL = "postgres://postgres:postgres@127.0.0.1:9/down";
 const wsProxy = inject("wsProxyUrl");
 
 /** Opens a RunStore with some settings changed, runs `use`, and closes it (one store per request, as in the Worker). */
-export async function withStore<T>(settings: Record<string, string>, use: (store: RoutingRunStore) => Promise<T>): Promise<T> {
+export async function withStore<T>(
+  settings: Record<string, string>,
+  use: (store: RoutingRunStore) => Promise<T>,
+): Promise<T> {
   const stores = openStores(loadConfig({ ...env, ...settings }));
   try {
     return await use(stores.runs);
@@ -35,17 +38,27 @@ export async function withStore<T>(settings: Record<string, string>, use: (store
  * A PENDING run of a new tenant, recorded but not dispatched (as if the Worker died between the two
  * phases), with the executor token its dispatch would carry.
  */
-export async function recordPendingRun(task: string, payload: unknown, { maxAttempts = 1, secret = env.SIGNING_SECRET } = {}) {
+export async function recordPendingRun(
+  task: string,
+  payload: unknown,
+  { maxAttempts = 1, secret = env.SIGNING_SECRET } = {},
+) {
   const tenant = await createTenant();
-  const { record } = await withStore({}, (runs) => runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts }));
+  const { record } = await withStore({}, (runs) =>
+    runs.createRun({ ...tenant, task, payload, status: "PENDING", maxAttempts }),
+  );
   const friendlyId = toFriendlyId("run", record.id);
   const token = await executorToken(friendlyId, tenant.environmentId, 1, secret);
   return { tenant, run: record, friendlyId, token };
 }
 
 /** The executor token a dispatch of the run's `attempt` carries. */
-export const executorToken = (friendlyId: string, environmentId: string, attempt: number, secret = env.SIGNING_SECRET) =>
-  signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, 600);
+export const executorToken = (
+  friendlyId: string,
+  environmentId: string,
+  attempt: number,
+  secret = env.SIGNING_SECRET,
+) => signToken(secret, { scope: "executor", sub: friendlyId, env: environmentId, attempt }, 600);
 
 /** The executor's calls for one run (`/internal/runs/:id/…`), with its token: status and JSON body. */
 export function executorCalls(friendlyId: string, token: string) {
@@ -71,7 +84,10 @@ export async function updateRunRow(runId: string, patch: Partial<typeof runOps.r
 }
 
 /** Changes a waitpoint's row behind the engine's back (its time came), in whichever database holds it. */
-export async function updateWaitpointRow(waitpointId: string, patch: Partial<typeof runOps.waitpoints.$inferInsert>): Promise<void> {
+export async function updateWaitpointRow(
+  waitpointId: string,
+  patch: Partial<typeof runOps.waitpoints.$inferInsert>,
+): Promise<void> {
   for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
     const { db, close } = connect(url, { wsProxy });
     try {
@@ -86,7 +102,10 @@ export async function updateWaitpointRow(waitpointId: string, patch: Partial<typ
  * A fresh organisation with its own key, concurrency limit and GitHub installation (on an account of its
  * own, every repository unless `installation` says otherwise), so tests never share a queue or a repository.
  */
-export async function createTenant(concurrencyLimit = 10, installation: SeededInstallation | null = freshInstallation()): Promise<Tenant> {
+export async function createTenant(
+  concurrencyLimit = 10,
+  installation: SeededInstallation | null = freshInstallation(),
+): Promise<Tenant> {
   return withLegacyDatabase((_, pool) =>
     seedTenant(pool, { slug: `t-${crypto.randomUUID()}`, concurrencyLimit, installation: installation ?? undefined }),
   );
@@ -151,7 +170,12 @@ export function client(apiKey: string, settings?: Record<string, string>): Clien
 export const httpCheck = (url: string, extra: Record<string, unknown> = {}) => ({ payload: { url, ...extra } });
 
 /** Polls a run until `done` holds for it (the queue, consumer and site are real, so this takes a moment). */
-export async function waitForRun(api: Client, runId: string, done: (run: any) => boolean = isFinished, timeout = 90_000) {
+export async function waitForRun(
+  api: Client,
+  runId: string,
+  done: (run: any) => boolean = isFinished,
+  timeout = 90_000,
+) {
   return vi.waitFor(
     async () => {
       const { body } = await api.json("GET", `/api/v1/runs/${runId}`);
@@ -172,8 +196,12 @@ export async function rowsInDatabases(environmentId: string): Promise<{ runs: nu
   for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
     const { db, close } = connect(url, { wsProxy });
     try {
-      runs += (await db.select({ n: count() }).from(runOps.runs).where(eq(runOps.runs.environmentId, environmentId)))[0]!.n;
-      batches += (await db.select({ n: count() }).from(runOps.batches).where(eq(runOps.batches.environmentId, environmentId)))[0]!.n;
+      runs += (
+        await db.select({ n: count() }).from(runOps.runs).where(eq(runOps.runs.environmentId, environmentId))
+      )[0]!.n;
+      batches += (
+        await db.select({ n: count() }).from(runOps.batches).where(eq(runOps.batches.environmentId, environmentId))
+      )[0]!.n;
     } finally {
       await close();
     }

@@ -39,7 +39,10 @@ async function processed(deliveryId: string): Promise<void> {
   await withLegacyDatabase((db) =>
     vi.waitFor(
       async () => {
-        const [row] = await db.select().from(controlPlane.webhookDeliveries).where(eq(controlPlane.webhookDeliveries.id, deliveryId));
+        const [row] = await db
+          .select()
+          .from(controlPlane.webhookDeliveries)
+          .where(eq(controlPlane.webhookDeliveries.id, deliveryId));
         expect(row?.processedAt, `delivery ${deliveryId} processed`).toBeTruthy();
       },
       { timeout: 20_000, interval: 50 },
@@ -53,7 +56,10 @@ async function suitesStarted(suiteIds: string[]): Promise<string[]> {
   for (const url of [inject("legacyDatabaseUrl"), inject("runopsDatabaseUrl")]) {
     const { db, close } = connect(url, { wsProxy });
     try {
-      const rows = await db.select({ suiteId: controlPlane.batches.suiteId }).from(controlPlane.batches).where(inArray(controlPlane.batches.suiteId, suiteIds));
+      const rows = await db
+        .select({ suiteId: controlPlane.batches.suiteId })
+        .from(controlPlane.batches)
+        .where(inArray(controlPlane.batches.suiteId, suiteIds));
       started.push(...rows.map((row) => row.suiteId!));
     } finally {
       await close();
@@ -64,7 +70,10 @@ async function suitesStarted(suiteIds: string[]): Promise<string[]> {
 
 /** The OAuth code GitHub would hand the setup URL after a person who can see `installations` installed the App. */
 async function oauthCode(installations: { id: number; account: string }[]): Promise<string> {
-  const response = await fetch(`${githubUrl}/_stand-in/oauth-codes`, { method: "POST", body: JSON.stringify({ installations }) });
+  const response = await fetch(`${githubUrl}/_stand-in/oauth-codes`, {
+    method: "POST",
+    body: JSON.stringify({ installations }),
+  });
   return ((await response.json()) as { code: string }).code;
 }
 
@@ -75,18 +84,26 @@ async function installState(tenant: Tenant): Promise<string> {
 }
 
 const setup = (query: Record<string, string | number>) =>
-  client("none").json("GET", `/github/setup?${new URLSearchParams(Object.entries(query).map(([key, value]) => [key, String(value)]))}`);
+  client("none").json(
+    "GET",
+    `/github/setup?${new URLSearchParams(Object.entries(query).map(([key, value]) => [key, String(value)]))}`,
+  );
 
 describe("suites live only on repositories the organisation's installation covers", () => {
   it("refuses tenant B a suite on tenant A's repository, by create and by patch, with 422 saying why", async () => {
     const [a, b] = [await createTenant(), await createTenant()];
     const intruder = client(b.apiKey);
     const created = await intruder.json("POST", "/api/v1/suites", suiteOn(repositoryOf(a)));
-    expect(created).toMatchObject({ status: 422, body: { title: "Repository not covered", detail: expect.stringContaining("not covered") } });
+    expect(created).toMatchObject({
+      status: 422,
+      body: { title: "Repository not covered", detail: expect.stringContaining("not covered") },
+    });
 
     const own = await intruder.json("POST", "/api/v1/suites", suiteOn(repositoryOf(b)));
     expect(own.status).toBe(201);
-    const patched = await intruder.json("PATCH", `/api/v1/suites/${own.body.id}`, { repository: repositoryOf(a).toUpperCase() });
+    const patched = await intruder.json("PATCH", `/api/v1/suites/${own.body.id}`, {
+      repository: repositoryOf(a).toUpperCase(),
+    });
     expect(patched).toMatchObject({ status: 422, body: { detail: expect.stringContaining("not covered") } });
 
     const uninstalled = client((await createTenant(10, null)).apiKey);
@@ -119,7 +136,10 @@ describe("suites live only on repositories the organisation's installation cover
     expect((await api.json("PATCH", `/api/v1/suites/${created.body.id}`, { name: "renamed" })).status).toBe(422);
     expect((await api.json("PATCH", `/api/v1/suites/${created.body.id}`, { repository: two })).status).toBe(200);
 
-    await processed((await deliver("installation", { action: "deleted", installation: { id: installation.id, account } })).body.delivery);
+    await processed(
+      (await deliver("installation", { action: "deleted", installation: { id: installation.id, account } })).body
+        .delivery,
+    );
     const gone = await api.json("POST", "/api/v1/suites", suiteOn(two, "after delete"));
     expect(gone).toMatchObject({ status: 422, body: { detail: expect.stringContaining("No GitHub installation") } });
   });
@@ -139,7 +159,9 @@ describe("a delivery starts only the suites of its installation's organisation",
     await processed((await deliver("pull_request", pullRequest(repositoryOf(a), a.installation!.id))).body.delivery);
     expect(await suitesStarted([foreign.id, ownId])).toEqual([ownId]);
 
-    await processed((await deliver("pull_request", pullRequest(repositoryOf(a), freshInstallation().id))).body.delivery);
+    await processed(
+      (await deliver("pull_request", pullRequest(repositoryOf(a), freshInstallation().id))).body.delivery,
+    );
     expect(await suitesStarted([foreign.id, ownId])).toEqual([ownId]);
   });
 
@@ -147,12 +169,18 @@ describe("a delivery starts only the suites of its installation's organisation",
     const tenant = await createTenant();
     const api = client(tenant.apiKey);
     const ids: string[] = [];
-    for (const [name, enabled] of [["first", true], ["all disabled", false], ["third", true]] as const) {
+    for (const [name, enabled] of [
+      ["first", true],
+      ["all disabled", false],
+      ["third", true],
+    ] as const) {
       const created = await api.json("POST", "/api/v1/suites", suiteOn(repositoryOf(tenant), name, enabled));
       expect(created.status).toBe(201);
       ids.push(created.body.id.replace(/^suite_/, ""));
     }
-    await processed((await deliver("pull_request", pullRequest(repositoryOf(tenant), tenant.installation!.id))).body.delivery);
+    await processed(
+      (await deliver("pull_request", pullRequest(repositoryOf(tenant), tenant.installation!.id))).body.delivery,
+    );
     expect((await suitesStarted(ids)).sort()).toEqual([ids[0], ids[2]].sort());
   });
 });
@@ -170,19 +198,33 @@ describe("binding an installation through the App's setup URL", () => {
     const tenant = await createTenant(10, null);
     const installation = freshInstallation();
     const code = await oauthCode([{ id: installation.id, account: installation.account }]);
-    const bound = await setup({ installation_id: installation.id, state: await installState(tenant), code, setup_action: "install" });
+    const bound = await setup({
+      installation_id: installation.id,
+      state: await installState(tenant),
+      code,
+      setup_action: "install",
+    });
     expect(bound).toMatchObject({ status: 200, body: { installationId: installation.id, bound: true } });
     const repository = `${installation.account}/web`;
     expect((await client(tenant.apiKey).json("POST", "/api/v1/suites", suiteOn(repository))).status).toBe(201);
     // The code was used: GitHub refuses it a second time.
-    expect((await setup({ installation_id: installation.id, state: await installState(tenant), code })).status).toBe(403);
+    expect((await setup({ installation_id: installation.id, state: await installState(tenant), code })).status).toBe(
+      403,
+    );
   });
 
   it("refuses tenant B binding tenant A's installation with B's own state, and never moves a bound one", async () => {
     const [a, b] = [await createTenant(), await createTenant(10, null)];
     const stateOfB = await installState(b);
-    const guessed = await setup({ installation_id: a.installation!.id, state: stateOfB, code: await oauthCode([freshInstallation()]) });
-    expect(guessed).toMatchObject({ status: 403, body: { detail: expect.stringContaining("not among the installations") } });
+    const guessed = await setup({
+      installation_id: a.installation!.id,
+      state: stateOfB,
+      code: await oauthCode([freshInstallation()]),
+    });
+    expect(guessed).toMatchObject({
+      status: 403,
+      body: { detail: expect.stringContaining("not among the installations") },
+    });
     expect((await setup({ installation_id: a.installation!.id, state: stateOfB })).status).toBe(403);
 
     // Even a person who can see A's installation (an admin of both) cannot move it to B.
@@ -200,7 +242,9 @@ describe("binding an installation through the App's setup URL", () => {
     const tampered = `${state.slice(0, -2)}${state.endsWith("A") ? "B" : "A"}`;
     const pageToken = await mintPageToken(env.SIGNING_SECRET, a.environmentId, a.organizationId);
     for (const forged of [tampered, pageToken, "not-a-state"]) {
-      expect((await setup({ installation_id: a.installation!.id, state: forged, code: await code() })).status).toBe(403);
+      expect((await setup({ installation_id: a.installation!.id, state: forged, code: await code() })).status).toBe(
+        403,
+      );
     }
     expect((await setup({ installation_id: "1e3", state, code: await code() })).status).toBe(422);
     expect((await setup({ installation_id: a.installation!.id, code: await code() })).status).toBe(422);

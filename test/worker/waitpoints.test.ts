@@ -16,12 +16,21 @@ describe("waitpoint tokens", () => {
     const api = client((await createTenant()).apiKey);
     const { status, body } = await api.json("POST", "/api/v1/waitpoints/tokens", { tags: ["preview"], timeout: "1h" });
     expect(status).toBe(201);
-    expect(body).toMatchObject({ id: expect.stringMatching(/^waitpoint_c/), url: expect.stringContaining("/callback/"), isCached: false });
+    expect(body).toMatchObject({
+      id: expect.stringMatching(/^waitpoint_c/),
+      url: expect.stringContaining("/callback/"),
+      isCached: false,
+    });
     expect(residencyOf(body.id.slice("waitpoint_".length))).toBe("legacy");
-    expect((await api.json("GET", `/api/v1/waitpoints/tokens/${body.id}`)).body).toMatchObject({ status: "WAITING", tags: ["preview"] });
+    expect((await api.json("GET", `/api/v1/waitpoints/tokens/${body.id}`)).body).toMatchObject({
+      status: "WAITING",
+      tags: ["preview"],
+    });
 
     const completions = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => api.json("POST", `/api/v1/waitpoints/tokens/${body.id}/complete`, { data: { n: i } })),
+      Array.from({ length: 50 }, (_, i) =>
+        api.json("POST", `/api/v1/waitpoints/tokens/${body.id}/complete`, { data: { n: i } }),
+      ),
     );
     expect(completions.every((r) => r.status === 200 && r.body.success)).toBe(true);
     const token = (await api.json("GET", `/api/v1/waitpoints/tokens/${body.id}`)).body;
@@ -70,7 +79,9 @@ describe("waitpoint tokens", () => {
     const stranger = client((await createTenant()).apiKey);
     const { body } = await api.json("POST", "/api/v1/waitpoints/tokens", {});
     expect((await stranger.json("GET", `/api/v1/waitpoints/tokens/${body.id}`)).status).toBe(404);
-    expect((await stranger.json("POST", `/api/v1/waitpoints/tokens/${body.id}/complete`, { data: 1 })).status).toBe(404);
+    expect((await stranger.json("POST", `/api/v1/waitpoints/tokens/${body.id}/complete`, { data: 1 })).status).toBe(
+      404,
+    );
     expect((await api.json("GET", `/api/v1/waitpoints/tokens/${body.id}`)).body.status).toBe("WAITING");
     expect((await api.json("GET", "/api/v1/waitpoints/tokens/waitpoint_nope")).status).toBe(400);
     expect((await api.json("POST", "/api/v1/waitpoints/tokens", { timeout: "later" })).status).toBe(422);

@@ -8,7 +8,15 @@ import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { RunDO } from "../../worker/durable/run-do.ts";
 import { loadConfig } from "../../worker/config.ts";
-import { client, createTenant, httpCheck, recordPendingRun, siteUrl, updateWaitpointRow, waitForRun } from "./support.ts";
+import {
+  client,
+  createTenant,
+  httpCheck,
+  recordPendingRun,
+  siteUrl,
+  updateWaitpointRow,
+  waitForRun,
+} from "./support.ts";
 
 const browserCase = { case: { name: "gated", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
 
@@ -30,7 +38,8 @@ async function executingRun() {
 }
 
 const lastStatusEvent = async (object: DurableObjectStub<RunDO>) =>
-  ((await object.eventsSince(0)) as { type: string; data: any }[]).filter((event) => event.type === "status").at(-1)!.data;
+  ((await object.eventsSince(0)) as { type: string; data: any }[]).filter((event) => event.type === "status").at(-1)!
+    .data;
 
 describe("a run waiting on waitpoints", () => {
   it("resumes only after both of its tokens complete, with their outputs", async () => {
@@ -59,7 +68,10 @@ describe("a run waiting on waitpoints", () => {
     const { call, api } = await executingRun();
     const token = (await api.json("POST", "/api/v1/waitpoints/tokens", {})).body.id;
     await api.json("POST", `/api/v1/waitpoints/tokens/${token}/complete`, { data: 7 });
-    expect((await call("wait", { tokens: [token] })).body).toMatchObject({ status: "EXECUTING", waitpoints: [{ id: token, output: 7 }] });
+    expect((await call("wait", { tokens: [token] })).body).toMatchObject({
+      status: "EXECUTING",
+      waitpoints: [{ id: token, output: 7 }],
+    });
   });
 
   it("never misses a completion that races the wait", async () => {
@@ -67,7 +79,10 @@ describe("a run waiting on waitpoints", () => {
     await Promise.all(
       runs.map(async ({ call, api }) => {
         const token = (await api.json("POST", "/api/v1/waitpoints/tokens", {})).body.id;
-        await Promise.all([call("wait", { tokens: [token] }), api.json("POST", `/api/v1/waitpoints/tokens/${token}/complete`, { data: 1 })]);
+        await Promise.all([
+          call("wait", { tokens: [token] }),
+          api.json("POST", `/api/v1/waitpoints/tokens/${token}/complete`, { data: 1 }),
+        ]);
       }),
     );
     expect(await Promise.all(runs.map(({ status }) => status()))).toEqual(runs.map(() => "EXECUTING"));
@@ -87,7 +102,9 @@ describe("a run waiting on waitpoints", () => {
     await updateWaitpointRow(token.slice("waitpoint_".length), { timeoutAt: new Date(Date.now() - 1) });
     expect(await runDurableObjectAlarm(object)).toBe(true);
     expect(await status()).toBe("EXECUTING");
-    expect((await lastStatusEvent(object)).resumedBy).toEqual([expect.objectContaining({ id: token, status: "TIMED_OUT", output: { ok: false } })]);
+    expect((await lastStatusEvent(object)).resumedBy).toEqual([
+      expect.objectContaining({ id: token, status: "TIMED_OUT", output: { ok: false } }),
+    ]);
   });
 
   it("waits until a point in time, woken by its alarm", async () => {
@@ -97,7 +114,9 @@ describe("a run waiting on waitpoints", () => {
     expect(await runDurableObjectAlarm(object)).toBe(true); // the heartbeat deadline: nothing is due
     expect(await status()).toBe("WAITING");
 
-    await updateWaitpointRow(waited.body.waitpoints[0].id.slice("waitpoint_".length), { completeAfter: new Date(Date.now() - 1) });
+    await updateWaitpointRow(waited.body.waitpoints[0].id.slice("waitpoint_".length), {
+      completeAfter: new Date(Date.now() - 1),
+    });
     expect(await runDurableObjectAlarm(object)).toBe(true);
     expect(await status()).toBe("EXECUTING");
   });
@@ -110,7 +129,11 @@ describe("a run waiting on waitpoints", () => {
     });
     expect((await parent.call("wait", { runs: [child.body.id] })).body.status).toMatch(/WAITING|EXECUTING/);
     await waitForRun(parent.api, parent.id, (run) => run.status === "EXECUTING");
-    expect((await lastStatusEvent(parent.object)).resumedBy[0].output).toMatchObject({ ok: true, id: child.body.id, status: "COMPLETED" });
+    expect((await lastStatusEvent(parent.object)).resumedBy[0].output).toMatchObject({
+      ok: true,
+      id: child.body.id,
+      status: "COMPLETED",
+    });
 
     const batch = await parent.api.json("POST", "/api/v1/tasks/batch", {
       parentRunId: parent.id,
@@ -145,8 +168,13 @@ describe("a run waiting on waitpoints", () => {
   it("creates tokens for its run, deduplicated by idempotency key like the API's", async () => {
     const { call, api } = await executingRun();
     const made = await call("tokens", { idempotencyKey: "preview-ready", timeout: "5m" });
-    expect(made).toMatchObject({ status: 201, body: { id: expect.stringMatching(/^waitpoint_/), url: expect.stringContaining("/callback/") } });
-    expect((await api.json("POST", "/api/v1/waitpoints/tokens", { idempotencyKey: "preview-ready" })).body).toMatchObject({
+    expect(made).toMatchObject({
+      status: 201,
+      body: { id: expect.stringMatching(/^waitpoint_/), url: expect.stringContaining("/callback/") },
+    });
+    expect(
+      (await api.json("POST", "/api/v1/waitpoints/tokens", { idempotencyKey: "preview-ready" })).body,
+    ).toMatchObject({
       id: made.body.id,
       isCached: true,
     });

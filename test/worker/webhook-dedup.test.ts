@@ -13,7 +13,6 @@ import { client, createTenant, randomSha, rowsInDatabases, siteUrl, withLegacyDa
 const SECRET = "webhook-dedup-secret";
 const { webhookDeliveries } = controlPlane;
 
-
 /** Changes a delivery's row behind the Worker's back, as a crash or the passing of time leaves it. */
 const updateDelivery = (id: string, patch: Partial<typeof webhookDeliveries.$inferInsert>) =>
   withLegacyDatabase((db) => db.update(webhookDeliveries).set(patch).where(eq(webhookDeliveries.id, id)));
@@ -103,7 +102,9 @@ describe("POST /webhooks/github dedup", () => {
     await updateDelivery(lost, { receivedAt: claimedAt });
     expect(await deliver("pull_request", body, lost)).toMatchObject({ accepted: true });
     expect(await suiteRuns()).toBe(1);
-    const [row] = await withLegacyDatabase((db) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, lost)));
+    const [row] = await withLegacyDatabase((db) =>
+      db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, lost)),
+    );
     expect(row?.processedAt).toBeInstanceOf(Date);
     expect(await deliver("pull_request", body)).toMatchObject({ duplicate: true });
   });
@@ -124,7 +125,11 @@ describe("POST /webhooks/github dedup", () => {
     const { api, tenant, deliver, pullRequest, suiteRuns } = await suiteOnNewRepository();
     expect(await deliver("pull_request", pullRequest(randomSha()))).toMatchObject({ accepted: true });
     const rerequest = (batchId: string) =>
-      JSON.stringify({ action: "rerequested", installation: { id: tenant.installation!.id }, check_run: { id: 1, external_id: batchId } });
+      JSON.stringify({
+        action: "rerequested",
+        installation: { id: tenant.installation!.id },
+        check_run: { id: 1, external_id: batchId },
+      });
     const first = (await api.json("GET", "/api/v1/runs")).body.data[0].batchId as string;
     expect(await deliver("check_run", rerequest(first))).toMatchObject({ accepted: true });
     expect(await deliver("check_run", rerequest(first))).toMatchObject({ duplicate: true });

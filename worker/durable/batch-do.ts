@@ -40,7 +40,10 @@ export class BatchDO extends LiveLog {
   /** A suite run started for a GitHub commit: this object owns its one check run. Tracking again is a no-op. */
   async trackCheckRun(batchId: string, tracked: TrackedCheckRun): Promise<void> {
     this.initialise(batchId, "PENDING");
-    this.sql.exec("INSERT INTO check_run (only, tracked, dirty) VALUES (1, ?, 1) ON CONFLICT DO NOTHING", JSON.stringify(tracked));
+    this.sql.exec(
+      "INSERT INTO check_run (only, tracked, dirty) VALUES (1, ?, 1) ON CONFLICT DO NOTHING",
+      JSON.stringify(tracked),
+    );
     await this.setTimer(CHECK_RUN_TIMER, Date.now());
   }
 
@@ -53,19 +56,26 @@ export class BatchDO extends LiveLog {
 
   /** Its check run is all a batch's object wakes for. */
   protected override async onAlarm(): Promise<void> {
-    const row = this.sql.exec<{ tracked: string; check_run_id: number | null; dirty: number }>("SELECT tracked, check_run_id, dirty FROM check_run").toArray()[0];
+    const row = this.sql
+      .exec<{ tracked: string; check_run_id: number | null; dirty: number }>(
+        "SELECT tracked, check_run_id, dirty FROM check_run",
+      )
+      .toArray()[0];
     if (!row?.dirty) return;
     this.sql.exec("UPDATE check_run SET dirty = 0");
     const { runId: batchId } = this.snapshot();
     try {
-      const checkRunId = await withEngine(this.env, (engine) => engine.syncCheckRun(batchId, JSON.parse(row.tracked), row.check_run_id ?? undefined));
+      const checkRunId = await withEngine(this.env, (engine) =>
+        engine.syncCheckRun(batchId, JSON.parse(row.tracked), row.check_run_id ?? undefined),
+      );
       if (checkRunId !== undefined) this.sql.exec("UPDATE check_run SET check_run_id = ?", checkRunId);
     } catch (error) {
       this.sql.exec("UPDATE check_run SET dirty = 1");
       throw error;
     }
     // Changed while it was being sent: once more.
-    if (this.sql.exec<{ dirty: number }>("SELECT dirty FROM check_run").one().dirty) await this.setTimer(CHECK_RUN_TIMER, Date.now());
+    if (this.sql.exec<{ dirty: number }>("SELECT dirty FROM check_run").one().dirty)
+      await this.setTimer(CHECK_RUN_TIMER, Date.now());
   }
 
   /** A batch's subscriber starts its log at the batch's status in the store. */

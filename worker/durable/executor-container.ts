@@ -10,7 +10,7 @@ export class ExecutorContainer extends Container<Env> {
   override defaultPort = 8080;
   override sleepAfter = "5m";
 
-  constructor(ctx: DurableObjectState<{}>, env: Env) {
+  constructor(ctx: DurableObjectState<Record<string, never>>, env: Env) {
     super(ctx, env);
     const config = loadConfig(env);
     this.envVars = {
@@ -18,7 +18,11 @@ export class ExecutorContainer extends Container<Env> {
       EXECUTOR_SHARED_SECRET: config.EXECUTOR_SHARED_SECRET,
       WORKER_URL: config.PUBLIC_URL ?? "",
       GITHUB_API_URL: config.GITHUB_API_URL,
-      ...(config.GITHUB_APP_ID && config.GITHUB_PRIVATE_KEY && { GITHUB_APP_ID: config.GITHUB_APP_ID, GITHUB_PRIVATE_KEY: config.GITHUB_PRIVATE_KEY }),
+      ...(config.GITHUB_APP_ID &&
+        config.GITHUB_PRIVATE_KEY && {
+          GITHUB_APP_ID: config.GITHUB_APP_ID,
+          GITHUB_PRIVATE_KEY: config.GITHUB_PRIVATE_KEY,
+        }),
     };
   }
 }
@@ -27,7 +31,12 @@ export class ExecutorContainer extends Container<Env> {
  * POSTs `body` as JSON to the executor: `EXECUTOR_URL` locally, one of the containers in production. The
  * shared secret proves the caller is this Worker.
  */
-export async function callExecutor(config: Config, env: Pick<Env, "EXECUTOR">, path: string, body: unknown): Promise<Response> {
+export async function callExecutor(
+  config: Config,
+  env: Pick<Env, "EXECUTOR">,
+  path: string,
+  body: unknown,
+): Promise<Response> {
   const init = {
     method: "POST",
     headers: { authorization: `Bearer ${config.EXECUTOR_SHARED_SECRET}`, "content-type": "application/json" },

@@ -72,7 +72,11 @@ export abstract class LiveLog extends DurableObject<Env> {
 
   /** Asks to be woken at `at` for `reason`; a later call for the same reason replaces its time. */
   protected async setTimer(reason: string, at: number): Promise<void> {
-    this.sql.exec("INSERT INTO timers (reason, at) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at", reason, at);
+    this.sql.exec(
+      "INSERT INTO timers (reason, at) VALUES (?, ?) ON CONFLICT (reason) DO UPDATE SET at = excluded.at",
+      reason,
+      at,
+    );
     await this.arm();
   }
 
@@ -103,7 +107,9 @@ export abstract class LiveLog extends DurableObject<Env> {
   append(type: RunEventType, data: unknown): number {
     const at = new Date().toISOString();
     const text = JSON.stringify(data);
-    const { seq } = this.sql.exec<{ seq: number }>("INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq", type, text, at).one();
+    const { seq } = this.sql
+      .exec<{ seq: number }>("INSERT INTO events (type, data, at) VALUES (?, ?, ?) RETURNING seq", type, text, at)
+      .one();
     const message = JSON.stringify({ seq, type, data, at });
     for (const socket of this.ctx.getWebSockets("full")) socket.send(message);
     const redacted = this.ctx.getWebSockets(REDACTED);

@@ -26,7 +26,12 @@ export class RunDO extends LiveLog {
    * transition table does not allow from the status held here (a redelivered dispatch after the run
    * started) changes nothing. A run that left `previous` PENDING or DEQUEUED was dispatched.
    */
-  setStatus(runId: string, status: RunStatus, detail?: Record<string, unknown>, previous?: RunStatus): number | undefined {
+  setStatus(
+    runId: string,
+    status: RunStatus,
+    detail?: Record<string, unknown>,
+    previous?: RunStatus,
+  ): number | undefined {
     if (previous && DISPATCHED.includes(previous)) this.logMissedDispatch(runId);
     const current = this.currentStatus();
     if (current && !canTransition(current, status)) return undefined;

@@ -30,15 +30,21 @@ export async function buildCheckRunSync(
   const { batch, runs } = found;
   const publicUrl = deps.config.PUBLIC_URL ?? new URL(tracked.detailsUrl).origin;
   // Screenshot links open under the suite run's page token: people reading the check on GitHub hold no API key.
-  const pageToken = await mintPageToken(deps.config.SIGNING_SECRET, tracked.environmentId, toFriendlyId("batch", batch.id));
-  const cases = (await summarizeCases(deps.runs, runs)).map(({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
-    name,
-    status,
-    durationMs,
-    failingStep,
-    screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
-    ...specFacts(runs[index]!),
-  }));
+  const pageToken = await mintPageToken(
+    deps.config.SIGNING_SECRET,
+    tracked.environmentId,
+    toFriendlyId("batch", batch.id),
+  );
+  const cases = (await summarizeCases(deps.runs, runs)).map(
+    ({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
+      name,
+      status,
+      durationMs,
+      failingStep,
+      screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
+      ...specFacts(runs[index]!),
+    }),
+  );
   const completed = runs.every((run) => isFinal(run.status));
   const started = runs.some((run) => !NOT_STARTED_STATUSES.includes(run.status));
   return {
@@ -58,11 +64,19 @@ export async function buildCheckRunSync(
 }
 
 /** Sends the current state to the executor, which posts it to GitHub; returns the check run's id. */
-export async function sendCheckRun(deps: EngineDeps, batchId: string, tracked: TrackedCheckRun, checkRunId: number | undefined): Promise<number | undefined> {
+export async function sendCheckRun(
+  deps: EngineDeps,
+  batchId: string,
+  tracked: TrackedCheckRun,
+  checkRunId: number | undefined,
+): Promise<number | undefined> {
   const sync = await buildCheckRunSync(deps, batchId, tracked, checkRunId);
   if (!sync) return checkRunId;
   const response = await deps.callExecutor("/github/check-runs", sync);
-  if (!response.ok) throw new Error(`check run for batch ${batchId}: executor answered HTTP ${response.status} ${(await response.text()).slice(0, 300)}`);
+  if (!response.ok)
+    throw new Error(
+      `check run for batch ${batchId}: executor answered HTTP ${response.status} ${(await response.text()).slice(0, 300)}`,
+    );
   const { checkRunId: id } = (await response.json()) as { checkRunId: number };
   if (id !== checkRunId) await deps.runs.updateBatch(batchId, { checkRunId: id });
   return id;

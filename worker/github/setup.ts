@@ -50,10 +50,18 @@ export async function handleInstallLink(c: Context<AppEnv>): Promise<Response> {
   const { GITHUB_APP_SLUG, GITHUB_WEB_URL, SIGNING_SECRET } = c.var.config;
   if (!GITHUB_APP_SLUG) return notConfigured("GITHUB_APP_SLUG is not set");
   const { organizationId, environmentId } = c.var.environment;
-  const state = await signToken(SIGNING_SECRET, { scope: "github-setup", sub: organizationId, env: environmentId }, STATE_TTL_SECONDS);
+  const state = await signToken(
+    SIGNING_SECRET,
+    { scope: "github-setup", sub: organizationId, env: environmentId },
+    STATE_TTL_SECONDS,
+  );
   const url = new URL(under(GITHUB_WEB_URL, `/apps/${GITHUB_APP_SLUG}/installations/new`));
   url.searchParams.set("state", state);
-  return c.json({ url: url.toString(), state, expiresAt: new Date(Date.now() + STATE_TTL_SECONDS * 1000).toISOString() });
+  return c.json({
+    url: url.toString(),
+    state,
+    expiresAt: new Date(Date.now() + STATE_TTL_SECONDS * 1000).toISOString(),
+  });
 }
 
 export async function handleSetup(c: Context<AppEnv>): Promise<Response> {
@@ -61,9 +69,15 @@ export async function handleSetup(c: Context<AppEnv>): Promise<Response> {
   const query = setupQuerySchema.safeParse(c.req.query());
   if (!query.success) {
     const first = query.error.issues[0];
-    return problemResponse({ status: 422, title: "Invalid request", detail: first && `${first.path.join(".")}: ${first.message}`, errors: query.error.issues });
+    return problemResponse({
+      status: 422,
+      title: "Invalid request",
+      detail: first && `${first.path.join(".")}: ${first.message}`,
+      errors: query.error.issues,
+    });
   }
-  if (!GITHUB_CLIENT_ID || !GITHUB_CLIENT_SECRET) return notConfigured("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are needed to bind installations");
+  if (!GITHUB_CLIENT_ID || !GITHUB_CLIENT_SECRET)
+    return notConfigured("GITHUB_CLIENT_ID and GITHUB_CLIENT_SECRET are needed to bind installations");
   const { installation_id: installationId, state, code } = query.data;
   const claims = await verifyToken(SIGNING_SECRET, state, "github-setup");
   if (!claims) throw refused("The state is not genuine or has expired: start again from the install link");
@@ -71,9 +85,14 @@ export async function handleSetup(c: Context<AppEnv>): Promise<Response> {
 
   const userToken = await exchangeCode(c.var.config, code);
   const installation = await findUserInstallation(c.var.config, userToken, installationId);
-  if (!installation) throw refused(`Installation ${installationId} is not among the installations the installing user can see`);
+  if (!installation)
+    throw refused(`Installation ${installationId} is not among the installations the installing user can see`);
   if ((await c.var.stores.github.bindInstallation(installation, claims.sub)) === "taken") {
-    return problemResponse({ status: 409, title: "Installation already bound", detail: `Installation ${installationId} belongs to another organisation` });
+    return problemResponse({
+      status: 409,
+      title: "Installation already bound",
+      detail: `Installation ${installationId} belongs to another organisation`,
+    });
   }
   return c.json({ installationId, account: installation.accountLogin, bound: true });
 }
@@ -81,13 +100,22 @@ export async function handleSetup(c: Context<AppEnv>): Promise<Response> {
 async function callGitHub(url: URL, init: RequestInit): Promise<unknown> {
   let response: Response;
   try {
-    response = await fetch(url, { ...init, headers: { accept: "application/json", "user-agent": "flightcheck", ...init.headers } });
+    response = await fetch(url, {
+      ...init,
+      headers: { accept: "application/json", "user-agent": "flightcheck", ...init.headers },
+    });
   } catch {
     throw new ProblemError({ status: 502, title: "GitHub unreachable", detail: `${url.host} did not answer` });
   }
   const body: unknown = await response.json().catch(() => undefined);
-  if (response.status === 401 || response.status === 403) throw refused("GitHub refused the installing user's authorization");
-  if (!response.ok) throw new ProblemError({ status: 502, title: "GitHub failed", detail: `${url.pathname} answered ${response.status}` });
+  if (response.status === 401 || response.status === 403)
+    throw refused("GitHub refused the installing user's authorization");
+  if (!response.ok)
+    throw new ProblemError({
+      status: 502,
+      title: "GitHub failed",
+      detail: `${url.pathname} answered ${response.status}`,
+    });
   return body;
 }
 
@@ -103,16 +131,32 @@ async function exchangeCode(config: Config, code: string): Promise<string> {
   return parsed.data.access_token;
 }
 
-async function findUserInstallation(config: Config, userToken: string, installationId: number): Promise<InstallationFacts | undefined> {
+async function findUserInstallation(
+  config: Config,
+  userToken: string,
+  installationId: number,
+): Promise<InstallationFacts | undefined> {
   for (let page = 1; page <= MAX_INSTALLATION_PAGES; page++) {
     const url = new URL(under(config.GITHUB_API_URL, "/user/installations"));
     url.searchParams.set("per_page", "100");
     url.searchParams.set("page", String(page));
-    const parsed = installationsPageSchema.safeParse(await callGitHub(url, { headers: { authorization: `Bearer ${userToken}` } }));
-    if (!parsed.success) throw new ProblemError({ status: 502, title: "GitHub failed", detail: "GET /user/installations answered an unexpected shape" });
+    const parsed = installationsPageSchema.safeParse(
+      await callGitHub(url, { headers: { authorization: `Bearer ${userToken}` } }),
+    );
+    if (!parsed.success)
+      throw new ProblemError({
+        status: 502,
+        title: "GitHub failed",
+        detail: "GET /user/installations answered an unexpected shape",
+      });
     const found = parsed.data.installations.find((installation) => installation.id === installationId);
     if (found) {
-      return { id: found.id, accountLogin: found.account.login, accountType: found.account.type, repositorySelection: found.repository_selection };
+      return {
+        id: found.id,
+        accountLogin: found.account.login,
+        accountType: found.account.type,
+        repositorySelection: found.repository_selection,
+      };
     }
     if (parsed.data.installations.length < 100) return undefined;
   }

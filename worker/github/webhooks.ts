@@ -74,10 +74,16 @@ type Work = (scope: { engine: RunEngine; stores: Stores }) => Promise<unknown>;
 export const UNFINISHED_DELIVERY_GRACE_MS = 5 * 60_000;
 
 /** What a delivery asks for, or undefined when it is not ours to act on. */
-function workFor(event: string, delivery: string, body: unknown, egress: { allowPrivate: boolean }): Work | undefined | "invalid" {
+function workFor(
+  event: string,
+  delivery: string,
+  body: unknown,
+  egress: { allowPrivate: boolean },
+): Work | undefined | "invalid" {
   if (!Object.hasOwn(payloads, event)) return undefined;
   const parsed = payloads[event as keyof typeof payloads].safeParse(body);
   if (!parsed.success) return "invalid";
+  // biome-ignore lint/suspicious/noExplicitAny: each case below reads the fields its event's schema checked
   const payload = parsed.data as any;
   switch (event) {
     case "pull_request":
@@ -90,7 +96,12 @@ function workFor(event: string, delivery: string, body: unknown, egress: { allow
         githubEvent: event,
       });
     case "push":
-      if (payload.deleted || !sha.safeParse(payload.after).success || payload.ref !== `refs/heads/${payload.repository.default_branch}`) return undefined;
+      if (
+        payload.deleted ||
+        !sha.safeParse(payload.after).success ||
+        payload.ref !== `refs/heads/${payload.repository.default_branch}`
+      )
+        return undefined;
       return startSuites(payload.repository.full_name, "push", {
         headSha: payload.after,
         ref: payload.ref,
@@ -127,13 +138,17 @@ function workFor(event: string, delivery: string, body: unknown, egress: { allow
     case "installation_repositories": {
       const facts = installationFactsOf(payload.installation, payload.repository_selection);
       const names = (list: { full_name: string }[]) => list.map((repo) => repo.full_name);
-      return ({ stores }) => stores.github.changeRepositories(facts, names(payload.repositories_added), names(payload.repositories_removed));
+      return ({ stores }) =>
+        stores.github.changeRepositories(facts, names(payload.repositories_added), names(payload.repositories_removed));
     }
   }
   return undefined;
 }
 
-const installationFactsOf = (installation: z.infer<typeof installationFacts>, selection: "all" | "selected" | undefined): InstallationFacts => ({
+const installationFactsOf = (
+  installation: z.infer<typeof installationFacts>,
+  selection: "all" | "selected" | undefined,
+): InstallationFacts => ({
   id: installation.id,
   accountLogin: installation.account.login,
   accountType: installation.account.type,
@@ -155,7 +170,9 @@ const startSuites =
       try {
         await engine.startSuiteRun(suite, suite, origin);
       } catch (error) {
-        console.error(`suite ${suite.id} on ${repositoryName} did not start: ${error instanceof Error ? error.message : String(error)}`);
+        console.error(
+          `suite ${suite.id} on ${repositoryName} did not start: ${error instanceof Error ? error.message : String(error)}`,
+        );
       }
     }
   };
@@ -192,15 +209,28 @@ async function validSignature(secret: string, body: string, signature: string | 
 
 export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   const secret = c.var.config.GITHUB_WEBHOOK_SECRET;
-  if (!secret) return problemResponse({ status: 503, title: "GitHub is not configured", detail: "GITHUB_WEBHOOK_SECRET is not set" });
+  if (!secret)
+    return problemResponse({
+      status: 503,
+      title: "GitHub is not configured",
+      detail: "GITHUB_WEBHOOK_SECRET is not set",
+    });
   const body = await c.req.text();
   if (!(await validSignature(secret, body, c.req.header("x-hub-signature-256")))) {
-    return problemResponse({ status: 401, title: "Unauthorized", detail: "X-Hub-Signature-256 does not match the body" });
+    return problemResponse({
+      status: 401,
+      title: "Unauthorized",
+      detail: "X-Hub-Signature-256 does not match the body",
+    });
   }
   const event = c.req.header("x-github-event") ?? "";
   const delivery = c.req.header("x-github-delivery") ?? "";
   if (!/^[\w-]{1,100}$/.test(event) || !/^[\w-]{1,100}$/.test(delivery)) {
-    return problemResponse({ status: 400, title: "Bad delivery", detail: "X-GitHub-Event and X-GitHub-Delivery are required" });
+    return problemResponse({
+      status: 400,
+      title: "Bad delivery",
+      detail: "X-GitHub-Event and X-GitHub-Delivery are required",
+    });
   }
   let payload: unknown;
   try {
@@ -210,7 +240,12 @@ export async function handleWebhook(c: Context<AppEnv>): Promise<Response> {
   }
   if (event === "ping") return c.json({ ok: true, event });
   const work = workFor(event, delivery, payload, { allowPrivate: c.var.config.ALLOW_PRIVATE_TARGETS });
-  if (work === "invalid") return problemResponse({ status: 422, title: "Unexpected payload", detail: `The ${event} payload is not shaped as GitHub sends it` });
+  if (work === "invalid")
+    return problemResponse({
+      status: 422,
+      title: "Unexpected payload",
+      detail: `The ${event} payload is not shaped as GitHub sends it`,
+    });
   if (!work) return c.json({ ignored: true, event }, 202);
 
   const { engine, stores } = c.var;

@@ -22,7 +22,8 @@ export interface BatchPageData {
 
 // As the check run counts them: a case handed to an executor that has not claimed it yet is still queued.
 function suiteStatus(cases: CaseSummary[]): SuiteStatus {
-  if (!cases.every((item) => isFinal(item.status))) return cases.every((item) => NOT_STARTED_STATUSES.includes(item.status)) ? "QUEUED" : "RUNNING";
+  if (!cases.every((item) => isFinal(item.status)))
+    return cases.every((item) => NOT_STARTED_STATUSES.includes(item.status)) ? "QUEUED" : "RUNNING";
   if (cases.every((item) => item.status === "COMPLETED")) return "PASSED";
   return cases.some((item) => item.status !== "COMPLETED" && item.status !== "CANCELED") ? "FAILED" : "CANCELED";
 }
@@ -58,12 +59,12 @@ export function batchPage({ friendlyId, batch, suiteName, cases, token, expiresA
   const body = html`<h1>${heading}</h1>
 <p id="status" role="status" class="lead">${badge(status)} · ${progress(cases)}</p>
 ${facts([
-    ["Repository", batch.repository],
-    ["Commit", batch.headSha && html`<code>${batch.headSha.slice(0, 12)}</code>`],
-    ["Ref", batch.ref],
-    ["Pull request", batch.pullRequestNumber && `#${batch.pullRequestNumber}`],
-    ["Started", time(batch.createdAt)],
-  ])}
+  ["Repository", batch.repository],
+  ["Commit", batch.headSha && html`<code>${batch.headSha.slice(0, 12)}</code>`],
+  ["Ref", batch.ref],
+  ["Pull request", batch.pullRequestNumber && `#${batch.pullRequestNumber}`],
+  ["Started", time(batch.createdAt)],
+])}
 ${table(
   `Cases (${cases.length})`,
   ["Case", "Status", "Duration", "Failure"],

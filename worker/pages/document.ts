@@ -51,7 +51,11 @@ export interface PageContent {
 const nonce = () => crypto.randomUUID().replaceAll("-", "");
 
 /** A page's response: HTML whose inline style and script are the only ones its CSP allows. */
-export async function htmlPage({ title, body, live }: PageContent, status = 200, headers: Record<string, string> = {}): Promise<Response> {
+export async function htmlPage(
+  { title, body, live }: PageContent,
+  status = 200,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   const n = nonce();
   const document = await html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style nonce="${n}">${raw(STYLE)}</style></head>

@@ -43,7 +43,8 @@ export function formatDuration(ms: number | null | undefined): string {
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1_000)} s`;
 }
 
-export const time = (date: Date) => html`<time datetime="${date.toISOString()}">${date.toISOString().slice(0, 19).replace("T", " ")} UTC</time>`;
+export const time = (date: Date) =>
+  html`<time datetime="${date.toISOString()}">${date.toISOString().slice(0, 19).replace("T", " ")} UTC</time>`;
 
 /** Term/description pairs; undefined values are left out. */
 export const facts = (pairs: [term: string, value: Html | string | number | null | undefined][]) =>

@@ -2,6 +2,11 @@
 import { mintPageToken } from "../runs/tokens.ts";
 
 /** `<origin>/runs/<run_…|batch_…>?token=…`, valid for the page token's lifetime. */
-export async function pageUrl(secret: string, origin: string, environmentId: string, friendlyId: string): Promise<string> {
+export async function pageUrl(
+  secret: string,
+  origin: string,
+  environmentId: string,
+  friendlyId: string,
+): Promise<string> {
   return `${origin}/runs/${friendlyId}?token=${await mintPageToken(secret, environmentId, friendlyId)}`;
 }

@@ -40,7 +40,11 @@ async function pageClaims(c: PageContext): Promise<{ claims: TokenClaims; token:
 async function openRun(c: PageContext, claims: TokenClaims, runId: string): Promise<Run> {
   // Fresh: a page refreshed on a live event must see the write that event announced.
   const run = await c.var.stores.runs.findRun(claims.env, runId, { fresh: true });
-  if (run && (claims.sub === toFriendlyId("run", run.id) || (run.batchId && claims.sub === toFriendlyId("batch", run.batchId)))) return run;
+  if (
+    run &&
+    (claims.sub === toFriendlyId("run", run.id) || (run.batchId && claims.sub === toFriendlyId("batch", run.batchId)))
+  )
+    return run;
   throw new PageError(404);
 }
 
@@ -53,8 +57,13 @@ async function showBatch(c: PageContext, friendlyId: string, batchId: string): P
   const found = await runs.findBatch(claims.env, batchId, { fresh: true });
   if (!found) throw new PageError(404);
   const { suiteId } = found.batch;
-  const [cases, suite] = await Promise.all([summarizeCases(runs, found.runs), suiteId ? suites.find(claims.env, suiteId) : undefined]);
-  return htmlPage(batchPage({ friendlyId, batch: found.batch, suiteName: suite?.name, cases, token, expiresAt: expiryOf(claims) }));
+  const [cases, suite] = await Promise.all([
+    summarizeCases(runs, found.runs),
+    suiteId ? suites.find(claims.env, suiteId) : undefined,
+  ]);
+  return htmlPage(
+    batchPage({ friendlyId, batch: found.batch, suiteName: suite?.name, cases, token, expiresAt: expiryOf(claims) }),
+  );
 }
 
 async function showRun(c: PageContext, friendlyId: string, runId: string): Promise<Response> {
@@ -69,7 +78,8 @@ async function showRun(c: PageContext, friendlyId: string, runId: string): Promi
   }
   const steps: RunPageData["steps"] = await runs.listSteps(runId);
   const unreported = !steps.some((step) => step.attempt === run.attempt);
-  if (events.length && run.attempt > 0 && unreported) steps.push(...currentAttemptSteps(events).map((step) => ({ ...step, attempt: run.attempt })));
+  if (events.length && run.attempt > 0 && unreported)
+    steps.push(...currentAttemptSteps(events).map((step) => ({ ...step, attempt: run.attempt })));
   const bySuiteRun = claims.sub !== friendlyId;
   return htmlPage(
     runPage({
@@ -78,7 +88,9 @@ async function showRun(c: PageContext, friendlyId: string, runId: string): Promi
       steps,
       token,
       suiteRunUrl: bySuiteRun ? `/runs/${claims.sub}?token=${token}` : undefined,
-      live: isFinal(run.status) ? undefined : { token: bySuiteRun ? await liveToken(c, claims, friendlyId) : token, since: events.at(-1)?.seq ?? 0 },
+      live: isFinal(run.status)
+        ? undefined
+        : { token: bySuiteRun ? await liveToken(c, claims, friendlyId) : token, since: events.at(-1)?.seq ?? 0 },
       expiresAt: expiryOf(claims),
     }),
   );

@@ -13,7 +13,9 @@ import type { Run, StepResult } from "../store/run-store.ts";
 import type { PageContent } from "./document.ts";
 import { type StepStatus, type TableRow, badge, facts, formatDuration, statusLabel, table, time } from "./format.ts";
 
-export type StepView = Pick<StepResult, "index" | "action" | "label" | "durationMs" | "error" | "screenshotKey"> & { status: StepStatus };
+export type StepView = Pick<StepResult, "index" | "action" | "label" | "durationMs" | "error" | "screenshotKey"> & {
+  status: StepStatus;
+};
 
 /**
  * The steps of the attempt running now, from the run's event log: the step events since it last started
@@ -29,7 +31,13 @@ export function currentAttemptSteps(events: RunEvent[]): StepView[] {
       previous = status;
     } else if (event.type === "step") {
       const step = event.data;
-      steps.set(step.index, { ...step, label: step.name, durationMs: step.durationMs ?? null, error: step.error ?? null, screenshotKey: null });
+      steps.set(step.index, {
+        ...step,
+        label: step.name,
+        durationMs: step.durationMs ?? null,
+        error: step.error ?? null,
+        screenshotKey: null,
+      });
     }
   }
   return [...steps.values()].sort((a, b) => a.index - b.index);
@@ -51,7 +59,8 @@ export interface RunPageData {
 
 const stepName = (step: StepView) => `${step.index + 1}. ${step.label ?? step.action}`;
 
-const screenshot = (step: StepView, token: string) => (step.screenshotKey ? html`<a href="${pageArtifactUrl(step.screenshotKey, token)}">Screenshot</a>` : "");
+const screenshot = (step: StepView, token: string) =>
+  step.screenshotKey ? html`<a href="${pageArtifactUrl(step.screenshotKey, token)}">Screenshot</a>` : "";
 
 function stepRow(step: StepView, token: string): TableRow {
   return {
@@ -84,14 +93,22 @@ function statusLine(run: Run, steps: RunPageData["steps"]): string {
 export function runPage({ friendlyId, run, steps, token, suiteRunUrl, live, expiresAt }: RunPageData): PageContent {
   const attempts = [...new Set(steps.map((step) => step.attempt))].sort((a, b) => b - a);
   const unsuccessful = isFinal(run.status) && run.status !== "COMPLETED";
-  const failed = unsuccessful ? steps.find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
+  const failed = unsuccessful
+    ? steps.find((step) => step.attempt === run.attempt && step.status === "FAILED")
+    : undefined;
   const line = statusLine(run, steps);
   const name = caseName(run);
   const body = html`<h1>${name}</h1>
 <p id="status" role="status" class="lead">${badge(run.status)}${line && ` · ${line}`}</p>
 <div id="content" data-swap>${facts([
     ["Task", run.task],
-    ["Suite run", run.batchId && (suiteRunUrl ? html`<a href="${suiteRunUrl}">${toFriendlyId("batch", run.batchId)}</a>` : toFriendlyId("batch", run.batchId))],
+    [
+      "Suite run",
+      run.batchId &&
+        (suiteRunUrl
+          ? html`<a href="${suiteRunUrl}">${toFriendlyId("batch", run.batchId)}</a>`
+          : toFriendlyId("batch", run.batchId)),
+    ],
     ["Started", run.startedAt && time(run.startedAt)],
     ["Finished", run.completedAt && time(run.completedAt)],
     ["Duration", formatDuration(durationOf(run))],

@@ -49,7 +49,9 @@ async function claimHttpCheck(
 async function check(engine: RunEngine, env: Env, claimed: Run): Promise<void> {
   const payload = httpCheckPayloadSchema.safeParse(claimed.payload);
   if (!payload.success) {
-    await engine.finish(claimed, "SYSTEM_FAILURE", { error: { message: "Stored payload does not fit the http-check task" } });
+    await engine.finish(claimed, "SYSTEM_FAILURE", {
+      error: { message: "Stored payload does not fit the http-check task" },
+    });
     return;
   }
   const result = await runOnExecutor(engine, env, payload.data);
@@ -71,7 +73,12 @@ async function runOnExecutor(engine: RunEngine, env: Env, payload: HttpCheckPayl
 const retryable = (message: string): HttpCheckResult => ({ ok: false, retryable: true, error: { message } });
 
 /** Acks or retries `message`; returns work to finish after the batch is acked, if any. */
-async function handle(message: Message, engine: RunEngine, stores: Stores, env: Env): Promise<(() => Promise<void>) | undefined> {
+async function handle(
+  message: Message,
+  engine: RunEngine,
+  stores: Stores,
+  env: Env,
+): Promise<(() => Promise<void>) | undefined> {
   const job = dispatchMessageSchema.safeParse(message.body);
   const claims = job.success ? await verifyToken(engine.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
   if (!job.success || claims?.sub !== toFriendlyId("run", job.data.runId) || claims.attempt !== job.data.attempt) {
@@ -114,11 +121,16 @@ async function consumeDeadLetters(batch: MessageBatch, env: Env): Promise<void> 
   await withEngine(env, async (engine, stores) => {
     for (const message of batch.messages) {
       const job = dispatchMessageSchema.safeParse(message.body);
-      const claims = job.success ? await verifyToken(engine.config.SIGNING_SECRET, job.data.token, "executor") : undefined;
-      const run = claims && job.success ? await stores.runs.findRun(claims.env, job.data.runId, { fresh: true }) : undefined;
+      const claims = job.success
+        ? await verifyToken(engine.config.SIGNING_SECRET, job.data.token, "executor")
+        : undefined;
+      const run =
+        claims && job.success ? await stores.runs.findRun(claims.env, job.data.runId, { fresh: true }) : undefined;
       if (run && (run.status === "PENDING" || run.status === "DEQUEUED")) {
         await engine.finish(run, "SYSTEM_FAILURE", {
-          error: { message: `The executor did not accept attempt ${job.data!.attempt} after ${message.attempts} deliveries` },
+          error: {
+            message: `The executor did not accept attempt ${job.data!.attempt} after ${message.attempts} deliveries`,
+          },
         });
       }
       message.ack();
@@ -134,7 +146,9 @@ export async function consumeQueue(batch: MessageBatch, env: Env, ctx: Execution
 async function consumeDispatchBatch(batch: MessageBatch, env: Env, ctx: ExecutionContext): Promise<void> {
   const { engine, stores, close } = openEngine(env);
   try {
-    const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, stores, env)))).filter((w) => w !== undefined);
+    const work = (await Promise.all(batch.messages.map((message) => handle(message, engine, stores, env)))).filter(
+      (w) => w !== undefined,
+    );
     // The stores stay open until the claimed checks (and what they defer) are done.
     for (const run of work) engine.defer(run());
     ctx.waitUntil(close());

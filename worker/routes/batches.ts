@@ -12,18 +12,16 @@ import { limitBody, validate } from "./validate.ts";
 const MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024;
 
 export const batches = new Hono<AppEnv>()
-  .post(
-    "/tasks/batch",
-    limitBody(MAX_BATCH_BODY_BYTES),
-    validate("json", batchTriggerBodySchema),
-    async (c) => {
-      const environment = c.var.environment;
-      const { record, isCached } = await c.var.engine.triggerBatch(environment, c.req.valid("json"));
-      const id = toFriendlyId("batch", record.batch.id);
-      const publicAccessToken = await mintPublicAccessToken(c.var.config.SIGNING_SECRET, environment.environmentId, id);
-      return c.json({ id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), isCached, publicAccessToken }, isCached ? 200 : 201);
-    },
-  )
+  .post("/tasks/batch", limitBody(MAX_BATCH_BODY_BYTES), validate("json", batchTriggerBodySchema), async (c) => {
+    const environment = c.var.environment;
+    const { record, isCached } = await c.var.engine.triggerBatch(environment, c.req.valid("json"));
+    const id = toFriendlyId("batch", record.batch.id);
+    const publicAccessToken = await mintPublicAccessToken(c.var.config.SIGNING_SECRET, environment.environmentId, id);
+    return c.json(
+      { id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), isCached, publicAccessToken },
+      isCached ? 200 : 201,
+    );
+  })
   .get("/batches/:batchId", async (c) => {
     const { id } = parseFriendlyId("batch", c.req.param("batchId"));
     const found = await c.var.stores.runs.findBatch(c.var.environment.environmentId, id);

@@ -9,7 +9,12 @@ import { createMiddleware } from "hono/factory";
 import * as z from "../../schema/zod.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
-import { type ClaimedRun, MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema } from "../../schema/contracts.ts";
+import {
+  type ClaimedRun,
+  MAX_ARTIFACT_BYTES,
+  MAX_ARTIFACTS_PER_ATTEMPT,
+  runCompletionSchema,
+} from "../../schema/contracts.ts";
 import { runEventsSchema } from "../../schema/live.ts";
 import { specRunsBodySchema } from "../../schema/spec-suites.ts";
 import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
@@ -31,7 +36,12 @@ const requireRunToken = createMiddleware<InternalEnv>(async (c, next) => {
   const token = /^Bearer (\S{1,2000})$/.exec(c.req.header("authorization") ?? "")?.[1];
   const claims = token ? await verifyToken(c.var.config.SIGNING_SECRET, token, "executor") : undefined;
   const attempt = claims?.attempt;
-  if (claims?.sub !== toFriendlyId("run", id) || typeof attempt !== "number" || !Number.isSafeInteger(attempt) || attempt < 1) {
+  if (
+    claims?.sub !== toFriendlyId("run", id) ||
+    typeof attempt !== "number" ||
+    !Number.isSafeInteger(attempt) ||
+    attempt < 1
+  ) {
     return unauthorized("Send this run's executor token");
   }
   c.set("runId", id);
@@ -91,58 +101,117 @@ export const internal = new Hono<InternalEnv>()
     if (!(await c.var.engine.heartbeat(c.var.run, c.var.attempt))) throw conflict(`The run is ${c.var.run.status}`);
     return c.body(null, 204);
   })
-  .post("/runs/:runId/events", limitBody(MAX_BODY_BYTES), validate("json", runEventsSchema), withRun, fenced, async (c) => {
-    await c.env.RUN_DO.getByName(toFriendlyId("run", c.var.runId)).appendAll(c.req.valid("json").events);
-    return c.body(null, 204);
-  })
-  .post("/runs/:runId/tokens", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", createTokenBodySchema), async (c) => {
-    const created = await c.var.engine.createToken(c.var.run, c.req.valid("json"));
-    return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
-  })
-  .post("/runs/:runId/wait", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", waitBodySchema), async (c) => {
-    const { tokens, until, runs, batch } = c.req.valid("json");
-    const internalId = (kind: "waitpoint" | "run" | "batch") => (friendlyId: string) => parseFriendlyId(kind, friendlyId).id;
-    const waited = await c.var.engine.wait(c.var.run, {
-      tokens: tokens?.map(internalId("waitpoint")),
-      until,
-      runs: runs?.map(internalId("run")),
-      batch: batch && internalId("batch")(batch),
-    });
-    return c.json({ status: waited.run.status, seq: waited.seq ?? null, waitpoints: waited.waitpoints.map(presentWaitpoint) });
-  })
+  .post(
+    "/runs/:runId/events",
+    limitBody(MAX_BODY_BYTES),
+    validate("json", runEventsSchema),
+    withRun,
+    fenced,
+    async (c) => {
+      await c.env.RUN_DO.getByName(toFriendlyId("run", c.var.runId)).appendAll(c.req.valid("json").events);
+      return c.body(null, 204);
+    },
+  )
+  .post(
+    "/runs/:runId/tokens",
+    limitBody(MAX_BODY_BYTES),
+    withRun,
+    fenced,
+    validate("json", createTokenBodySchema),
+    async (c) => {
+      const created = await c.var.engine.createToken(c.var.run, c.req.valid("json"));
+      return c.json(await presentCreatedToken(c, created), created.isCached ? 200 : 201);
+    },
+  )
+  .post(
+    "/runs/:runId/wait",
+    limitBody(MAX_BODY_BYTES),
+    withRun,
+    fenced,
+    validate("json", waitBodySchema),
+    async (c) => {
+      const { tokens, until, runs, batch } = c.req.valid("json");
+      const internalId = (kind: "waitpoint" | "run" | "batch") => (friendlyId: string) =>
+        parseFriendlyId(kind, friendlyId).id;
+      const waited = await c.var.engine.wait(c.var.run, {
+        tokens: tokens?.map(internalId("waitpoint")),
+        until,
+        runs: runs?.map(internalId("run")),
+        batch: batch && internalId("batch")(batch),
+      });
+      return c.json({
+        status: waited.run.status,
+        seq: waited.seq ?? null,
+        waitpoints: waited.waitpoints.map(presentWaitpoint),
+      });
+    },
+  )
   .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), withRun, fenced, async (c) => {
     const { run } = c.var;
     const name = c.req.param("name");
-    if (!ARTIFACT_NAME.test(name)) throw new ProblemError({ status: 422, title: "Invalid artifact name", detail: `"${name.slice(0, 100)}" is not a file name` });
+    if (!ARTIFACT_NAME.test(name))
+      throw new ProblemError({
+        status: 422,
+        title: "Invalid artifact name",
+        detail: `"${name.slice(0, 100)}" is not a file name`,
+      });
     if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
     // Under the token's attempt: a superseded attempt can never write over a later one's files.
     const key = artifactKey(run.id, c.var.attempt, name);
     if (!(await hasRoomFor(c.env.ARTIFACTS, key))) {
-      throw new ProblemError({ status: 422, title: "Too many artifacts", detail: `An attempt keeps at most ${MAX_ARTIFACTS_PER_ATTEMPT}` });
+      throw new ProblemError({
+        status: 422,
+        title: "Too many artifacts",
+        detail: `An attempt keeps at most ${MAX_ARTIFACTS_PER_ATTEMPT}`,
+      });
     }
     await c.env.ARTIFACTS.put(key, await c.req.arrayBuffer(), { httpMetadata: { contentType: contentTypeOf(name) } });
     return c.json({ key, url: artifactUrl(key) }, 201);
   })
-  .post("/runs/:runId/complete", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", runCompletionSchema), async (c) => {
-    const { run } = c.var;
-    if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
-    const completion = c.req.valid("json");
-    if (completion.steps.some((step) => step.screenshotKey && !belongsTo(step.screenshotKey, run, c.var.attempt))) {
-      const detail = "A screenshot key names another run's or attempt's artifact";
-      throw new ProblemError({ status: 422, title: "Invalid step report", detail });
-    }
-    const after = await c.var.engine.complete(run, completion);
-    if (!after) throw conflict(`The run moved on from attempt ${c.var.attempt} while its result was reported`);
-    return c.json(runView(after));
-  })
-  .post("/runs/:runId/spec-runs", limitBody(MAX_BODY_BYTES), withRun, fenced, validate("json", specRunsBodySchema), async (c) => {
-    // A repository suite's setup run, once Playwright listed the tests: one run per test, each with its token.
-    if (!HELD.includes(c.var.run.status)) throw conflict(`The run is ${c.var.run.status}`);
-    const recorded = await c.var.engine.recordSpecRuns(c.var.run, c.req.valid("json").tests);
-    return c.json({ runs: recorded.map(({ run, token }) => ({ id: toFriendlyId("run", run.id), testId: (run.payload as { testId: string }).testId, token })) }, 201);
-  })
+  .post(
+    "/runs/:runId/complete",
+    limitBody(MAX_BODY_BYTES),
+    withRun,
+    fenced,
+    validate("json", runCompletionSchema),
+    async (c) => {
+      const { run } = c.var;
+      if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
+      const completion = c.req.valid("json");
+      if (completion.steps.some((step) => step.screenshotKey && !belongsTo(step.screenshotKey, run, c.var.attempt))) {
+        const detail = "A screenshot key names another run's or attempt's artifact";
+        throw new ProblemError({ status: 422, title: "Invalid step report", detail });
+      }
+      const after = await c.var.engine.complete(run, completion);
+      if (!after) throw conflict(`The run moved on from attempt ${c.var.attempt} while its result was reported`);
+      return c.json(runView(after));
+    },
+  )
+  .post(
+    "/runs/:runId/spec-runs",
+    limitBody(MAX_BODY_BYTES),
+    withRun,
+    fenced,
+    validate("json", specRunsBodySchema),
+    async (c) => {
+      // A repository suite's setup run, once Playwright listed the tests: one run per test, each with its token.
+      if (!HELD.includes(c.var.run.status)) throw conflict(`The run is ${c.var.run.status}`);
+      const recorded = await c.var.engine.recordSpecRuns(c.var.run, c.req.valid("json").tests);
+      return c.json(
+        {
+          runs: recorded.map(({ run, token }) => ({
+            id: toFriendlyId("run", run.id),
+            testId: (run.payload as { testId: string }).testId,
+            token,
+          })),
+        },
+        201,
+      );
+    },
+  )
   .post("/runs/:runId/release", withRun, fenced, async (c) => {
     // An executor shutting down gives back a job it accepted but never started: it is dispatched again.
-    if (!(await c.var.engine.release(c.var.run))) throw conflict(`The run is ${c.var.run.status}, not waiting for an executor`);
+    if (!(await c.var.engine.release(c.var.run)))
+      throw conflict(`The run is ${c.var.run.status}, not waiting for an executor`);
     return c.body(null, 204);
   });

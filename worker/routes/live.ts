@@ -24,7 +24,10 @@ export function subscribe(kind: Extract<IdKind, "run" | "batch">) {
     const friendlyId = c.req.param(kind === "run" ? "runId" : "batchId")!;
     const { id } = parseFriendlyId(kind, friendlyId);
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
-      return problemResponse({ status: 426, title: "Upgrade required", detail: "Connect with a WebSocket" }, { upgrade: "websocket" });
+      return problemResponse(
+        { status: 426, title: "Upgrade required", detail: "Connect with a WebSocket" },
+        { upgrade: "websocket" },
+      );
     }
     const query = liveQuerySchema.safeParse(c.req.query());
     if (!query.success) return problemResponse({ status: 422, title: "Invalid request", errors: query.error.issues });

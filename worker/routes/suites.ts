@@ -33,7 +33,12 @@ async function requireCoveredRepository(c: Context<AppEnv>, repository: string):
     coverage === "no installation"
       ? "No GitHub installation is bound to this organisation: install the App through GET /api/v1/github/install"
       : `${repository} is not covered by this organisation's GitHub installation: add it to the installation`;
-  throw new ProblemError({ status: 422, title: "Repository not covered", detail, errors: [{ path: ["repository"], message: detail }] });
+  throw new ProblemError({
+    status: 422,
+    title: "Repository not covered",
+    detail,
+    errors: [{ path: ["repository"], message: detail }],
+  });
 }
 
 export const suites = new Hono<AppEnv>()
@@ -64,7 +69,8 @@ export const suites = new Hono<AppEnv>()
     return c.json(presentSuite(suite));
   })
   .delete("/suites/:suiteId", async (c) => {
-    if (!(await c.var.stores.suites.delete(c.var.environment.environmentId, suiteId(c.req.param("suiteId"))))) throw notFound("Suite");
+    if (!(await c.var.stores.suites.delete(c.var.environment.environmentId, suiteId(c.req.param("suiteId")))))
+      throw notFound("Suite");
     return c.body(null, 204);
   })
   .post("/suites/:suiteId/runs", limitBody(64 * 1024), validate("json", startSuiteRunBodySchema), async (c) => {
@@ -79,5 +85,8 @@ export const suites = new Hono<AppEnv>()
       mintPublicAccessToken(SIGNING_SECRET, environment.environmentId, id),
       pageUrl(SIGNING_SECRET, PUBLIC_URL ?? new URL(c.req.url).origin, environment.environmentId, id),
     ]);
-    return c.json({ id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), publicAccessToken, pageUrl: page }, 201);
+    return c.json(
+      { id, runs: record.runs.map((run) => toFriendlyId("run", run.id)), publicAccessToken, pageUrl: page },
+      201,
+    );
   });

@@ -22,4 +22,8 @@ export const validate = <Target extends keyof ValidationTargets, Schema extends 
 
 /** Bodies over `maxSize` bytes are a 413 problem, checked before they are read. */
 export const limitBody = (maxSize: number) =>
-  bodyLimit({ maxSize, onError: () => problemResponse({ status: 413, title: "Request body too large", detail: `The limit is ${maxSize} bytes` }) });
+  bodyLimit({
+    maxSize,
+    onError: () =>
+      problemResponse({ status: 413, title: "Request body too large", detail: `The limit is ${maxSize} bytes` }),
+  });

@@ -31,12 +31,21 @@ export const waitpoints = new Hono<AppEnv>()
     if (!waitpoint) throw notFound("Waitpoint");
     return c.json(presentWaitpoint(waitpoint));
   })
-  .post("/waitpoints/tokens/:waitpointId/complete", limitBody(MAX_BODY_BYTES), validate("json", completeTokenBodySchema), async (c) => {
-    const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));
-    const waitpoint = await c.var.engine.completeToken(c.var.environment.environmentId, id, c.req.valid("json").data ?? null);
-    if (!waitpoint) throw notFound("Waitpoint");
-    return c.json({ success: true });
-  });
+  .post(
+    "/waitpoints/tokens/:waitpointId/complete",
+    limitBody(MAX_BODY_BYTES),
+    validate("json", completeTokenBodySchema),
+    async (c) => {
+      const { id } = parseFriendlyId("waitpoint", c.req.param("waitpointId"));
+      const waitpoint = await c.var.engine.completeToken(
+        c.var.environment.environmentId,
+        id,
+        c.req.valid("json").data ?? null,
+      );
+      if (!waitpoint) throw notFound("Waitpoint");
+      return c.json({ success: true });
+    },
+  );
 
 /** The callback URL: the HMAC in the path is the credential; the whole JSON body becomes the output. */
 export const waitpointCallbacks = new Hono<AppEnv>().post(

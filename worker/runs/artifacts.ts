@@ -8,9 +8,16 @@ import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 
 export const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const CONTENT_TYPES: Record<string, string> = { png: "image/png", jpeg: "image/jpeg", jpg: "image/jpeg", txt: "text/plain", json: "application/json" };
+const CONTENT_TYPES: Record<string, string> = {
+  png: "image/png",
+  jpeg: "image/jpeg",
+  jpg: "image/jpeg",
+  txt: "text/plain",
+  json: "application/json",
+};
 
-export const artifactKey = (runId: string, attempt: number, name: string) => `runs/${toFriendlyId("run", runId)}/artifacts/${attempt}/${name}`;
+export const artifactKey = (runId: string, attempt: number, name: string) =>
+  `runs/${toFriendlyId("run", runId)}/artifacts/${attempt}/${name}`;
 
 export const artifactUrl = (key: string) => `/api/v1/${key}`;
 
@@ -29,10 +36,16 @@ export async function hasRoomFor(bucket: R2Bucket, key: string): Promise<boolean
 }
 
 /** The run's stored artifact at `attempt`/`name` (as they appear in its path), if there is one. */
-export async function findArtifact(bucket: R2Bucket, run: Pick<Run, "id">, attempt: string, name: string): Promise<R2ObjectBody | undefined> {
+export async function findArtifact(
+  bucket: R2Bucket,
+  run: Pick<Run, "id">,
+  attempt: string,
+  name: string,
+): Promise<R2ObjectBody | undefined> {
   const number = Number(attempt);
   if (!Number.isSafeInteger(number) || !ARTIFACT_NAME.test(name)) return undefined;
   return (await bucket.get(artifactKey(run.id, number, name))) ?? undefined;
 }
 
-export const contentTypeOf = (name: string) => CONTENT_TYPES[name.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream";
+export const contentTypeOf = (name: string) =>
+  CONTENT_TYPES[name.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream";

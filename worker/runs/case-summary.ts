@@ -34,7 +34,9 @@ export function summarizeCases(store: Pick<RunStore, "listSteps">, runs: Run[]):
   return Promise.all(
     runs.map(async (run) => {
       const unsuccessful = run.status !== "COMPLETED" && isFinal(run.status);
-      const failed = unsuccessful ? (await store.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED") : undefined;
+      const failed = unsuccessful
+        ? (await store.listSteps(run.id)).find((step) => step.attempt === run.attempt && step.status === "FAILED")
+        : undefined;
       const errorMessage = unsuccessful ? ((run.error as { message?: string } | null)?.message ?? null) : null;
       return {
         runId: toFriendlyId("run", run.id),

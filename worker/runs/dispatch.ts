@@ -37,7 +37,8 @@ export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<v
 export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Promise<void> {
   const results = await Promise.allSettled(runs.map((run) => buildAndDispatchRun(deps, run)));
   for (const [index, result] of results.entries()) {
-    if (result.status === "rejected") console.warn(`dispatch of ${runs[index]!.id} deferred to the sweep:`, result.reason);
+    if (result.status === "rejected")
+      console.warn(`dispatch of ${runs[index]!.id} deferred to the sweep:`, result.reason);
   }
 }
 
@@ -51,7 +52,12 @@ export async function redispatchForRetry(deps: EngineDeps, run: Run): Promise<Ru
 
 /** A run handed to an executor that never claimed it (shut down, died, lost it): back to PENDING and out again. */
 export async function redispatchUnstarted(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const pending = await deps.runs.updateRun(run.id, { status: "PENDING", dispatchedAt: null }, ["DEQUEUED"], run.attempt);
+  const pending = await deps.runs.updateRun(
+    run.id,
+    { status: "PENDING", dispatchedAt: null },
+    ["DEQUEUED"],
+    run.attempt,
+  );
   if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
   return pending;
 }

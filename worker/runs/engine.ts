@@ -32,7 +32,15 @@ import { settleBatch } from "./settle-batch.ts";
 import { recordSpecRuns } from "./spec-runs.ts";
 import { type SuiteRunOrigin, startSuiteRun } from "./suite-runs.ts";
 import { sweep } from "./sweep.ts";
-import { type WaitRequest, completeParentWait, completeToken, createToken, readToken, waitRun, wakeWaitingRun } from "./waitpoints.ts";
+import {
+  type WaitRequest,
+  completeParentWait,
+  completeToken,
+  createToken,
+  readToken,
+  waitRun,
+  wakeWaitingRun,
+} from "./waitpoints.ts";
 
 /** What a run's state may be read through; every change goes through the engine. */
 export type RunReader = Pick<
@@ -77,7 +85,7 @@ export class RunEngine {
     };
     const finished = runFinishedChannel(runs, {
       settle: [announceFinish(deps), completeParentWait(deps), settleBatch(deps)],
-      then: [promoteIntoFreedSlot(deps)],
+      after: [promoteIntoFreedSlot(deps)],
     });
     this.deps = deps;
     this.config = config;
@@ -98,7 +106,10 @@ export class RunEngine {
     return created;
   }
 
-  async triggerBatch(environment: AuthenticatedEnvironment, body: BatchTriggerBody): Promise<Created<{ batch: Batch; runs: Run[] }>> {
+  async triggerBatch(
+    environment: AuthenticatedEnvironment,
+    body: BatchTriggerBody,
+  ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
     const created = await createBatchRecord(this.deps, environment, body);
     if (!created.isCached) this.deps.defer(dispatchOrLeaveForSweep(this.deps, created.record.runs));
     return created;
@@ -139,7 +150,9 @@ export class RunEngine {
     const run = await this.deps.runs.loadRun(runId);
     if (!run) return undefined;
     if (run.status === "DELAYED") await admitDelayedRun(this.deps, run);
-    const times = [await wakeWaitingRun(this.deps, run), await checkHeartbeat(this.deps, run)].filter((at) => at !== undefined);
+    const times = [await wakeWaitingRun(this.deps, run), await checkHeartbeat(this.deps, run)].filter(
+      (at) => at !== undefined,
+    );
     return times.length ? Math.min(...times) : undefined;
   }
 
@@ -178,7 +191,8 @@ export class RunEngine {
    */
   async complete(run: Run, { steps = [], ...result }: z.input<typeof runCompletionSchema>) {
     await this.deps.runs.recordSteps(run.id, run.attempt, steps);
-    if (result.status === "FAILED" && result.retryable && run.attempt < run.maxAttempts) return redispatchForRetry(this.deps, run);
+    if (result.status === "FAILED" && result.retryable && run.attempt < run.maxAttempts)
+      return redispatchForRetry(this.deps, run);
     return finishRun(this.deps, run, result.status, result, run.attempt);
   }
 
@@ -207,11 +221,17 @@ export class RunEngine {
  * same stores' read view. `close` waits for deferred work, then closes the stores. `warm` starts connecting
  * ahead of the first query.
  */
-export function openEngine(env: Env): { engine: RunEngine; stores: Stores; close: () => Promise<void>; warm: () => void } {
+export function openEngine(env: Env): {
+  engine: RunEngine;
+  stores: Stores;
+  close: () => Promise<void>;
+  warm: () => void;
+} {
   const config = loadConfig(env);
   const opened = openStores(config);
   const deferred: Promise<unknown>[] = [];
-  const defer = (work: Promise<unknown>) => deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
+  const defer = (work: Promise<unknown>) =>
+    deferred.push(work.catch((error) => console.error("deferred work failed:", error)));
   const { runs, controlPlane, admissions, suites, github } = opened;
   const engine = new RunEngine({ runs, admissions, config, bindings: env, defer });
   const close = async () => {

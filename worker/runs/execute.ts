@@ -23,7 +23,8 @@ export const HELD: readonly RunStatus[] = ["EXECUTING", "WAITING"];
  */
 const IN_EXECUTOR: readonly RunStatus[] = ["DEQUEUED", ...HELD];
 
-const watch = (deps: EngineDeps, run: Run) => wakeRunAt(deps, run, "heartbeat", Date.now() + deps.config.HEARTBEAT_TIMEOUT_MS);
+const watch = (deps: EngineDeps, run: Run) =>
+  wakeRunAt(deps, run, "heartbeat", Date.now() + deps.config.HEARTBEAT_TIMEOUT_MS);
 
 /** Claims attempt `attempt`; undefined when it was already claimed, or the run cannot start (canceled…). */
 export async function claimRun(deps: EngineDeps, run: Run, attempt: number): Promise<Run | undefined> {
@@ -41,7 +42,12 @@ export async function claimRun(deps: EngineDeps, run: Run, attempt: number): Pro
 
 /** The executor accepted the job: DEQUEUED, and watched from now on. */
 export async function handOver(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const handed = await deps.runs.updateRun(run.id, { status: "DEQUEUED", lastHeartbeatAt: new Date() }, ["PENDING"], run.attempt);
+  const handed = await deps.runs.updateRun(
+    run.id,
+    { status: "DEQUEUED", lastHeartbeatAt: new Date() },
+    ["PENDING"],
+    run.attempt,
+  );
   if (handed) await watch(deps, handed);
   return handed;
 }

@@ -48,14 +48,20 @@ export async function cancelRun(deps: FinishDeps, environment: AuthenticatedEnvi
   const run = await deps.runs.findRun(environment.environmentId, runId, { fresh: true });
   if (!run) throw notFound("Run");
   if (isFinal(run.status)) {
-    throw new ProblemError({ status: 409, title: "Run already finished", detail: `The run is ${run.status} and cannot be canceled` });
+    throw new ProblemError({
+      status: 409,
+      title: "Run already finished",
+      detail: `The run is ${run.status} and cannot be canceled`,
+    });
   }
   const canceled = await cancelTree(deps, run);
   return canceled ?? (await deps.runs.findRun(environment.environmentId, runId, { fresh: true }))!;
 }
 
 async function cancelTree(deps: FinishDeps, run: Run): Promise<Run | undefined> {
-  const canceled = isFinal(run.status) ? undefined : await finishRun(deps, run, "CANCELED", { error: { message: "Canceled" } });
+  const canceled = isFinal(run.status)
+    ? undefined
+    : await finishRun(deps, run, "CANCELED", { error: { message: "Canceled" } });
   for (const child of await deps.runs.findChildren(run.id)) await cancelTree(deps, child);
   return canceled;
 }

@@ -63,5 +63,7 @@ export async function wakeRunAt(deps: LiveDeps, run: Pick<Run, "id">, reason: Wa
 }
 
 /** The live channel's part in "run finished": the run's objects hear the final status (again, on a repair). */
-export const announceFinish = (deps: LiveDeps) => ({ run, previous, repair }: RunFinished) =>
-  repair ? republishFinalStatus(deps, run) : publishStatus(deps, run, undefined, previous);
+export const announceFinish =
+  (deps: LiveDeps) =>
+  ({ run, previous, repair }: RunFinished) =>
+    repair ? republishFinalStatus(deps, run) : publishStatus(deps, run, undefined, previous);

@@ -23,7 +23,12 @@ export interface Subscribable {
 
 export interface RunObject extends Subscribable {
   /** Logs a status change the engine wrote; the sequence number of its event, none when it was stale. */
-  setStatus(runId: string, status: RunStatus, detail?: Record<string, unknown>, previous?: RunStatus): Promise<number | undefined>;
+  setStatus(
+    runId: string,
+    status: RunStatus,
+    detail?: Record<string, unknown>,
+    previous?: RunStatus,
+  ): Promise<number | undefined>;
   /** The sweep's repair: a final status read from the store replaces what the object holds. */
   reconcile(runId: string, storedStatus: RunStatus): Promise<void>;
   /** Wakes the engine for the run at `at`, for `reason`. */

@@ -43,16 +43,20 @@ export async function releaseAndPromote(deps: EngineDeps, organizationId: string
 }
 
 /** Promotion's part in "run finished": its ledger row goes (a no-op for a run that never had one: DELAYED) and the slot it held is taken. */
-export const promoteIntoFreedSlot = (deps: EngineDeps) => async ({ run, repair }: RunFinished) => {
-  if (!repair) await releaseAndPromote(deps, run.organizationId, [run.id]);
-};
+export const promoteIntoFreedSlot =
+  (deps: EngineDeps) =>
+  async ({ run, repair }: RunFinished) => {
+    if (!repair) await releaseAndPromote(deps, run.organizationId, [run.id]);
+  };
 
 /** Promoted runs past their ttl expire (which frees their slots again); the others are dispatched. */
 async function startPromoted(deps: EngineDeps, runs: Run[]): Promise<Run[]> {
   const now = new Date();
   const expired = runs.filter((run) => run.expiresAt && run.expiresAt <= now);
   const started = runs.filter((run) => !expired.includes(run));
-  await Promise.all(expired.map((run) => finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })));
+  await Promise.all(
+    expired.map((run) => finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })),
+  );
   await dispatchOrLeaveForSweep(deps, started);
   return started;
 }

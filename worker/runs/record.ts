@@ -34,9 +34,19 @@ export const ownerOf = ({ organizationId, projectId, environmentId }: Owner): Ow
  * The task must be one the executor runs (404 otherwise) and the payload must fit it (422). Internal tasks
  * (a repository suite's setup run) are only for the engine's own callers, never a client's trigger.
  */
-export function parsePayload(task: string, payload: unknown, path: (string | number)[] = ["payload"], internalTasks = false): unknown {
-  const schema = isKnownTask(task) ? TASK_PAYLOADS[task] : internalTasks && Object.hasOwn(INTERNAL_TASK_PAYLOADS, task) ? INTERNAL_TASK_PAYLOADS[task as keyof typeof INTERNAL_TASK_PAYLOADS] : undefined;
-  if (!schema) throw new ProblemError({ status: 404, title: "Unknown task", detail: `No task named "${task.slice(0, 100)}"` });
+export function parsePayload(
+  task: string,
+  payload: unknown,
+  path: (string | number)[] = ["payload"],
+  internalTasks = false,
+): unknown {
+  const schema = isKnownTask(task)
+    ? TASK_PAYLOADS[task]
+    : internalTasks && Object.hasOwn(INTERNAL_TASK_PAYLOADS, task)
+      ? INTERNAL_TASK_PAYLOADS[task as keyof typeof INTERNAL_TASK_PAYLOADS]
+      : undefined;
+  if (!schema)
+    throw new ProblemError({ status: 404, title: "Unknown task", detail: `No task named "${task.slice(0, 100)}"` });
   const parsed = schema.safeParse(payload);
   if (parsed.success) return parsed.data;
   throw new ProblemError({
@@ -55,7 +65,12 @@ async function resolveParent(deps: EngineDeps, environment: Owner, friendlyId: s
   return id;
 }
 
-function runFields(task: string, payload: unknown, options: Omit<TriggerOptions, "parentRunId"> = {}, now = Date.now()) {
+function runFields(
+  task: string,
+  payload: unknown,
+  options: Omit<TriggerOptions, "parentRunId"> = {},
+  now = Date.now(),
+) {
   const { idempotencyKey, idempotencyKeyTTL, delay, ttl, tags, metadata, maxAttempts } = options;
   return {
     task,
@@ -106,7 +121,12 @@ export async function createRunRecord(
   const { parentRunId: parentFriendlyId, ...options } = body.options ?? {};
   const parentRunId = parentFriendlyId ? await resolveParent(deps, environment, parentFriendlyId) : undefined;
   const now = Date.now();
-  const input: NewRun = { ...ownerOf(environment), ...runFields(task, payload, options, now), parentRunId, status: "PENDING" };
+  const input: NewRun = {
+    ...ownerOf(environment),
+    ...runFields(task, payload, options, now),
+    parentRunId,
+    status: "PENDING",
+  };
   const { idempotencyKey: key } = input;
 
   if (input.delayUntil) {
@@ -142,7 +162,12 @@ export async function createBatchRecord(
 ): Promise<Created<{ batch: Batch; runs: Run[] }>> {
   const now = Date.now();
   const items = body.items.map((item, index) => ({
-    ...runFields(item.task, parsePayload(item.task, item.payload, ["items", index, "payload"], internalTasks), item.options, now),
+    ...runFields(
+      item.task,
+      parsePayload(item.task, item.payload, ["items", index, "payload"], internalTasks),
+      item.options,
+      now,
+    ),
     status: "PENDING" as const,
   }));
   const parentRunId = body.parentRunId ? await resolveParent(deps, environment, body.parentRunId) : undefined;

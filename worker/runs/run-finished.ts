@@ -19,11 +19,11 @@ export type RunFinishedSubscriber = (event: RunFinished) => Promise<unknown>;
 
 export function runFinishedChannel(
   runs: Pick<RunStore, "updateRun">,
-  subscribers: { settle: RunFinishedSubscriber[]; then: RunFinishedSubscriber[] },
+  subscribers: { settle: RunFinishedSubscriber[]; after: RunFinishedSubscriber[] },
 ): (event: RunFinished) => Promise<void> {
   return async (event) => {
     await Promise.all(subscribers.settle.map((subscriber) => subscriber(event)));
     await runs.updateRun(event.run.id, { settledAt: new Date() });
-    for (const subscriber of subscribers.then) await subscriber(event);
+    for (const subscriber of subscribers.after) await subscriber(event);
   };
 }

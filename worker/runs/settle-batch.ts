@@ -4,12 +4,14 @@ import type { EngineDeps } from "./deps.ts";
 import type { RunFinished } from "./run-finished.ts";
 import { completeWaitsOnBatch } from "./waitpoints.ts";
 
-export const settleBatch = (deps: EngineDeps) => async ({ run: item }: RunFinished): Promise<void> => {
-  if (!item.batchId) return;
-  const found = await deps.runs.findBatch(item.environmentId, item.batchId, { fresh: true });
-  if (!found?.runs.every((run) => isFinal(run.status))) return;
-  await Promise.all([
-    deps.objects.batch(item.batchId).completeBatch(item.batchId),
-    found.batch.parentRunId && completeWaitsOnBatch(deps, found.batch.parentRunId, found.batch.id, found.runs),
-  ]);
-};
+export const settleBatch =
+  (deps: EngineDeps) =>
+  async ({ run: item }: RunFinished): Promise<void> => {
+    if (!item.batchId) return;
+    const found = await deps.runs.findBatch(item.environmentId, item.batchId, { fresh: true });
+    if (!found?.runs.every((run) => isFinal(run.status))) return;
+    await Promise.all([
+      deps.objects.batch(item.batchId).completeBatch(item.batchId),
+      found.batch.parentRunId && completeWaitsOnBatch(deps, found.batch.parentRunId, found.batch.id, found.runs),
+    ]);
+  };

@@ -16,7 +16,11 @@ import type { SuiteRunOrigin } from "./suite-runs.ts";
 import { mintExecutorToken } from "./tokens.ts";
 
 /** The setup run's item: read the suite at the commit, install, list; one attempt (its tests are recorded once). */
-export function setupItem(suite: Suite & { source: NonNullable<Suite["source"]> }, origin: SuiteRunOrigin, baseUrl: string) {
+export function setupItem(
+  suite: Suite & { source: NonNullable<Suite["source"]> },
+  origin: SuiteRunOrigin,
+  baseUrl: string,
+) {
   const { headSha: sha, installationId } = origin;
   if (!sha || !installationId) {
     const detail = "A repository suite runs at a commit GitHub told us about: it starts from the repository's webhooks";
@@ -30,8 +34,13 @@ export function setupItem(suite: Suite & { source: NonNullable<Suite["source"]> 
 const conflict = (detail: string) => new ProblemError({ status: 409, title: "Conflict", detail });
 
 /** One run per listed test in the setup run's batch, with the executor token each is reported with. */
-export async function recordSpecRuns(deps: EngineDeps, setup: Run, tests: SpecTest[]): Promise<{ run: Run; token: string }[]> {
-  if (setup.task !== "spec-suite" || !setup.batchId) throw conflict("Only a repository suite's setup run records tests");
+export async function recordSpecRuns(
+  deps: EngineDeps,
+  setup: Run,
+  tests: SpecTest[],
+): Promise<{ run: Run; token: string }[]> {
+  if (setup.task !== "spec-suite" || !setup.batchId)
+    throw conflict("Only a repository suite's setup run records tests");
   const batch = await deps.runs.loadBatch(setup.batchId);
   if (!batch) throw conflict("The setup run's suite run is gone");
   const now = new Date();
@@ -52,7 +61,10 @@ export async function recordSpecRuns(deps: EngineDeps, setup: Run, tests: SpecTe
   return Promise.all(
     runs.map(async (run) => {
       await Promise.all([publishStatus(deps, run), wakeRunAt(deps, run, "heartbeat", deadline)]);
-      return { run, token: await mintExecutorToken(deps.config.SIGNING_SECRET, run.environmentId, toFriendlyId("run", run.id), 1) };
+      return {
+        run,
+        token: await mintExecutorToken(deps.config.SIGNING_SECRET, run.environmentId, toFriendlyId("run", run.id), 1),
+      };
     }),
   );
 }
@@ -61,7 +73,11 @@ export async function recordSpecRuns(deps: EngineDeps, setup: Run, tests: SpecTe
  * What a check run says of a repository test beyond its status: flaky, where it failed, and how long its
  * deciding attempt took (its run started when Playwright listed it, not when it ran).
  */
-export function specFacts(run: Run): { flaky?: boolean; location?: { path: string; line: number }; durationMs?: number } {
+export function specFacts(run: Run): {
+  flaky?: boolean;
+  location?: { path: string; line: number };
+  durationMs?: number;
+} {
   if (run.task !== "spec-test") return {};
   const output = specTestOutputSchema.safeParse(run.output ?? {});
   const test = specTestSchema.safeParse(run.payload);

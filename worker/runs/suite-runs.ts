@@ -49,7 +49,8 @@ export async function startSuiteRun(
           payload: { case: testCase, baseUrl },
           options: { maxAttempts: testCase.maxAttempts, tags: [cutText(`suite:${suite.name}`, 128)] },
         }));
-  if (items.length === 0) throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
+  if (items.length === 0)
+    throw new ProblemError({ status: 422, title: "Nothing to run", detail: "Every case of this suite is disabled" });
   const { githubEvent, headSha } = origin;
   const idempotencyKey = githubEvent && headSha ? `github:${suite.id}:${headSha}:${githubEvent}` : undefined;
   const created = await createBatchRecord(
@@ -76,7 +77,12 @@ export async function startSuiteRun(
       repository: suite.repository,
       headSha: batch.headSha,
       name: checkRunName(suite.name),
-      detailsUrl: await pageUrl(deps.config.SIGNING_SECRET, PUBLIC_URL, batch.environmentId, toFriendlyId("batch", batch.id)),
+      detailsUrl: await pageUrl(
+        deps.config.SIGNING_SECRET,
+        PUBLIC_URL,
+        batch.environmentId,
+        toFriendlyId("batch", batch.id),
+      ),
       environmentId: batch.environmentId,
     });
   }

@@ -109,11 +109,18 @@ async function repairLedgerRows(deps: EngineDeps, rows: LedgerRow[], report: Swe
     return !run || isFinal(run.status);
   });
   for (const [organizationId, staleRows] of Map.groupBy(stale, (row) => row.organizationId)) {
-    await releaseAndPromote(deps, organizationId, staleRows.map((row) => row.runId));
+    await releaseAndPromote(
+      deps,
+      organizationId,
+      staleRows.map((row) => row.runId),
+    );
     report.released += staleRows.length;
   }
   const promotedRows = rows.filter((row) => row.state === "ACTIVE" && runs.get(row.runId)?.status === "QUEUED");
-  const moved = await reconcileQueued(deps, promotedRows.map((row) => runs.get(row.runId)!));
+  const moved = await reconcileQueued(
+    deps,
+    promotedRows.map((row) => runs.get(row.runId)!),
+  );
   const pending = moved.filter((run) => run.status === "PENDING");
   await dispatchOrLeaveForSweep(deps, pending);
   report.promoted += pending.length;

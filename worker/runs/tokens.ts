@@ -20,7 +20,11 @@ export interface TokenClaims {
 
 const encoder = new TextEncoder();
 
-const base64url = (bytes: Uint8Array) => btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const base64url = (bytes: Uint8Array) =>
+  btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
 
 function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
   const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
@@ -34,25 +38,39 @@ const keys = new Map<string, Promise<HmacKey>>();
 function hmacKey(secret: string): Promise<HmacKey> {
   let key = keys.get(secret);
   if (!key) {
-    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+    key = crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash: "SHA-256" }, false, [
+      "sign",
+      "verify",
+    ]);
     keys.set(secret, key);
   }
   return key;
 }
 
 export async function signToken(secret: string, claims: Omit<TokenClaims, "exp">, ttlSeconds: number): Promise<string> {
-  const body = base64url(encoder.encode(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds })));
+  const body = base64url(
+    encoder.encode(JSON.stringify({ ...claims, exp: Math.floor(Date.now() / 1000) + ttlSeconds })),
+  );
   const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body)));
   return `${body}.${base64url(signature)}`;
 }
 
 /** The token's claims if it is genuine, unexpired and of one of `scopes`. */
-export async function verifyToken(secret: string, token: string, ...scopes: TokenScope[]): Promise<TokenClaims | undefined> {
+export async function verifyToken(
+  secret: string,
+  token: string,
+  ...scopes: TokenScope[]
+): Promise<TokenClaims | undefined> {
   const [body, signature, extra] = token.split(".");
   if (!body || !signature || extra !== undefined || token.length > 2_000) return undefined;
   try {
     // crypto.subtle.verify compares in constant time.
-    const valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(signature), encoder.encode(body));
+    const valid = await crypto.subtle.verify(
+      "HMAC",
+      await hmacKey(secret),
+      fromBase64url(signature),
+      encoder.encode(body),
+    );
     if (!valid) return undefined;
     const claims = JSON.parse(new TextDecoder().decode(fromBase64url(body))) as TokenClaims;
     return scopes.includes(claims.scope) && claims.exp > Date.now() / 1000 ? claims : undefined;
@@ -79,19 +97,32 @@ export const mintPublicAccessToken = (secret: string, environmentId: string, fri
  */
 export const PAGE_TOKEN_TTL_SECONDS = 30 * 24 * 3_600;
 
-export const mintPageToken = (secret: string, environmentId: string, friendlyId: string, ttlSeconds = PAGE_TOKEN_TTL_SECONDS) =>
-  signToken(secret, { scope: "page", sub: friendlyId, env: environmentId }, ttlSeconds);
+export const mintPageToken = (
+  secret: string,
+  environmentId: string,
+  friendlyId: string,
+  ttlSeconds = PAGE_TOKEN_TTL_SECONDS,
+) => signToken(secret, { scope: "page", sub: friendlyId, env: environmentId }, ttlSeconds);
 
 /** The secret part of a waitpoint's callback URL: whoever holds the URL may complete that one waitpoint. */
 export async function callbackHash(secret: string, waitpointFriendlyId: string): Promise<string> {
-  const signature = await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(`callback:${waitpointFriendlyId}`));
+  const signature = await crypto.subtle.sign(
+    "HMAC",
+    await hmacKey(secret),
+    encoder.encode(`callback:${waitpointFriendlyId}`),
+  );
   return base64url(new Uint8Array(signature));
 }
 
 /** Constant-time check of a callback URL's hash. */
 export async function verifyCallbackHash(secret: string, waitpointFriendlyId: string, hash: string): Promise<boolean> {
   try {
-    return await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64url(hash), encoder.encode(`callback:${waitpointFriendlyId}`));
+    return await crypto.subtle.verify(
+      "HMAC",
+      await hmacKey(secret),
+      fromBase64url(hash),
+      encoder.encode(`callback:${waitpointFriendlyId}`),
+    );
   } catch {
     return false;
   }

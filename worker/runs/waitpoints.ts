@@ -17,7 +17,8 @@ import { idempotencyExpiry, ownerOf } from "./record.ts";
 const TIMED_OUT: WaitpointResult = { status: "TIMED_OUT", output: { ok: false }, outputIsError: true };
 
 /** When a WAITING waitpoint comes due on its own: a datetime's time, a token's timeout. */
-const dueAt = (waitpoint: Waitpoint) => (waitpoint.type === "DATETIME" ? waitpoint.completeAfter : waitpoint.timeoutAt)?.getTime();
+const dueAt = (waitpoint: Waitpoint) =>
+  (waitpoint.type === "DATETIME" ? waitpoint.completeAfter : waitpoint.timeoutAt)?.getTime();
 
 const resultWhenDue = (waitpoint: Waitpoint): WaitpointResult =>
   waitpoint.type === "DATETIME" ? { status: "COMPLETED", output: { ok: true }, outputIsError: false } : TIMED_OUT;
@@ -53,7 +54,8 @@ export function createToken(
 async function readWaitpoint(deps: EngineDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
   const waitpoint = await deps.runs.findWaitpoint(environmentId, id);
   const due = waitpoint?.status === "WAITING" ? dueAt(waitpoint) : undefined;
-  if (waitpoint && due !== undefined && due <= Date.now()) return completeWaitpoint(deps, waitpoint, resultWhenDue(waitpoint));
+  if (waitpoint && due !== undefined && due <= Date.now())
+    return completeWaitpoint(deps, waitpoint, resultWhenDue(waitpoint));
   return waitpoint;
 }
 
@@ -67,9 +69,14 @@ export async function readToken(deps: EngineDeps, environmentId: string, id: str
 }
 
 /** Completes the token with `output` unless something (a completion, its timeout) got there first. */
-export async function completeToken(deps: EngineDeps, environmentId: string, id: string, output: unknown): Promise<Waitpoint | undefined> {
+export async function completeToken(
+  deps: EngineDeps,
+  environmentId: string,
+  id: string,
+  output: unknown,
+): Promise<Waitpoint | undefined> {
   const current = await readToken(deps, environmentId, id);
-  if (!current || current.status !== "WAITING") return current;
+  if (current?.status !== "WAITING") return current;
   return completeWaitpoint(deps, current, { status: "COMPLETED", output, outputIsError: false });
 }
 
@@ -97,15 +104,26 @@ export interface WaitRequest {
  * they are all complete already. Block edges are written before the status changes, and both sides check
  * after their own write, so a completion racing the wait is never missed.
  */
-export async function waitRun(deps: EngineDeps, run: Run, request: WaitRequest): Promise<{ run: Run; seq?: number; waitpoints: Waitpoint[] }> {
+export async function waitRun(
+  deps: EngineDeps,
+  run: Run,
+  request: WaitRequest,
+): Promise<{ run: Run; seq?: number; waitpoints: Waitpoint[] }> {
   const waitpoints = await resolveWaitpoints(deps, run, request);
   await deps.runs.replaceBlockers(
     run.id,
     waitpoints.map((waitpoint) => waitpoint.id),
   );
   const waiting = await deps.runs.updateRun(run.id, { status: "WAITING" }, ["EXECUTING"], run.attempt);
-  if (!waiting) throw new ProblemError({ status: 409, title: "Conflict", detail: `The run is ${run.status}; only an executing run can wait` });
-  const seq = await publishStatus(deps, waiting, { waitingOn: waitpoints.map((waitpoint) => toFriendlyId("waitpoint", waitpoint.id)) });
+  if (!waiting)
+    throw new ProblemError({
+      status: 409,
+      title: "Conflict",
+      detail: `The run is ${run.status}; only an executing run can wait`,
+    });
+  const seq = await publishStatus(deps, waiting, {
+    waitingOn: waitpoints.map((waitpoint) => toFriendlyId("waitpoint", waitpoint.id)),
+  });
   const resumed = await resumeIfUnblocked(deps, waiting);
   if (resumed) return { run: resumed, waitpoints: await refresh(deps, resumed, waitpoints) };
   const next = nextDue(waitpoints);
@@ -119,7 +137,11 @@ async function refresh(deps: EngineDeps, run: Run, waitpoints: Waitpoint[]): Pro
   return waitpoints.map((waitpoint) => current.find((fresh) => fresh.id === waitpoint.id) ?? waitpoint);
 }
 
-async function resolveWaitpoints(deps: EngineDeps, run: Run, { tokens = [], until, runs = [], batch }: WaitRequest): Promise<Waitpoint[]> {
+async function resolveWaitpoints(
+  deps: EngineDeps,
+  run: Run,
+  { tokens = [], until, runs = [], batch }: WaitRequest,
+): Promise<Waitpoint[]> {
   const owned = (fields: Omit<NewWaitpoint, keyof Owner | "ownerRunId">) =>
     deps.runs.createWaitpoint({ ...ownerOf(run), ownerRunId: run.id, ...fields }).then((created) => created.record);
   const resolved: Waitpoint[] = [];
@@ -130,7 +152,9 @@ async function resolveWaitpoints(deps: EngineDeps, run: Run, { tokens = [], unti
   }
   if (until) {
     const datetime = await owned({ type: "DATETIME", completeAfter: until });
-    resolved.push(until.getTime() <= Date.now() ? await completeWaitpoint(deps, datetime, resultWhenDue(datetime)) : datetime);
+    resolved.push(
+      until.getTime() <= Date.now() ? await completeWaitpoint(deps, datetime, resultWhenDue(datetime)) : datetime,
+    );
   }
   for (const childId of runs) {
     const child = await deps.runs.findRun(run.environmentId, childId, { fresh: true });
@@ -180,18 +204,32 @@ export async function wakeWaitingRun(deps: EngineDeps, run: Run, now = Date.now(
 
 const childResult = (child: Run): WaitpointResult => ({
   status: "COMPLETED",
-  output: { ok: child.status === "COMPLETED", id: toFriendlyId("run", child.id), status: child.status, output: child.output, error: child.error },
+  output: {
+    ok: child.status === "COMPLETED",
+    id: toFriendlyId("run", child.id),
+    status: child.status,
+    output: child.output,
+    error: child.error,
+  },
   outputIsError: child.status !== "COMPLETED",
 });
 
 const batchResult = (items: Run[]): WaitpointResult => {
   const ok = items.every((item) => item.status === "COMPLETED");
-  const runs = items.map((item) => ({ id: toFriendlyId("run", item.id), status: item.status as RunStatus, output: item.output, error: item.error }));
+  const runs = items.map((item) => ({
+    id: toFriendlyId("run", item.id),
+    status: item.status as RunStatus,
+    output: item.output,
+    error: item.error,
+  }));
   return { status: "COMPLETED", output: { ok, runs }, outputIsError: !ok };
 };
 
 /** The parent's part in "run finished": its waits on the run complete. */
-export const completeParentWait = (deps: EngineDeps) => ({ run }: RunFinished) => completeWaitsOnChild(deps, run);
+export const completeParentWait =
+  (deps: EngineDeps) =>
+  ({ run }: RunFinished) =>
+    completeWaitsOnChild(deps, run);
 
 async function completeWaitsOnChild(deps: EngineDeps, child: Run): Promise<void> {
   if (!child.parentRunId) return;
@@ -200,7 +238,12 @@ async function completeWaitsOnChild(deps: EngineDeps, child: Run): Promise<void>
 }
 
 /** Every item of a batch ended: a parent's waits on the batch complete. */
-export async function completeWaitsOnBatch(deps: EngineDeps, parentRunId: string, batchId: string, items: Run[]): Promise<void> {
+export async function completeWaitsOnBatch(
+  deps: EngineDeps,
+  parentRunId: string,
+  batchId: string,
+  items: Run[],
+): Promise<void> {
   const waitpoints = await deps.runs.findWaitpointsCompletedBy(parentRunId, { batchId });
   await Promise.all(waitpoints.map((waitpoint) => completeWaitpoint(deps, waitpoint, batchResult(items))));
 }

@@ -44,7 +44,8 @@ function describe(error: unknown): string {
 
 /** Translates what a database client threw into the store's error language. */
 export function normaliseStoreError(error: unknown, store: Residency): unknown {
-  if (error instanceof ConflictError || error instanceof StoreUnavailableError || error instanceof InvalidIdError) return error;
+  if (error instanceof ConflictError || error instanceof StoreUnavailableError || error instanceof InvalidIdError)
+    return error;
   const state = sqlState(error);
   if (state === "23505") return new ConflictError(`Conflict in the ${store} store: ${describe(error)}`);
   // Connection exceptions, too many connections, server shutting down or starting.

@@ -40,12 +40,20 @@ export class GitHubStore extends LegacyTables {
     const insert = `insert into webhook_deliveries ${valuesOf(webhookDeliveries, [delivery], params)} on conflict do nothing returning id`;
     const [inserted] = await this.select<{ id: string }>(webhookDeliveries, insert, params.values);
     if (inserted) return inserted.id;
-    const [takenOver] = await this.select<{ id: string }>(webhookDeliveries, TAKE_OVER, [delivery.id, delivery.bodySha256, staleBefore, new Date()]);
+    const [takenOver] = await this.select<{ id: string }>(webhookDeliveries, TAKE_OVER, [
+      delivery.id,
+      delivery.bodySha256,
+      staleBefore,
+      new Date(),
+    ]);
     return takenOver?.id;
   }
 
   async markProcessed(id: string): Promise<void> {
-    await this.select(webhookDeliveries, "update webhook_deliveries set processed_at = $2 where id = $1", [id, new Date()]);
+    await this.select(webhookDeliveries, "update webhook_deliveries set processed_at = $2 where id = $1", [
+      id,
+      new Date(),
+    ]);
   }
 
   async forgetDelivery(id: string): Promise<void> {
@@ -74,15 +82,19 @@ export class GitHubStore extends LegacyTables {
         await this.upsertFacts(tx, installation);
         await this.insertRepositories(tx, installation.id, added);
         if (removed.length === 0) return;
-        await tx.query("delete from github_installation_repositories where installation_id = $1 and repository = any($2)", [
-          installation.id,
-          removed.map((name) => name.toLowerCase()),
-        ]);
+        await tx.query(
+          "delete from github_installation_repositories where installation_id = $1 and repository = any($2)",
+          [installation.id, removed.map((name) => name.toLowerCase())],
+        );
       }),
     );
   }
 
-  private async upsertFacts(tx: PoolClient, installation: InstallationFacts, extra: { deletedAt?: null } = {}): Promise<void> {
+  private async upsertFacts(
+    tx: PoolClient,
+    installation: InstallationFacts,
+    extra: { deletedAt?: null } = {},
+  ): Promise<void> {
     const { id: _id, ...facts } = installation;
     const params = new Params();
     const values = valuesOf(githubInstallations, [installation], params);
@@ -94,11 +106,17 @@ export class GitHubStore extends LegacyTables {
     if (repositories.length === 0) return;
     const params = new Params();
     const rows = repositories.map((name) => ({ installationId, repository: name.toLowerCase() }));
-    await db.query(`insert into github_installation_repositories ${valuesOf(githubInstallationRepositories, rows, params)} on conflict do nothing`, params.values);
+    await db.query(
+      `insert into github_installation_repositories ${valuesOf(githubInstallationRepositories, rows, params)} on conflict do nothing`,
+      params.values,
+    );
   }
 
   async deleteInstallation(id: number): Promise<void> {
-    await this.select(githubInstallations, "update github_installations set deleted_at = $2 where id = $1", [id, new Date()]);
+    await this.select(githubInstallations, "update github_installations set deleted_at = $2 where id = $1", [
+      id,
+      new Date(),
+    ]);
   }
 
   /** A suspended installation starts nothing until it is unsuspended. */
@@ -126,7 +144,9 @@ export class GitHubStore extends LegacyTables {
 
   /** The organisation an installation is bound to, while it is neither deleted nor suspended. */
   async organizationOf(installationId: number): Promise<string | undefined> {
-    const [row] = await this.select<{ organizationId: string | null }>(githubInstallations, ORGANIZATION_OF, [installationId]);
+    const [row] = await this.select<{ organizationId: string | null }>(githubInstallations, ORGANIZATION_OF, [
+      installationId,
+    ]);
     return row?.organizationId ?? undefined;
   }
 
@@ -136,7 +156,11 @@ export class GitHubStore extends LegacyTables {
    */
   async coverage(organizationId: string, repository: string): Promise<"covered" | "no installation" | "not covered"> {
     const owner = repository.split("/")[0]!;
-    const rows = await this.select<{ covers: boolean }>(githubInstallations, COVERAGE, [organizationId, owner, repository]);
+    const rows = await this.select<{ covers: boolean }>(githubInstallations, COVERAGE, [
+      organizationId,
+      owner,
+      repository,
+    ]);
     if (rows.length === 0) return "no installation";
     return rows.some((row) => row.covers) ? "covered" : "not covered";
   }

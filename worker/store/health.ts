@@ -32,7 +32,9 @@ export async function checkStores(
 ): Promise<Record<StoreName, StoreHealth>> {
   const [legacy, runOps] = await Promise.all([
     ping(config.LEGACY_DATABASE_URL, config, waitUntil),
-    config.RUNOPS_DATABASE_URL ? ping(config.RUNOPS_DATABASE_URL, config, waitUntil) : ({ status: "not configured" } as const),
+    config.RUNOPS_DATABASE_URL
+      ? ping(config.RUNOPS_DATABASE_URL, config, waitUntil)
+      : ({ status: "not configured" } as const),
   ]);
   return { legacy, new: runOps };
 }

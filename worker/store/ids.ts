@@ -61,7 +61,9 @@ export function parseFriendlyId(kind: IdKind, friendlyId: string): { id: string;
   const id = friendlyId.startsWith(prefix) ? friendlyId.slice(prefix.length) : "";
   const residency = residencyOf(id);
   if (!residency || ((kind === "waitpoint" || kind === "suite") && residency !== "legacy")) {
-    throw new InvalidIdError(`"${friendlyId.slice(0, 80)}" is not a ${kind} id (expected ${prefix} followed by a cuid or ksuid)`);
+    throw new InvalidIdError(
+      `"${friendlyId.slice(0, 80)}" is not a ${kind} id (expected ${prefix} followed by a cuid or ksuid)`,
+    );
   }
   return { id, residency };
 }

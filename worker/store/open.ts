@@ -30,7 +30,10 @@ export interface Stores {
 export function openStores(config: Config): Stores {
   const pools: ReturnType<typeof openPool>[] = [];
   const open = (url: string) => {
-    const pool = openPool(url, { wsProxy: config.DATABASE_WS_PROXY, connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS });
+    const pool = openPool(url, {
+      wsProxy: config.DATABASE_WS_PROXY,
+      connectionTimeoutMillis: config.DATABASE_CONNECT_TIMEOUT_MS,
+    });
     pools.push(pool);
     return pool;
   };

@@ -112,7 +112,12 @@ export class PostgresRunStore {
     return this.guard(() => query<T>(db, table, text, params));
   }
 
-  private async first<T>(table: Table, text: string, params: unknown[], db: Queryable = this.pool): Promise<T | undefined> {
+  private async first<T>(
+    table: Table,
+    text: string,
+    params: unknown[],
+    db: Queryable = this.pool,
+  ): Promise<T | undefined> {
     return (await this.select<T>(table, text, params, db))[0];
   }
 
@@ -131,7 +136,12 @@ export class PostgresRunStore {
       if (blockedBy.length === 0) return this.insertRunRow(this.pool, id, input);
       return transaction(this.pool, async (tx) => {
         const created = await this.insertRunRow(tx, id, input);
-        if (!created.isCached) await insertRows(tx, runWaitpoints, blockedBy.map((waitpointId) => ({ runId: id, waitpointId })));
+        if (!created.isCached)
+          await insertRows(
+            tx,
+            runWaitpoints,
+            blockedBy.map((waitpointId) => ({ runId: id, waitpointId })),
+          );
         return created;
       });
     });
@@ -154,11 +164,20 @@ export class PostgresRunStore {
         const created = await insertOnce<Batch>(tx, batches, values, { environmentId, idempotencyKey });
 
         if (created.isCached) {
-          const existing = await query<Run>(tx, runs, "select * from runs where batch_id = $1 order by batch_index", [created.record.id]);
+          const existing = await query<Run>(tx, runs, "select * from runs where batch_id = $1 order by batch_index", [
+            created.record.id,
+          ]);
           return { record: { batch: created.record, runs: existing }, isCached: true };
         }
         const owner = { organizationId: input.organizationId, projectId: input.projectId, environmentId };
-        const rows = items.map((item, batchIndex) => ({ ...item.input, ...owner, id: item.id, batchId, batchIndex, parentRunId: input.parentRunId }));
+        const rows = items.map((item, batchIndex) => ({
+          ...item.input,
+          ...owner,
+          id: item.id,
+          batchId,
+          batchIndex,
+          parentRunId: input.parentRunId,
+        }));
         const inserted = rows.length ? await insertRows<Run>(tx, runs, rows) : [];
         inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
         return { record: { batch: created.record, runs: inserted }, isCached: false };
@@ -166,7 +185,11 @@ export class PostgresRunStore {
     );
   }
 
-  appendToBatch(batch: Batch, expectedCount: number, items: { id: string; input: Omit<AppendedRun, "id"> }[]): Promise<Run[] | undefined> {
+  appendToBatch(
+    batch: Batch,
+    expectedCount: number,
+    items: { id: string; input: Omit<AppendedRun, "id"> }[],
+  ): Promise<Run[] | undefined> {
     return this.guard(() =>
       transaction(this.pool, async (tx) => {
         const grow = "update batches set run_count = $1 where id = $2 and run_count = $3 returning id";
@@ -174,7 +197,12 @@ export class PostgresRunStore {
         if (grown.rows.length === 0) return undefined;
         const { organizationId, projectId, environmentId, parentRunId } = batch;
         const owner = { organizationId, projectId, environmentId, parentRunId, batchId: batch.id };
-        const values = items.map((item, offset) => ({ ...item.input, ...owner, id: item.id, batchIndex: expectedCount + offset }));
+        const values = items.map((item, offset) => ({
+          ...item.input,
+          ...owner,
+          id: item.id,
+          batchIndex: expectedCount + offset,
+        }));
         const inserted = await insertRows<Run>(tx, runs, values);
         return inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);
       }),
@@ -192,7 +220,12 @@ export class PostgresRunStore {
 
   async findRuns(environmentId: string, ids: string[]): Promise<Run[]> {
     if (ids.length === 0) return [];
-    return this.select<Run>(runs, "select * from runs where environment_id = $1 and id = any($2)", [environmentId, ids], this.reader);
+    return this.select<Run>(
+      runs,
+      "select * from runs where environment_id = $1 and id = any($2)",
+      [environmentId, ids],
+      this.reader,
+    );
   }
 
   async loadRuns(ids: string[]): Promise<Run[]> {
@@ -200,9 +233,18 @@ export class PostgresRunStore {
     return this.select<Run>(runs, "select * from runs where id = any($1)", [ids]);
   }
 
-  async findBatch(environmentId: string, id: string, fresh = false): Promise<{ batch: Batch; runs: Run[] } | undefined> {
+  async findBatch(
+    environmentId: string,
+    id: string,
+    fresh = false,
+  ): Promise<{ batch: Batch; runs: Run[] } | undefined> {
     const db = fresh ? this.pool : this.reader;
-    const batch = await this.first<Batch>(batches, "select * from batches where id = $1 and environment_id = $2", [id, environmentId], db);
+    const batch = await this.first<Batch>(
+      batches,
+      "select * from batches where id = $1 and environment_id = $2",
+      [id, environmentId],
+      db,
+    );
     if (!batch) return undefined;
     const items = await this.select<Run>(runs, "select * from runs where batch_id = $1 order by batch_index", [id], db);
     return { batch, runs: items };
@@ -221,7 +263,12 @@ export class PostgresRunStore {
     return this.select<Run>(runs, text, params.values, this.reader);
   }
 
-  updateRun(id: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined> {
+  updateRun(
+    id: string,
+    patch: RunPatch,
+    fromStatuses?: readonly RunStatus[],
+    atAttempt?: number,
+  ): Promise<Run | undefined> {
     const releaseKey = patch.status && releasesIdempotencyKey(patch.status) ? { idempotencyKey: null } : {};
     const params = new Params(id);
     const set = assignmentsOf(runs, { ...patch, ...releaseKey, updatedAt: new Date() }, params);
@@ -249,7 +296,11 @@ export class PostgresRunStore {
   async recordSteps(runId: string, attempt: number, steps: NewStepResult[]): Promise<void> {
     if (steps.length === 0) return;
     const params = new Params();
-    const values = valuesOf(stepResults, steps.map((step) => ({ ...step, runId, attempt })), params);
+    const values = valuesOf(
+      stepResults,
+      steps.map((step) => ({ ...step, runId, attempt })),
+      params,
+    );
     await this.select(stepResults, `insert into step_results ${values} ${REPLACE_STEPS}`, params.values);
   }
 
@@ -259,7 +310,9 @@ export class PostgresRunStore {
   }
 
   oldestQueuedRuns(limit: number): Promise<Run[]> {
-    return this.select<Run>(runs, "select * from runs where status = 'QUEUED' order by queued_at, id limit $1", [limit]);
+    return this.select<Run>(runs, "select * from runs where status = 'QUEUED' order by queued_at, id limit $1", [
+      limit,
+    ]);
   }
 
   findRunsToSweep(now: Date, { undispatchedBefore, unclaimedBefore, limit }: SweepWindow): Promise<Run[]> {
@@ -275,7 +328,9 @@ export class PostgresRunStore {
 
   insertWaitpoint(id: string, input: NewWaitpoint): Promise<Created<Waitpoint>> {
     const { environmentId, idempotencyKey } = input;
-    return this.guard(() => insertOnce<Waitpoint>(this.pool, waitpoints, { ...input, id }, { environmentId, idempotencyKey }));
+    return this.guard(() =>
+      insertOnce<Waitpoint>(this.pool, waitpoints, { ...input, id }, { environmentId, idempotencyKey }),
+    );
   }
 
   async completeWaitpoint(id: string, result: WaitpointResult): Promise<Completion | undefined> {
@@ -295,8 +350,11 @@ export class PostgresRunStore {
 
   /** The RUN waitpoints a parent made for this child or batch, still waiting. */
   findWaitpointsCompletedBy(subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]> {
-    const [column, id] = "runId" in subject ? ["completed_by_run_id", subject.runId] : ["completed_by_batch_id", subject.batchId];
-    return this.select<Waitpoint>(waitpoints, `select * from waitpoints where ${column} = $1 and status = 'WAITING'`, [id]);
+    const [column, id] =
+      "runId" in subject ? ["completed_by_run_id", subject.runId] : ["completed_by_batch_id", subject.batchId];
+    return this.select<Waitpoint>(waitpoints, `select * from waitpoints where ${column} = $1 and status = 'WAITING'`, [
+      id,
+    ]);
   }
 
   /** The run's block edges become exactly `waitpointIds`: a run waits on one set at a time. */
@@ -304,13 +362,22 @@ export class PostgresRunStore {
     return this.guard(() =>
       transaction(this.pool, async (tx) => {
         await tx.query("delete from run_waitpoints where run_id = $1", [runId]);
-        if (waitpointIds.length) await insertRows(tx, runWaitpoints, waitpointIds.map((waitpointId) => ({ runId, waitpointId })));
+        if (waitpointIds.length)
+          await insertRows(
+            tx,
+            runWaitpoints,
+            waitpointIds.map((waitpointId) => ({ runId, waitpointId })),
+          );
       }),
     );
   }
 
   async blockerIds(runId: string): Promise<string[]> {
-    const rows = await this.select<{ waitpointId: string }>(runWaitpoints, "select waitpoint_id from run_waitpoints where run_id = $1", [runId]);
+    const rows = await this.select<{ waitpointId: string }>(
+      runWaitpoints,
+      "select waitpoint_id from run_waitpoints where run_id = $1",
+      [runId],
+    );
     return rows.map((row) => row.waitpointId);
   }
 

@@ -5,7 +5,7 @@
 import type { RunStatus } from "../../schema/run-states.ts";
 import { InvalidIdError, StoreUnavailableError } from "./errors.ts";
 import { type Residency, mintCuid, mintId, residencyOf } from "./ids.ts";
-import { type ListPosition, PostgresRunStore } from "./postgres-store.ts";
+import type { ListPosition, PostgresRunStore } from "./postgres-store.ts";
 import { type ResidencyPolicy, residencyForRun, residencyForWaitpoint } from "./residency.ts";
 import type {
   AppendedRun,
@@ -98,7 +98,11 @@ export class RoutingRunStore implements RunStore {
   async createRun({ id, ...input }: NewRun, { legacyKeyChecked = false }: CreateOptions = {}): Promise<Created<Run>> {
     const residency = residencyForRun(this.policy, input.parentRunId);
     if (input.idempotencyKey && residency === "new" && !legacyKeyChecked) {
-      const earlier = await this.stores.legacy.findRunByIdempotencyKey(input.environmentId, input.task, input.idempotencyKey);
+      const earlier = await this.stores.legacy.findRunByIdempotencyKey(
+        input.environmentId,
+        input.task,
+        input.idempotencyKey,
+      );
       if (earlier) return { record: earlier, isCached: true };
     }
     return this.store(residency).insertRun(this.ownId(residency, id), input);
@@ -156,13 +160,19 @@ export class RoutingRunStore implements RunStore {
     return this.storeOf(batchId)?.findBatch(environmentId, batchId, read.fresh);
   }
 
-  async listRuns(environmentId: string, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<Page<Run>> {
+  async listRuns(
+    environmentId: string,
+    filter: RunFilter,
+    page: { limit: number; cursor?: string },
+  ): Promise<Page<Run>> {
     const after = page.cursor ? decodeCursor(page.cursor) : undefined;
     const batchStore = filter.batchId ? this.storeOf(filter.batchId) : undefined;
     if (filter.batchId && !batchStore) return { data: [], nextCursor: null };
     const sources = batchStore ? [batchStore] : this.all();
     // Each store returns its own newest `limit + 1` after the cursor; the merge of those holds the true page.
-    const rows = (await Promise.all(sources.map((store) => store.listRuns(environmentId, filter, page.limit + 1, after))))
+    const rows = (
+      await Promise.all(sources.map((store) => store.listRuns(environmentId, filter, page.limit + 1, after)))
+    )
       .flat()
       .sort(byNewestFirst);
     const data = rows.slice(0, page.limit);
@@ -170,7 +180,12 @@ export class RoutingRunStore implements RunStore {
     return { data, nextCursor: rows.length > page.limit && last ? encodeCursor(last) : null };
   }
 
-  async updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined> {
+  async updateRun(
+    runId: string,
+    patch: RunPatch,
+    fromStatuses?: readonly RunStatus[],
+    atAttempt?: number,
+  ): Promise<Run | undefined> {
     return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses, atAttempt);
   }
 
@@ -221,12 +236,19 @@ export class RoutingRunStore implements RunStore {
     return (await this.resolveWaitpoint(environmentId, waitpointId))?.waitpoint;
   }
 
-  async completeWaitpoint(environmentId: string, waitpointId: string, result: WaitpointResult): Promise<Completion | undefined> {
+  async completeWaitpoint(
+    environmentId: string,
+    waitpointId: string,
+    result: WaitpointResult,
+  ): Promise<Completion | undefined> {
     const found = await this.resolveWaitpoint(environmentId, waitpointId);
-    return found && found.store.completeWaitpoint(waitpointId, result);
+    return found?.store.completeWaitpoint(waitpointId, result);
   }
 
-  async findWaitpointsCompletedBy(ownerRunId: string, subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]> {
+  async findWaitpointsCompletedBy(
+    ownerRunId: string,
+    subject: { runId: string } | { batchId: string },
+  ): Promise<Waitpoint[]> {
     return (await this.storeOf(ownerRunId)?.findWaitpointsCompletedBy(subject)) ?? [];
   }
 
@@ -241,7 +263,8 @@ export class RoutingRunStore implements RunStore {
     const ids = await home.blockerIds(runId);
     const found = await home.findWaitpoints(ids);
     const missing = ids.filter((id) => !found.some((waitpoint) => waitpoint.id === id));
-    if (missing.length && home !== this.stores.legacy) found.push(...(await this.stores.legacy.findWaitpoints(missing)));
+    if (missing.length && home !== this.stores.legacy)
+      found.push(...(await this.stores.legacy.findWaitpoints(missing)));
     return found;
   }
 

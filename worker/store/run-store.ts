@@ -141,7 +141,9 @@ export interface RunStore {
   newRunId(parentRunId?: string): string;
   createRun(input: NewRun, options?: CreateOptions): Promise<Created<Run>>;
   /** The unexpired run holding this key where a new run would live (and in legacy while the split is on). */
-  findRunByIdempotencyKey(input: Pick<NewRun, "environmentId" | "task" | "parentRunId"> & { idempotencyKey: string }): Promise<Run | undefined>;
+  findRunByIdempotencyKey(
+    input: Pick<NewRun, "environmentId" | "task" | "parentRunId"> & { idempotencyKey: string },
+  ): Promise<Run | undefined>;
   /** The batch and all its items, in the parent's store, as one transaction. */
   createBatch(input: NewBatch, items: NewBatchItem[]): Promise<Created<{ batch: Batch; runs: Run[] }>>;
   /**
@@ -156,14 +158,23 @@ export interface RunStore {
   findRuns(environmentId: string, runIds: string[]): Promise<Run[]>;
   /** Unscoped, from the writers: only for ids from a trusted source (the admissions ledger). */
   loadRuns(runIds: string[]): Promise<Run[]>;
-  findBatch(environmentId: string, batchId: string, read?: ReadOptions): Promise<{ batch: Batch; runs: Run[] } | undefined>;
+  findBatch(
+    environmentId: string,
+    batchId: string,
+    read?: ReadOptions,
+  ): Promise<{ batch: Batch; runs: Run[] } | undefined>;
   /** Both stores merged by (createdAt desc, id desc); the cursor is opaque. */
   listRuns(environmentId: string, filter: RunFilter, page: { limit: number; cursor?: string }): Promise<Page<Run>>;
   /**
    * Applies the patch if the run is in one of `fromStatuses` and at attempt `atAttempt` (each when given);
    * undefined if it was not: the compare-and-set every status change goes through.
    */
-  updateRun(runId: string, patch: RunPatch, fromStatuses?: readonly RunStatus[], atAttempt?: number): Promise<Run | undefined>;
+  updateRun(
+    runId: string,
+    patch: RunPatch,
+    fromStatuses?: readonly RunStatus[],
+    atAttempt?: number,
+  ): Promise<Run | undefined>;
   /** Unscoped, from the writer: only for ids from a trusted source (a check run's external id from GitHub). */
   loadBatch(batchId: string): Promise<Batch | undefined>;
   /** What GitHub gave a suite run after it started (its check run). */
@@ -188,7 +199,11 @@ export interface RunStore {
    * Completes (or times out) a WAITING waitpoint found as `findWaitpoint` finds it. Only the first completion
    * takes effect (`completedNow`); the waitpoint as it ends up is returned either way.
    */
-  completeWaitpoint(environmentId: string, waitpointId: string, result: WaitpointResult): Promise<Completion | undefined>;
+  completeWaitpoint(
+    environmentId: string,
+    waitpointId: string,
+    result: WaitpointResult,
+  ): Promise<Completion | undefined>;
   /** The RUN waitpoints still waiting on this child run or batch, written beside `ownerRunId`. */
   findWaitpointsCompletedBy(ownerRunId: string, subject: { runId: string } | { batchId: string }): Promise<Waitpoint[]>;
   /** The run's block edges become exactly these waitpoints (a run waits on one set at a time). */

@@ -54,7 +54,14 @@ const FOR_REPOSITORY = `select suites.*, environments.organization_id, environme
 
 export class SuiteStore extends LegacyTables {
   private caseRows(suiteId: string, items: NonNullable<SuiteInput["cases"]>) {
-    return items.map(({ enabled, case: { name, ...definition } }, position) => ({ id: mintCuid(), suiteId, position, name, enabled, definition }));
+    return items.map(({ enabled, case: { name, ...definition } }, position) => ({
+      id: mintCuid(),
+      suiteId,
+      position,
+      name,
+      enabled,
+      definition,
+    }));
   }
 
   create(environmentId: string, input: SuiteInput): Promise<Suite> {

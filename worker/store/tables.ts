@@ -4,7 +4,11 @@
  */
 import type { Table } from "./sql.ts";
 
-function table(name: string, fields: string[], { json = [], int8 = [] }: { json?: string[]; int8?: string[] } = {}): Table {
+function table(
+  name: string,
+  fields: string[],
+  { json = [], int8 = [] }: { json?: string[]; int8?: string[] } = {},
+): Table {
   return { name, fields: new Set(fields), json: new Set(json), int8 };
 }
 
@@ -14,9 +18,32 @@ const idempotency = ["idempotencyKey", "idempotencyKeyExpiresAt"];
 export const runs = table(
   "runs",
   [
-    "id", ...owner, "task", "status", "payload", "output", "error", "attempt", "maxAttempts", "tags", "metadata",
-    "batchId", "batchIndex", "parentRunId", ...idempotency, "delayUntil", "expiresAt", "createdAt", "updatedAt",
-    "queuedAt", "admittedAt", "dispatchedAt", "startedAt", "completedAt", "lastHeartbeatAt", "settledAt",
+    "id",
+    ...owner,
+    "task",
+    "status",
+    "payload",
+    "output",
+    "error",
+    "attempt",
+    "maxAttempts",
+    "tags",
+    "metadata",
+    "batchId",
+    "batchIndex",
+    "parentRunId",
+    ...idempotency,
+    "delayUntil",
+    "expiresAt",
+    "createdAt",
+    "updatedAt",
+    "queuedAt",
+    "admittedAt",
+    "dispatchedAt",
+    "startedAt",
+    "completedAt",
+    "lastHeartbeatAt",
+    "settledAt",
   ],
   { json: ["payload", "output", "error", "metadata"] },
 );
@@ -24,8 +51,22 @@ export const runs = table(
 export const batches = table(
   "batches",
   [
-    "id", ...owner, "status", "runCount", "parentRunId", ...idempotency, "suiteId", "repository", "headSha", "ref",
-    "pullRequestNumber", "installationId", "checkRunId", "createdAt", "updatedAt", "completedAt",
+    "id",
+    ...owner,
+    "status",
+    "runCount",
+    "parentRunId",
+    ...idempotency,
+    "suiteId",
+    "repository",
+    "headSha",
+    "ref",
+    "pullRequestNumber",
+    "installationId",
+    "checkRunId",
+    "createdAt",
+    "updatedAt",
+    "completedAt",
   ],
   { int8: ["installationId", "checkRunId"] },
 );
@@ -33,8 +74,21 @@ export const batches = table(
 export const waitpoints = table(
   "waitpoints",
   [
-    "id", ...owner, "type", "status", "ownerRunId", "completedByRunId", "completedByBatchId", "completeAfter",
-    "timeoutAt", ...idempotency, "output", "outputIsError", "tags", "createdAt", "completedAt",
+    "id",
+    ...owner,
+    "type",
+    "status",
+    "ownerRunId",
+    "completedByRunId",
+    "completedByBatchId",
+    "completeAfter",
+    "timeoutAt",
+    ...idempotency,
+    "output",
+    "outputIsError",
+    "tags",
+    "createdAt",
+    "completedAt",
   ],
   { json: ["output"] },
 );
@@ -42,12 +96,26 @@ export const waitpoints = table(
 export const runWaitpoints = table("run_waitpoints", ["runId", "waitpointId", "createdAt"]);
 
 export const stepResults = table("step_results", [
-  "runId", "attempt", "index", "action", "label", "status", "durationMs", "error", "screenshotKey", "startedAt",
+  "runId",
+  "attempt",
+  "index",
+  "action",
+  "label",
+  "status",
+  "durationMs",
+  "error",
+  "screenshotKey",
+  "startedAt",
   "completedAt",
 ]);
 
 export const environments = table("environments", [
-  "id", ...owner.slice(0, 2), "slug", "apiKeyHash", "apiKeyPrefix", "createdAt",
+  "id",
+  ...owner.slice(0, 2),
+  "slug",
+  "apiKeyHash",
+  "apiKeyPrefix",
+  "createdAt",
 ]);
 
 export const suites = table(
@@ -61,12 +129,26 @@ export const cases = table("cases", ["id", "suiteId", "position", "name", "enabl
 });
 
 export const webhookDeliveries = table("webhook_deliveries", [
-  "id", "event", "action", "bodySha256", "receivedAt", "processedAt",
+  "id",
+  "event",
+  "action",
+  "bodySha256",
+  "receivedAt",
+  "processedAt",
 ]);
 
 export const githubInstallations = table(
   "github_installations",
-  ["id", "organizationId", "accountLogin", "accountType", "repositorySelection", "createdAt", "suspendedAt", "deletedAt"],
+  [
+    "id",
+    "organizationId",
+    "accountLogin",
+    "accountType",
+    "repositorySelection",
+    "createdAt",
+    "suspendedAt",
+    "deletedAt",
+  ],
   { int8: ["id"] },
 );
 

@@ -21,7 +21,10 @@ describe.each([
       const { record, isCached } = await store.createRun({ ...owner, ...run, tags: ["smoke"] });
       expect(isCached).toBe(false);
       expect(residencyOf(record.id)).toBe(residency);
-      expect(await store.findRun(owner.environmentId, record.id, { fresh: true })).toMatchObject({ status: "PENDING", tags: ["smoke"] });
+      expect(await store.findRun(owner.environmentId, record.id, { fresh: true })).toMatchObject({
+        status: "PENDING",
+        tags: ["smoke"],
+      });
       expect((await store.loadRun(record.id))?.payload).toEqual(run.payload);
       expect(await store.findRun(newOwner().environmentId, record.id)).toBeUndefined();
     });
@@ -32,9 +35,13 @@ describe.each([
     await inStore(async (store) => {
       const { record } = await store.createRun({ ...owner, ...run });
       expect(await store.updateRun(record.id, { status: "EXECUTING", attempt: 1 }, ["QUEUED"])).toBeUndefined();
-      expect(await store.updateRun(record.id, { status: "EXECUTING", attempt: 1 }, ["PENDING"], 0)).toMatchObject({ attempt: 1 });
+      expect(await store.updateRun(record.id, { status: "EXECUTING", attempt: 1 }, ["PENDING"], 0)).toMatchObject({
+        attempt: 1,
+      });
       expect(await store.updateRun(record.id, { status: "COMPLETED" }, ["EXECUTING"], 0)).toBeUndefined();
-      expect(await store.updateRun(record.id, { status: "COMPLETED" }, ["EXECUTING"], 1)).toMatchObject({ status: "COMPLETED" });
+      expect(await store.updateRun(record.id, { status: "COMPLETED" }, ["EXECUTING"], 1)).toMatchObject({
+        status: "COMPLETED",
+      });
     });
   });
 
@@ -42,8 +49,13 @@ describe.each([
     const owner = newOwner();
     await inStore(async (store) => {
       const first = await store.createRun({ ...owner, ...run, idempotencyKey: "k" });
-      expect(await store.createRun({ ...owner, ...run, idempotencyKey: "k" })).toMatchObject({ isCached: true, record: { id: first.record.id } });
-      expect((await store.createRun({ ...owner, ...run, task: "http-check", idempotencyKey: "k" })).isCached).toBe(false);
+      expect(await store.createRun({ ...owner, ...run, idempotencyKey: "k" })).toMatchObject({
+        isCached: true,
+        record: { id: first.record.id },
+      });
+      expect((await store.createRun({ ...owner, ...run, task: "http-check", idempotencyKey: "k" })).isCached).toBe(
+        false,
+      );
       await store.updateRun(first.record.id, { status: "FAILED", completedAt: new Date() });
       expect((await store.createRun({ ...owner, ...run, idempotencyKey: "k" })).isCached).toBe(false);
     });
@@ -54,7 +66,11 @@ describe.each([
     await inStore(async (store) => {
       const parent = await store.createRun({ ...owner, ...run });
       const { record } = await store.createBatch({ ...owner, parentRunId: parent.record.id }, [run, run]);
-      expect([record.batch.id, ...record.runs.map((item) => item.id)].map(residencyOf)).toEqual([residency, residency, residency]);
+      expect([record.batch.id, ...record.runs.map((item) => item.id)].map(residencyOf)).toEqual([
+        residency,
+        residency,
+        residency,
+      ]);
       const found = await store.findBatch(owner.environmentId, record.batch.id, { fresh: true });
       expect(found?.runs.map((item) => item.batchId)).toEqual([record.batch.id, record.batch.id]);
       await store.updateBatch(record.batch.id, { checkRunId: 42 });

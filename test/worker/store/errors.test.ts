@@ -51,7 +51,9 @@ describe("one error language", () => {
 
   it("a ksuid run asked for with no run-ops database configured is unavailable, not a crash", async () => {
     await withStore({ ...SPLIT_OFF, RUNOPS_DATABASE_URL: "" }, async (store) => {
-      await expect(store.findRun(newOwner().environmentId, "0ujsswThIGTUYm2K8FjOOfXtY1K")).rejects.toMatchObject({ store: "new" });
+      await expect(store.findRun(newOwner().environmentId, "0ujsswThIGTUYm2K8FjOOfXtY1K")).rejects.toMatchObject({
+        store: "new",
+      });
     });
   });
 });

@@ -16,7 +16,9 @@ describe("idempotency", () => {
     // A store (its own connections) per writer: 200 transactions really race at the database.
     const stores = Array.from({ length: 200 }, () => openStores(loadConfig({ ...env, ...settings })));
     try {
-      const results = await Promise.all(stores.map(({ runs }) => runs.createRun({ ...owner, ...run, idempotencyKey: "deploy-42" })));
+      const results = await Promise.all(
+        stores.map(({ runs }) => runs.createRun({ ...owner, ...run, idempotencyKey: "deploy-42" })),
+      );
       expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
       expect(results.filter((r) => !r.isCached)).toHaveLength(1);
       const listed = await stores[0]!.runs.listRuns(owner.environmentId, {}, { limit: 10 });
@@ -38,8 +40,12 @@ describe("idempotency", () => {
 
   it("keeps a key written in legacy before the split authoritative after it", async () => {
     const owner = newOwner();
-    const before = await withStore(SPLIT_OFF, (store) => store.createRun({ ...owner, ...run, idempotencyKey: "pre-split" }));
-    const after = await withStore(SPLIT_ON, (store) => store.createRun({ ...owner, ...run, idempotencyKey: "pre-split" }));
+    const before = await withStore(SPLIT_OFF, (store) =>
+      store.createRun({ ...owner, ...run, idempotencyKey: "pre-split" }),
+    );
+    const after = await withStore(SPLIT_ON, (store) =>
+      store.createRun({ ...owner, ...run, idempotencyKey: "pre-split" }),
+    );
     expect(residencyOf(before.record.id)).toBe("legacy");
     expect(after).toMatchObject({ isCached: true, record: { id: before.record.id } });
   });
@@ -66,7 +72,12 @@ describe("idempotency", () => {
     await withStore(SPLIT_ON, async (store) => {
       const past = new Date(Date.now() - 1000);
       const stale = await store.createRun({ ...owner, ...run, idempotencyKey: "ttl", idempotencyKeyExpiresAt: past });
-      const fresh = await store.createRun({ ...owner, ...run, idempotencyKey: "ttl", idempotencyKeyExpiresAt: new Date(Date.now() + 60_000) });
+      const fresh = await store.createRun({
+        ...owner,
+        ...run,
+        idempotencyKey: "ttl",
+        idempotencyKeyExpiresAt: new Date(Date.now() + 60_000),
+      });
       expect(fresh.isCached).toBe(false);
       expect(fresh.record.id).not.toBe(stale.record.id);
       expect((await store.findRun(owner.environmentId, stale.record.id, { fresh: true }))?.idempotencyKey).toBeNull();
@@ -88,7 +99,9 @@ describe("idempotency", () => {
     const owner = newOwner();
     await withStore(SPLIT_ON, async (store) => {
       const results = await Promise.all(
-        Array.from({ length: 20 }, () => store.createWaitpoint({ ...owner, type: "TOKEN", idempotencyKey: "preview-ready" })),
+        Array.from({ length: 20 }, () =>
+          store.createWaitpoint({ ...owner, type: "TOKEN", idempotencyKey: "preview-ready" }),
+        ),
       );
       expect(new Set(results.map((r) => r.record.id)).size).toBe(1);
       expect(results.filter((r) => !r.isCached)).toHaveLength(1);

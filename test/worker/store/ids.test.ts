@@ -21,7 +21,15 @@ describe("ids", () => {
   });
 
   it("classifies anything else as unclassifiable", () => {
-    for (const id of ["", "c", "C" + "a".repeat(24), "c" + "A".repeat(24), "x".repeat(26), "a".repeat(28), "c" + "-".repeat(24)]) {
+    for (const id of [
+      "",
+      "c",
+      `C${"a".repeat(24)}`,
+      `c${"A".repeat(24)}`,
+      "x".repeat(26),
+      "a".repeat(28),
+      `c${"-".repeat(24)}`,
+    ]) {
       expect(residencyOf(id)).toBeUndefined();
     }
   });
@@ -33,7 +41,7 @@ describe("ids", () => {
     expect(parseFriendlyId("batch", `batch_${cuid}`)).toEqual({ id: cuid, residency: "legacy" });
     expect(() => parseFriendlyId("run", `batch_${cuid}`)).toThrow(InvalidIdError);
     expect(() => parseFriendlyId("run", "run_12")).toThrow(/not a run id/);
-    expect(() => parseFriendlyId("run", "run_" + "🚀".repeat(500))).toThrow(InvalidIdError);
+    expect(() => parseFriendlyId("run", `run_${"🚀".repeat(500)}`)).toThrow(InvalidIdError);
     expect(() => parseFriendlyId("waitpoint", `waitpoint_${ksuid}`)).toThrow(/not a waitpoint id/);
   });
 });

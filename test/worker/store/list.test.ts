@@ -15,7 +15,11 @@ describe("listing runs across both stores", () => {
     for (let round = 0; round < 50; round++) {
       const settings = round % 2 === 0 ? SPLIT_ON : SPLIT_OFF;
       const rows = await withStore(settings, (store) =>
-        Promise.all(Array.from({ length: 20 }, (_, i) => store.createRun({ ...owner, task: "http-check", status: "PENDING", tags: [`i${i}`] }))),
+        Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            store.createRun({ ...owner, task: "http-check", status: "PENDING", tags: [`i${i}`] }),
+          ),
+        ),
       );
       created.push(...rows.map((r) => r.record));
     }
@@ -51,7 +55,9 @@ describe("listing runs across both stores", () => {
       await store.createRun({ ...owner, task: "browser-case", status: "QUEUED", tags: ["smoke", "pr-7"] });
       await store.createRun({ ...owner, task: "http-check", status: "PENDING" });
       const ids = async (filter: Parameters<typeof store.listRuns>[1]) =>
-        (await store.listRuns(owner.environmentId, filter, { limit: 50 })).data.map((r) => r.task + ":" + residencyOf(r.id));
+        (await store.listRuns(owner.environmentId, filter, { limit: 50 })).data.map(
+          (r) => `${r.task}:${residencyOf(r.id)}`,
+        );
       expect((await ids({ status: ["QUEUED"] })).sort()).toEqual(["browser-case:legacy", "browser-case:new"]);
       expect(await ids({ task: "http-check" })).toEqual(["http-check:new"]);
       expect((await ids({ tag: "smoke" })).sort()).toEqual(["browser-case:legacy", "browser-case:new"]);
@@ -64,7 +70,9 @@ describe("listing runs across both stores", () => {
   it("refuses a cursor it did not issue", async () => {
     await withStore(SPLIT_ON, async (store) => {
       for (const cursor of ["garbage", btoa("[1,2]"), btoa('[1,"x"]'), "%%%"]) {
-        await expect(store.listRuns(newOwner().environmentId, {}, { limit: 5, cursor })).rejects.toBeInstanceOf(InvalidIdError);
+        await expect(store.listRuns(newOwner().environmentId, {}, { limit: 5, cursor })).rejects.toBeInstanceOf(
+          InvalidIdError,
+        );
       }
     });
   });

@@ -41,9 +41,15 @@ describe("residency", () => {
     const ksuidParent = await withStore(SPLIT_ON, (store) => store.createRun({ ...owner, ...run }));
     const cuidParent = await withStore(SPLIT_OFF, (store) => store.createRun({ ...owner, ...run }));
 
-    const ksuidChild = await withStore(SPLIT_OFF, (store) => store.createRun({ ...owner, ...run, parentRunId: ksuidParent.record.id }));
-    const cuidChild = await withStore(SPLIT_ON, (store) => store.createRun({ ...owner, ...run, parentRunId: cuidParent.record.id }));
-    const cuidBatch = await withStore(SPLIT_ON, (store) => store.createBatch({ ...owner, parentRunId: cuidParent.record.id }, [run]));
+    const ksuidChild = await withStore(SPLIT_OFF, (store) =>
+      store.createRun({ ...owner, ...run, parentRunId: ksuidParent.record.id }),
+    );
+    const cuidChild = await withStore(SPLIT_ON, (store) =>
+      store.createRun({ ...owner, ...run, parentRunId: cuidParent.record.id }),
+    );
+    const cuidBatch = await withStore(SPLIT_ON, (store) =>
+      store.createBatch({ ...owner, parentRunId: cuidParent.record.id }, [run]),
+    );
 
     expect(residencyOf(ksuidChild.record.id)).toBe("new");
     expect(residencyOf(cuidChild.record.id)).toBe("legacy");
@@ -60,7 +66,12 @@ describe("residency", () => {
     const owner = newOwner();
     await withStore(SPLIT_ON, async (store) => {
       const parent = await store.createRun({ ...owner, ...run });
-      const owned = await store.createWaitpoint({ ...owner, type: "DATETIME", ownerRunId: parent.record.id, completeAfter: new Date() });
+      const owned = await store.createWaitpoint({
+        ...owner,
+        type: "DATETIME",
+        ownerRunId: parent.record.id,
+        completeAfter: new Date(),
+      });
       const standalone = await store.createWaitpoint({ ...owner, type: "TOKEN", tags: ["deploy"] });
       expect(residencyOf(owned.record.id)).toBe("legacy"); // waitpoint ids are always cuid
       expect(await whereAre("waitpoints", [owned.record.id, standalone.record.id])).toEqual({

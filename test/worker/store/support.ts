@@ -18,7 +18,10 @@ export const SPLIT_OFF = { RUN_OPS_SPLIT_ENABLED: "false" };
 /** Which database holds each of these ids, read with a bare client (not through the store under test). */
 export async function whereAre(table: "runs" | "batches" | "waitpoints", ids: string[]) {
   const located: Record<string, string[]> = { legacy: [], new: [] };
-  for (const [name, url] of [["legacy", inject("legacyDatabaseUrl")], ["new", inject("runopsDatabaseUrl")]] as const) {
+  for (const [name, url] of [
+    ["legacy", inject("legacyDatabaseUrl")],
+    ["new", inject("runopsDatabaseUrl")],
+  ] as const) {
     const { db, close } = connect(url, { wsProxy: inject("wsProxyUrl") });
     try {
       const rows = await db.select({ id: runOps[table].id }).from(runOps[table]).where(inArray(runOps[table].id, ids));

@@ -9,7 +9,9 @@ import * as tables from "../../../worker/store/tables.ts";
 import { columnOf, recordOf } from "../../../worker/store/sql.ts";
 
 const bySqlName = new Map(
-  (Object.values(schema) as unknown[]).flatMap((value) => (is(value, PgTable) ? [[getTableName(value), value] as const] : [])),
+  (Object.values(schema) as unknown[]).flatMap((value) =>
+    is(value, PgTable) ? [[getTableName(value), value] as const] : [],
+  ),
 );
 
 describe.each(Object.entries(tables))("tables.%s", (_, table) => {
@@ -26,7 +28,17 @@ describe.each(Object.entries(tables))("tables.%s", (_, table) => {
   });
 
   it("knows its jsonb and int8 columns", () => {
-    expect([...table.json].sort()).toEqual(columns.filter(([, c]) => c.getSQLType() === "jsonb").map(([f]) => f).sort());
-    expect([...table.int8].sort()).toEqual(columns.filter(([, c]) => c.getSQLType() === "bigint").map(([f]) => f).sort());
+    expect([...table.json].sort()).toEqual(
+      columns
+        .filter(([, c]) => c.getSQLType() === "jsonb")
+        .map(([f]) => f)
+        .sort(),
+    );
+    expect([...table.int8].sort()).toEqual(
+      columns
+        .filter(([, c]) => c.getSQLType() === "bigint")
+        .map(([f]) => f)
+        .sort(),
+    );
   });
 });

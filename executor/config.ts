@@ -32,6 +32,12 @@ const schema = z.object({
   GITHUB_APP_ID: z.optional(z.string().check(z.regex(/^\d+$/, "must be the App's numeric id"))),
   GITHUB_PRIVATE_KEY: z.optional(z.string().check(z.includes("PRIVATE KEY", { message: "must be a PEM private key" }))),
   GITHUB_API_URL: z._default(z.url({ protocol: /^https?$/ }), "https://api.github.com"),
+  /**
+   * Run repository suites, whose test code is the repository's own Node code: it runs as this process's user and
+   * outside the egress proxy, so only where the executor has nothing else to protect or reach (the local stack,
+   * a per-run sandbox). Off by default: their setup runs then fail saying so.
+   */
+  RUN_REPOSITORY_CODE: onOff,
   /** Repository suites: where installs are cached by lockfile hash, and the caps on `npm ci`. */
   SPEC_CACHE_DIR: z._default(z.string().check(z.minLength(1)), join(tmpdir(), "flightcheck-spec-cache")),
   SPEC_INSTALL_TIMEOUT_MS: integer(1_000, 3_600_000, 300_000),

@@ -128,7 +128,7 @@ async function runClaimedSpecSuite(
       ? await runSpecSuite(claimed, api, context, context.specs, stop.signal)
       : {
           status: "FAILED" as const,
-          error: { message: "This executor does not run repository suites" },
+          error: { message: "This executor does not run repository code (RUN_REPOSITORY_CODE is off)" },
           retryable: false,
           steps: [],
         };

@@ -129,14 +129,17 @@ export async function startExecutorServer(config: ExecutorConfig, log: Log = con
   const { GITHUB_APP_ID: appId, GITHUB_PRIVATE_KEY: privateKey, GITHUB_API_URL: apiUrl } = config;
   const github = appId && privateKey ? createGitHubApp({ appId, privateKey, apiUrl }) : undefined;
   // Repository suites read the repository with the App's installation token: without the App they cannot run.
-  const specs = github && {
-    tarball: github.tarball,
-    egress,
-    loopbackOnly: config.BROWSER_LOOPBACK_ONLY,
-    cacheDir: config.SPEC_CACHE_DIR,
-    installTimeoutMs: config.SPEC_INSTALL_TIMEOUT_MS,
-    installMaxBytes: config.SPEC_INSTALL_MAX_BYTES,
-  };
+  const specs =
+    config.RUN_REPOSITORY_CODE && github
+      ? {
+          tarball: github.tarball,
+          egress,
+          loopbackOnly: config.BROWSER_LOOPBACK_ONLY,
+          cacheDir: config.SPEC_CACHE_DIR,
+          installTimeoutMs: config.SPEC_INSTALL_TIMEOUT_MS,
+          installMaxBytes: config.SPEC_INSTALL_MAX_BYTES,
+        }
+      : undefined;
   const pool = createJobPool(config, { loopbackOnly: config.BROWSER_LOOPBACK_ONLY, egress, logger: log }, log, specs);
   const app = executorApp({ secret: config.EXECUTOR_SHARED_SECRET, pool, egress, github, log });
 

@@ -249,6 +249,8 @@ async function main(): Promise<void> {
       // The sites under test are local: Chromium resolves nothing else (and stops calling home).
       BROWSER_LOOPBACK_ONLY: "true",
       ALLOW_PRIVATE_TARGETS: "true",
+      // The local stack runs its own fixture repositories' tests; a shared executor needs a per-run sandbox first.
+      RUN_REPOSITORY_CODE: "true",
     },
     { restartOnceUp: "executor listening" },
   );

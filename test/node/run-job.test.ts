@@ -19,7 +19,7 @@ interface Call {
 }
 
 /** Answers `/internal/runs/run_1/<path>`: `answer` may override a path's reply (a status code), else success. */
-async function standInWorker(testCase: CaseInput, answer: (path: string) => number | undefined) {
+async function standInWorker(testCase: CaseInput, answer: (path: string) => number | undefined, task = "browser-case") {
   const calls: Call[] = [];
   const read = async (request: IncomingMessage) => {
     const chunks: Buffer[] = [];
@@ -42,7 +42,7 @@ async function standInWorker(testCase: CaseInput, answer: (path: string) => numb
     if (path === "claim")
       json({
         id: "run_1",
-        task: "browser-case",
+        task,
         status: "EXECUTING",
         payload: { case: testCase, baseUrl: demo.site.url },
         attempt: 1,
@@ -88,6 +88,22 @@ async function runThrough(worker: { url: string }) {
 }
 
 describe("an executor job", { timeout: 60_000 }, () => {
+  it("fails a repository suite, saying why, where the executor may not run repository code", async () => {
+    const worker = await standInWorker({ name: "unused", steps: [] }, () => undefined, "spec-suite");
+    try {
+      await runThrough(worker);
+      const completion = worker.calls.find((call) => call.path === "complete")?.body as {
+        status: string;
+        error: { message: string };
+        retryable: boolean;
+      };
+      expect(completion).toMatchObject({ status: "FAILED", retryable: false });
+      expect(completion.error.message).toContain("RUN_REPOSITORY_CODE is off");
+    } finally {
+      await worker.close();
+    }
+  });
+
   it("stops the case and closes its browser context when the Worker answers 409 to its events", async () => {
     const worker = await standInWorker(
       {

@@ -128,7 +128,9 @@ async function runClaimedSpecSuite(
       ? await runSpecSuite(claimed, api, context, context.specs, stop.signal)
       : {
           status: "FAILED" as const,
-          error: { message: "This executor does not run repository code (RUN_REPOSITORY_CODE is off)" },
+          error: {
+            message: "This executor does not run repository code: it needs RUN_REPOSITORY_CODE=true and a GitHub App",
+          },
           retryable: false,
           steps: [],
         };

@@ -98,7 +98,7 @@ describe("an executor job", { timeout: 60_000 }, () => {
         retryable: boolean;
       };
       expect(completion).toMatchObject({ status: "FAILED", retryable: false });
-      expect(completion.error.message).toContain("RUN_REPOSITORY_CODE is off");
+      expect(completion.error.message).toContain("RUN_REPOSITORY_CODE=true");
     } finally {
       await worker.close();
     }

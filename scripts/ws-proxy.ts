@@ -150,8 +150,8 @@ function serveSession(
 
 export async function startWsProxy(port = 0, host = "127.0.0.1"): Promise<WsProxy> {
   const pool = new BackendPool();
-  // How many sessions clients have opened, in all and per database, for tests that prove a request opened
-  // none, or one per database (GET /sessions).
+  // How many sessions clients have opened, in all and per database, and how many are open now, for tests that
+  // prove a request opened none, or one per database (GET /sessions).
   let sessions = 0;
   const byDatabase: Record<string, number> = {};
   const countStartup = ({ database = "" }: Record<string, string>) => {
@@ -159,7 +159,9 @@ export async function startWsProxy(port = 0, host = "127.0.0.1"): Promise<WsProx
   };
   const http = createHttpServer((req, res) => {
     if (req.method === "GET" && req.url === "/sessions") {
-      return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ sessions, byDatabase }));
+      return res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ sessions, byDatabase, open: wss.clients.size }));
     }
     res.writeHead(426).end("WebSocket only\n");
   });

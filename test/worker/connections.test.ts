@@ -12,15 +12,31 @@ const databases = {
   runops: new URL(inject("runopsDatabaseUrl")).pathname.slice(1),
 };
 
-async function sessionsByDatabase(): Promise<Record<string, number>> {
+async function proxySessions(): Promise<{ byDatabase: Record<string, number>; open: number }> {
   const response = await fetch(`${countingProxy.replace(/^ws/, "http")}/sessions`);
-  return ((await response.json()) as { byDatabase: Record<string, number> }).byDatabase;
+  return (await response.json()) as { byDatabase: Record<string, number>; open: number };
+}
+
+/**
+ * Per database, the sessions opened since none was open: waiting for every connection to close takes in the
+ * request's waitUntil work and keeps an earlier request's late work out of the count.
+ */
+async function sessionsByDatabase(): Promise<Record<string, number>> {
+  return vi.waitFor(
+    async () => {
+      const { byDatabase, open } = await proxySessions();
+      expect(open).toBe(0);
+      return byDatabase;
+    },
+    { timeout: 60_000, interval: 20 },
+  );
 }
 
 /** The request's status and the connections it opened to each database. */
 async function connectionsOf(send: () => Promise<Response>) {
   const before = await sessionsByDatabase();
   const response = await send();
+  await response.arrayBuffer();
   const after = await sessionsByDatabase();
   const opened = (name: string) => (after[name] ?? 0) - (before[name] ?? 0);
   return { status: response.status, legacy: opened(databases.legacy), runops: opened(databases.runops) };

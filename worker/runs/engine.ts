@@ -196,12 +196,12 @@ export class RunEngine {
     return finishRun(this.deps, run, result.status, result, run.attempt);
   }
 
-  /** A job an executor accepted but will not start (it is shutting down): dispatched again, same attempt. */
   /** A repository suite's setup run, once Playwright listed the tests: one run per test (see spec-runs.ts). */
   recordSpecRuns(setup: Run, tests: SpecTest[]) {
     return recordSpecRuns(this.deps, setup, tests);
   }
 
+  /** A job an executor accepted but will not start (it is shutting down): dispatched again, same attempt. */
   release(run: Run): Promise<Run | undefined> {
     return redispatchUnstarted(this.deps, run);
   }

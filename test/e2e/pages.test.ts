@@ -4,16 +4,15 @@
  * without a reload; a failing case shows its step, message and screenshot; a tampered or expired link
  * shows the error page; the page reads on a phone.
  */
-import { sign } from "@octokit/webhooks-methods";
 import type { BrowserContext, Page } from "playwright";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type SharedBrowser, launchSharedBrowser } from "../../executor/browser.ts";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
-import { DEV_INSTALLATION } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
+import { openPullRequest } from "../support/pull-request.ts";
 
 // The browser globals the page callbacks below read: this file is typed for Node, not the DOM.
 declare const document: {
@@ -86,27 +85,6 @@ afterAll(async () => {
 
 const api = (method: string, path: string, body?: unknown) => apiClient(dev)(method, path, body);
 
-async function openPullRequest(sha: string) {
-  const body = JSON.stringify({
-    action: "opened",
-    number: 12,
-    repository: { full_name: REPOSITORY, default_branch: "main" },
-    installation: { id: DEV_INSTALLATION.id },
-    pull_request: { number: 12, head: { sha, ref: "feature/pages" } },
-  });
-  const headers = {
-    "content-type": "application/json",
-    "x-github-event": "pull_request",
-    "x-github-delivery": crypto.randomUUID(),
-  };
-  const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
-    method: "POST",
-    headers: { ...headers, "x-hub-signature-256": await sign(dev.webhookSecret, body) },
-    body,
-  });
-  expect(response.status).toBe(202);
-}
-
 const checkRunOf = (sha: string, done: (run: Record<string, unknown>) => boolean) =>
   vi.waitFor(
     () => {
@@ -160,7 +138,7 @@ async function expectReadable(small: Page) {
 
 describe("run pages in Chromium", () => {
   it("opens the check run's Details link and follows the suite run from running to completed without a reload", async () => {
-    await openPullRequest(sha);
+    expect(await openPullRequest(dev, REPOSITORY, sha)).toBe(202);
     detailsUrl = (await checkRunOf(sha, () => true)).details_url as string;
     expect(detailsUrl).toMatch(new RegExp(`^${dev.apiUrl}/runs/batch_\\w+\\?token=[\\w-]+\\.[\\w-]+$`));
 

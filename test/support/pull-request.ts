@@ -1,6 +1,6 @@
 /**
  * A pull request opened on the local stack as GitHub would announce it (a signed `pull_request` delivery),
- * and the check run it ends in, as the local GitHub stand-in holds it. Shared by the e2e test and the bench.
+ * and the check run it ends in, as the local GitHub stand-in holds it. Shared by the e2e tests and the bench.
  */
 import { sign } from "@octokit/webhooks-methods";
 import type { DevState } from "../../scripts/dev-stack.ts";
@@ -21,7 +21,7 @@ export async function openPullRequest(
     number: 3,
     repository: { full_name: repository, default_branch: "main" },
     installation: { id: DEV_INSTALLATION.id },
-    pull_request: { number: 3, head: { sha, ref: "feature/specs" } },
+    pull_request: { number: 3, head: { sha, ref: "feature/branch" } },
   });
   const delivered = await fetch(`${dev.apiUrl}/webhooks/github`, {
     method: "POST",

@@ -37,6 +37,15 @@ const errorOf = (error) =>
     ? { message: clean(error.message ?? error.value ?? String(error)), location: where(error.location) }
     : undefined;
 
+/** What a step event says of its test, attempt and step, begun or ended. */
+const stepOf = (test, result, step) => ({
+  type: "step",
+  testId: test.id,
+  retry: result.retry,
+  title: step.title,
+  category: step.category,
+});
+
 export default class FlightcheckReporter {
   printsToStdio() {
     return false;
@@ -52,25 +61,14 @@ export default class FlightcheckReporter {
 
   onStepBegin(test, result, step) {
     if (step.parent || !STEP_CATEGORIES.has(step.category)) return;
-    send({
-      type: "step",
-      testId: test.id,
-      retry: result.retry,
-      title: step.title,
-      category: step.category,
-      status: "RUNNING",
-    });
+    send({ ...stepOf(test, result, step), status: "RUNNING" });
   }
 
   onStepEnd(test, result, step) {
     if (step.parent || !STEP_CATEGORIES.has(step.category)) return;
     const status = step.error ? "FAILED" : "PASSED";
     send({
-      type: "step",
-      testId: test.id,
-      retry: result.retry,
-      title: step.title,
-      category: step.category,
+      ...stepOf(test, result, step),
       status,
       durationMs: Math.round(step.duration),
       error: errorOf(step.error)?.message,

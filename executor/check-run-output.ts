@@ -77,14 +77,19 @@ export function renderSummary(sync: Pick<CheckRunSync, "cases" | "detailsUrl">):
   return summary + footer;
 }
 
-function renderRow({ name, status, durationMs, failingStep, screenshotUrl, flaky }: CheckRunCase): string {
+/** "flaky in 3 of its last 5 runs": a repository test's flakes across suite runs, this one included. */
+const flakeNote = (flakes: CheckRunCase["flakes"]) =>
+  flakes?.flaky ? ` (flaky in ${flakes.flaky} of its last ${plural(flakes.runs, "run")})` : "";
+
+function renderRow({ name, status, durationMs, failingStep, screenshotUrl, flaky, flakes }: CheckRunCase): string {
   const { icon, outcome } = flaky ? { icon: "⚠️", outcome: "flaky" } : OUTCOMES[status];
   const step = failingStep
     ? `Step ${failingStep.index + 1} (${shorten(failingStep.label)}): ${shorten(failingStep.message)}`
     : "";
+  // "passed" reads better than the run's COMPLETED; other statuses say more than their outcome (crashed).
+  const verdict = outcome === "passed" || outcome === "flaky" ? outcome : status.toLowerCase().replaceAll("_", " ");
   const cells = [
-    // "passed" reads better than the run's COMPLETED; other statuses say more than their outcome (crashed).
-    `${icon} ${outcome === "passed" || outcome === "flaky" ? outcome : status.toLowerCase().replaceAll("_", " ")}`,
+    `${icon} ${verdict}${flakeNote(flakes)}`,
     escapeCell(name),
     durationMs == null ? "" : formatDuration(durationMs),
     escapeCell(step),

@@ -12,7 +12,7 @@ import {
   waitAnswerSchema,
 } from "../schema/contracts.ts";
 import type { PostedEvent } from "../schema/live.ts";
-import { type SpecTest, recordedSpecRunsSchema } from "../schema/spec-suites.ts";
+import { type SpecTest, recordedSpecRunsSchema, runSecretsSchema } from "../schema/spec-suites.ts";
 import * as z from "../schema/zod.ts";
 
 export type { WaitpointView } from "../schema/live.ts";
@@ -25,7 +25,16 @@ const noContent = z.undefined();
 
 export type WorkerClient = ReturnType<typeof workerClient>;
 
-export function workerClient(workerUrl: string, runId: string, token: string) {
+/**
+ * `scrub` rewrites every JSON body before it leaves (a repository suite's secrets, see schema/scrub.ts);
+ * `scrubbing()` gives the same client with one.
+ */
+export function workerClient(
+  workerUrl: string,
+  runId: string,
+  token: string,
+  scrub: <T>(body: T) => T = (body) => body,
+) {
   const friendlyId = `run_${runId}`;
   const base = `${workerUrl}/internal/runs/${friendlyId}`;
 
@@ -38,7 +47,7 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
     const response = await fetch(`${base}/${path}`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : JSON.stringify(scrub(body)),
       ...init,
     });
     if (response.status === 409) throw new RunGone((await response.text()).slice(0, 500));
@@ -64,6 +73,9 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
     complete: (completion: Omit<RunCompletion, "steps"> & { steps: StepReport[] }) =>
       call(claimedRunSchema, "complete", completion),
     release: () => call(noContent, "release"),
+    /** A repository suite's setup run: the suite's secrets, or why this run goes without them. */
+    secrets: () => call(runSecretsSchema, "secrets", undefined, { method: "GET" }),
+    scrubbing: (scrubber: <T>(body: T) => T) => workerClient(workerUrl, runId, token, scrubber),
     /** A repository suite's setup run: one run per listed test, each with its own executor token. */
     specRuns: (tests: SpecTest[]) => call(recordedSpecRunsSchema, "spec-runs", { tests }).then((answer) => answer.runs),
     /** The run's live WebSocket, with the same token. */

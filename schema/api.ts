@@ -3,7 +3,7 @@ import * as z from "./zod.ts";
 import { RUN_STATUSES } from "./run-states.ts";
 import { durationSchema, pointInTimeSchema } from "./durations.ts";
 import { repositorySchema } from "./github.ts";
-import { repositorySourceSchema } from "./spec-suites.ts";
+import { repositorySourceSchema, suiteSecretsPatchSchema, suiteSecretsSchema } from "./spec-suites.ts";
 import { caseSchema } from "./steps.ts";
 import { STORABLE, isStorableJson, json, text } from "./storable.ts";
 
@@ -116,6 +116,8 @@ const suiteFields = {
   triggers: z._default(triggers, ["pull_request"]),
   /** The repository's own Playwright tests, described by a file in it (instead of `cases`). */
   source: z.optional(repositorySourceSchema),
+  /** Write-only: NAME → value, given to the repository's tests as environment variables. */
+  secrets: z.optional(suiteSecretsSchema),
   cases: z.array(suiteCaseSchema).check(
     z.minLength(1),
     z.maxLength(200),
@@ -134,8 +136,10 @@ export const createSuiteBodySchema = z.strictObject({ ...suiteFields, cases: z.o
 );
 export type SuiteInput = z.infer<typeof createSuiteBodySchema>;
 export const updateSuiteBodySchema = z
-  .partial(z.strictObject({ ...suiteFields, triggers }))
+  .partial(z.strictObject({ ...suiteFields, triggers, secrets: suiteSecretsPatchSchema }))
   .check(z.refine((patch) => Object.keys(patch).length > 0, "send at least one field to change"));
+
+export type UpdateSuiteInput = z.infer<typeof updateSuiteBodySchema>;
 
 export const startSuiteRunBodySchema = z.strictObject({
   sha: z.optional(z.string().check(z.regex(/^[0-9a-f]{40}$/, "expected a 40-character commit SHA"))),

@@ -141,6 +141,11 @@ export const suites = pgTable(
     triggers: jsonb().$type<string[]>().notNull().default(sql`'["pull_request"]'::jsonb`),
     /** `{ kind: "repository", path }`: the suite is the repository's own Playwright tests (issue #17); else null. */
     source: jsonb(),
+    /**
+     * `{ NAME: sealed value }`: the names in clear, each value AES-GCM sealed under a key derived from the
+     * Worker's SIGNING_SECRET (worker/runs/secret-box.ts), so a dump of this table reveals no value.
+     */
+    secrets: jsonb().$type<Record<string, string>>().notNull().default(sql`'{}'::jsonb`),
     createdAt: createdAt(),
     updatedAt: createdAt(),
   },
@@ -168,6 +173,25 @@ export const cases = pgTable(
     uniqueIndex("cases_suite_name").on(t.suiteId, t.name),
     index("cases_suite_position").on(t.suiteId, t.position),
   ],
+);
+
+/**
+ * One row per finished repository test (a `spec-test` run) of a suite: the flake count a test keeps across
+ * suite runs is read from its latest rows. Keyed by the run, so a repeated report counts once.
+ */
+export const specTestOutcomes = pgTable(
+  "spec_test_outcomes",
+  {
+    runId: text().primaryKey(),
+    suiteId: text()
+      .notNull()
+      .references(() => suites.id, { onDelete: "cascade" }),
+    /** The test's identity within the suite: `file › describe › title [project]`. */
+    testName: text().notNull(),
+    flaky: boolean().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [index("spec_test_outcomes_test").on(t.suiteId, t.testName, t.createdAt)],
 );
 
 /**

@@ -38,6 +38,8 @@ export const checkRunCaseSchema = z.strictObject({
   screenshotUrl: z.nullish(webUrl),
   /** A repository test that failed and then passed on a retry (its status is COMPLETED). */
   flaky: z.optional(z.boolean()),
+  /** How often a repository test was flaky in its latest runs in this suite (issue #17), when it ever was. */
+  flakes: z.optional(z.strictObject({ flaky: z.int(), runs: z.int() })),
   /** Where a repository test failed (or is written), for an annotation at that line. */
   location: z.optional(z.strictObject({ path: text(300), line: z.int().check(z.minimum(1)) })),
 });

@@ -34,6 +34,36 @@ export type RepositorySource = z.infer<typeof repositorySourceSchema>;
 
 export const MAX_SPEC_TESTS = 500;
 
+/**
+ * Secrets a suite's Playwright tests read as environment variables. Names are env-var names, never ones the
+ * runner itself is configured through; values are at least 4 characters, since every occurrence of a value is
+ * scrubbed from what we store and a shorter one would blank ordinary words.
+ */
+export const MAX_SECRETS = 50;
+const RESERVED_SECRET_NAME =
+  /^(FLIGHTCHECK_|PLAYWRIGHT_|NODE_|NPM_CONFIG_)|^(PATH|HOME|CI|TMPDIR|LD_PRELOAD|PWDEBUG)$/i;
+export const secretNameSchema = z.string().check(
+  z.regex(/^[A-Za-z_][A-Za-z0-9_]{0,99}$/, "expected an environment variable name (letters, digits, _)"),
+  z.refine((name) => !RESERVED_SECRET_NAME.test(name), "this name configures the runner itself: choose another"),
+);
+const secretValueSchema = text(4_096).check(z.minLength(4));
+const atMostSecrets = z.refine<Record<string, unknown>>(
+  (secrets) => Object.keys(secrets).length <= MAX_SECRETS,
+  `at most ${MAX_SECRETS} secrets`,
+);
+/** On create: NAME → value. */
+export const suiteSecretsSchema = z.record(secretNameSchema, secretValueSchema).check(atMostSecrets);
+/** On update: NAME → new value, or null to remove it; names left out keep their values. */
+export const suiteSecretsPatchSchema = z.record(secretNameSchema, z.nullable(secretValueSchema)).check(atMostSecrets);
+
+/** The setup run's answer to `GET /internal/runs/:id/secrets`: values only for a run that may have them. */
+export const runSecretsSchema = z.strictObject({
+  secrets: z.record(z.string(), z.string()),
+  /** Why the run goes on without the suite's secrets (a pull request from a fork). */
+  withheld: z.optional(z.string()),
+});
+export type RunSecrets = z.infer<typeof runSecretsSchema>;
+
 /** The `spec-suite` run's payload: where to read the suite, at which commit, against which URL. */
 export const specSuitePayloadSchema = z.strictObject({
   name: text(200),
@@ -42,6 +72,8 @@ export const specSuitePayloadSchema = z.strictObject({
   installationId: z.int().check(z.minimum(1)),
   path: repoPathSchema,
   baseUrl: z.url({ protocol: /^https?$/ }),
+  /** A pull request from a fork runs without the suite's secrets; only `false` lets them through. */
+  fromFork: z.optional(z.boolean()),
 });
 export type SpecSuitePayload = z.infer<typeof specSuitePayloadSchema>;
 
@@ -71,6 +103,11 @@ export const specRunsBodySchema = z.strictObject({
   ),
 });
 
+/** How often a test was flaky (`flaky`) in its suite's latest `runs` runs of it, this one included. */
+export const flakeCountSchema = z.object({ flaky: z.int(), runs: z.int() });
+export type FlakeCount = z.infer<typeof flakeCountSchema>;
+export const FLAKE_WINDOW = 20;
+
 /** A `spec-test` run's output: flaky when it failed and then passed on a retry. */
 export const specTestOutputSchema = z.looseObject({
   flaky: z._default(z.boolean(), false),
@@ -78,6 +115,8 @@ export const specTestOutputSchema = z.looseObject({
   location: z.optional(specLocationSchema),
   /** The deciding attempt's time (the run itself started when Playwright listed the test). */
   durationMs: z.optional(z.int().check(z.minimum(0))),
+  /** Written by the Worker when the run completes: this test's flaky results in its latest suite runs. */
+  flakes: z.optional(flakeCountSchema),
 });
 
 export const INTERNAL_TASK_PAYLOADS = {

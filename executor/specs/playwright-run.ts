@@ -2,7 +2,8 @@
  * Runs a repository's Playwright tests under flightcheck's rules, unchanged: a wrapper config beside the
  * repository's own imports it and only overrides what we must (our reporter, the preview URL, the browser
  * binary, the egress proxy, the browser's minimal environment, timeouts and retries from flightcheck.json,
- * no web servers of its own). The runner and its workers get a minimal environment too (no executor secrets).
+ * no web servers of its own). The runner and its workers get a minimal environment too (no executor secrets),
+ * plus the suite's own secrets; the browser gets none of them.
  * Events arrive from our reporter (reporter.mjs) over the IPC channel.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -95,6 +96,8 @@ export interface RunOptions {
   choice: PlaywrightChoice;
   /** The environment the runner gets (minimal: no executor secrets). */
   env: Record<string, string>;
+  /** The suite's secrets: in the runner's environment (and its workers', where tests read them), not the browser's. */
+  secrets: Record<string, string>;
   outputDir: string;
   onEvent(event: ReporterEvent): void;
   signal: AbortSignal;
@@ -144,7 +147,7 @@ export default {
 
 /** Runs the tests; resolves with the runner's exit code and the tail of its output once it has exited. */
 export async function runPlaywright(options: RunOptions): Promise<{ code: number | null; output: string }> {
-  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, onEvent, signal } = options;
+  const { repoDir, suite, baseUrl, browser, choice, env, secrets, outputDir, onEvent, signal } = options;
   const wrapper = await writeWrapper(options);
   const settings = {
     baseURL: baseUrl,
@@ -165,6 +168,7 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
     cwd: repoDir,
     env: {
       ...env,
+      ...secrets,
       [suite.baseUrlEnv]: baseUrl,
       FLIGHTCHECK_PLAYWRIGHT: JSON.stringify(settings),
       FLIGHTCHECK_REPO_ROOT: repoDir,

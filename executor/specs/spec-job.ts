@@ -10,7 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ClaimedRun, RunCompletion, StepReport } from "../../schema/contracts.ts";
 import { specSuiteFileSchema } from "../../schema/spec-file.ts";
-import { type SpecSuitePayload, specSuitePayloadSchema } from "../../schema/spec-suites.ts";
+import { secretScrubber } from "../../schema/scrub.ts";
+import { type RunSecrets, type SpecSuitePayload, specSuitePayloadSchema } from "../../schema/spec-suites.ts";
 import { browserEnvironment, LOOPBACK_ONLY_HOST_RULES, resolveChromium } from "../browser.ts";
 import { type EgressPolicy, startEgressProxy } from "../egress.ts";
 import { stepStream, type JobContext } from "../run-job.ts";
@@ -46,12 +47,32 @@ interface TestRun {
   done: boolean;
 }
 
+/**
+ * The suite's secrets go to the Playwright runner's environment only, and every report of the setup run and
+ * its tests (and the completion returned here) is scrubbed of their values before it leaves the executor.
+ */
 export async function runSpecSuite(
   claimed: ClaimedRun,
   api: WorkerClient,
   context: JobContext,
   specs: SpecContext,
   signal: AbortSignal,
+): Promise<RunCompletion> {
+  const given = await api.secrets().catch((error: Error) => {
+    if (error instanceof RunGone) throw error;
+    return { secrets: {}, withheld: `the Worker did not give them: ${error.message}` };
+  });
+  const scrub = secretScrubber(Object.values(given.secrets));
+  return scrub(await runTests(claimed, api.scrubbing(scrub), context, specs, signal, { ...given, scrub }));
+}
+
+async function runTests(
+  claimed: ClaimedRun,
+  api: WorkerClient,
+  context: JobContext,
+  specs: SpecContext,
+  signal: AbortSignal,
+  given: RunSecrets & { scrub: <T>(value: T) => T },
 ): Promise<RunCompletion> {
   const started = performance.now();
   const payload = specSuitePayloadSchema.safeParse(claimed.payload);
@@ -61,7 +82,7 @@ export async function runSpecSuite(
   try {
     const repoDir = join(work, "repo");
     const setup = await prepare(payload.data, repoDir, specs);
-    const tests = new TestRuns(context, api);
+    const tests = new TestRuns(context, api, given.scrub);
     const env = browserEnvironment(process.env);
     const { executablePath, source } = resolveChromium(process.env);
     const result = await runPlaywright({
@@ -70,6 +91,7 @@ export async function runSpecSuite(
       baseUrl: payload.data.baseUrl,
       choice: setup.choice,
       env,
+      secrets: given.secrets,
       outputDir: join(work, "results"),
       signal,
       onEvent: tests.handle,
@@ -93,6 +115,7 @@ export async function runSpecSuite(
       install: setup.install,
       tests: tests.count,
       unfinished,
+      secrets: { given: Object.keys(given.secrets), ...(given.withheld && { withheld: given.withheld }) },
       durationMs: Math.round(performance.now() - started),
     };
     if (tests.recordError) return failed(tests.recordError, output);
@@ -165,10 +188,12 @@ class TestRuns {
 
   private readonly context: JobContext;
   private readonly setup: WorkerClient;
+  private readonly scrub: <T>(value: T) => T;
 
-  constructor(context: JobContext, setup: WorkerClient) {
+  constructor(context: JobContext, setup: WorkerClient, scrub: <T>(value: T) => T) {
     this.context = context;
     this.setup = setup;
+    this.scrub = scrub;
   }
 
   /** Why the tests' runs could not be recorded: the setup run then fails with it. */
@@ -236,7 +261,7 @@ class TestRuns {
       return [];
     });
     for (const { id, testId, token } of recorded) {
-      const api = workerClient(this.context.config.WORKER_URL, id.replace(/^run_/, ""), token);
+      const api = workerClient(this.context.config.WORKER_URL, id.replace(/^run_/, ""), token, this.scrub);
       this.runs.set(testId, {
         api,
         steps: [],

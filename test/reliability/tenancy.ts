@@ -58,6 +58,7 @@ export async function tenantReachesForAnotherRepository(ctx: TenancyContext) {
   const planted = await new SuiteStore(admin).create(
     b.environmentId,
     createSuiteBodySchema.parse(suite("planted", repository)),
+    async (_id, secrets) => secrets, // none to seal
   );
   const mine = await apiClient(dev, a.apiKey)("POST", "/api/v1/suites", suite("mine", repository));
   const processed = (delivery: string) =>

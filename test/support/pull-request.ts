@@ -10,18 +10,22 @@ import type { FakeGitHub } from "./github.ts";
 export const randomSha = () =>
   Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
 
-/** Delivers `opened` for a pull request whose head is `sha`; resolves with the webhook's HTTP status. */
+/**
+ * Delivers `opened` for a pull request whose head is `sha` (in `headRepository`, a fork when it is not
+ * `repository`); resolves with the webhook's HTTP status.
+ */
 export async function openPullRequest(
   dev: Pick<DevState, "apiUrl" | "webhookSecret">,
   repository: string,
   sha: string,
+  headRepository = repository,
 ): Promise<number> {
   const body = JSON.stringify({
     action: "opened",
     number: 3,
     repository: { full_name: repository, default_branch: "main" },
     installation: { id: DEV_INSTALLATION.id },
-    pull_request: { number: 3, head: { sha, ref: "feature/branch" } },
+    pull_request: { number: 3, head: { sha, ref: "feature/branch", repo: { full_name: headRepository } } },
   });
   const delivered = await fetch(`${dev.apiUrl}/webhooks/github`, {
     method: "POST",

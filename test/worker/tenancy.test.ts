@@ -150,7 +150,11 @@ describe("a delivery starts only the suites of its installation's organisation",
     const [a, b] = [await createTenant(), await createTenant()];
     // B's suite on A's repository, as written before suites were checked (the API refuses it now).
     const stores = openStores(loadConfig(env));
-    const foreign = await stores.suites.create(b.environmentId, createSuiteBodySchema.parse(suiteOn(repositoryOf(a))));
+    const foreign = await stores.suites.create(
+      b.environmentId,
+      createSuiteBodySchema.parse(suiteOn(repositoryOf(a))),
+      async (_id, secrets) => secrets, // none to seal
+    );
     await stores.close();
     const own = await client(a.apiKey).json("POST", "/api/v1/suites", suiteOn(repositoryOf(a)));
     expect(own.status).toBe(201);

@@ -35,7 +35,11 @@ const payloads = {
     action: z.string(),
     repository,
     installation,
-    pull_request: z.looseObject({ number: z.int(), head: z.looseObject({ sha, ref }) }),
+    pull_request: z.looseObject({
+      number: z.int(),
+      // `repo` is null when the fork was deleted.
+      head: z.looseObject({ sha, ref, repo: z.nullish(z.looseObject({ full_name: z.string() })) }),
+    }),
   }),
   push: z.looseObject({ ref, after: z.string(), deleted: z.optional(z.boolean()), repository, installation }),
   deployment_status: z.looseObject({
@@ -94,6 +98,9 @@ function workFor(
         pullRequestNumber: payload.pull_request.number,
         installationId: payload.installation?.id,
         githubEvent: event,
+        // Only a head in the repository itself may see the suite's secrets; an unknown head is a fork's.
+        fromFork:
+          payload.pull_request.head.repo?.full_name.toLowerCase() !== payload.repository.full_name.toLowerCase(),
       });
     case "push":
       if (
@@ -189,7 +196,12 @@ const rerunSuite =
     if (!found?.suiteId || installationId === undefined || found.installationId !== installationId) return;
     const suite = await stores.suites.find(found.environmentId, found.suiteId);
     if (!suite) return;
+    const setup = (await stores.runs.findBatch(found.environmentId, found.id))?.runs.find(
+      (run) => run.task === "spec-suite",
+    );
     await engine.startSuiteRun(found, suite, {
+      // Secrets again only if the first run was given them (a fork's pull request stays a fork's).
+      fromFork: (setup?.payload as { fromFork?: boolean } | undefined)?.fromFork !== false,
       headSha: found.headSha ?? undefined,
       ref: found.ref ?? undefined,
       pullRequestNumber: found.pullRequestNumber ?? undefined,

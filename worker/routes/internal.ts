@@ -177,7 +177,16 @@ export const internal = new Hono<InternalEnv>()
     async (c) => {
       const { run } = c.var;
       if (!HELD.includes(run.status)) throw conflict(`The run is ${run.status}`);
-      const completion = c.req.valid("json");
+      const reported = c.req.valid("json");
+      // A repository suite's runs: scrubbed of its secrets once more, a test's given its flake count.
+      const completion = run.task.startsWith("spec-")
+        ? await (await import("../runs/run-secrets.ts")).settleSpecCompletion(
+            c.var.stores,
+            c.var.config.SIGNING_SECRET,
+            run,
+            reported,
+          )
+        : reported;
       if (completion.steps.some((step) => step.screenshotKey && !belongsTo(step.screenshotKey, run, c.var.attempt))) {
         const detail = "A screenshot key names another run's or attempt's artifact";
         throw new ProblemError({ status: 422, title: "Invalid step report", detail });
@@ -209,6 +218,13 @@ export const internal = new Hono<InternalEnv>()
       );
     },
   )
+  .get("/runs/:runId/secrets", withRun, fenced, async (c) => {
+    // Only the claimed attempt of a setup run gets the values, and never one for a fork's pull request.
+    if (c.var.run.status !== "EXECUTING") throw conflict(`The run is ${c.var.run.status}`);
+    const { secretsOfSetupRun } = await import("../runs/run-secrets.ts");
+    c.header("cache-control", "no-store");
+    return c.json(await secretsOfSetupRun(c.var.stores, c.var.config.SIGNING_SECRET, c.var.run));
+  })
   .post("/runs/:runId/release", withRun, fenced, async (c) => {
     // An executor shutting down gives back a job it accepted but never started: it is dispatched again.
     if (!(await c.var.engine.release(c.var.run)))

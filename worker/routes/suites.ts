@@ -5,7 +5,8 @@ import { pageUrl } from "../pages/links.ts";
 import { notFound, ProblemError } from "../problem.ts";
 import { mintPublicAccessToken } from "../runs/tokens.ts";
 import { parseFriendlyId, toFriendlyId } from "../store/ids.ts";
-import type { Suite } from "../store/suite-store.ts";
+import type { SecretSealer, Suite } from "../store/suite-store.ts";
+import { MAX_SECRETS } from "../../schema/spec-suites.ts";
 import type { AppEnv } from "./context.ts";
 import { limitBody, validate } from "./validate.ts";
 
@@ -18,12 +19,37 @@ const presentSuite = (suite: Suite) => ({
   baseUrl: suite.baseUrl,
   triggers: suite.triggers,
   ...(suite.source && { source: suite.source }),
+  // Write-only: the names of the suite's secrets, never a value (not even a sealed one).
+  secretNames: Object.keys(suite.secrets).sort(),
   cases: suite.cases.map((item) => ({ ...item.case, enabled: item.enabled })),
   createdAt: suite.createdAt.toISOString(),
   updatedAt: suite.updatedAt.toISOString(),
 });
 
 const suiteId = (param: string) => parseFriendlyId("suite", param).id;
+
+/** Seals secrets under the Worker's key; the sealing code loads only when a request carries secrets. */
+const sealerFor =
+  (c: Context<AppEnv>): SecretSealer =>
+  async (id, secrets) => {
+    if (Object.keys(secrets).length === 0) return secrets;
+    const { sealSecrets } = await import("../runs/secret-box.ts");
+    return sealSecrets(c.var.config.SIGNING_SECRET, id, secrets);
+  };
+
+/** A patch may add secrets to those the suite has, up to the cap on them all. */
+function requireRoomForSecrets(existing: Suite, patch: Record<string, string | null> = {}): void {
+  const names = new Set(Object.keys(existing.secrets));
+  for (const [name, value] of Object.entries(patch)) value === null ? names.delete(name) : names.add(name);
+  if (names.size <= MAX_SECRETS) return;
+  const detail = `A suite keeps at most ${MAX_SECRETS} secrets; this patch would leave it ${names.size}`;
+  throw new ProblemError({
+    status: 422,
+    title: "Too many secrets",
+    detail,
+    errors: [{ path: ["secrets"], message: detail }],
+  });
+}
 
 /** A suite lives only on a repository its organisation's GitHub installation covers (DESIGN §11); else a 422 says why. */
 async function requireCoveredRepository(c: Context<AppEnv>, repository: string): Promise<void> {
@@ -45,7 +71,7 @@ export const suites = new Hono<AppEnv>()
   .post("/suites", limitBody(MAX_BODY_BYTES), validate("json", createSuiteBodySchema), async (c) => {
     const input = c.req.valid("json");
     await requireCoveredRepository(c, input.repository);
-    const suite = await c.var.stores.suites.create(c.var.environment.environmentId, input);
+    const suite = await c.var.stores.suites.create(c.var.environment.environmentId, input, sealerFor(c));
     return c.json(presentSuite(suite), 201);
   })
   .get("/suites", async (c) => {
@@ -64,7 +90,8 @@ export const suites = new Hono<AppEnv>()
     const existing = await c.var.stores.suites.find(environmentId, id);
     if (!existing) throw notFound("Suite");
     await requireCoveredRepository(c, patch.repository ?? existing.repository);
-    const suite = await c.var.stores.suites.update(environmentId, id, patch);
+    requireRoomForSecrets(existing, patch.secrets);
+    const suite = await c.var.stores.suites.update(environmentId, id, patch, sealerFor(c));
     if (!suite) throw notFound("Suite");
     return c.json(presentSuite(suite));
   })

@@ -4,7 +4,7 @@
  * at attempt 1 under that executor (it streams, heartbeats and completes each with its own token), watched by
  * their RunDO like any claimed run, and final after one attempt: Playwright retries inside it.
  */
-import { type SpecTest, specTestOutputSchema, specTestSchema } from "../../schema/spec-suites.ts";
+import { type FlakeCount, type SpecTest, specTestOutputSchema, specTestSchema } from "../../schema/spec-suites.ts";
 import { cutText } from "../../schema/storable.ts";
 import { ProblemError } from "../problem.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -27,7 +27,16 @@ export function setupItem(
     throw new ProblemError({ status: 422, title: "Not startable here", detail });
   }
   const name = cutText(`Playwright tests (${suite.source.path} at ${sha.slice(0, 7)})`, 200);
-  const payload = { name, repository: suite.repository, sha, installationId, path: suite.source.path, baseUrl };
+  const { path } = suite.source;
+  const payload = {
+    name,
+    repository: suite.repository,
+    sha,
+    installationId,
+    path,
+    baseUrl,
+    fromFork: !!origin.fromFork,
+  };
   return { task: "spec-suite", payload, options: { maxAttempts: 1, tags: [cutText(`suite:${suite.name}`, 128)] } };
 }
 
@@ -75,6 +84,7 @@ export async function recordSpecRuns(
  */
 export function specFacts(run: Run): {
   flaky?: boolean;
+  flakes?: FlakeCount;
   location?: { path: string; line: number };
   durationMs?: number;
 } {
@@ -84,6 +94,7 @@ export function specFacts(run: Run): {
   const where = (output.success && output.data.location) || (test.success ? test.data.location : undefined);
   return {
     ...(output.success && output.data.flaky && { flaky: true }),
+    ...(output.success && output.data.flakes?.flaky && { flakes: output.data.flakes }),
     ...(where && { location: { path: where.file, line: where.line } }),
     ...(output.success && output.data.durationMs !== undefined && { durationMs: output.data.durationMs }),
   };

@@ -27,6 +27,8 @@ export interface SuiteRunOrigin {
    * a suite starts once per head SHA and this, however often the delivery is replayed or reprocessed.
    */
   githubEvent?: string;
+  /** A pull request whose head is in another repository: it runs without the suite's secrets. */
+  fromFork?: boolean;
 }
 
 /** What GitHub lists the suite run's check run as. */

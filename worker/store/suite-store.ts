@@ -2,13 +2,13 @@
  * Suites and their cases (control plane, `legacy` only): what a repository's pull requests are checked with.
  * A suite and its cases are written in one transaction; every read is scoped by environment.
  */
-import type { SuiteInput, SuiteTrigger } from "../../schema/api.ts";
+import type { SuiteInput, SuiteTrigger, UpdateSuiteInput } from "../../schema/api.ts";
 import type { cases, suites } from "../../schema/control-plane.ts";
-import type { RepositorySource } from "../../schema/spec-suites.ts";
+import { FLAKE_WINDOW, type FlakeCount, type RepositorySource } from "../../schema/spec-suites.ts";
 import type { Case } from "../../schema/steps.ts";
 import { LegacyTables } from "./legacy-tables.ts";
 import { mintCuid } from "./ids.ts";
-import { Params, assignmentsOf, insertRows, query, transaction } from "./sql.ts";
+import { Params, assignmentsOf, insertRows, query, transaction, valuesOf } from "./sql.ts";
 import * as tables from "./tables.ts";
 
 export interface Suite {
@@ -21,6 +21,8 @@ export interface Suite {
   cases: { enabled: boolean; case: Case }[];
   /** The repository's own Playwright tests (then `cases` is empty). */
   source: RepositorySource | null;
+  /** NAME → sealed value (worker/runs/secret-box.ts): never shown, only opened for a setup run. */
+  secrets: Record<string, string>;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -34,8 +36,15 @@ export interface OwnedSuite extends Suite {
 type SuiteRow = typeof suites.$inferSelect;
 type CaseRow = typeof cases.$inferSelect;
 
+/** Seals a suite's secrets before they are written: the store only ever sees sealed values. */
+export type SecretSealer = <V extends string | null>(
+  suiteId: string,
+  secrets: Record<string, V>,
+) => Promise<Record<string, V>>;
+
 const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
   ...row,
+  secrets: row.secrets ?? {},
   triggers: row.triggers as SuiteTrigger[],
   source: (row.source as RepositorySource | null) ?? null,
   cases: caseRows
@@ -52,6 +61,10 @@ const FOR_REPOSITORY = `select suites.*, environments.organization_id, environme
   where environments.organization_id = $1 and lower(suites.repository) = lower($2) and suites.triggers ? $3
   order by suites.created_at, suites.id`;
 
+const RECENT_OUTCOMES = `select count(*) filter (where flaky)::int as flaky, count(*)::int as runs
+  from (select flaky from spec_test_outcomes where suite_id = $1 and test_name = $2
+        order by created_at desc, run_id desc limit $3) recent`;
+
 export class SuiteStore extends LegacyTables {
   private caseRows(suiteId: string, items: NonNullable<SuiteInput["cases"]>) {
     return items.map(({ enabled, case: { name, ...definition } }, position) => ({
@@ -64,26 +77,42 @@ export class SuiteStore extends LegacyTables {
     }));
   }
 
-  create(environmentId: string, input: SuiteInput): Promise<Suite> {
+  async create(environmentId: string, input: SuiteInput, seal: SecretSealer): Promise<Suite> {
+    const { cases: items, secrets, ...fields } = input;
+    const id = mintCuid();
+    const sealed = await seal(id, secrets ?? {});
     return this.guard(() =>
       transaction(this.pool, async (tx) => {
-        const { cases: items, ...fields } = input;
-        const [row] = await insertRows<SuiteRow>(tx, tables.suites, [{ id: mintCuid(), environmentId, ...fields }]);
+        const [row] = await insertRows<SuiteRow>(tx, tables.suites, [
+          { id, environmentId, ...fields, secrets: sealed },
+        ]);
         const caseRows = items ? await insertRows<CaseRow>(tx, tables.cases, this.caseRows(row!.id, items)) : [];
         return toSuite(row!, caseRows);
       }),
     );
   }
 
-  /** Cases are replaced as a whole when given; cases and a repository source replace each other. */
-  update(environmentId: string, id: string, patch: Partial<SuiteInput>): Promise<Suite | undefined> {
+  /**
+   * Cases are replaced as a whole when given; cases and a repository source replace each other. Secrets are
+   * merged: a named one is set (or removed, when null), the others keep their values.
+   */
+  async update(
+    environmentId: string,
+    id: string,
+    patch: UpdateSuiteInput,
+    seal: SecretSealer,
+  ): Promise<Suite | undefined> {
+    const { cases: items, secrets, ...fields } = patch;
+    const sealed = Object.entries(await seal(id, secrets ?? {}));
     return this.guard(() =>
       transaction(this.pool, async (tx) => {
-        const { cases: items, ...fields } = patch;
         const params = new Params(id, environmentId);
         const changes = { ...fields, ...(items && { source: null }), updatedAt: new Date() };
-        const set = assignmentsOf(tables.suites, changes, params);
-        const text = `update suites set ${set} where id = $1 and environment_id = $2 returning *`;
+        const removed = params.add(sealed.filter(([, value]) => value === null).map(([name]) => name));
+        const added = params.add(JSON.stringify(Object.fromEntries(sealed.filter(([, value]) => value !== null))));
+        const secretsSet = `secrets = (secrets - ${removed}::text[]) || ${added}::jsonb`;
+        const text = `update suites set ${assignmentsOf(tables.suites, changes, params)}, ${secretsSet}
+          where id = $1 and environment_id = $2 returning *`;
         const [row] = await query<SuiteRow>(tx, tables.suites, text, params);
         if (!row) return undefined;
         if (items || fields.source) await tx.query("delete from cases where suite_id = $1", [id]);
@@ -119,6 +148,25 @@ export class SuiteStore extends LegacyTables {
       [organizationId, repository, trigger],
     );
     return (await this.withCases(rows)) as OwnedSuite[];
+  }
+
+  /**
+   * Records a finished repository test once (keyed by its run) and answers how often it was flaky in its
+   * latest FLAKE_WINDOW runs in this suite, this one included.
+   */
+  recordTestOutcome(outcome: {
+    runId: string;
+    suiteId: string;
+    testName: string;
+    flaky: boolean;
+  }): Promise<FlakeCount> {
+    return this.guard(async () => {
+      const params = new Params();
+      const values = valuesOf(tables.specTestOutcomes, [outcome], params);
+      await this.pool.query(`insert into spec_test_outcomes ${values} on conflict (run_id) do nothing`, params.values);
+      const { rows } = await this.pool.query(RECENT_OUTCOMES, [outcome.suiteId, outcome.testName, FLAKE_WINDOW]);
+      return { flaky: rows[0].flaky, runs: rows[0].runs };
+    });
   }
 
   private async withCases(rows: SuiteRow[]): Promise<Suite[]> {

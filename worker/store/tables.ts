@@ -120,9 +120,11 @@ export const environments = table("environments", [
 
 export const suites = table(
   "suites",
-  ["id", "environmentId", "name", "repository", "baseUrl", "triggers", "source", "createdAt", "updatedAt"],
-  { json: ["triggers", "source"] },
+  ["id", "environmentId", "name", "repository", "baseUrl", "triggers", "source", "secrets", "createdAt", "updatedAt"],
+  { json: ["triggers", "source", "secrets"] },
 );
+
+export const specTestOutcomes = table("spec_test_outcomes", ["runId", "suiteId", "testName", "flaky", "createdAt"]);
 
 export const cases = table("cases", ["id", "suiteId", "position", "name", "enabled", "definition", "createdAt"], {
   json: ["definition"],

@@ -7,11 +7,13 @@
  */
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
 import { completedCheckRun, openPullRequest, randomSha } from "../support/pull-request.ts";
 import { packRepository, packVariant } from "../support/repository-tarball.ts";
+import { connect } from "../../worker/store/database.ts";
 
 const APP_ID = "4243";
 const REPOSITORY = "acme/specs";
@@ -41,11 +43,17 @@ afterAll(async () => {
   await Promise.all([stack?.dispose(), github?.close(), demo?.close()]);
 });
 
-/** Serves `tarball` as the repository at a new commit and opens a pull request on it; returns its completed check run. */
-async function pullRequestAt(tarball: (top: string) => Promise<Buffer>) {
+/**
+ * Serves `tarball` as the repository at a new commit and opens a pull request on it (from `headRepository`,
+ * a fork when it is another); returns its completed check run.
+ */
+async function pullRequestAt(
+  tarball: (top: string) => Promise<Buffer>,
+  { repository = REPOSITORY, headRepository = repository }: { repository?: string; headRepository?: string } = {},
+) {
   const sha = randomSha();
-  github.serveTarball(REPOSITORY, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
-  expect(await openPullRequest(dev, REPOSITORY, sha)).toBe(202);
+  github.serveTarball(repository, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
+  expect(await openPullRequest(dev, repository, sha, headRepository)).toBe(202);
   const checkRun = await completedCheckRun(github, sha);
   const batch = await apiClient(dev)("GET", `/api/v1/batches/${checkRun.external_id}`);
   return { checkRun: checkRun as any, runs: batch.body.runs as any[] };
@@ -113,4 +121,126 @@ describe("a suite that lives in the repository", () => {
       expect(runs[0].error.message).toContain(reason);
     }
   });
+});
+
+describe("a repository suite's secrets and flake counts", () => {
+  const SECRETS_REPOSITORY = "acme/secret-specs";
+  const SECRET = `s3cr3t-${crypto.randomUUID()}`;
+  // The suite's secret reaches the tests through process.env: in a test's title, a step's title, the runner's
+  // output and a failure message, which are all stored with the value scrubbed.
+  const secretSpec = `import { expect, test } from "@playwright/test";
+
+const secret = process.env.SHOP_PASSWORD ?? "(none)";
+
+test(\`signs in as shopper:\${secret}\`, async ({ page }) => {
+  await test.step(\`types the password \${secret}\`, async () => {
+    await page.goto("/");
+  });
+  console.log(\`signed in with \${secret}\`);
+  expect(secret, "the suite's secret reaches the test").toMatch(/^s3cr3t-/);
+});
+
+test("quotes its secret when it fails", async () => {
+  expect(secret, \`the password \${secret} was sent\`).toBe("the wrong password");
+});
+`;
+  const withSecretSpec = (top: string) => packVariant(FIXTURE, top, { "tests/secret.spec.ts": secretSpec });
+  const testsByName = (runs: any[]) => Object.fromEntries(runs.slice(1).map((run) => [run.payload.name, run]));
+
+  beforeAll(async () => {
+    const created = await apiClient(dev)("POST", "/api/v1/suites", {
+      name: "Secret specs",
+      repository: SECRETS_REPOSITORY,
+      baseUrl: demo.url,
+      source: { kind: "repository" },
+      secrets: { SHOP_PASSWORD: SECRET },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(JSON.stringify(created.body)).not.toContain(SECRET);
+  });
+
+  /** Everything a finished run's or suite run's live log holds, as its socket replays it after the snapshot. */
+  async function liveLog(path: string): Promise<string> {
+    const socket = new WebSocket(`${dev.apiUrl.replace(/^http/, "ws")}${path}/live?since=0`, {
+      headers: { authorization: `Bearer ${dev.apiKey}` },
+    });
+    const messages: string[] = [];
+    await new Promise((resolve, reject) => {
+      let lastSeq: number | undefined;
+      socket.on("message", (data) => {
+        const message = JSON.parse(data.toString());
+        messages.push(data.toString());
+        if (message.type === "snapshot") lastSeq = message.lastSeq;
+        if (lastSeq !== undefined && (message.seq ?? 0) >= lastSeq) resolve(undefined);
+      });
+      socket.once("close", resolve);
+      socket.once("error", reject);
+    });
+    socket.terminate();
+    expect(messages[0]).toContain('"snapshot"');
+    return messages.join("\n");
+  }
+
+  /** Every row of every table of both databases, as text. */
+  async function databaseDump(): Promise<string> {
+    const dumps: string[] = [];
+    for (const url of [dev.databases.legacy, dev.databases.runops]) {
+      const { pool, close } = connect(url, { wsProxy: dev.wsProxyUrl });
+      try {
+        const { rows } = await pool.query(
+          "select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'",
+        );
+        for (const { table_name: table } of rows) {
+          const dump = await pool.query(`select coalesce(string_agg(t::text, E'\\n'), '') as text from "${table}" t`);
+          dumps.push(dump.rows[0].text);
+        }
+      } finally {
+        await close();
+      }
+    }
+    return dumps.join("\n");
+  }
+
+  it("gives the tests the secret, stores it nowhere, keeps it from forks, and counts flakes across runs", async () => {
+    const first = await pullRequestAt(withSecretSpec, { repository: SECRETS_REPOSITORY });
+    const second = await pullRequestAt(withSecretSpec, { repository: SECRETS_REPOSITORY });
+    const fork = await pullRequestAt(withSecretSpec, {
+      repository: SECRETS_REPOSITORY,
+      headRepository: "mallory/secret-specs",
+    });
+
+    // The runs saw the secret: the test that needs it passed, and the one quoting it failed with it scrubbed.
+    for (const { runs } of [first, second]) {
+      expect(runs[0].output.secrets).toEqual({ given: ["SHOP_PASSWORD"] });
+      const tests = testsByName(runs);
+      expect(tests["secret.spec.ts › signs in as shopper:***"]).toMatchObject({ status: "COMPLETED" });
+      const quoting = tests["secret.spec.ts › quotes its secret when it fails"];
+      expect(quoting).toMatchObject({ status: "FAILED" });
+      expect(quoting.error.message).toContain("the password *** was sent");
+    }
+    // A fork's pull request runs without it, and says so.
+    expect(fork.runs[0].output.secrets).toEqual({
+      given: [],
+      withheld: expect.stringContaining("a pull request from a fork"),
+    });
+    expect(testsByName(fork.runs)["secret.spec.ts › signs in as shopper:(none)"]).toMatchObject({ status: "FAILED" });
+
+    // The flaky test keeps its count across the suite's runs: shown on the run and in the check run's summary.
+    const flaky = "flaky.spec.ts › home page loads on the second try";
+    expect(testsByName(first.runs)[flaky].output).toMatchObject({ flaky: true, flakes: { flaky: 1, runs: 1 } });
+    expect(testsByName(second.runs)[flaky].output).toMatchObject({ flaky: true, flakes: { flaky: 2, runs: 2 } });
+    expect(second.checkRun.output.summary).toContain("⚠️ flaky (flaky in 2 of its last 2 runs)");
+
+    // The value is in no stored text: databases, live logs, API answers, check runs at the GitHub stand-in.
+    const stored = [await databaseDump(), JSON.stringify([...github.checkRuns.values()])];
+    for (const { checkRun, runs } of [first, second, fork]) {
+      stored.push(await liveLog(`/api/v1/batches/${checkRun.external_id}`));
+      for (const run of runs) {
+        stored.push(await liveLog(`/api/v1/runs/${run.id}`));
+        stored.push(JSON.stringify((await apiClient(dev)("GET", `/api/v1/runs/${run.id}`)).body));
+      }
+    }
+    expect(stored.join("\n")).toContain("types the password ***");
+    for (const text of stored) expect(text).not.toContain(SECRET);
+  }, 600_000);
 });

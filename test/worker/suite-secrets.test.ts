@@ -2,9 +2,10 @@
  * A suite's secrets are write-only (issue #17): the API takes values and only ever answers names, in every
  * read, list, update and error; the control-plane database holds them sealed, so a dump reveals no value.
  */
+import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Tenant } from "../../scripts/seed.ts";
-import { client, createTenant, siteUrl, withLegacyDatabase } from "./support.ts";
+import { client, createTenant, recordPendingRun, siteUrl, withLegacyDatabase } from "./support.ts";
 
 const suite = (tenant: Tenant, overrides: Record<string, unknown> = {}) => ({
   name: `specs-${crypto.randomUUID()}`,
@@ -75,5 +76,21 @@ describe("suite secrets", () => {
     });
     expect(Object.keys(JSON.parse(row))).toEqual(["API_TOKEN"]);
     for (const value of [token, password, rotated, btoa(rotated)]) expect(row).not.toContain(value);
+  });
+
+  it("are given over the executor line only to the claimed attempt of a repository suite's setup run", async () => {
+    const browserCase = { case: { name: "home", steps: [{ action: "goto", url: "/" }] }, baseUrl: siteUrl };
+    const { friendlyId, token } = await recordPendingRun("browser-case", browserCase);
+    const call = (method: string, path: string, body?: unknown) =>
+      exports.default.fetch(`http://flightcheck/internal/runs/${friendlyId}/${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    expect((await call("GET", "secrets")).status).toBe(409); // not claimed by this attempt
+    expect((await call("POST", "claim", { attempt: 1 })).status).toBe(200);
+    const refused = await call("GET", "secrets");
+    expect(refused.status).toBe(422);
+    expect(await refused.json()).toMatchObject({ detail: expect.stringContaining("setup run") });
   });
 });

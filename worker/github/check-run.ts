@@ -73,10 +73,10 @@ export async function sendCheckRun(
   const sync = await buildCheckRunSync(deps, batchId, tracked, checkRunId);
   if (!sync) return checkRunId;
   const response = await deps.callExecutor("/github/check-runs", sync);
-  if (!response.ok)
-    throw new Error(
-      `check run for batch ${batchId}: executor answered HTTP ${response.status} ${(await response.text()).slice(0, 300)}`,
-    );
+  if (!response.ok) {
+    const answer = (await response.text()).slice(0, 300);
+    throw new Error(`check run for batch ${batchId}: executor answered HTTP ${response.status} ${answer}`);
+  }
   const { checkRunId: id } = (await response.json()) as { checkRunId: number };
   if (id !== checkRunId) await deps.runs.updateBatch(batchId, { checkRunId: id });
   return id;

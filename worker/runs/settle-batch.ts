@@ -1,4 +1,4 @@
-/** The batch's part in "run finished": when its last item ends, the batch completes, and so does a parent's wait on it. */
+/** The batch's part in "run finished": when its last item ends, the batch completes, and so does a parent's wait. */
 import { isFinal } from "../../schema/run-states.ts";
 import type { EngineDeps } from "./deps.ts";
 import type { RunFinished } from "./run-finished.ts";

@@ -13,6 +13,9 @@ import { NOT_STARTED_STATUSES, isFinal } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 
+/** A check run is built from the batch's runs and posted by the executor. */
+type CheckRunDeps = Pick<EngineDeps, "runs" | "config" | "callExecutor">;
+
 function conclusionOf(runs: Run[]): NonNullable<CheckRunSync["conclusion"]> {
   if (runs.every((run) => run.status === "COMPLETED")) return "success";
   if (runs.some((run) => run.status !== "COMPLETED" && run.status !== "CANCELED")) return "failure";
@@ -20,7 +23,7 @@ function conclusionOf(runs: Run[]): NonNullable<CheckRunSync["conclusion"]> {
 }
 
 export async function buildCheckRunSync(
-  deps: EngineDeps,
+  deps: CheckRunDeps,
   batchId: string,
   tracked: TrackedCheckRun,
   checkRunId: number | undefined,
@@ -65,7 +68,7 @@ export async function buildCheckRunSync(
 
 /** Sends the current state to the executor, which posts it to GitHub; returns the check run's id. */
 export async function sendCheckRun(
-  deps: EngineDeps,
+  deps: CheckRunDeps,
   batchId: string,
   tracked: TrackedCheckRun,
   checkRunId: number | undefined,

@@ -4,8 +4,11 @@ import type { EngineDeps } from "./deps.ts";
 import type { RunFinished } from "./run-finished.ts";
 import { completeWaitsOnBatch } from "./waitpoints.ts";
 
+/** Settling reads the batch and tells its object. */
+type SettleDeps = Pick<EngineDeps, "runs" | "objects">;
+
 export const settleBatch =
-  (deps: EngineDeps) =>
+  (deps: SettleDeps) =>
   async ({ run: item }: RunFinished): Promise<void> => {
     if (!item.batchId) return;
     const found = await deps.runs.findBatch(item.environmentId, item.batchId, { fresh: true });

@@ -1,5 +1,5 @@
 /**
- * `npm run test:reliability`: tries to break the real local stack (`npm run dev`'s Worker, queue, RunDOs,
+ * `npm run test:reliability`: tries to break the real local stack (`npm run dev`'s Worker, queue, Durable Objects,
  * executor with Chromium, embedded Postgres, and a local GitHub stand-in) and prints what it tried and what
  * held. Exits non-zero if anything did not hold. RELIABILITY_ONLY=<words> runs the scenarios named so.
  */

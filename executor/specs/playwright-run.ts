@@ -96,6 +96,8 @@ export interface RunOptions {
   /** The environment the runner gets (minimal: no executor secrets). */
   env: Record<string, string>;
   outputDir: string;
+  /** Only this share of the tests (Playwright's `--shard`). */
+  shard?: { index: number; total: number };
   onEvent(event: ReporterEvent): void;
   signal: AbortSignal;
 }
@@ -144,7 +146,7 @@ export default {
 
 /** Runs the tests; resolves with the runner's exit code and the tail of its output once it has exited. */
 export async function runPlaywright(options: RunOptions): Promise<{ code: number | null; output: string }> {
-  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, onEvent, signal } = options;
+  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, shard, onEvent, signal } = options;
   const wrapper = await writeWrapper(options);
   const settings = {
     baseURL: baseUrl,
@@ -160,7 +162,14 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
     reporter: REPORTER,
     outputDir,
   };
-  const args = [choice.cli, "test", "--config", wrapper, ...(suite.project ? ["--project", suite.project] : [])];
+  const args = [
+    choice.cli,
+    "test",
+    "--config",
+    wrapper,
+    ...(suite.project ? ["--project", suite.project] : []),
+    ...(shard ? [`--shard=${shard.index}/${shard.total}`] : []),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: repoDir,
     env: {

@@ -17,7 +17,8 @@ import type { JobContext } from "../run-job.ts";
 import { stepStream } from "../step-stream.ts";
 import { RunGone, type WorkerClient, workerClient } from "../worker-client.ts";
 import { installDependencies, installEnvironment } from "./install.ts";
-import { choosePlaywright, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
+import { choosePlaywright } from "./playwright-choice.ts";
+import { type ReporterEvent, runPlaywright } from "./playwright-run.ts";
 import { unpackTarball } from "./tarball.ts";
 
 export interface SpecContext {
@@ -91,7 +92,7 @@ export async function runSpecSuite(
       `Playwright exited (code ${result.code}) before this test ended:\n${result.output.slice(-1_500)}`,
     );
     const output = {
-      playwright: { version: setup.choice.version, from: setup.choice.from },
+      playwright: { version: setup.choice.version, from: setup.choice.from, pinned: setup.choice.pinned },
       install: setup.install,
       tests: tests.count,
       unfinished,
@@ -155,7 +156,7 @@ async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecCo
       npm_config_cache: join(specs.cacheDir, "_npm"),
     },
   });
-  return { suite, install, choice: choosePlaywright(repoDir) };
+  return { suite, install, choice: await choosePlaywright(repoDir) };
 }
 
 /**

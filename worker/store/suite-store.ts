@@ -42,11 +42,14 @@ export type SecretSealer = <V extends string | null>(
   secrets: Record<string, V>,
 ) => Promise<Record<string, V>>;
 
+/** Sources stored before shards existed run as one. */
+const sourceOf = (stored: RepositorySource): RepositorySource => ({ ...stored, shards: stored.shards ?? 1 });
+
 const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
   ...row,
   secrets: row.secrets ?? {},
   triggers: row.triggers as SuiteTrigger[],
-  source: (row.source as RepositorySource | null) ?? null,
+  source: row.source ? sourceOf(row.source as RepositorySource) : null,
   cases: caseRows
     .filter((item) => item.suiteId === row.id)
     .sort((a, b) => a.position - b.position)

@@ -218,9 +218,8 @@ test("quotes its secret when it fails", async () => {
     for (const url of [dev.databases.legacy, dev.databases.runops]) {
       const { pool, close } = connect(url, { wsProxy: dev.wsProxyUrl });
       try {
-        const { rows } = await pool.query(
-          "select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'",
-        );
+        const { rows } = await pool.query(`select table_name from information_schema.tables
+          where table_schema = 'public' and table_type = 'BASE TABLE'`);
         for (const { table_name: table } of rows) {
           const dump = await pool.query(`select coalesce(string_agg(t::text, E'\\n'), '') as text from "${table}" t`);
           dumps.push(dump.rows[0].text);

@@ -51,7 +51,10 @@ function requireRoomForSecrets(existing: Suite, patch: Record<string, string | n
   });
 }
 
-/** A suite lives only on a repository its organisation's GitHub installation covers (DESIGN §11); else a 422 says why. */
+/**
+ * A suite lives only on a repository its organisation's GitHub installation covers (DESIGN §11); else a 422
+ * says why.
+ */
 async function requireCoveredRepository(c: Context<AppEnv>, repository: string): Promise<void> {
   const coverage = await c.var.stores.github.coverage(c.var.environment.organizationId, repository);
   if (coverage === "covered") return;

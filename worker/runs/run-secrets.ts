@@ -36,8 +36,15 @@ export async function secretsOfSetupRun(stores: Stores, signingSecret: string, r
   if (payload.data.fromFork !== false) {
     return { secrets: {}, withheld: `a pull request from a fork runs without the suite's ${count} secret(s)` };
   }
-  return { secrets: await openSecrets(signingSecret, suite.id, suite.secrets) };
+  const secrets = await openedSecrets(signingSecret, suite);
+  return secrets
+    ? { secrets }
+    : { secrets: {}, withheld: "they no longer open (SIGNING_SECRET changed?): set them again" };
 }
+
+/** The suite's secrets, or undefined when they were sealed under another key: a run then goes without them. */
+const openedSecrets = (signingSecret: string, suite: Suite) =>
+  openSecrets(signingSecret, suite.id, suite.secrets).catch(() => undefined);
 
 /** A spec run's completion as it is stored: scrubbed of the suite's secrets, and a test's with its flake count. */
 export async function settleSpecCompletion(
@@ -48,7 +55,7 @@ export async function settleSpecCompletion(
 ): Promise<RunCompletion> {
   const suite = await suiteOf(stores, run);
   if (!suite) return completion;
-  const scrub = secretScrubber(Object.values(await openSecrets(signingSecret, suite.id, suite.secrets)));
+  const scrub = secretScrubber(Object.values((await openedSecrets(signingSecret, suite)) ?? {}));
   const scrubbed = scrub(completion);
   const test = specTestSchema.safeParse(run.payload);
   if (run.task !== "spec-test" || !test.success) return scrubbed;

@@ -35,7 +35,8 @@ export function setupItems(
     const shard = shards > 1 ? { index: offset + 1, total: shards } : undefined;
     const share = shard ? `, shard ${shard.index} of ${shard.total}` : "";
     const name = cutText(`Playwright tests (${path} at ${sha.slice(0, 7)}${share})`, 200);
-    const payload = { name, repository: suite.repository, sha, installationId, path, baseUrl, shard };
+    const { repository } = suite;
+    const payload = { name, repository, sha, installationId, path, baseUrl, shard, fromFork: !!origin.fromFork };
     return { task: "spec-suite", payload, options };
   });
 }

@@ -9,9 +9,9 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
-import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
-import { completedCheckRun, openPullRequest, randomSha } from "../support/pull-request.ts";
-import { packRepository, packVariant } from "../support/repository-tarball.ts";
+import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../../scripts/local-github.ts";
+import { completedCheckRun, openPullRequest, randomSha } from "../../scripts/pull-request.ts";
+import { packRepository, packVariant } from "../../scripts/repository-tarball.ts";
 
 const APP_ID = "4243";
 const REPOSITORY = "acme/specs";

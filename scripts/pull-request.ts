@@ -3,9 +3,9 @@
  * and the check run it ends in, as the local GitHub stand-in holds it. Shared by the e2e tests and the bench.
  */
 import { sign } from "@octokit/webhooks-methods";
-import type { DevState } from "../../scripts/dev-stack.ts";
-import { DEV_INSTALLATION } from "../../scripts/seed.ts";
-import type { FakeGitHub } from "./github.ts";
+import type { DevState } from "./dev-stack.ts";
+import { DEV_INSTALLATION } from "./seed.ts";
+import type { FakeGitHub } from "./local-github.ts";
 
 export const randomSha = () =>
   Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");

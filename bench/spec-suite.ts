@@ -4,8 +4,8 @@
  * request on the local stack (webhook → tarball → install → Playwright → every test's run → completed check).
  * Both sides run the same specs with the same retries, per-test timeout, workers (Playwright's default) and
  * Chromium with the same flags; rounds alternate between them, so a busy machine weighs on both alike.
- * The first pull request installs cold (an empty install cache; npm's own download cache as the machine has
- * it), the next ones link the cached install. `node bench/spec-suite.ts` runs it alone and replaces only its
+ * The first pull request installs cold (empty install and npm caches: the packages come from the registry), the
+ * next ones link the cached install; the bare side's `npm ci` starts from an empty npm cache as well. `node bench/spec-suite.ts` runs it alone and replaces only its
  * own section of bench/RESULTS.md.
  *
  * The bare runs are child processes started without blocking: the demo site they load lives in this process,
@@ -29,7 +29,7 @@ import { formatTable } from "./stats.ts";
 const run = promisify(execFile);
 const FIXTURE = fileURLToPath(new URL("../test/fixtures/spec-repo", import.meta.url));
 const REPOSITORY = "acme/specs-bench";
-const ROUNDS = 3;
+const ROUNDS = 5;
 const TARGET_RATIO = 1.3;
 export const SPEC_SUITE_TITLE =
   "A repository's Playwright suite (4 specs: 2 pass, 1 fails, 1 flaky) through flightcheck beside `npx playwright test`";
@@ -43,9 +43,15 @@ const at = (iso: string | null) => (iso ? Date.parse(iso) : Number.NaN);
 async function bareFixture() {
   const dir = await mkdtemp(join(tmpdir(), "flightcheck-bare-"));
   await cp(FIXTURE, dir, { recursive: true });
+  // Cold as the executor's first install is: its npm cache (under SPEC_CACHE_DIR) starts empty too.
+  const npmCache = await mkdtemp(join(tmpdir(), "flightcheck-bare-npm-"));
   let started = performance.now();
-  await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: dir });
+  await run("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline"], {
+    cwd: dir,
+    env: { ...process.env, npm_config_cache: npmCache },
+  });
   const installMs = performance.now() - started;
+  await rm(npmCache, { recursive: true, force: true });
   const suite = JSON.parse(await readFile(join(dir, "flightcheck.json"), "utf8")) as {
     retries: number;
     timeoutMs: number;
@@ -175,7 +181,7 @@ export async function benchSpecSuite(): Promise<{
     const ratio = median(warm.map((p) => p.elapsed)) / median(plain);
     const figures = [
       {
-        what: "npm ci, empty install cache (npm's download cache warm)",
+        what: "npm ci, cold (empty npm cache: downloaded from the registry)",
         bare: seconds(bare.installMs),
         flightcheck: `${seconds(cold.installMs)} (${cold.installCache})`,
         ratio: "",

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type WebSocketType from "ws";
 import { type DevState, strictApiClient } from "./dev-stack.ts";
 import type { FakeGitHub } from "./local-github.ts";
-import { completedCheckRun, openPullRequest, randomSha } from "./pull-request.ts";
+import { checkRunOn, openPullRequest, randomSha } from "./pull-request.ts";
 import { packRepository } from "./repository-tarball.ts";
 import { demoSuite } from "./demo-suite.ts";
 
@@ -21,11 +21,9 @@ const WebSocket = createRequire(import.meta.url)("ws") as typeof WebSocketType;
 
 const FINAL = new Set(["COMPLETED", "FAILED", "CANCELED", "CRASHED", "SYSTEM_FAILURE", "EXPIRED", "TIMED_OUT"]);
 const MARK: Record<string, string> = { COMPLETED: "✓", FAILED: "✗", TIMED_OUT: "⏱", CRASHED: "✗", SYSTEM_FAILURE: "✗" };
-/** How long the demo waits for the stand-in to hear of the pull request's check run, and for it to complete. */
-const CHECK_RUN_TIMEOUT_MS = 240_000;
 const secondsSince = (started: number) => `${((performance.now() - started) / 1000).toFixed(1)} s`;
 
-export const DEMO_SPECS = {
+const DEMO_SPECS = {
   name: "Demo shop specs",
   repository: "acme/demo-shop",
   dir: fileURLToPath(new URL("./demo-specs", import.meta.url)),
@@ -126,17 +124,6 @@ export async function runDemo(api: Api, siteUrl: string, say: (line: string) => 
   return { batchId: batch.id, passed, failed };
 }
 
-/** The check run GitHub would show on `sha`, as soon as flightcheck created it. */
-async function checkRunOn(github: FakeGitHub, sha: string): Promise<Record<string, any>> {
-  const deadline = Date.now() + CHECK_RUN_TIMEOUT_MS;
-  for (;;) {
-    const found = [...github.checkRuns.values()].find((run) => run.head_sha === sha);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no check run on ${sha} within ${CHECK_RUN_TIMEOUT_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 interface SpecRun {
   id: string;
   task: string;
@@ -173,7 +160,7 @@ export async function runSpecDemo(
   github.serveTarball(DEMO_SPECS.repository, sha, await packRepository(DEMO_SPECS.dir, top));
   const status = await openPullRequest(dev, DEMO_SPECS.repository, sha);
   if (status !== 202) throw new Error(`the pull_request webhook was answered ${status}`);
-  const checkRun = await checkRunOn(github, sha);
+  const checkRun = await checkRunOn(github, sha, { completed: false });
   const batchId = String(checkRun.external_id);
   const pageUrl = String(checkRun.details_url);
   say(
@@ -208,7 +195,7 @@ export async function runSpecDemo(
   const failed = runs.length - passed;
   const flakyOnPurpose = flaky ? ` (${flaky} flaky on purpose)` : "";
   say(`demo: ${passed} passed${flakyOnPurpose}, ${failed} failed in ${secondsSince(started)}`);
-  const completed = await completedCheckRun(github, sha, CHECK_RUN_TIMEOUT_MS);
+  const completed = await checkRunOn(github, sha, { completed: true });
   say(`demo: check run "${completed.name}": ${completed.conclusion}, ${completed.output?.title}`);
   say(`demo: the suite run's page: ${pageUrl}`);
   return { batchId, passed, failed };

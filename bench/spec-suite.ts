@@ -5,8 +5,8 @@
  * Both sides run the same specs with the same retries, per-test timeout, workers (Playwright's default) and
  * Chromium with the same flags; rounds alternate between them, so a busy machine weighs on both alike.
  * The first pull request installs cold (empty install and npm caches: the packages come from the registry), the
- * next ones link the cached install; the bare side's `npm ci` starts from an empty npm cache as well. `node bench/spec-suite.ts` runs it alone and replaces only its
- * own section of bench/RESULTS.md.
+ * next ones link the cached install; the bare side's `npm ci` starts from an empty npm cache as well.
+ * `node bench/spec-suite.ts` runs it alone and replaces only its own section of bench/RESULTS.md.
  *
  * The bare runs are child processes started without blocking: the demo site they load lives in this process,
  * and a synchronous spawn would stop it from answering (every page.goto then waits out the test timeout).
@@ -32,7 +32,8 @@ const REPOSITORY = "acme/specs-bench";
 const ROUNDS = 5;
 const TARGET_RATIO = 1.3;
 export const SPEC_SUITE_TITLE =
-  "A repository's Playwright suite (4 specs: 2 pass, 1 fails, 1 flaky) through flightcheck beside `npx playwright test`";
+  "A repository's Playwright suite (4 specs: 2 pass, 1 fails, 1 flaky) through flightcheck beside " +
+  "`npx playwright test`";
 
 const progress = (message: string) => console.error(`spec-suite bench: ${message}`);
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

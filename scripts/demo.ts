@@ -164,7 +164,8 @@ export async function runSpecDemo(
   const batchId = String(checkRun.external_id);
   const pageUrl = String(checkRun.details_url);
   say(
-    `demo: "${DEMO_SPECS.name}", the Playwright tests in ${DEMO_SPECS.repository} at pull request #3 (${sha.slice(0, 7)})`,
+    `demo: "${DEMO_SPECS.name}", the Playwright tests in ${DEMO_SPECS.repository} ` +
+      `at pull request #3 (${sha.slice(0, 7)})`,
   );
   say(`demo: follow it in a browser: ${pageUrl}`);
   const names = new Map<string, Promise<string>>();
@@ -182,9 +183,10 @@ export async function runSpecDemo(
     const output = run.output ?? {};
     if (run.status === "COMPLETED") passed++;
     if (output.flaky) flaky++;
+    const { playwright, install } = output;
     const detail =
       run.task === "spec-suite"
-        ? `Playwright ${output.playwright?.version} (the ${output.playwright?.from}'s), install: ${output.install?.cache}`
+        ? `Playwright ${playwright?.version} (the ${playwright?.from}'s), install: ${install?.cache}`
         : `${output.flaky ? "flaky: failed, then passed on retry, " : ""}${output.durationMs ?? "?"} ms`;
     say(`demo:   ${MARK[run.status] ?? "?"} ${specName(run)} — ${run.status}, ${detail}`);
     if (run.status !== "COMPLETED" && run.error) {

@@ -29,7 +29,7 @@ it("runs the demo suite and prints its progress and summary", async () => {
   expect(html).toContain("tagline mentions free shipping");
 });
 
-it("runs the demo repository's Playwright tests from a pull request, live, with the flaky one and the check run", async () => {
+it("runs the demo repository's Playwright tests from a pull request, live, flaky one and check included", async () => {
   await vi.waitFor(() => expect(stack.output()).toMatch(/demo: check run .*\n.*the suite run's page: /), {
     timeout: 240_000,
     interval: 250,

@@ -13,7 +13,7 @@ import { fileURLToPath } from "node:url";
 import type { SpecSuiteFile } from "../../schema/spec-file.ts";
 import type { SpecTest } from "../../schema/spec-suites.ts";
 import { killGroup } from "./install.ts";
-import type { PlaywrightChoice } from "./playwright-choice.ts";
+import { executorPackage, type PlaywrightChoice } from "./playwright-choice.ts";
 
 export type ReporterEvent =
   | { type: "begin"; tests: SpecTest[] }
@@ -145,7 +145,7 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
       FLIGHTCHECK_REPO_ROOT: repoDir,
       // The executor's own @playwright/test, for a repository that does not install one.
       ...(choice.from === "executor" && {
-        NODE_PATH: join(dirname(require.resolve("@playwright/test/package.json")), "..", ".."),
+        NODE_PATH: join(executorPackage("@playwright/test"), "..", ".."),
       }),
       CI: "1",
     },

@@ -5,7 +5,7 @@
  */
 import { html } from "hono/html";
 import type { RunEvent } from "../../schema/live.ts";
-import { pageArtifactUrl } from "../runs/artifacts.ts";
+import { pageArtifactUrl, traceViewerUrl } from "../runs/artifacts.ts";
 import { caseName, durationOf } from "../runs/case-summary.ts";
 import { isFinal } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -48,6 +48,8 @@ export interface RunPageData {
   run: Run;
   /** Every attempt's recorded steps, plus the running attempt's from the live log. */
   steps: (StepView & { attempt: number })[];
+  /** The keys of the Playwright traces and videos the run's last attempt kept. */
+  recordings: string[];
   /** The token in the page's address: it opens the screenshots. */
   token: string;
   /** The suite run's page, when this page was opened with the suite run's link. */
@@ -82,6 +84,20 @@ function failure(run: Run, failed: StepView | undefined, token: string) {
   }`;
 }
 
+/** `try-1-trace.zip` → "try 1": an earlier try of a flaky test; the deciding try's files have no prefix. */
+const tryOf = (key: string) => /\/try-(\d+)-[^/]*$/.exec(key)?.[1];
+
+/** Each trace opens in the trace viewer (and downloads); each video plays. */
+function recordingsList(recordings: string[], token: string) {
+  if (!recordings.length) return "";
+  return html`<h2>Trace and video</h2><ul>${recordings.map((key) => {
+    const which = tryOf(key) ? ` (try ${tryOf(key)}, failed)` : "";
+    return key.endsWith(".zip")
+      ? html`<li><a href="${traceViewerUrl(key, token)}">Open trace${which}</a> · <a href="${pageArtifactUrl(key, token)}" download>download</a></li>`
+      : html`<li><a href="${pageArtifactUrl(key, token)}">Video${which}</a></li>`;
+  })}</ul>`;
+}
+
 function statusLine(run: Run, steps: RunPageData["steps"]): string {
   const parts: string[] = [];
   if (run.attempt > 0) parts.push(`attempt ${run.attempt} of ${run.maxAttempts}`);
@@ -90,7 +106,8 @@ function statusLine(run: Run, steps: RunPageData["steps"]): string {
   return parts.join(" · ");
 }
 
-export function runPage({ friendlyId, run, steps, token, suiteRunUrl, live, expiresAt }: RunPageData): PageContent {
+export function runPage(data: RunPageData): PageContent {
+  const { friendlyId, run, steps, recordings, token, suiteRunUrl, live, expiresAt } = data;
   const attempts = [...new Set(steps.map((step) => step.attempt))].sort((a, b) => b - a);
   const unsuccessful = isFinal(run.status) && run.status !== "COMPLETED";
   const failed = unsuccessful
@@ -112,7 +129,7 @@ export function runPage({ friendlyId, run, steps, token, suiteRunUrl, live, expi
     ["Started", run.startedAt && time(run.startedAt)],
     ["Finished", run.completedAt && time(run.completedAt)],
     ["Duration", formatDuration(durationOf(run))],
-  ])}${unsuccessful ? failure(run, failed, token) : ""}${attempts.map((attempt) =>
+  ])}${unsuccessful ? failure(run, failed, token) : ""}${recordingsList(recordings, token)}${attempts.map((attempt) =>
     table(
       `Steps of attempt ${attempt} of ${run.maxAttempts}`,
       ["Step", "Status", "Duration", "Error"],

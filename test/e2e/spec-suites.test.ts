@@ -77,7 +77,12 @@ describe("a suite that lives in the repository", () => {
       output: { playwright: { version: "1.64.1", from: "repository" }, tests: 4 },
     });
     const byName = Object.fromEntries(tests.map((run) => [run.payload.name, run]));
-    expect(Object.keys(byName).sort()).toEqual([BROKEN, FLAKY, "home.spec.ts › about page says what the site is", PASSING]);
+    expect(Object.keys(byName).sort()).toEqual([
+      BROKEN,
+      FLAKY,
+      "home.spec.ts › about page says what the site is",
+      PASSING,
+    ]);
     expect(byName[PASSING]).toMatchObject({
       task: "spec-test",
       status: "COMPLETED",
@@ -112,7 +117,11 @@ describe("a suite that lives in the repository", () => {
     const trace = await artifact(byName[BROKEN], "trace.zip");
     expect(trace.status).toBe(200);
     expect(trace.headers.get("content-type")).toBe("application/zip");
-    expect(Buffer.from(await trace.arrayBuffer()).subarray(0, 2).toString()).toBe("PK");
+    expect(
+      Buffer.from(await trace.arrayBuffer())
+        .subarray(0, 2)
+        .toString(),
+    ).toBe("PK");
     // Video needs Playwright's own ffmpeg, which Debian's Chromium comes without: the setup case says which.
     const video = await artifact(byName[BROKEN], "video.webm");
     const recordsVideo = canRecordVideo();
@@ -135,6 +144,11 @@ describe("a suite that lives in the repository", () => {
     const otherRunsToken = await mintPageToken(dev.signingSecret, env, byName[PASSING].id);
     expect((await artifact(byName[BROKEN], "trace.zip", "")).status).toBe(401);
     expect((await artifact(byName[BROKEN], "trace.zip", `?token=${otherRunsToken}`)).status).toBe(404);
+
+    // The viewer is static (not in the Worker script) and never passes its address, token included, on as a referrer.
+    const viewer = await fetch(`${dev.apiUrl}/trace/index.html`);
+    expect([viewer.status, viewer.headers.get("referrer-policy")]).toEqual([200, "no-referrer"]);
+    await viewer.body?.cancel();
 
     // The run page links "Open trace" to the trace viewer we serve; in Chromium it shows the failing test's actions.
     const context = await browser.newContext();

@@ -270,7 +270,7 @@ describe("/internal/runs/:runId", () => {
     const over = await upload("one-too-many.png", new Uint8Array(8));
     expect(over.status).toBe(422);
     expect(await over.json()).toMatchObject({ title: "Too many artifacts" });
-    expect((await upload("step-0.png", new Uint8Array(8))).status).toBe(201); // replacing one is fine
+    expect((await upload("step-1.png", new Uint8Array(8))).status).toBe(201); // replacing one is fine
   });
 
   it("dispatches again a job its executor gives back unstarted", async () => {

@@ -5,7 +5,6 @@
 import { html, raw } from "hono/html";
 import { PAGE_TOKEN_TTL_SECONDS } from "../runs/tokens.ts";
 import type { Html } from "./format.ts";
-import { LIVE_SCRIPT } from "./live-script.ts";
 
 // Colours meet WCAG AA (≥ 4.5:1) on their backgrounds; one column of cards below 40rem, no sideways scroll.
 const STYLE = `
@@ -50,7 +49,7 @@ export interface PageContent {
 
 const nonce = () => crypto.randomUUID().replaceAll("-", "");
 
-/** A page's response: HTML whose inline style and script are the only ones its CSP allows. */
+/** A page's response: HTML whose inline style and our live script (static/pages/live.js) are all its CSP allows. */
 export async function htmlPage(
   { title, body, live }: PageContent,
   status = 200,
@@ -60,7 +59,7 @@ export async function htmlPage(
   const document = await html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style nonce="${n}">${raw(STYLE)}</style></head>
 <body><header><span>flightcheck</span></header>
-<main${live ? html` data-live="${live.path}" data-since="${live.since}"` : ""}>${body}</main>${live ? html`<script nonce="${n}">${raw(LIVE_SCRIPT)}</script>` : ""}</body></html>`;
+<main${live ? html` data-live="${live.path}" data-since="${live.since}"` : ""}>${body}</main>${live ? html`<script src="/pages/live.js"></script>` : ""}</body></html>`;
   return new Response(document, {
     status,
     headers: {
@@ -70,7 +69,7 @@ export async function htmlPage(
       "cache-control": "no-store",
       "referrer-policy": "no-referrer",
       "x-content-type-options": "nosniff",
-      "content-security-policy": `default-src 'none'; style-src 'nonce-${n}'; script-src 'nonce-${n}'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      "content-security-policy": `default-src 'none'; style-src 'nonce-${n}'; script-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
     },
   });
 }

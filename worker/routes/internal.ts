@@ -78,7 +78,9 @@ const fenced = createMiddleware<InternalEnv>(async (c, next) => {
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** An artifact's body is capped by its kind (a trace or video may be larger than a screenshot), before it is read. */
-const limitArtifact = createMiddleware<InternalEnv>((c, next) => limitBody(maxBytesOf(c.req.param("name") ?? ""))(c, next));
+const limitArtifact = createMiddleware<InternalEnv>((c, next) =>
+  limitBody(maxBytesOf(c.req.param("name") ?? ""))(c, next),
+);
 
 const runView = (run: Run): ClaimedRun => ({
   id: toFriendlyId("run", run.id),

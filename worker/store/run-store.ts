@@ -186,7 +186,7 @@ export interface RunStore {
   listSteps(runId: string): Promise<StepResult[]>;
   /** The oldest QUEUED runs of each store, by (queuedAt, id): the sweep gives those without a ledger row one. */
   oldestQueuedRuns(limit: number): Promise<Run[]>;
-  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched, DEQUEUED never claimed. */
+  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING never dispatched, DEQUEUED never claimed. */
   findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]>;
   /** Final runs that ended before `completedBefore` and were never settled (oldest first, per store). */
   findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]>;

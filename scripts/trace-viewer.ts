@@ -1,8 +1,9 @@
 /**
- * Fills `static/trace/` (gitignored; `static/_headers` says how it is served) with Playwright's trace viewer (a static web app inside playwright-core), which the
- * Worker serves as static assets (`[assets]` in wrangler.toml) at `/trace/`: from our origin, so it can fetch a
- * run's trace with the run page's token, yet outside the Worker script and its size limit. Run by `npm ci`'s
- * postinstall and before a build, so the viewer is always the one of the installed Playwright.
+ * Fills `static/trace/` (gitignored; `static/_headers` says how it is served) with Playwright's trace viewer, a
+ * static web app inside playwright-core, which the Worker serves as static assets (`[assets]` in wrangler.toml)
+ * at `/trace/`: from our origin, so it can fetch a run's trace with the run page's token, yet outside the Worker
+ * script and its size limit. Run by `npm ci`'s postinstall and before a build, so the viewer is always the one
+ * of the installed Playwright.
  */
 import { cpSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";

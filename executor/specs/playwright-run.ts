@@ -68,7 +68,8 @@ export function choosePlaywright(repoDir: string): PlaywrightChoice {
     // The browser binary is paired with one Playwright minor; another minor speaks another protocol.
     if (minor(version) !== minor(own.version)) {
       throw new IncompatiblePlaywright(
-        `the repository pins @playwright/test ${version}; this executor's Chromium pairs with ${own.version}: pin ${minor(own.version)}.x`,
+        `the repository pins @playwright/test ${version}; this executor's Chromium pairs with ${own.version}: ` +
+          `pin ${minor(own.version)}.x`,
       );
     }
     return { cli: join(dirname(pinned), "cli.js"), version, from: "repository" };

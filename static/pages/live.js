@@ -1,9 +1,10 @@
 /**
  * The run pages' only script, framework-free, served as a static asset (outside the Worker script). It
- * follows the subject's live events over the WebSocket and, after each burst, fetches the page again and swaps in what changed: the status line (an
- * aria-live region, so it is announced) and every `data-swap` element whose markup differs. The server
- * renders every state, so the script knows nothing about runs. A dropped socket is reconnected with
- * `since`, and a final page closes it (wrangler dev holds a finished socket open for ~10 s).
+ * follows the subject's live events over the WebSocket and, after each burst, fetches the page again and swaps
+ * in what changed: the status line (an aria-live region, so it is announced) and every `data-swap` element
+ * whose markup differs. The server renders every state, so the script knows nothing about runs. A dropped
+ * socket is reconnected with `since`, and a final page closes it (wrangler dev holds a finished socket open
+ * for ~10 s).
  */
 (() => {
   const main = document.querySelector("main");

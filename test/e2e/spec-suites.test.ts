@@ -50,7 +50,7 @@ afterAll(async () => {
   await Promise.all([stack?.dispose(), github?.close(), demo?.close(), browser?.close()]);
 });
 
-/** Serves `tarball` as the repository at a new commit and opens a pull request on it; returns its completed check run. */
+/** Serves `tarball` as the repository at a new commit, opens a pull request on it; returns its completed check run. */
 async function pullRequestAt(tarball: (top: string) => Promise<Buffer>) {
   const sha = randomSha();
   github.serveTarball(REPOSITORY, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
@@ -68,7 +68,7 @@ const FLAKY = "flaky.spec.ts › home page loads on the second try";
 const PASSING = "home.spec.ts › home page shows the store";
 
 describe("a suite that lives in the repository", () => {
-  it("runs each Playwright test at the pull request's commit as its own case: passed, failed at its line, flaky", async () => {
+  it("runs each Playwright test at the commit as its own case: passed, failed at its line, flaky", async () => {
     const { checkRun, runs } = await runFixture();
     const [setup, ...tests] = runs;
     expect(setup).toMatchObject({
@@ -107,7 +107,7 @@ describe("a suite that lives in the repository", () => {
     ]);
   });
 
-  it("keeps a failed test's trace, video and screenshot, and opens the trace in our viewer with the page's token", async () => {
+  it("keeps a failed test's trace, video and screenshot; our viewer opens it with the page's token", async () => {
     const { checkRun, runs } = await runFixture();
     const byName = Object.fromEntries(runs.map((run) => [run.payload.name, run]));
     const token = new URL(checkRun.details_url).searchParams.get("token")!;

@@ -27,7 +27,8 @@ th[scope=row],td:last-child{overflow-wrap:anywhere}
 thead th{font-size:.875rem;color:#57606a}
 thead th,td{white-space:nowrap}td:last-child{white-space:normal}
 figure{margin:.5rem 0}
-pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.875rem;background:#f6f8fa;padding:.5rem;margin:.25rem 0;max-height:20rem;overflow-y:auto}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;font-size:.875rem;background:#f6f8fa;padding:.5rem;margin:.25rem 0;
+max-height:20rem;overflow-y:auto}
 img{max-width:100%;height:auto;border:1px solid #d0d7de}
 .st{white-space:nowrap;font-weight:600}.ok{color:#116329}.bad{color:#a40e26}.run{color:#7d4e00}.idle{color:#57606a}
 .note{font-size:.875rem;color:#57606a}
@@ -57,9 +58,12 @@ export async function htmlPage(
 ): Promise<Response> {
   const n = nonce();
   const document = await html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title}</title><style nonce="${n}">${raw(STYLE)}</style></head>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="robots" content="noindex"><title>${title}</title><style nonce="${n}">${raw(STYLE)}</style></head>
 <body><header><span>flightcheck</span></header>
-<main${live ? html` data-live="${live.path}" data-since="${live.since}"` : ""}>${body}</main>${live ? html`<script src="/pages/live.js"></script>` : ""}</body></html>`;
+<main${live ? html` data-live="${live.path}" data-since="${live.since}"` : ""}>${body}</main>${
+    live ? html`<script src="/pages/live.js"></script>` : ""
+  }</body></html>`;
   return new Response(document, {
     status,
     headers: {
@@ -69,7 +73,16 @@ export async function htmlPage(
       "cache-control": "no-store",
       "referrer-policy": "no-referrer",
       "x-content-type-options": "nosniff",
-      "content-security-policy": `default-src 'none'; style-src 'nonce-${n}'; script-src 'self'; img-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+      "content-security-policy": [
+        "default-src 'none'",
+        `style-src 'nonce-${n}'`,
+        "script-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+      ].join("; "),
     },
   });
 }
@@ -80,7 +93,8 @@ const ERRORS: Record<ErrorStatus, [title: string, message: string]> = {
   400: ["Not a run address", "This address does not name a run or a suite run. Check that the whole link was copied."],
   401: [
     "This link does not work",
-    `The link is incomplete, was changed, or has expired (links work for ${PAGE_TOKEN_TTL_SECONDS / 86_400} days). Ask for a new link; re-running the check on GitHub makes one.`,
+    `The link is incomplete, was changed, or has expired (links work for ${PAGE_TOKEN_TTL_SECONDS / 86_400} days). ` +
+      "Ask for a new link; re-running the check on GitHub makes one.",
   ],
   404: ["Not found", "There is nothing at this address that this link opens."],
   500: ["Something went wrong", "This page could not be shown. Try again in a moment."],
@@ -90,5 +104,6 @@ const ERRORS: Record<ErrorStatus, [title: string, message: string]> = {
 /** An error as a page: what happened and what to do, and nothing about the run asked for. */
 export function errorPage(status: ErrorStatus, headers?: Record<string, string>): Promise<Response> {
   const [title, message] = ERRORS[status];
-  return htmlPage({ title: `${title} · flightcheck`, body: html`<h1>${title}</h1><p>${message}</p>` }, status, headers);
+  const body = html`<h1>${title}</h1><p>${message}</p>`;
+  return htmlPage({ title: `${title} · flightcheck`, body }, status, headers);
 }

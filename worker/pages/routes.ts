@@ -100,7 +100,10 @@ async function showRun(c: PageContext, friendlyId: string, runId: string): Promi
   );
 }
 
-/** A page opened with its suite run's link watches the run's live socket with a token for the run itself, expiring with the link. */
+/**
+ * A page opened with its suite run's link watches the run's live socket with a token for the run itself,
+ * expiring with the link.
+ */
 const liveToken = (c: PageContext, claims: TokenClaims, runId: string) =>
   mintPageToken(c.var.config.SIGNING_SECRET, claims.env, runId, claims.exp - Math.floor(Date.now() / 1_000));
 

@@ -77,11 +77,12 @@ function stepRow(step: StepView, token: string): TableRow {
 function failure(run: Run, failed: StepView | undefined, token: string) {
   const message = failed?.error ?? (run.error as { message?: string } | null)?.message;
   if (!message) return "";
-  return html`<h2>What failed</h2>${failed ? html`<p>Step ${failed.index + 1}: ${failed.label ?? failed.action}</p>` : ""}<pre>${message}</pre>${
-    failed?.screenshotKey
-      ? html`<figure><a href="${pageArtifactUrl(failed.screenshotKey, token)}"><img loading="lazy" src="${pageArtifactUrl(failed.screenshotKey, token)}" alt="The page when step ${failed.index + 1} failed"></a><figcaption class="note">The page when step ${failed.index + 1} failed</figcaption></figure>`
-      : ""
-  }`;
+  const step = failed && html`<p>Step ${failed.index + 1}: ${failed.label ?? failed.action}</p>`;
+  const url = failed?.screenshotKey && pageArtifactUrl(failed.screenshotKey, token);
+  const caption = `The page when step ${(failed?.index ?? 0) + 1} failed`;
+  const image = html`<a href="${url}"><img loading="lazy" src="${url}" alt="${caption}"></a>`;
+  const figure = url && html`<figure>${image}<figcaption class="note">${caption}</figcaption></figure>`;
+  return html`<h2>What failed</h2>${step ?? ""}<pre>${message}</pre>${figure || ""}`;
 }
 
 /** `try-1-trace.zip` → "try 1": an earlier try of a flaky test; the deciding try's files have no prefix. */
@@ -92,9 +93,10 @@ function recordingsList(recordings: string[], token: string) {
   if (!recordings.length) return "";
   return html`<h2>Trace and video</h2><ul>${recordings.map((key) => {
     const which = tryOf(key) ? ` (try ${tryOf(key)}, failed)` : "";
-    return key.endsWith(".zip")
-      ? html`<li><a href="${traceViewerUrl(key, token)}">Open trace${which}</a> · <a href="${pageArtifactUrl(key, token)}" download>download</a></li>`
-      : html`<li><a href="${pageArtifactUrl(key, token)}">Video${which}</a></li>`;
+    const file = pageArtifactUrl(key, token);
+    if (!key.endsWith(".zip")) return html`<li><a href="${file}">Video${which}</a></li>`;
+    const viewer = html`<a href="${traceViewerUrl(key, token)}">Open trace${which}</a>`;
+    return html`<li>${viewer} · <a href="${file}" download>download</a></li>`;
   })}</ul>`;
 }
 

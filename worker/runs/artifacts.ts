@@ -1,7 +1,7 @@
 /**
- * Artifacts of a run (screenshots; a repository suite's test also keeps Playwright's trace and video), kept in R2 under the run and attempt that made them. The key is also
- * the artifact's API path below `/api/v1/` and its page path below `/`, so a stored key is all a client
- * needs to fetch it.
+ * Artifacts of a run (screenshots; a repository suite's test also keeps Playwright's trace and video), kept in
+ * R2 under the run and attempt that made them. The key is also the artifact's API path below `/api/v1/` and its
+ * page path below `/`, so a stored key is all a client needs to fetch it.
  */
 import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, MAX_RECORDING_BYTES } from "../../schema/contracts.ts";
 import { toFriendlyId } from "../store/ids.ts";

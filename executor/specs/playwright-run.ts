@@ -115,6 +115,8 @@ export interface RunOptions {
   outputDir: string;
   /** Record video as `suite.trace` says (see canRecordVideo). */
   video: boolean;
+  /** Only this share of the tests (Playwright's `--shard`). */
+  shard?: { index: number; total: number };
   onEvent(event: ReporterEvent): void;
   signal: AbortSignal;
 }
@@ -165,7 +167,7 @@ export default {
 
 /** Runs the tests; resolves with the runner's exit code and the tail of its output once it has exited. */
 export async function runPlaywright(options: RunOptions): Promise<{ code: number | null; output: string }> {
-  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, video, onEvent, signal } = options;
+  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, video, shard, onEvent, signal } = options;
   const wrapper = await writeWrapper(options);
   const settings = {
     baseURL: baseUrl,
@@ -183,7 +185,14 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
     reporter: REPORTER,
     outputDir,
   };
-  const args = [choice.cli, "test", "--config", wrapper, ...(suite.project ? ["--project", suite.project] : [])];
+  const args = [
+    choice.cli,
+    "test",
+    "--config",
+    wrapper,
+    ...(suite.project ? ["--project", suite.project] : []),
+    ...(shard ? [`--shard=${shard.index}/${shard.total}`] : []),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: repoDir,
     env: {

@@ -38,16 +38,17 @@ export async function buildCheckRunSync(
     tracked.environmentId,
     toFriendlyId("batch", batch.id),
   );
-  const cases = (await summarizeCases(deps.runs, runs)).map(
-    ({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
+  const cases = (await summarizeCases(deps.runs, runs))
+    .map(({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
       name,
       status,
       durationMs,
       failingStep,
       screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
       ...specFacts(runs[index]!),
-    }),
-  );
+    }))
+    // A repository suite's setup run that went through is no case of its own: its tests are.
+    .filter((_, index) => !(runs[index]!.task === "spec-suite" && runs[index]!.status === "COMPLETED"));
   const completed = runs.every((run) => isFinal(run.status));
   const started = runs.some((run) => !NOT_STARTED_STATUSES.includes(run.status));
   return {

@@ -15,6 +15,7 @@ import { chromium } from "playwright";
 import type { SpecSuiteFile } from "../../schema/spec-file.ts";
 import type { SpecTest } from "../../schema/spec-suites.ts";
 import { killGroup } from "./install.ts";
+import type { PlaywrightChoice } from "./playwright-choice.ts";
 
 export type ReporterEvent =
   | { type: "begin"; tests: SpecTest[] }
@@ -43,43 +44,9 @@ export type ReporterEvent =
   | { type: "error"; error?: { message: string } }
   | { type: "end"; status: string };
 
-/** The @playwright/test that runs the tests: the repository's when it pins one this executor's Chromium fits. */
-export interface PlaywrightChoice {
-  cli: string;
-  version: string;
-  from: "repository" | "executor";
-}
-
 const require = createRequire(import.meta.url);
 const REPORTER = join(dirname(fileURLToPath(import.meta.url)), "reporter.mjs");
 const WRAPPER_NAME = ".flightcheck.playwright.config.ts";
-
-const minor = (version: string) => version.split(".").slice(0, 2).join(".");
-
-export class IncompatiblePlaywright extends Error {
-  override name = "IncompatiblePlaywright";
-}
-
-export function choosePlaywright(repoDir: string): PlaywrightChoice {
-  const own = require("@playwright/test/package.json") as { version: string };
-  const pinned = join(repoDir, "node_modules", "@playwright", "test", "package.json");
-  if (existsSync(pinned)) {
-    const { version } = JSON.parse(readFileSync(pinned, "utf8")) as { version: string };
-    // The browser binary is paired with one Playwright minor; another minor speaks another protocol.
-    if (minor(version) !== minor(own.version)) {
-      throw new IncompatiblePlaywright(
-        `the repository pins @playwright/test ${version}; this executor's Chromium pairs with ${own.version}: ` +
-          `pin ${minor(own.version)}.x`,
-      );
-    }
-    return { cli: join(dirname(pinned), "cli.js"), version, from: "repository" };
-  }
-  return {
-    cli: join(dirname(require.resolve("@playwright/test/package.json")), "cli.js"),
-    version: own.version,
-    from: "executor",
-  };
-}
 
 /**
  * Whether Playwright can record video here: it needs its own ffmpeg build, installed beside its browsers

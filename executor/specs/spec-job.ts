@@ -17,7 +17,8 @@ import type { JobContext } from "../run-job.ts";
 import { stepStream } from "../step-stream.ts";
 import { RunGone, type WorkerClient, workerClient } from "../worker-client.ts";
 import { installDependencies, installEnvironment } from "./install.ts";
-import { canRecordVideo, choosePlaywright, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
+import { choosePlaywright } from "./playwright-choice.ts";
+import { canRecordVideo, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
 import { unpackTarball } from "./tarball.ts";
 
 export interface SpecContext {
@@ -93,7 +94,7 @@ export async function runSpecSuite(
       `Playwright exited (code ${result.code}) before this test ended:\n${result.output.slice(-1_500)}`,
     );
     const output = {
-      playwright: { version: setup.choice.version, from: setup.choice.from },
+      playwright: { version: setup.choice.version, from: setup.choice.from, pinned: setup.choice.pinned },
       install: setup.install,
       recordings: { trace: setup.suite.trace, video: video ? setup.suite.trace : "off (no ffmpeg for Playwright)" },
       tests: tests.count,
@@ -158,7 +159,7 @@ async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecCo
       npm_config_cache: join(specs.cacheDir, "_npm"),
     },
   });
-  return { suite, install, choice: choosePlaywright(repoDir) };
+  return { suite, install, choice: await choosePlaywright(repoDir) };
 }
 
 /**

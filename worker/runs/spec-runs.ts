@@ -1,8 +1,8 @@
 /**
  * Runs of a repository suite (issue #17, see schema/spec-suites.ts): the setup runs a suite run starts with
- * (one per shard), and the runs each one's executor asks for once Playwright has listed its tests. Those are recorded EXECUTING
- * at attempt 1 under that executor (it streams, heartbeats and completes each with its own token), watched by
- * their RunDO like any claimed run, and final after one attempt: Playwright retries inside it.
+ * (one per shard), and the runs each one's executor asks for once Playwright has listed its tests. Those are
+ * recorded EXECUTING at attempt 1 under that executor (it streams, heartbeats and completes each with its own
+ * token), watched by their RunDO like any claimed run, and final after one attempt: Playwright retries inside it.
  */
 import { type SpecTest, specTestOutputSchema, specTestSchema } from "../../schema/spec-suites.ts";
 import { cutText } from "../../schema/storable.ts";

@@ -21,8 +21,7 @@ const require = createRequire(import.meta.url);
 const PLAYWRIGHT_PACKAGES = ["@playwright/test", "playwright", "playwright-core"];
 
 const minor = (version: string) => version.split(".").slice(0, 2).join(".");
-/** The folder of one of the executor's own packages. */
-export const executorPackage = (name: string) => dirname(require.resolve(`${name}/package.json`));
+const executorPackage = (name: string) => dirname(require.resolve(`${name}/package.json`));
 
 export async function choosePlaywright(repoDir: string): Promise<PlaywrightChoice> {
   const own = require("@playwright/test/package.json") as { version: string };

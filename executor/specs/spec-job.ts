@@ -84,13 +84,16 @@ async function runTests(
   try {
     const repoDir = join(work, "repo");
     const setup = await prepare(payload.data, repoDir, specs);
+    // A trace holds what the tests typed (a secret password) in a file we cannot scrub: none while secrets are given.
+    const withSecrets = Object.keys(given.secrets).length > 0;
+    const suite = withSecrets ? { ...setup.suite, trace: "off" as const } : setup.suite;
     const tests = new TestRuns(context, api, given.scrub);
     const env = browserEnvironment(process.env);
     const { executablePath, source } = resolveChromium(process.env);
     const video = canRecordVideo();
     const result = await runPlaywright({
       repoDir,
-      suite: setup.suite,
+      suite,
       baseUrl: payload.data.baseUrl,
       choice: setup.choice,
       env,
@@ -118,7 +121,9 @@ async function runTests(
     const output = {
       playwright: { version: setup.choice.version, from: setup.choice.from, pinned: setup.choice.pinned },
       install: setup.install,
-      recordings: { trace: setup.suite.trace, video: video ? setup.suite.trace : "off (no ffmpeg for Playwright)" },
+      recordings: withSecrets
+        ? { trace: "off (the suite's secrets would be in it)", video: "off" }
+        : { trace: suite.trace, video: video ? suite.trace : "off (no ffmpeg for Playwright)" },
       tests: tests.count,
       unfinished,
       secrets: { given: Object.keys(given.secrets), ...(given.withheld && { withheld: given.withheld }) },

@@ -278,6 +278,14 @@ export class PostgresRunStore {
     return this.first<Run>(runs, `update runs set ${set} where ${conditions.join(" and ")} returning *`, params.values);
   }
 
+  /** One statement for a whole dispatch: the runs still PENDING take `dispatchedAt`; returns those it changed. */
+  async markDispatched(ids: string[], dispatchedAt: Date): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    const text = `update runs set dispatched_at = $2, updated_at = $2
+      where id = any($1) and status = 'PENDING' returning *`;
+    return this.select<Run>(runs, text, [ids, dispatchedAt]);
+  }
+
   loadBatch(id: string): Promise<Batch | undefined> {
     return this.first<Batch>(batches, "select * from batches where id = $1", [id]);
   }

@@ -6,6 +6,7 @@
  * - sustained triggers with execution paused (runs recorded and dispatched, the queue not consumed), for one
  *   organisation and for four: ≥ 100/s, none lost; with execution on, beside the delayed trigger's ceiling.
  */
+import { loadavg } from "node:os";
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { type DevState, devStack } from "../scripts/dev-stack.ts";
@@ -59,9 +60,12 @@ async function withBenchStack<T>(env: Record<string, string>, use: (stack: Bench
 
 export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[]; ceilings: Row[] }> {
   const paused = await withBenchStack({ EXECUTION_PAUSED: "true" }, async (stack) => ({
-    latency: await measureLatency(stack),
+    latency: await measureLatency(stack, "run-ops (split on)"),
     throughput: [await sustainTriggers(stack, "paused", 1), await sustainTriggers(stack, "paused", ORGANIZATIONS)],
   }));
+  // Split off, a run lives in legacy beside the admissions ledger: admitted and written in one statement.
+  const splitOff = { EXECUTION_PAUSED: "true", RUN_OPS_SPLIT_ENABLED: "false" };
+  const legacyLatency = await withBenchStack(splitOff, (stack) => measureLatency(stack, "legacy (split off)"));
   const running = await withBenchStack({}, async (stack) => {
     const ceilings = await measureCeilings(stack);
     const delayedCeiling = `≈ ${(ceilings.at(-1)!["requests/s"] as number).toFixed(0)} (delayed-trigger ceiling)`;
@@ -72,7 +76,7 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     return { ceilings, throughput };
   });
   const throughput = [...paused.throughput, ...running.throughput];
-  return { latency: paused.latency, throughput, ceilings: running.ceilings };
+  return { latency: [...paused.latency, ...legacyLatency], throughput, ceilings: running.ceilings };
 }
 
 const triggerBody = (state: DevState, options?: Record<string, unknown>) =>
@@ -93,11 +97,15 @@ const floor = (state: DevState) =>
     body: triggerBody(state),
   });
 
+/** The machine's 1-minute load average (2 cores, shared with other engineers' tests). */
+const load = () => loadavg()[0]!.toFixed(1);
+
 /**
  * Sequential requests, the four kinds interleaved so that a busy moment of the machine falls on all of them
- * alike; execution is paused, so no run executes meanwhile.
+ * alike; execution is paused, so no run executes meanwhile. `runsIn` names the database runs are written to
+ * (and the floor's INSERT goes to), with the load average before and after.
  */
-async function measureLatency({ state, queuedKey }: BenchStack): Promise<Row[]> {
+async function measureLatency({ state, queuedKey }: BenchStack, runsIn: string): Promise<Row[]> {
   const kinds: [string, () => Promise<Response>, number?][] = [
     ["POST /bench/floor: one INSERT through the Worker's driver (the reference)", () => floor(state)],
     ["POST /api/v1/tasks/http-check/trigger", () => trigger(state, state.apiKey), TRIGGER_TARGET],
@@ -105,15 +113,18 @@ async function measureLatency({ state, queuedKey }: BenchStack): Promise<Row[]> 
     ["  an unknown route: wrangler dev + workerd + Hono, no database", () => fetch(`${state.apiUrl}/nope`)],
   ];
   const samples = kinds.map(() => [] as number[]);
+  const loadBefore = load();
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     for (const [k, [, request]] of kinds.entries()) {
       samples[k]!.push(await timed(async () => (await request()).arrayBuffer()));
     }
   }
   const reference = percentile(samples[0]!, 50);
+  const loadAverage = `${loadBefore} → ${load()}`;
   return kinds.map(([name, , target], k) => {
     const ratio = percentile(samples[k]!, 50) / reference;
     return {
+      "runs in": runsIn,
       case: name,
       "p50 ms": percentile(samples[k]!, 50),
       "p99 ms": percentile(samples[k]!, 99),
@@ -121,6 +132,7 @@ async function measureLatency({ state, queuedKey }: BenchStack): Promise<Row[]> 
       "p50 / reference": ratio,
       target: target ? `≤ ${target}` : "",
       holds: target ? (ratio <= target ? "yes" : "no") : "",
+      "load average": loadAverage,
     };
   });
 }
@@ -138,8 +150,13 @@ async function measureCeilings({ state }: BenchStack): Promise<Row[]> {
   ];
   const ceilings: Row[] = [];
   for (const [name, request] of parts) {
+    const loadBefore = load();
     const { elapsed, answered } = await sustain(() => request(), [state.apiKey]);
-    ceilings.push({ "path (16 clients)": name, "requests/s": answered / elapsed });
+    ceilings.push({
+      "path (16 clients)": name,
+      "requests/s": answered / elapsed,
+      "load average": `${loadBefore} → ${load()}`,
+    });
   }
   return ceilings;
 }
@@ -155,7 +172,9 @@ async function sustainTriggers(
   reference = `≥ ${PAUSED_TARGET_PER_SECOND}`,
 ): Promise<Row> {
   const keys = stack.keys.slice(0, organizations);
+  const loadBefore = load();
   const { elapsed, accepted, answered } = await sustain((apiKey) => trigger(stack.state, apiKey), keys);
+  const loadAverage = `${loadBefore} → ${load()}`;
   const ids = accepted.map((id) => id.slice("run_".length));
   const stored = await countRuns(stack, ids, "true");
   // Paused, each run must also have gone out on the queue (its dispatch follows the answer).
@@ -174,6 +193,7 @@ async function sustainTriggers(
     refused: answered - accepted.length,
     "lost (accepted, not stored)": ids.length - stored,
     "dispatched, not consumed": dispatched,
+    "load average": loadAverage,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Phase 2 of creating a run (DESIGN §2.2): mint the attempt-scoped executor token, tell the RunDOs that need it
- * (a DELAYED run's alarm; see `publishDispatch`) and send one message on run-dispatch. Only after the record
+ * (a DELAYED run's alarm; see `publishDispatch`) and send a message per run on run-dispatch. Only after the record
  * committed; if a step fails, the run stays PENDING without `dispatchedAt` and the sweep dispatches it again,
  * so a run is never lost.
  */
@@ -26,6 +26,15 @@ async function dispatchMessage(deps: EngineDeps, run: Run, dispatchedAt: Date): 
   };
 }
 
+/** The runs whose `results` fulfilled; each rejected one is left for the sweep, and says so. */
+function fulfilled(runs: Run[], results: PromiseSettledResult<unknown>[]): Run[] {
+  return runs.filter((run, index) => {
+    const result = results[index]!;
+    if (result.status === "rejected") console.warn(`dispatch of ${run.id} deferred to the sweep:`, result.reason);
+    return result.status === "fulfilled";
+  });
+}
+
 /**
  * Dispatches the PENDING runs together (a batch's items, a suite run's cases): their messages go out with
  * `sendBatch` and one statement per store marks them dispatched, so a batch holds one connection per database
@@ -35,13 +44,8 @@ async function dispatchMessage(deps: EngineDeps, run: Run, dispatchedAt: Date): 
  * attempt). Returns the runs marked dispatched.
  */
 export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Promise<Run[]> {
-  const leftForSweep = (ids: string[], reason: unknown) => {
-    console.warn(`dispatch of ${ids.join(", ")} deferred to the sweep:`, reason);
-    return [];
-  };
   const delayed = runs.filter((run) => run.status === "DELAYED");
-  for (const [index, result] of (await Promise.allSettled(delayed.map((run) => publishStatus(deps, run)))).entries())
-    if (result.status === "rejected") leftForSweep([delayed[index]!.id], result.reason);
+  fulfilled(delayed, await Promise.allSettled(delayed.map((run) => publishStatus(deps, run))));
   const pending = runs.filter((run) => run.status === "PENDING");
   if (pending.length === 0) return [];
   try {
@@ -54,18 +58,11 @@ export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Pr
       Promise.allSettled(pending.map((run) => publishDispatch(deps, run))),
       Promise.all(sends.map((batch) => deps.queue.sendBatch(batch))),
     ]);
-    for (const [index, result] of published.entries())
-      if (result.status === "rejected") leftForSweep([pending[index]!.id], result.reason);
-    const told = pending.filter((_, index) => published[index]!.status === "fulfilled");
-    return await deps.runs.markDispatched(
-      told.map((run) => run.id),
-      dispatchedAt,
-    );
+    const told = fulfilled(pending, published).map((run) => run.id);
+    return await deps.runs.markDispatched(told, dispatchedAt);
   } catch (error) {
-    return leftForSweep(
-      pending.map((run) => run.id),
-      error,
-    );
+    console.warn(`dispatch of ${pending.map((run) => run.id).join(", ")} deferred to the sweep:`, error);
+    return [];
   }
 }
 

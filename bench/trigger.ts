@@ -82,8 +82,13 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
 const triggerBody = (state: DevState, options?: Record<string, unknown>) =>
   JSON.stringify({ payload: { url: `${state.executorUrl}/healthz` }, options });
 
-function trigger(state: DevState, apiKey: string, options?: Record<string, unknown>): Promise<Response> {
-  return fetch(`${state.apiUrl}/api/v1/tasks/http-check/trigger`, {
+function trigger(
+  state: DevState,
+  apiKey: string,
+  options?: Record<string, unknown>,
+  task = "http-check",
+): Promise<Response> {
+  return fetch(`${state.apiUrl}/api/v1/tasks/${task}/trigger`, {
     method: "POST",
     headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
     body: triggerBody(state, options),
@@ -101,16 +106,18 @@ const floor = (state: DevState) =>
 const load = () => loadavg()[0]!.toFixed(1);
 
 /**
- * Sequential requests, the four kinds interleaved so that a busy moment of the machine falls on all of them
+ * Sequential requests, the kinds interleaved so that a busy moment of the machine falls on all of them
  * alike; execution is paused, so no run executes meanwhile. `runsIn` names the database runs are written to
  * (and the floor's INSERT goes to), with the load average before and after.
  */
 async function measureLatency({ state, queuedKey }: BenchStack, runsIn: string): Promise<Row[]> {
+  const unknownTask = () => trigger(state, state.apiKey, undefined, "no-such-task");
   const kinds: [string, () => Promise<Response>, number?][] = [
     ["POST /bench/floor: one INSERT through the Worker's driver (the reference)", () => floor(state)],
     ["POST /api/v1/tasks/http-check/trigger", () => trigger(state, state.apiKey), TRIGGER_TARGET],
     ["  recorded QUEUED (limit 0): phase 1 alone, no dispatch", () => trigger(state, queuedKey), PHASE_ONE_TARGET],
     ["  an unknown route: wrangler dev + workerd + Hono, no database", () => fetch(`${state.apiUrl}/nope`)],
+    ["  an unknown task: + the key's rate limit, cached auth, validation (404), no database", unknownTask],
   ];
   const samples = kinds.map(() => [] as number[]);
   const loadBefore = load();

@@ -21,7 +21,8 @@ export class WorkerEntrypoint { constructor(ctx, env) { this.ctx = ctx; this.env
 
 /** Milliseconds to import `file` in a new Node process, as that process measures it. */
 function importMs(file: string): number {
-  const script = `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`;
+  const timed = `await import(${JSON.stringify(file)});`;
+  const script = `const t = performance.now(); ${timed} console.log(performance.now() - t);`;
   return Number(execFileSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" }).trim());
 }
 

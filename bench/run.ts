@@ -40,7 +40,8 @@ report(
   await benchPages(),
 );
 
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+const gib = Math.round(totalmem() / 2 ** 30);
+const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${gib} GiB, Node ${process.version}`;
 writeFileSync(
   new URL("./RESULTS.md", import.meta.url),
   `# Benchmark results\n\n${new Date().toISOString()} · ${machine} · \`npm run bench\`\n\n${sections.join("\n")}`,

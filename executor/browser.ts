@@ -43,7 +43,8 @@ export function resolveChromium(env: NodeJS.ProcessEnv = process.env): ResolvedC
   if (isExecutable(SYSTEM_CHROMIUM)) return { executablePath: SYSTEM_CHROMIUM, source: "system" };
   throw new Error(
     `No Chromium found: CHROMIUM_PATH is ${fromEnv ? `not executable (${fromEnv})` : "unset"}, Playwright's ` +
-      `(${playwrights}) is not installed and ${SYSTEM_CHROMIUM} is missing. Set CHROMIUM_PATH or run \`npx playwright install chromium\`.`,
+      `(${playwrights}) is not installed and ${SYSTEM_CHROMIUM} is missing. ` +
+      "Set CHROMIUM_PATH or run `npx playwright install chromium`.",
   );
 }
 
@@ -111,7 +112,8 @@ export async function launchSharedBrowser(options: LaunchOptions = {}): Promise<
     const expected = expectedChromium();
     if (major(version) !== major(expected.chromium)) {
       logger.warn(
-        `browser: Playwright ${expected.playwright} expects Chromium ${expected.chromium}, running ${version}; expect protocol errors`,
+        `browser: Playwright ${expected.playwright} expects Chromium ${expected.chromium}, running ${version}; ` +
+          "expect protocol errors",
       );
     }
     browser.on("disconnected", () => {

@@ -134,7 +134,8 @@ export function renderAnnotations(sync: Pick<CheckRunSync, "cases" | "status">):
 const cutTitle = (name: string) => ([...name].length <= 255 ? name : `${[...name].slice(0, 254).join("")}…`);
 
 const truncationNote = (leftOut: number, detailsUrl: string) =>
-  `\n_${plural(leftOut, "more case")} not shown here (GitHub's summary limit): see [the full run](${markdownUrl(detailsUrl)})._\n`;
+  `\n_${plural(leftOut, "more case")} not shown here (GitHub's summary limit): ` +
+  `see [the full run](${markdownUrl(detailsUrl)})._\n`;
 
 /** One line, at most MAX_MESSAGE_CHARS: a check run summary is a glance, the full text is behind details. */
 function shorten(message: string): string {

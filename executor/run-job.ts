@@ -5,7 +5,7 @@
  * step's outcome. A run canceled meanwhile stops at the next heartbeat; nothing is reported for it.
  */
 import type { ClaimedRun, DispatchMessage, StepReport } from "../schema/contracts.ts";
-import { type StepEvent, liveMessageSchema } from "../schema/live.ts";
+import { liveMessageSchema } from "../schema/live.ts";
 import { isFinal } from "../schema/run-states.ts";
 import { browserCasePayloadSchema } from "../schema/tasks.ts";
 import type { SharedBrowser } from "./browser.ts";
@@ -14,10 +14,10 @@ import { startHeartbeat } from "./heartbeat.ts";
 import { type CaseResult, runCase } from "./run-case.ts";
 import type { TokenWait, WaitForTokenStep } from "./steps.ts";
 import { runSpecSuite, type SpecContext } from "./specs/spec-job.ts";
+import { stepStream } from "./step-stream.ts";
 import { RunGone, type WaitpointView, type WorkerClient, workerClient } from "./worker-client.ts";
 
 const RECONNECT_MS = 500;
-const STEP_EVENT_WINDOW_MS = 250;
 
 /** The executor is stopping: a case cut short for it is handed back for another attempt. */
 export class ShuttingDown extends Error {
@@ -143,38 +143,6 @@ async function runClaimedSpecSuite(
     beating.stop();
     context.stop.removeEventListener("abort", onShutdown);
   }
-}
-
-/**
- * Step events go to the live log in order, gathered for up to STEP_EVENT_WINDOW_MS per post: live enough for
- * a person watching, and a handful of requests per case instead of two per step competing with the browser
- * for the CPU. A lost event is only logged; a 409 (a later attempt holds the run) calls `onGone`.
- */
-export function stepStream(api: WorkerClient, log: JobContext["log"], onGone: (gone: RunGone) => void) {
-  const pending: StepEvent[] = [];
-  let sending = Promise.resolve();
-  let timer: NodeJS.Timeout | undefined;
-  const send = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    const events = pending.splice(0).map((data) => ({ type: "step" as const, data: { ...data } }));
-    if (!events.length) return;
-    sending = sending
-      .then(() => api.events(events))
-      .catch((error) =>
-        error instanceof RunGone ? onGone(error) : log.warn(`${api.friendlyId}: step events lost: ${error.message}`),
-      );
-  };
-  return {
-    push: (event: StepEvent) => {
-      pending.push(event);
-      timer ??= setTimeout(send, STEP_EVENT_WINDOW_MS);
-    },
-    flush: async () => {
-      send();
-      await sending;
-    },
-  };
 }
 
 /**

@@ -68,6 +68,7 @@ export function workerClient(workerUrl: string, runId: string, token: string) {
     specRuns: (tests: SpecTest[]) => call(recordedSpecRunsSchema, "spec-runs", { tests }).then((answer) => answer.runs),
     /** The run's live WebSocket, with the same token. */
     liveUrl: (since: number) =>
-      `${workerUrl.replace(/^http/, "ws")}/api/v1/runs/${friendlyId}/live?token=${encodeURIComponent(token)}&since=${since}`,
+      `${workerUrl.replace(/^http/, "ws")}/api/v1/runs/${friendlyId}/live` +
+      `?token=${encodeURIComponent(token)}&since=${since}`,
   };
 }

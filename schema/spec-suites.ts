@@ -3,11 +3,11 @@
  * read at the commit under test, which says how to run the repository's own Playwright tests. Shared by the
  * Worker (suite API, recording one run per test) and the executor (reads the file, runs Playwright): zod only.
  *
- * How runs come to be: a suite run of a repository suite starts as one `spec-suite` run (the "setup"
- * case: download, install, list). Its executor learns the tests from Playwright's own listing and asks the
- * Worker (`POST /internal/runs/:id/spec-runs`, fenced by its attempt) to record one `spec-test` run per
- * test in the same batch, already EXECUTING at attempt 1 under that executor: so run pages, the check run and
- * the live socket treat each test as a case. Playwright's retries happen inside that one attempt.
+ * How runs come to be: a suite run of a repository suite starts as one `spec-suite` run per shard (the
+ * "setup" cases: download, install, list, run). Each one's executor learns its tests from Playwright's own
+ * listing and asks the Worker (`POST /internal/runs/:id/spec-runs`, fenced by its attempt) to record one
+ * `spec-test` run per test in the same batch, already EXECUTING at attempt 1 under that executor: so run pages,
+ * the check run and the live socket treat each test as a case. Playwright's retries happen inside that attempt.
  */
 import * as z from "./zod.ts";
 import { repositorySchema } from "./github.ts";
@@ -25,10 +25,14 @@ export const repoPathSchema = z
     ),
   );
 
-/** On the suite: where the suite's definition lives in the repository. */
+export const MAX_SHARDS = 8;
+
+/** On the suite: where the suite's definition lives in the repository, and how many runners share its tests. */
 export const repositorySourceSchema = z.strictObject({
   kind: z.literal("repository"),
   path: z._default(repoPathSchema, "flightcheck.json"),
+  /** Playwright's `--shard`: this many setup runs, each running its share of the tests on a free executor slot. */
+  shards: z._default(z.int().check(z.minimum(1), z.maximum(MAX_SHARDS)), 1),
 });
 export type RepositorySource = z.infer<typeof repositorySourceSchema>;
 
@@ -42,6 +46,15 @@ export const specSuitePayloadSchema = z.strictObject({
   installationId: z.int().check(z.minimum(1)),
   path: repoPathSchema,
   baseUrl: z.url({ protocol: /^https?$/ }),
+  /** This run's share of the tests (`playwright test --shard=index/total`); absent for the whole suite. */
+  shard: z.optional(
+    z
+      .strictObject({
+        index: z.int().check(z.minimum(1), z.maximum(MAX_SHARDS)),
+        total: z.int().check(z.minimum(2), z.maximum(MAX_SHARDS)),
+      })
+      .check(z.refine((shard) => shard.index <= shard.total, "index must be at most total")),
+  ),
 });
 export type SpecSuitePayload = z.infer<typeof specSuitePayloadSchema>;
 

@@ -27,7 +27,8 @@ export const targetSchema = z
     ],
     {
       error:
-        "target must be a selector string or exactly one of {role, name?, exact?}, {label}, {text, exact?}, {testId}, {placeholder}",
+        "target must be a selector string or exactly one of " +
+        "{role, name?, exact?}, {label}, {text, exact?}, {testId}, {placeholder}",
     },
   )
   .register(z.globalRegistry, { id: "Target" }); // one $defs entry in the JSON Schema instead of a copy per step

@@ -1,7 +1,7 @@
 /**
  * The whole stack on one machine, no account, no network (DESIGN §9):
  * embedded PostgreSQL (`legacy` + `runops`) → WebSocket proxy → migrations → seeded tenant →
- * `wrangler dev` (Worker, RunDO, queues, cron) → executor. Ctrl-C stops everything it started.
+ * `wrangler dev` (Worker, RunDO and BatchDO, queues, cron) → executor. Ctrl-C stops everything it started.
  *
  *   npm run dev [-- --fresh]     data persists under .flightcheck/; --fresh wipes it first
  *   npm start                    the same, plus the demo site and the demo suite run live (--demo)

@@ -15,7 +15,8 @@ export function findChromium(env: NodeJS.ProcessEnv = process.env): ResolvedChro
 
 export const browserAdvice = () =>
   "Install one with `sudo apt-get install chromium` (Debian/Ubuntu) or `npx playwright install chromium`, " +
-  `or point CHROMIUM_PATH at a Chromium ${"\u2265"} 156; then run this again. (Looked for CHROMIUM_PATH, Playwright's download and ${SYSTEM_CHROMIUM}.)`;
+  `or point CHROMIUM_PATH at a Chromium ${"\u2265"} 156; then run this again. ` +
+  `(Looked for CHROMIUM_PATH, Playwright's download and ${SYSTEM_CHROMIUM}.)`;
 
 /** Throws one readable error when no browser can be found. */
 export function requireBrowser(env: NodeJS.ProcessEnv = process.env): ResolvedChromium {

@@ -6,14 +6,14 @@
  * Events arrive from our reporter (reporter.mjs) over the IPC channel.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { SpecSuiteFile } from "../../schema/spec-file.ts";
 import type { SpecTest } from "../../schema/spec-suites.ts";
 import { killGroup } from "./install.ts";
+import type { PlaywrightChoice } from "./playwright-choice.ts";
 
 export type ReporterEvent =
   | { type: "begin"; tests: SpecTest[] }
@@ -42,42 +42,8 @@ export type ReporterEvent =
   | { type: "error"; error?: { message: string } }
   | { type: "end"; status: string };
 
-/** The @playwright/test that runs the tests: the repository's when it pins one this executor's Chromium fits. */
-export interface PlaywrightChoice {
-  cli: string;
-  version: string;
-  from: "repository" | "executor";
-}
-
-const require = createRequire(import.meta.url);
 const REPORTER = join(dirname(fileURLToPath(import.meta.url)), "reporter.mjs");
 const WRAPPER_NAME = ".flightcheck.playwright.config.ts";
-
-const minor = (version: string) => version.split(".").slice(0, 2).join(".");
-
-export class IncompatiblePlaywright extends Error {
-  override name = "IncompatiblePlaywright";
-}
-
-export function choosePlaywright(repoDir: string): PlaywrightChoice {
-  const own = require("@playwright/test/package.json") as { version: string };
-  const pinned = join(repoDir, "node_modules", "@playwright", "test", "package.json");
-  if (existsSync(pinned)) {
-    const { version } = JSON.parse(readFileSync(pinned, "utf8")) as { version: string };
-    // The browser binary is paired with one Playwright minor; another minor speaks another protocol.
-    if (minor(version) !== minor(own.version)) {
-      throw new IncompatiblePlaywright(
-        `the repository pins @playwright/test ${version}; this executor's Chromium pairs with ${own.version}: pin ${minor(own.version)}.x`,
-      );
-    }
-    return { cli: join(dirname(pinned), "cli.js"), version, from: "repository" };
-  }
-  return {
-    cli: join(dirname(require.resolve("@playwright/test/package.json")), "cli.js"),
-    version: own.version,
-    from: "executor",
-  };
-}
 
 export interface BrowserRules {
   executablePath?: string;
@@ -96,6 +62,8 @@ export interface RunOptions {
   /** The environment the runner gets (minimal: no executor secrets). */
   env: Record<string, string>;
   outputDir: string;
+  /** Only this share of the tests (Playwright's `--shard`). */
+  shard?: { index: number; total: number };
   onEvent(event: ReporterEvent): void;
   signal: AbortSignal;
 }
@@ -144,7 +112,7 @@ export default {
 
 /** Runs the tests; resolves with the runner's exit code and the tail of its output once it has exited. */
 export async function runPlaywright(options: RunOptions): Promise<{ code: number | null; output: string }> {
-  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, onEvent, signal } = options;
+  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, shard, onEvent, signal } = options;
   const wrapper = await writeWrapper(options);
   const settings = {
     baseURL: baseUrl,
@@ -160,7 +128,14 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
     reporter: REPORTER,
     outputDir,
   };
-  const args = [choice.cli, "test", "--config", wrapper, ...(suite.project ? ["--project", suite.project] : [])];
+  const args = [
+    choice.cli,
+    "test",
+    "--config",
+    wrapper,
+    ...(suite.project ? ["--project", suite.project] : []),
+    ...(shard ? [`--shard=${shard.index}/${shard.total}`] : []),
+  ];
   const child: ChildProcess = spawn(process.execPath, args, {
     cwd: repoDir,
     env: {

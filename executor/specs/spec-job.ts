@@ -13,10 +13,12 @@ import { specSuiteFileSchema } from "../../schema/spec-file.ts";
 import { type SpecSuitePayload, specSuitePayloadSchema } from "../../schema/spec-suites.ts";
 import { browserEnvironment, LOOPBACK_ONLY_HOST_RULES, resolveChromium } from "../browser.ts";
 import { type EgressPolicy, startEgressProxy } from "../egress.ts";
-import { stepStream, type JobContext } from "../run-job.ts";
+import type { JobContext } from "../run-job.ts";
+import { stepStream } from "../step-stream.ts";
 import { RunGone, type WorkerClient, workerClient } from "../worker-client.ts";
 import { installDependencies, installEnvironment } from "./install.ts";
-import { choosePlaywright, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
+import { choosePlaywright } from "./playwright-choice.ts";
+import { type ReporterEvent, runPlaywright } from "./playwright-run.ts";
 import { unpackTarball } from "./tarball.ts";
 
 export interface SpecContext {
@@ -71,6 +73,7 @@ export async function runSpecSuite(
       choice: setup.choice,
       env,
       outputDir: join(work, "results"),
+      shard: payload.data.shard,
       signal,
       onEvent: tests.handle,
       browser: {
@@ -89,13 +92,16 @@ export async function runSpecSuite(
       `Playwright exited (code ${result.code}) before this test ended:\n${result.output.slice(-1_500)}`,
     );
     const output = {
-      playwright: { version: setup.choice.version, from: setup.choice.from },
+      playwright: { version: setup.choice.version, from: setup.choice.from, pinned: setup.choice.pinned },
       install: setup.install,
       tests: tests.count,
       unfinished,
       durationMs: Math.round(performance.now() - started),
     };
     if (tests.recordError) return failed(tests.recordError, output);
+    // More shards than Playwright can split the tests into leaves one with nothing to do.
+    if (tests.count === 0 && payload.data.shard && result.code === 0)
+      return { status: "COMPLETED", output, retryable: false, steps: [] };
     if (tests.count === 0)
       return failed(`Playwright found no tests (exit ${result.code}):\n${result.output.slice(-1_500)}`, output);
     return { status: "COMPLETED", output, retryable: false, steps: [] };
@@ -150,7 +156,7 @@ async function prepare(payload: SpecSuitePayload, repoDir: string, specs: SpecCo
       npm_config_cache: join(specs.cacheDir, "_npm"),
     },
   });
-  return { suite, install, choice: choosePlaywright(repoDir) };
+  return { suite, install, choice: await choosePlaywright(repoDir) };
 }
 
 /**

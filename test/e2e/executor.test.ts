@@ -68,7 +68,7 @@ describe("browser cases on the local stack", () => {
     expect(run.steps[1]).toMatchObject({ action: "fill", label: expect.stringContaining("Email") });
   });
 
-  it("fails a case at its failing step with the message and a screenshot, and does not retry an assertion", async () => {
+  it("fails a case at its failing step with the message and a screenshot; an assertion is not retried", async () => {
     const run = await runUntil(await trigger(demoSuite.cases[3], { maxAttempts: 2 }));
     expect(run).toMatchObject({ status: "FAILED", attempt: 1 });
     expect(run.error.message).toContain("Free shipping on every order");

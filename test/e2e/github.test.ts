@@ -92,7 +92,7 @@ function completedCheckRun(sha: string) {
 }
 
 describe("the GitHub App", () => {
-  it("turns a signed pull_request into a suite run reported by one check run: queued → in_progress → completed", async () => {
+  it("turns a signed pull_request into a suite run with one check run: queued → in_progress → completed", async () => {
     const sha = randomSha();
     expect(await deliver("pull_request", pullRequest(sha))).toMatchObject({ status: 202, body: { accepted: true } });
     const checkRun = await completedCheckRun(sha);

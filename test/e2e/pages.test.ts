@@ -137,7 +137,7 @@ async function expectReadable(small: Page) {
 }
 
 describe("run pages in Chromium", () => {
-  it("opens the check run's Details link and follows the suite run from running to completed without a reload", async () => {
+  it("opens the check run's Details link and follows the suite run to completed without a reload", async () => {
     expect(await openPullRequest(dev, REPOSITORY, sha)).toBe(202);
     detailsUrl = (await checkRunOf(sha, () => true)).details_url as string;
     expect(detailsUrl).toMatch(new RegExp(`^${dev.apiUrl}/runs/batch_\\w+\\?token=[\\w-]+\\.[\\w-]+$`));
@@ -212,7 +212,8 @@ describe("run pages in Chromium", () => {
       `${token.slice(0, 20)}${token[20] === "A" ? "B" : "A"}${token.slice(21)}`,
     );
     const { sub, env } = claimsOf(detailsUrl);
-    const expired = `${dev.apiUrl}/runs/${sub}?token=${await signToken(dev.signingSecret, { scope: "page", sub, env }, -60)}`;
+    const expiredToken = await signToken(dev.signingSecret, { scope: "page", sub, env }, -60);
+    const expired = `${dev.apiUrl}/runs/${sub}?token=${expiredToken}`;
     for (const url of [tampered, expired]) {
       const response = await page.goto(url);
       expect(response?.status()).toBe(401);

@@ -15,6 +15,7 @@ import { packRepository, packVariant } from "../support/repository-tarball.ts";
 
 const APP_ID = "4243";
 const REPOSITORY = "acme/specs";
+const SHARDED_REPOSITORY = "acme/specs-sharded";
 const FIXTURE = fileURLToPath(new URL("../fixtures/spec-repo", import.meta.url));
 const keys = generateAppKeyPair();
 let github: FakeGitHub;
@@ -42,10 +43,10 @@ afterAll(async () => {
 });
 
 /** Serves `tarball` as the repository at a new commit and opens a pull request on it; returns its completed check run. */
-async function pullRequestAt(tarball: (top: string) => Promise<Buffer>) {
+async function pullRequestAt(tarball: (top: string) => Promise<Buffer>, repository = REPOSITORY) {
   const sha = randomSha();
-  github.serveTarball(REPOSITORY, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
-  expect(await openPullRequest(dev, REPOSITORY, sha)).toBe(202);
+  github.serveTarball(repository, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
+  expect(await openPullRequest(dev, repository, sha)).toBe(202);
   const checkRun = await completedCheckRun(github, sha);
   const batch = await apiClient(dev)("GET", `/api/v1/batches/${checkRun.external_id}`);
   return { checkRun: checkRun as any, runs: batch.body.runs as any[] };
@@ -83,12 +84,41 @@ describe("a suite that lives in the repository", () => {
     expect(brokenRun.steps.some((step: any) => step.status === "FAILED" && step.screenshotUrl)).toBe(true);
 
     expect(checkRun.conclusion).toBe("failure");
-    expect(checkRun.output.title).toBe("4 passed (1 flaky), 1 failed"); // the setup case, two tests and the flaky one;
+    // The setup run went through, so it is no case of the check: two passing tests, the flaky one, the broken one.
+    expect(checkRun.output.title).toBe("3 passed (1 flaky), 1 failed");
     expect(checkRun.output.summary).toContain("⚠️ flaky");
     expect(checkRun.output.annotations).toEqual([
       expect.objectContaining({ path: "tests/broken.spec.ts", start_line: 5, annotation_level: "failure" }),
       expect.objectContaining({ path: "tests/flaky.spec.ts", start_line: 6, annotation_level: "warning" }),
     ]);
+  });
+
+  it("splits the tests across shards, each a setup run of its own that records and runs its share", async () => {
+    const sharded = await apiClient(dev)("POST", "/api/v1/suites", {
+      name: "Shop specs, sharded",
+      repository: SHARDED_REPOSITORY,
+      baseUrl: demo.url,
+      source: { kind: "repository", shards: 2 },
+    });
+    expect(sharded.body).toMatchObject({ source: { kind: "repository", shards: 2 } });
+    const { checkRun, runs } = await pullRequestAt((top) => packRepository(FIXTURE, top), SHARDED_REPOSITORY);
+    const setups = runs.filter((run) => run.task === "spec-suite");
+    const tests = runs.filter((run) => run.task === "spec-test");
+    expect(setups.map((run) => [run.payload.shard, run.status])).toEqual([
+      [{ index: 1, total: 2 }, "COMPLETED"],
+      [{ index: 2, total: 2 }, "COMPLETED"],
+    ]);
+    // Each shard listed and ran a share of its own; together they are the whole suite, each test once.
+    const shares = setups.map((setup) => tests.filter((run) => run.metadata.recordedBy === setup.id).length);
+    expect(shares.every((share) => share > 0)).toBe(true);
+    expect(shares).toEqual(setups.map((setup) => setup.output.tests));
+    expect(tests.map((run) => run.payload.name).sort()).toEqual([
+      "broken.spec.ts › about page promises free shipping",
+      "flaky.spec.ts › home page loads on the second try",
+      "home.spec.ts › about page says what the site is",
+      "home.spec.ts › home page shows the store",
+    ]);
+    expect(checkRun.output.title).toBe("3 passed (1 flaky), 1 failed");
   });
 
   it("completes the check with the reason when flightcheck.json is invalid or npm ci fails", async () => {

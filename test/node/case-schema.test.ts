@@ -40,7 +40,8 @@ describe("case schema", () => {
 
   it("names an unknown action and lists the known ones", () => {
     expect(problems(stepSchema, { action: "hover", target: "a" })).toEqual([
-      "action: action must be one of goto, click, fill, press, select, check, expectText, expectVisible, expectUrl, expectTitle, waitFor, screenshot, waitForToken",
+      "action: action must be one of goto, click, fill, press, select, check, expectText, expectVisible, " +
+        "expectUrl, expectTitle, waitFor, screenshot, waitForToken",
     ]);
   });
 
@@ -174,7 +175,8 @@ describe("templates", () => {
   it("names an unknown variable or property", () => {
     expect(() => interpolate({ url: "{{preveiw.url}}" }, variables)).toThrow(
       new TemplateError(
-        'unknown template variable "preveiw" in {{preveiw.url}}: no earlier waitForToken step saved it (saved: preview, user)',
+        'unknown template variable "preveiw" in {{preveiw.url}}: ' +
+          "no earlier waitForToken step saved it (saved: preview, user)",
       ),
     );
     expect(() => interpolate({ url: "{{preview.uri}}" }, variables)).toThrow(

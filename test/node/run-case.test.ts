@@ -40,7 +40,7 @@ function trackingContexts() {
 const PNG_MAGIC = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe("steps that pass", () => {
-  it("signs in: goto, fill by label and placeholder, click by role, expectUrl, expectTitle, expectText, expectVisible", async () => {
+  it("signs in: goto, fill by label and placeholder, click by role, expectUrl/Title/Text/Visible", async () => {
     const result = await run([
       { action: "goto", url: "/login" },
       { action: "fill", target: { label: "Email" }, value: "demo@flightcheck.dev" },

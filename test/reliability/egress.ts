@@ -61,7 +61,8 @@ export async function executorSecretsStayPut(dev: DevState): Promise<Held> {
     tried: "executor endpoints without the shared secret; read the environment of every process below the executor",
     held: anonymousHealth === '{"ok":true}' && statuses.every((status) => status === 401) && leaks.length === 0,
     detail:
-      `anonymous /healthz ${anonymousHealth}, POSTs answered ${statuses.join(",")}; ${processes.length} browser processes, ` +
+      `anonymous /healthz ${anonymousHealth}, POSTs answered ${statuses.join(",")}; ` +
+      `${processes.length} browser processes, ` +
       `secrets in their environment: ${leaks.length ? leaks.join(" ") : "none"}`,
   };
 }

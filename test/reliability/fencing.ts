@@ -98,7 +98,8 @@ export async function staleAttemptAfterNewerClaim(ctx: FencingContext) {
     run.steps?.length === 3 && run.steps.every((step: { attempt: number }) => step.attempt === 2);
   return {
     tried:
-      "attempt 1 claimed, stalled, retried; attempt 2 claimed by the executor; then attempt 1's heartbeat, events, upload, complete",
+      "attempt 1 claimed, stalled, retried; attempt 2 claimed by the executor; " +
+      "then attempt 1's heartbeat, events, upload, complete",
     held:
       statuses.every((status) => status === 409) &&
       ownResult &&
@@ -107,7 +108,8 @@ export async function staleAttemptAfterNewerClaim(ctx: FencingContext) {
       attemptOneFile === 404,
     detail:
       `attempt 1's calls answered ${statuses.join(", ")}; run ${run.status} at attempt ${run.attempt}, ` +
-      `${run.steps?.length ?? 0} step(s) of attempt 2: ${onlyAttempt2Steps}, its screenshot a PNG of attempt 2: ${ownScreenshot}, ` +
+      `${run.steps?.length ?? 0} step(s) of attempt 2: ${onlyAttempt2Steps}, ` +
+      `its screenshot a PNG of attempt 2: ${ownScreenshot}, ` +
       `attempt 1's file: ${attemptOneFile}`,
   };
 }

@@ -87,6 +87,17 @@ const KEYS = [
   "__proto__",
   "constructor",
 ];
+const LIST_QUERIES = [
+  "status=NOPE",
+  "limit=-1",
+  "limit=1e9",
+  "cursor=%ff",
+  `tag=${"t".repeat(500)}`,
+  "batchId=run_x",
+  "status=",
+  "cursor=eyJ4Ijox",
+];
+const EXECUTOR_CALLS = ["claim", "heartbeat", "events", "wait", "tokens", "complete", "release", "artifacts/x.png"];
 const MALFORMED = [
   "{",
   "[1,",
@@ -152,7 +163,7 @@ export function fuzzRequests(
     () => ({ method: "POST", path: "/api/v1/tasks/batch", body: body() }),
     () => ({
       method: "GET",
-      path: `/api/v1/runs?${pick(["status=NOPE", "limit=-1", "limit=1e9", "cursor=%ff", `tag=${"t".repeat(500)}`, "batchId=run_x", "status=", "cursor=eyJ4Ijox"])}`,
+      path: `/api/v1/runs?${pick(LIST_QUERIES)}`,
     }),
     () => ({
       method: pick(["GET", "POST", "DELETE"]),
@@ -185,7 +196,7 @@ export function fuzzRequests(
     }),
     () => ({
       method: pick(["POST", "PUT"]),
-      path: `/internal/runs/${pick(ids)}/${pick(["claim", "heartbeat", "events", "wait", "tokens", "complete", "release", "artifacts/x.png"])}`,
+      path: `/internal/runs/${pick(ids)}/${pick(EXECUTOR_CALLS)}`,
       body: body(),
       headers: { authorization: pick(["Bearer x.y", "Bearer ", "Basic abc", `Bearer ${"a".repeat(3_000)}`]) },
     }),

@@ -1,5 +1,5 @@
 /**
- * `npm run test:reliability`: tries to break the real local stack (`npm run dev`'s Worker, queue, RunDOs,
+ * `npm run test:reliability`: tries to break the real local stack (`npm run dev`'s Worker, queue, Durable Objects,
  * executor with Chromium, embedded Postgres, and a local GitHub stand-in) and prints what it tried and what
  * held. Exits non-zero if anything did not hold. RELIABILITY_ONLY=<words> runs the scenarios named so.
  */
@@ -165,7 +165,8 @@ try {
           for (const url of [dev.databases.legacy, dev.databases.runops]) {
             const pool = openPool(url, { wsProxy: dev.wsProxyUrl });
             const { rows } = await pool.query(
-              "select count(*)::int as n from runs where organization_id = $1 and status in ('PENDING','DEQUEUED','EXECUTING','WAITING')",
+              "select count(*)::int as n from runs where organization_id = $1 " +
+                "and status in ('PENDING','DEQUEUED','EXECUTING','WAITING')",
               [t.organizationId],
             );
             active += rows[0].n;
@@ -199,7 +200,9 @@ try {
         completed === 300 &&
         stats.maxInFlight <= 10 &&
         sampledMax <= 10,
-      detail: `${completed}/300 completed, site saw at most ${stats.maxInFlight} at once, locked samples at most ${sampledMax} active`,
+      detail:
+        `${completed}/300 completed, site saw at most ${stats.maxInFlight} at once, ` +
+        `locked samples at most ${sampledMax} active`,
     };
   });
 
@@ -257,7 +260,8 @@ try {
       tried: "10 browser cases, each dispatch message delivered to the executor twice",
       held: runs.every((run) => run.status === "COMPLETED") && arrivals.every((n, i) => n === attempts[i]),
       detail:
-        `${runs.filter((run) => run.status === "COMPLETED").length}/10 completed; site visits per case: ${arrivals.join(",")}; ` +
+        `${runs.filter((run) => run.status === "COMPLETED").length}/10 completed; ` +
+        `site visits per case: ${arrivals.join(",")}; ` +
         `attempts per case: ${attempts.join(",")} (${retried} retried after missed heartbeats)`,
     };
   });
@@ -340,7 +344,9 @@ try {
     return {
       tried: "a 4-case suite from a pull_request; the executor SIGKILLed while a case ran (the stack restarts it)",
       held: runs.length === 4 && checkRun.conclusion !== undefined,
-      detail: `runs ended ${runs.map((run) => run.status).join(", ")}; check run ${checkRun.status}/${checkRun.conclusion}`,
+      detail:
+        `runs ended ${runs.map((run) => run.status).join(", ")}; ` +
+        `check run ${checkRun.status}/${checkRun.conclusion}`,
     };
   });
 
@@ -379,7 +385,9 @@ try {
       tried: "20 deliveries with a forged signature; one delivery replayed 20 times at once",
       held:
         forged.every((answer) => answer.status === 401) && !checkRunFor(forgedSha) && accepted === 1 && creates === 1,
-      detail: `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
+      detail:
+        `forged: ${forged.filter((answer) => answer.status === 401).length}/20 refused; ` +
+        `replayed: ${accepted} accepted, ${replayed.length - accepted} duplicates, ${creates} check run`,
     };
   });
 
@@ -454,7 +462,8 @@ try {
     for (const { status } of statuses) byStatus.set(status, (byStatus.get(status) ?? 0) + 1);
     return {
       tried:
-        "2,000 requests across every route: malformed JSON, wrong types, huge strings, odd unicode, unclassifiable and foreign ids",
+        "2,000 requests across every route: malformed JSON, wrong types, huge strings, odd unicode, " +
+        "unclassifiable and foreign ids",
       held: errors.length === 0,
       detail:
         `statuses ${[...byStatus]
@@ -495,7 +504,10 @@ try {
       tried: "200 triggers, 10 in flight; Postgres SIGKILLed after 80, then restarted",
       held:
         other.length === 0 && missing === 0 && runs.every((run) => run.status === "COMPLETED") && rows === runs.length,
-      detail: `${acknowledged.length} acknowledged, ${refused} answered 503${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
+      detail:
+        `${acknowledged.length} acknowledged, ${refused} answered 503` +
+        `${other.length ? `, others: ${other.join(",")}` : ""}; after restart ${missing} acknowledged missing, ` +
+        `${rows} rows, all ${runs.length} ${runs.every((run) => run.status === "COMPLETED") ? "COMPLETED" : "ended"}`,
     };
   });
   const edge = {

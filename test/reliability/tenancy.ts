@@ -98,11 +98,13 @@ export async function tenantReachesForAnotherRepository(ctx: TenancyContext) {
     unboundCheckRuns === 0;
   return {
     tried:
-      "B: suite on A's repository (create, patch), setup URL with B's state for A's installation (B's code; an admin's code), " +
+      "B: suite on A's repository (create, patch), " +
+      "setup URL with B's state for A's installation (B's code; an admin's code), " +
       "a suite planted on A's repository; deliveries on A's repository from A's and from an unbound installation",
     held,
     detail:
       `create ${answers.create}, patch ${answers.patch}, setup ${answers.guessedSetup} / ${answers.adminSetup}; ` +
-      `suite runs started: ${started.join(", ") || "none"}; from the unbound installation: ${unboundCheckRuns} check runs`,
+      `suite runs started: ${started.join(", ") || "none"}; ` +
+      `from the unbound installation: ${unboundCheckRuns} check runs`,
   };
 }

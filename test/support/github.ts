@@ -41,7 +41,7 @@ export interface FakeGitHub {
   /** Each check run's latest state by id, as GitHub would return it. */
   checkRuns: Map<number, Record<string, unknown>>;
   failNext(count: number, status?: number): void;
-  /** The next `count` requests (those whose "METHOD /path" matches `route`, if given) are carried out but answered 502. */
+  /** The next `count` requests (those whose "METHOD /path" matches `route`, if given) are carried out, answered 502. */
   loseNextAnswers(count: number, route?: RegExp): void;
   /** Every installation token issued so far stops working, as when GitHub revokes them. */
   revokeTokens(): void;
@@ -174,7 +174,8 @@ export async function startFakeGitHub({
     if (!Number.isInteger(exp) || (exp as number) <= now) {
       throw new Refusal(
         401,
-        "'Expiration time' claim ('exp') must be a numeric value representing the future time at which the assertion expires",
+        "'Expiration time' claim ('exp') must be a numeric value " +
+          "representing the future time at which the assertion expires",
       );
     }
     if (

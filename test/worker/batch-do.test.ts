@@ -35,7 +35,7 @@ describe("BatchDO", () => {
     expect(await checkRunState(stub)).toEqual({ alarm: null, row: undefined });
   });
 
-  it("sends its check run from its alarm, and is due again, within the update interval, when an item changes", async () => {
+  it("sends its check run from its alarm, due again within the update interval when an item changes", async () => {
     const batchId = mintCuid();
     const stub = env.BATCH_DO.getByName(`batch_${batchId}`);
     await stub.trackCheckRun(batchId, tracked);

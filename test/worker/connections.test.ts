@@ -99,7 +99,7 @@ describe("connections per request", () => {
 });
 
 describe("a revoked key", () => {
-  it("is refused once its isolate's cache entry expires (AUTH_CACHE_TTL_MS), and served from the cache until then", async () => {
+  it("is refused once its cache entry expires (AUTH_CACHE_TTL_MS), and served from the cache until then", async () => {
     const ttlMs = 2_000;
     const { apiKey, environmentId } = await createTenant();
     const api = client(apiKey, { AUTH_CACHE_TTL_MS: String(ttlMs) });

@@ -180,7 +180,7 @@ describe("/internal/runs/:runId", () => {
     expect((await api.json("GET", `/api/v1/runs/${id}`)).body.status).toBe("EXECUTING");
   });
 
-  it("keeps each attempt's step results and a failed step's screenshot, readable only in the run's environment", async () => {
+  it("keeps each attempt's steps and a failed step's screenshot, readable only in the run's environment", async () => {
     const { id, call, api, token } = await pendingRun();
     await call("claim", { attempt: 1 });
     const png = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);

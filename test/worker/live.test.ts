@@ -114,7 +114,7 @@ describe("GET /api/v1/runs/:runId/live", () => {
     expect(new Set(await Promise.all(subscribers.map((s) => s.closed)))).toEqual(new Set([1000]));
   });
 
-  it("lets a secret key subscribe, and refuses a wrong token, another run's token, a foreign key and plain HTTP", async () => {
+  it("lets a secret key subscribe; refuses a wrong token, another run's token, a foreign key, plain HTTP", async () => {
     const tenant = await createTenant();
     const api = client(tenant.apiKey);
     const stranger = await createTenant();
@@ -163,7 +163,7 @@ describe("what a browser's token sees", () => {
   const tokenFor = (scope: "public" | "page", sub: string, environmentId: string) =>
     signToken(env.SIGNING_SECRET, { scope, sub, env: environmentId }, 600);
 
-  it("public and page tokens get no waitpoint outputs, live or replayed; the secret key and the executor do", async () => {
+  it("public and page tokens get no waitpoint outputs, live or replayed; the key and the executor do", async () => {
     const { friendlyId: id, tenant, token } = await recordPendingRun("browser-case", browserCase);
     const executor = executorCalls(id, token);
     expect((await executor("claim", { attempt: 1 })).status).toBe(200);

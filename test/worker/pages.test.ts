@@ -24,7 +24,7 @@ interface SuiteRun {
   token: string;
 }
 
-/** A suite run of a new tenant. Its browser cases never start (the test executor cannot call back), which is all a page needs. */
+/** A new tenant's suite run. Its browser cases never start (the test executor cannot call back): enough for a page. */
 async function startSuiteRun(name: string): Promise<SuiteRun> {
   const tenant = await createTenant();
   const api = client(tenant.apiKey);
@@ -168,7 +168,9 @@ describe("a running case's page", () => {
     expect(body).toContain("Running</span> · attempt 1 of 3 · step 2. title says About</p>");
     expect(body).toContain("<caption>Steps of attempt 1 of 3</caption>");
     expect(body).toContain(
-      '<th role="rowheader" scope="row">1. open about</th><td role="cell"><span class="st ok"><span aria-hidden="true">✓</span> Passed</span></td><td role="cell">12 ms</td>',
+      '<th role="rowheader" scope="row">1. open about</th>' +
+        '<td role="cell"><span class="st ok"><span aria-hidden="true">✓</span> Passed</span></td>' +
+        '<td role="cell">12 ms</td>',
     );
     expect(body).toContain(`data-since="${last}"`);
   });

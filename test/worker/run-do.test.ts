@@ -17,7 +17,7 @@ describe("RunDO", () => {
     expect(missed).toMatchObject([{ seq: 3, type: "step", data: { index: 0, status: "PASSED" } }]);
   });
 
-  it("ignores a status report the transition table does not allow, so a late dispatch cannot rewind a run", async () => {
+  it("ignores a status report the transition table refuses, so a late dispatch cannot rewind a run", async () => {
     const stub = env.RUN_DO.getByName("run_clate");
     await stub.setStatus("clate", "PENDING");
     await stub.setStatus("clate", "EXECUTING");

@@ -22,6 +22,11 @@ describe("suites from the repository", () => {
       source: { kind: "repository", path: "../flightcheck.json" },
     });
     expect(escaping.status).toBe(422);
+    const tooManyShards = await api.json("POST", "/api/v1/suites", {
+      ...fields,
+      source: { kind: "repository", shards: 9 },
+    });
+    expect(tooManyShards).toMatchObject({ status: 422, body: { title: expect.any(String) } });
 
     const created = await api.json("POST", "/api/v1/suites", {
       ...fields,
@@ -29,7 +34,7 @@ describe("suites from the repository", () => {
     });
     expect(created).toMatchObject({
       status: 201,
-      body: { source: { kind: "repository", path: "e2e/flightcheck.json" }, cases: [] },
+      body: { source: { kind: "repository", path: "e2e/flightcheck.json", shards: 1 }, cases: [] },
     });
     const byHand = await api.json("POST", `/api/v1/suites/${created.body.id}/runs`, { sha: "a".repeat(40) });
     expect(byHand).toMatchObject({ status: 422, body: { title: "Not startable here" } });

@@ -55,7 +55,7 @@ describe("sweep", () => {
     });
   });
 
-  it("leaves alone a DEQUEUED run dispatched long ago whose executor still heartbeats it (a long backlog)", async () => {
+  it("leaves alone a DEQUEUED run dispatched long ago that its executor still heartbeats (a backlog)", async () => {
     const tenant = await createTenant();
     const run = await withStore({}, (runs) =>
       runs.createRun({ ...tenant, ...check, status: "DEQUEUED", admittedAt: new Date() }),

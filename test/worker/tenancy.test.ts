@@ -194,7 +194,7 @@ describe("binding an installation through the App's setup URL", () => {
     expect(url.searchParams.get("state")).toBe(body.state);
   });
 
-  it("binds an installation the installing person can see, then lets the organisation use its repositories", async () => {
+  it("binds an installation the installer can see, then lets the organisation use its repositories", async () => {
     const tenant = await createTenant(10, null);
     const installation = freshInstallation();
     const code = await oauthCode([{ id: installation.id, account: installation.account }]);

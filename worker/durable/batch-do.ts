@@ -19,7 +19,9 @@ export class BatchDO extends LiveLog {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql.exec(
-      "CREATE TABLE IF NOT EXISTS check_run (only INTEGER PRIMARY KEY CHECK (only = 1), tracked TEXT NOT NULL, check_run_id INTEGER, dirty INTEGER NOT NULL)",
+      `CREATE TABLE IF NOT EXISTS check_run (
+         only INTEGER PRIMARY KEY CHECK (only = 1), tracked TEXT NOT NULL, check_run_id INTEGER, dirty INTEGER NOT NULL
+       )`,
     );
   }
 

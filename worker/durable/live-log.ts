@@ -31,8 +31,12 @@ export abstract class LiveLog extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS run (only INTEGER PRIMARY KEY CHECK (only = 1), run_id TEXT NOT NULL, status TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL);
+      CREATE TABLE IF NOT EXISTS run (
+        only INTEGER PRIMARY KEY CHECK (only = 1), run_id TEXT NOT NULL, status TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, type TEXT NOT NULL, data TEXT NOT NULL, at TEXT NOT NULL
+      );
       CREATE TABLE IF NOT EXISTS timers (reason TEXT PRIMARY KEY, at INTEGER NOT NULL);
     `);
   }
@@ -55,7 +59,8 @@ export abstract class LiveLog extends DurableObject<Env> {
   /** The subject's status becomes `status`, logged as a `status` event; a final one lets the subscribers go. */
   protected writeStatus(subjectId: string, status: RunStatus, detail?: Record<string, unknown>): number {
     this.sql.exec(
-      "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) ON CONFLICT (only) DO UPDATE SET status = excluded.status",
+      "INSERT INTO run (only, run_id, status) VALUES (1, ?, ?) " +
+        "ON CONFLICT (only) DO UPDATE SET status = excluded.status",
       subjectId,
       status,
     );

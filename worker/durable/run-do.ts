@@ -82,7 +82,7 @@ export class RunDO extends LiveLog {
     if (next !== undefined) await this.setTimer(ENGINE_TIMER, next);
   }
 
-  /** A subscriber's status from the store starts the log (a dispatched run's with the PENDING it missed) or repairs it. */
+  /** A subscriber's status from the store starts the log (a dispatched run's with its missed PENDING) or repairs it. */
   protected override beforeSubscribe(runId: string, stored: RunStatus): void {
     if (DISPATCHED.includes(stored)) this.logMissedDispatch(runId);
     this.initialise(runId, stored);

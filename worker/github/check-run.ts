@@ -13,6 +13,9 @@ import { NOT_STARTED_STATUSES, isFinal } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 
+/** A check run is built from the batch's runs and posted by the executor. */
+type CheckRunDeps = Pick<EngineDeps, "runs" | "config" | "callExecutor">;
+
 function conclusionOf(runs: Run[]): NonNullable<CheckRunSync["conclusion"]> {
   if (runs.every((run) => run.status === "COMPLETED")) return "success";
   if (runs.some((run) => run.status !== "COMPLETED" && run.status !== "CANCELED")) return "failure";
@@ -20,7 +23,7 @@ function conclusionOf(runs: Run[]): NonNullable<CheckRunSync["conclusion"]> {
 }
 
 export async function buildCheckRunSync(
-  deps: EngineDeps,
+  deps: CheckRunDeps,
   batchId: string,
   tracked: TrackedCheckRun,
   checkRunId: number | undefined,
@@ -35,16 +38,17 @@ export async function buildCheckRunSync(
     tracked.environmentId,
     toFriendlyId("batch", batch.id),
   );
-  const cases = (await summarizeCases(deps.runs, runs)).map(
-    ({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
+  const cases = (await summarizeCases(deps.runs, runs))
+    .map(({ name, status, durationMs, failingStep, screenshotKey }, index) => ({
       name,
       status,
       durationMs,
       failingStep,
       screenshotUrl: screenshotKey ? `${publicUrl}${pageArtifactUrl(screenshotKey, pageToken)}` : null,
       ...specFacts(runs[index]!),
-    }),
-  );
+    }))
+    // A repository suite's setup run that went through is no case of its own: its tests are.
+    .filter((_, index) => !(runs[index]!.task === "spec-suite" && runs[index]!.status === "COMPLETED"));
   const completed = runs.every((run) => isFinal(run.status));
   const started = runs.some((run) => !NOT_STARTED_STATUSES.includes(run.status));
   return {
@@ -65,7 +69,7 @@ export async function buildCheckRunSync(
 
 /** Sends the current state to the executor, which posts it to GitHub; returns the check run's id. */
 export async function sendCheckRun(
-  deps: EngineDeps,
+  deps: CheckRunDeps,
   batchId: string,
   tracked: TrackedCheckRun,
   checkRunId: number | undefined,
@@ -73,10 +77,10 @@ export async function sendCheckRun(
   const sync = await buildCheckRunSync(deps, batchId, tracked, checkRunId);
   if (!sync) return checkRunId;
   const response = await deps.callExecutor("/github/check-runs", sync);
-  if (!response.ok)
-    throw new Error(
-      `check run for batch ${batchId}: executor answered HTTP ${response.status} ${(await response.text()).slice(0, 300)}`,
-    );
+  if (!response.ok) {
+    const answer = (await response.text()).slice(0, 300);
+    throw new Error(`check run for batch ${batchId}: executor answered HTTP ${response.status} ${answer}`);
+  }
   const { checkRunId: id } = (await response.json()) as { checkRunId: number };
   if (id !== checkRunId) await deps.runs.updateBatch(batchId, { checkRunId: id });
   return id;

@@ -170,9 +170,8 @@ const startSuites =
       try {
         await engine.startSuiteRun(suite, suite, origin);
       } catch (error) {
-        console.error(
-          `suite ${suite.id} on ${repositoryName} did not start: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        const reason = error instanceof Error ? error.message : String(error);
+        console.error(`suite ${suite.id} on ${repositoryName} did not start: ${reason}`);
       }
     }
   };

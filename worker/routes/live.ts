@@ -1,7 +1,8 @@
 /**
- * Live status over a WebSocket (DESIGN §5), served by the subject's RunDO with the hibernation API.
- * Browsers authenticate with the publicAccessToken returned at trigger (`?token=`) or a run page's own link
- * token; API clients may use their secret key; the executor holding a run, that run's executor token. `?since=N` replays the events after sequence number N.
+ * Live status over a WebSocket (DESIGN §5), served by the subject's Durable Object (a run's RunDO, a batch's
+ * BatchDO) with the hibernation API. Browsers authenticate with the publicAccessToken returned at trigger
+ * (`?token=`) or a run page's own link token; API clients may use their secret key; the executor holding a run,
+ * that run's executor token. `?since=N` replays the events after sequence number N.
  */
 import type { Context } from "hono";
 import * as z from "../../schema/zod.ts";

@@ -42,7 +42,10 @@ export async function releaseAndPromote(deps: EngineDeps, organizationId: string
   return startPromoted(deps, taken);
 }
 
-/** Promotion's part in "run finished": its ledger row goes (a no-op for a run that never had one: DELAYED) and the slot it held is taken. */
+/**
+ * Promotion's part in "run finished": its ledger row goes (a no-op for a run that never had one: DELAYED) and the
+ * slot it held is taken.
+ */
 export const promoteIntoFreedSlot =
   (deps: EngineDeps) =>
   async ({ run, repair }: RunFinished) => {

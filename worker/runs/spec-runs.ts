@@ -1,8 +1,8 @@
 /**
- * Runs of a repository suite (issue #17, see schema/spec-suites.ts): the one setup run a suite run starts
- * with, and the runs its executor asks for once Playwright has listed the tests. Those are recorded EXECUTING
- * at attempt 1 under that executor (it streams, heartbeats and completes each with its own token), watched by
- * their RunDO like any claimed run, and final after one attempt: Playwright retries inside it.
+ * Runs of a repository suite (issue #17, see schema/spec-suites.ts): the setup runs a suite run starts with
+ * (one per shard), and the runs each one's executor asks for once Playwright has listed its tests. Those are
+ * recorded EXECUTING at attempt 1 under that executor (it streams, heartbeats and completes each with its own
+ * token), watched by their RunDO like any claimed run, and final after one attempt: Playwright retries inside it.
  */
 import { type SpecTest, specTestOutputSchema, specTestSchema } from "../../schema/spec-suites.ts";
 import { cutText } from "../../schema/storable.ts";
@@ -15,8 +15,11 @@ import { publishStatus, wakeRunAt } from "./live.ts";
 import type { SuiteRunOrigin } from "./suite-runs.ts";
 import { mintExecutorToken } from "./tokens.ts";
 
-/** The setup run's item: read the suite at the commit, install, list; one attempt (its tests are recorded once). */
-export function setupItem(
+/**
+ * The setup runs' items, one per shard: each reads the suite at the commit, installs, lists its share of the
+ * tests and runs them; one attempt each (its tests are recorded once).
+ */
+export function setupItems(
   suite: Suite & { source: NonNullable<Suite["source"]> },
   origin: SuiteRunOrigin,
   baseUrl: string,
@@ -26,14 +29,20 @@ export function setupItem(
     const detail = "A repository suite runs at a commit GitHub told us about: it starts from the repository's webhooks";
     throw new ProblemError({ status: 422, title: "Not startable here", detail });
   }
-  const name = cutText(`Playwright tests (${suite.source.path} at ${sha.slice(0, 7)})`, 200);
-  const payload = { name, repository: suite.repository, sha, installationId, path: suite.source.path, baseUrl };
-  return { task: "spec-suite", payload, options: { maxAttempts: 1, tags: [cutText(`suite:${suite.name}`, 128)] } };
+  const { path, shards } = suite.source;
+  const options = { maxAttempts: 1, tags: [cutText(`suite:${suite.name}`, 128)] };
+  return Array.from({ length: shards }, (_, offset) => {
+    const shard = shards > 1 ? { index: offset + 1, total: shards } : undefined;
+    const share = shard ? `, shard ${shard.index} of ${shard.total}` : "";
+    const name = cutText(`Playwright tests (${path} at ${sha.slice(0, 7)}${share})`, 200);
+    const payload = { name, repository: suite.repository, sha, installationId, path, baseUrl, shard };
+    return { task: "spec-suite", payload, options };
+  });
 }
 
 const conflict = (detail: string) => new ProblemError({ status: 409, title: "Conflict", detail });
 
-/** One run per listed test in the setup run's batch, with the executor token each is reported with. */
+/** One run per test a setup run listed, in its batch, with the executor token each is reported with. */
 export async function recordSpecRuns(
   deps: EngineDeps,
   setup: Run,
@@ -54,9 +63,9 @@ export async function recordSpecRuns(
     lastHeartbeatAt: now,
     tags: setup.tags ?? undefined,
   }));
-  // The setup run is the batch's only run until this: a second call (a retried request) records nothing.
-  const runs = await deps.runs.appendToBatch(batch, 1, items);
-  if (!runs) throw conflict("This suite run's tests were recorded already");
+  // Each setup run records its share once: a second call (a retried request) records nothing.
+  const runs = await deps.runs.appendToBatch(batch, toFriendlyId("run", setup.id), items);
+  if (!runs) throw conflict("This setup run's tests were recorded already");
   const deadline = now.getTime() + deps.config.HEARTBEAT_TIMEOUT_MS;
   return Promise.all(
     runs.map(async (run) => {

@@ -13,7 +13,7 @@ import type { Suite } from "../store/suite-store.ts";
 import type { EngineDeps } from "./deps.ts";
 import { dispatchOrLeaveForSweep } from "./dispatch.ts";
 import { createBatchRecord } from "./record.ts";
-import { setupItem } from "./spec-runs.ts";
+import { setupItems } from "./spec-runs.ts";
 
 export interface SuiteRunOrigin {
   headSha?: string;
@@ -41,7 +41,7 @@ export async function startSuiteRun(
   const baseUrl = origin.baseUrl ?? suite.baseUrl;
   const { source } = suite;
   const items = source
-    ? [setupItem({ ...suite, source }, origin, baseUrl)]
+    ? setupItems({ ...suite, source }, origin, baseUrl)
     : suite.cases
         .filter((item) => item.enabled)
         .map(({ case: testCase }) => ({

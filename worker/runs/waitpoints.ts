@@ -14,6 +14,9 @@ import type { RunFinished } from "./run-finished.ts";
 import { publishStatus, wakeRunAt } from "./live.ts";
 import { idempotencyExpiry, ownerOf } from "./record.ts";
 
+/** Waitpoints read and write runs and tell the runs' objects (status, alarms). */
+type WaitpointDeps = Pick<EngineDeps, "runs" | "objects">;
+
 const TIMED_OUT: WaitpointResult = { status: "TIMED_OUT", output: { ok: false }, outputIsError: true };
 
 /** When a WAITING waitpoint comes due on its own: a datetime's time, a token's timeout. */
@@ -36,7 +39,7 @@ export const presentWaitpoint = (waitpoint: Waitpoint) => ({
 });
 
 export function createToken(
-  deps: EngineDeps,
+  deps: WaitpointDeps,
   owner: Owner,
   { timeout, idempotencyKey, tags }: { timeout?: Date; idempotencyKey?: string; tags?: string[] },
 ): Promise<Created<Waitpoint>> {
@@ -51,7 +54,7 @@ export function createToken(
 }
 
 /** The waitpoint as it stands now: one past its time completes on the way. */
-async function readWaitpoint(deps: EngineDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
+async function readWaitpoint(deps: WaitpointDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
   const waitpoint = await deps.runs.findWaitpoint(environmentId, id);
   const due = waitpoint?.status === "WAITING" ? dueAt(waitpoint) : undefined;
   if (waitpoint && due !== undefined && due <= Date.now())
@@ -63,14 +66,18 @@ async function readWaitpoint(deps: EngineDeps, environmentId: string, id: string
  * A TOKEN waitpoint as it stands now. DATETIME and RUN waitpoints belong to the runs that wait on them: to a
  * client they do not exist as tokens.
  */
-export async function readToken(deps: EngineDeps, environmentId: string, id: string): Promise<Waitpoint | undefined> {
+export async function readToken(
+  deps: WaitpointDeps,
+  environmentId: string,
+  id: string,
+): Promise<Waitpoint | undefined> {
   const waitpoint = await readWaitpoint(deps, environmentId, id);
   return waitpoint?.type === "TOKEN" ? waitpoint : undefined;
 }
 
 /** Completes the token with `output` unless something (a completion, its timeout) got there first. */
 export async function completeToken(
-  deps: EngineDeps,
+  deps: WaitpointDeps,
   environmentId: string,
   id: string,
   output: unknown,
@@ -81,7 +88,11 @@ export async function completeToken(
 }
 
 /** The one way a waitpoint completes: the first completion wins, and the runs it was blocking may resume. */
-async function completeWaitpoint(deps: EngineDeps, waitpoint: Waitpoint, result: WaitpointResult): Promise<Waitpoint> {
+async function completeWaitpoint(
+  deps: WaitpointDeps,
+  waitpoint: Waitpoint,
+  result: WaitpointResult,
+): Promise<Waitpoint> {
   const completion = await deps.runs.completeWaitpoint(waitpoint.environmentId, waitpoint.id, result);
   if (!completion) return waitpoint;
   if (completion.completedNow) {
@@ -105,7 +116,7 @@ export interface WaitRequest {
  * after their own write, so a completion racing the wait is never missed.
  */
 export async function waitRun(
-  deps: EngineDeps,
+  deps: WaitpointDeps,
   run: Run,
   request: WaitRequest,
 ): Promise<{ run: Run; seq?: number; waitpoints: Waitpoint[] }> {
@@ -132,13 +143,13 @@ export async function waitRun(
 }
 
 /** The waitpoints as they stand now, in the order asked for. */
-async function refresh(deps: EngineDeps, run: Run, waitpoints: Waitpoint[]): Promise<Waitpoint[]> {
+async function refresh(deps: WaitpointDeps, run: Run, waitpoints: Waitpoint[]): Promise<Waitpoint[]> {
   const current = await deps.runs.findBlockers(run.id);
   return waitpoints.map((waitpoint) => current.find((fresh) => fresh.id === waitpoint.id) ?? waitpoint);
 }
 
 async function resolveWaitpoints(
-  deps: EngineDeps,
+  deps: WaitpointDeps,
   run: Run,
   { tokens = [], until, runs = [], batch }: WaitRequest,
 ): Promise<Waitpoint[]> {
@@ -180,7 +191,7 @@ const nextDue = (waitpoints: Waitpoint[]) =>
     .reduce<number | undefined>((earliest, at) => (earliest === undefined || at < earliest ? at : earliest), undefined);
 
 /** Resumes a WAITING run whose blocking waitpoints are all complete, telling its executor what they returned. */
-async function resumeIfUnblocked(deps: EngineDeps, run: Run): Promise<Run | undefined> {
+async function resumeIfUnblocked(deps: WaitpointDeps, run: Run): Promise<Run | undefined> {
   const blockers = await deps.runs.findBlockers(run.id);
   if (blockers.some((waitpoint) => waitpoint.status === "WAITING")) return undefined;
   const resumed = await deps.runs.updateRun(run.id, { status: "EXECUTING" }, ["WAITING"], run.attempt);
@@ -192,7 +203,7 @@ async function resumeIfUnblocked(deps: EngineDeps, run: Run): Promise<Run | unde
  * The run's alarm, for a WAITING run: completes its waitpoints that came due (which resumes it once none
  * is left) and returns when the next one does.
  */
-export async function wakeWaitingRun(deps: EngineDeps, run: Run, now = Date.now()): Promise<number | undefined> {
+export async function wakeWaitingRun(deps: WaitpointDeps, run: Run, now = Date.now()): Promise<number | undefined> {
   if (run.status !== "WAITING") return undefined;
   const blockers = await deps.runs.findBlockers(run.id);
   const due = blockers.filter((waitpoint) => waitpoint.status === "WAITING" && (dueAt(waitpoint) ?? Infinity) <= now);
@@ -227,11 +238,11 @@ const batchResult = (items: Run[]): WaitpointResult => {
 
 /** The parent's part in "run finished": its waits on the run complete. */
 export const completeParentWait =
-  (deps: EngineDeps) =>
+  (deps: WaitpointDeps) =>
   ({ run }: RunFinished) =>
     completeWaitsOnChild(deps, run);
 
-async function completeWaitsOnChild(deps: EngineDeps, child: Run): Promise<void> {
+async function completeWaitsOnChild(deps: WaitpointDeps, child: Run): Promise<void> {
   if (!child.parentRunId) return;
   const waitpoints = await deps.runs.findWaitpointsCompletedBy(child.parentRunId, { runId: child.id });
   await Promise.all(waitpoints.map((waitpoint) => completeWaitpoint(deps, waitpoint, childResult(child))));
@@ -239,7 +250,7 @@ async function completeWaitsOnChild(deps: EngineDeps, child: Run): Promise<void>
 
 /** Every item of a batch ended: a parent's waits on the batch complete. */
 export async function completeWaitsOnBatch(
-  deps: EngineDeps,
+  deps: WaitpointDeps,
   parentRunId: string,
   batchId: string,
   items: Run[],

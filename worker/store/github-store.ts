@@ -37,7 +37,8 @@ export class GitHubStore extends LegacyTables {
   ): Promise<string | undefined> {
     const params = new Params();
     // On either key: the delivery id or the body's hash.
-    const insert = `insert into webhook_deliveries ${valuesOf(webhookDeliveries, [delivery], params)} on conflict do nothing returning id`;
+    const values = valuesOf(webhookDeliveries, [delivery], params);
+    const insert = `insert into webhook_deliveries ${values} on conflict do nothing returning id`;
     const [inserted] = await this.select<{ id: string }>(webhookDeliveries, insert, params.values);
     if (inserted) return inserted.id;
     const [takenOver] = await this.select<{ id: string }>(webhookDeliveries, TAKE_OVER, [
@@ -106,10 +107,8 @@ export class GitHubStore extends LegacyTables {
     if (repositories.length === 0) return;
     const params = new Params();
     const rows = repositories.map((name) => ({ installationId, repository: name.toLowerCase() }));
-    await db.query(
-      `insert into github_installation_repositories ${valuesOf(githubInstallationRepositories, rows, params)} on conflict do nothing`,
-      params.values,
-    );
+    const values = valuesOf(githubInstallationRepositories, rows, params);
+    await db.query(`insert into github_installation_repositories ${values} on conflict do nothing`, params.values);
   }
 
   async deleteInstallation(id: number): Promise<void> {

@@ -187,21 +187,29 @@ export class PostgresRunStore {
 
   appendToBatch(
     batch: Batch,
-    expectedCount: number,
+    recordedBy: string,
     items: { id: string; input: Omit<AppendedRun, "id"> }[],
   ): Promise<Run[] | undefined> {
     return this.guard(() =>
       transaction(this.pool, async (tx) => {
-        const grow = "update batches set run_count = $1 where id = $2 and run_count = $3 returning id";
-        const grown = await tx.query(grow, [expectedCount + items.length, batch.id, expectedCount]);
-        if (grown.rows.length === 0) return undefined;
+        // The batch row's lock orders appenders: the check below sees every earlier append, committed.
+        const locked = await tx.query<{ run_count: number }>("select run_count from batches where id = $1 for update", [
+          batch.id,
+        ]);
+        const [row] = locked.rows;
+        if (!row) return undefined;
+        const already = "select 1 from runs where batch_id = $1 and metadata->>'recordedBy' = $2 limit 1";
+        if ((await tx.query(already, [batch.id, recordedBy])).rows.length) return undefined;
+        const grow = "update batches set run_count = run_count + $1 where id = $2";
+        await tx.query(grow, [items.length, batch.id]);
         const { organizationId, projectId, environmentId, parentRunId } = batch;
         const owner = { organizationId, projectId, environmentId, parentRunId, batchId: batch.id };
         const values = items.map((item, offset) => ({
           ...item.input,
           ...owner,
+          metadata: { ...(item.input.metadata as object | undefined), recordedBy },
           id: item.id,
-          batchIndex: expectedCount + offset,
+          batchIndex: row.run_count + offset,
         }));
         const inserted = await insertRows<Run>(tx, runs, values);
         return inserted.sort((a, b) => a.batchIndex! - b.batchIndex!);

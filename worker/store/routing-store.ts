@@ -114,11 +114,11 @@ export class RoutingRunStore implements RunStore {
     return this.store(residency).insertBatch(mintId(residency), input, withIds);
   }
 
-  appendToBatch(batch: Batch, expectedCount: number, items: AppendedRun[]): Promise<Run[] | undefined> {
+  appendToBatch(batch: Batch, recordedBy: string, items: AppendedRun[]): Promise<Run[] | undefined> {
     const residency = residencyOf(batch.id);
     if (!residency) throw new InvalidIdError(`batch id ${batch.id} names no store`);
     const withIds = items.map(({ id, ...item }) => ({ id: this.ownId(residency, id), input: item }));
-    return this.store(residency).appendToBatch(batch, expectedCount, withIds);
+    return this.store(residency).appendToBatch(batch, recordedBy, withIds);
   }
 
   /** A pre-minted id must name the store the run goes to: a run never lives where its id does not say. */

@@ -147,10 +147,11 @@ export interface RunStore {
   /** The batch and all its items, in the parent's store, as one transaction. */
   createBatch(input: NewBatch, items: NewBatchItem[]): Promise<Created<{ batch: Batch; runs: Run[] }>>;
   /**
-   * Appends runs to a batch that holds exactly `expectedCount` runs (compare-and-set, so two callers cannot both
-   * append); undefined when it does not. The runs take the batch's owner and parent.
+   * Appends runs to a batch on behalf of one of its runs (`recordedBy`, kept in each run's metadata), once: a
+   * second append by the same recorder gets undefined, however many callers race. The runs take the batch's
+   * owner and parent, and the next indexes.
    */
-  appendToBatch(batch: Batch, expectedCount: number, items: AppendedRun[]): Promise<Run[] | undefined>;
+  appendToBatch(batch: Batch, recordedBy: string, items: AppendedRun[]): Promise<Run[] | undefined>;
   findRun(environmentId: string, runId: string, read?: ReadOptions): Promise<Run | undefined>;
   /** Unscoped, from the writer: only for ids from a trusted source (a RunDO, a signed token). */
   loadRun(runId: string): Promise<Run | undefined>;
@@ -191,7 +192,7 @@ export interface RunStore {
   listSteps(runId: string): Promise<StepResult[]>;
   /** The oldest QUEUED runs of each store, by (queuedAt, id): the sweep gives those without a ledger row one. */
   oldestQueuedRuns(limit: number): Promise<Run[]>;
-  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING runs never dispatched, DEQUEUED never claimed. */
+  /** Runs a sweep must act on: due DELAYED runs, expired TTLs, PENDING never dispatched, DEQUEUED never claimed. */
   findRunsToSweep(now: Date, window: SweepWindow): Promise<Run[]>;
   /** Final runs that ended before `completedBefore` and were never settled (oldest first, per store). */
   findUnsettledRuns(completedBefore: Date, limit: number): Promise<Run[]>;

@@ -34,10 +34,13 @@ export interface OwnedSuite extends Suite {
 type SuiteRow = typeof suites.$inferSelect;
 type CaseRow = typeof cases.$inferSelect;
 
+/** Sources stored before shards existed run as one. */
+const sourceOf = (stored: RepositorySource): RepositorySource => ({ ...stored, shards: stored.shards ?? 1 });
+
 const toSuite = (row: SuiteRow, caseRows: CaseRow[]): Suite => ({
   ...row,
   triggers: row.triggers as SuiteTrigger[],
-  source: (row.source as RepositorySource | null) ?? null,
+  source: row.source ? sourceOf(row.source as RepositorySource) : null,
   cases: caseRows
     .filter((item) => item.suiteId === row.id)
     .sort((a, b) => a.position - b.position)

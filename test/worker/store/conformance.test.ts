@@ -96,6 +96,24 @@ describe.each([
     });
   });
 
+  it("appends a recorder's runs to its batch once, however many of its calls race beside another's", async () => {
+    const owner = newOwner();
+    await inStore(async (store) => {
+      const { record } = await store.createBatch(owner, [run, run]);
+      const recorders = record.runs.map((item) => item.id);
+      const test = { task: "spec-test", status: "EXECUTING" as const, attempt: 1, payload: {} };
+      const calls = recorders.flatMap((recorder) =>
+        Array.from({ length: 10 }, () => store.appendToBatch(record.batch, recorder, [test, test])),
+      );
+      expect((await Promise.all(calls)).filter(Boolean)).toHaveLength(2);
+      const found = await store.findBatch(owner.environmentId, record.batch.id, { fresh: true });
+      expect(found?.batch.runCount).toBe(6);
+      expect(found?.runs.map((item) => item.batchIndex)).toEqual([0, 1, 2, 3, 4, 5]);
+      const recordedBy = found?.runs.slice(2).map((item) => (item.metadata as { recordedBy: string }).recordedBy);
+      expect(recordedBy?.sort()).toEqual([...recorders, ...recorders].sort());
+    });
+  });
+
   it("keeps one attempt's step results, replaced by a later report of the same attempt", async () => {
     const owner = newOwner();
     await inStore(async (store) => {

@@ -37,7 +37,7 @@ describe("one error language", () => {
     });
   });
 
-  it("a legacy database that is down stops a run-ops write that must consult it, and run-ops gets nothing", async () => {
+  it("a legacy database that is down stops a run-ops write that must consult it; run-ops gets nothing", async () => {
     const owner = newOwner();
     const down = { ...SPLIT_ON, LEGACY_DATABASE_URL: CLOSED_PORT_URL };
     await withStore(down, async (store) => {

@@ -12,7 +12,9 @@ import ws from "ws";
 import { type DevState, devStack } from "../scripts/dev-stack.ts";
 import { seedTenant } from "../scripts/seed.ts";
 import { openPool } from "../worker/store/database.ts";
-import { mintCuid } from "../worker/store/ids.ts";
+import { AdmissionLedger } from "../worker/store/admission-store.ts";
+import { mintCuid, mintId } from "../worker/store/ids.ts";
+import { PostgresRunStore } from "../worker/store/postgres-store.ts";
 import { mean, percentile, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -58,14 +60,22 @@ async function withBenchStack<T>(env: Record<string, string>, use: (stack: Bench
   }
 }
 
-export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[]; ceilings: Row[] }> {
+export async function benchTrigger(): Promise<{
+  latency: Row[];
+  statements: Row[];
+  throughput: Row[];
+  ceilings: Row[];
+}> {
   const paused = await withBenchStack({ EXECUTION_PAUSED: "true" }, async (stack) => ({
     latency: await measureLatency(stack, "run-ops (split on)"),
     throughput: [await sustainTriggers(stack, "paused", 1), await sustainTriggers(stack, "paused", ORGANIZATIONS)],
   }));
   // Split off, a run lives in legacy beside the admissions ledger: admitted and written in one statement.
   const splitOff = { EXECUTION_PAUSED: "true", RUN_OPS_SPLIT_ENABLED: "false" };
-  const legacyLatency = await withBenchStack(splitOff, (stack) => measureLatency(stack, "legacy (split off)"));
+  const legacy = await withBenchStack(splitOff, async (stack) => ({
+    latency: await measureLatency(stack, "legacy (split off)"),
+    statements: await measureStatements(stack),
+  }));
   const running = await withBenchStack({}, async (stack) => {
     const ceilings = await measureCeilings(stack);
     const delayedCeiling = `≈ ${(ceilings.at(-1)!["requests/s"] as number).toFixed(0)} (delayed-trigger ceiling)`;
@@ -76,7 +86,12 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     return { ceilings, throughput };
   });
   const throughput = [...paused.throughput, ...running.throughput];
-  return { latency: [...paused.latency, ...legacyLatency], throughput, ceilings: running.ceilings };
+  return {
+    latency: [...paused.latency, ...legacy.latency],
+    statements: legacy.statements,
+    throughput,
+    ceilings: running.ceilings,
+  };
 }
 
 const triggerBody = (state: DevState, options?: Record<string, unknown>) =>
@@ -142,6 +157,57 @@ async function measureLatency({ state, queuedKey }: BenchStack, runsIn: string):
       "load average": loadAverage,
     };
   });
+}
+
+/** POST /bench/floor's statement and its table (worker/bench-floor.ts, which the Worker's types keep out of here). */
+const INSERT_FLOOR_ROW = "insert into bench_floor (id, payload) values ($1, $2)";
+const CREATE_FLOOR_TABLE = "create table if not exists bench_floor (id text primary key, payload jsonb not null)";
+
+/**
+ * A trigger's statements alone, from Node over one warm connection per database (the proxy's hop included, the
+ * Worker's left out), interleaved, beside `select 1` and the floor's INSERT: what the databases cost of a trigger.
+ */
+async function measureStatements({ state, pool }: BenchStack): Promise<Row[]> {
+  const legacy = pool(state.databases.legacy);
+  const runOps = pool(state.databases.runops);
+  try {
+    const tenant = await seedTenant(legacy, { slug: "bench-statements", concurrencyLimit: 1_000_000 });
+    const ledger = new AdmissionLedger(legacy);
+    const runOpsStore = new PostgresRunStore("new", runOps);
+    const run = { ...tenant, task: "http-check", status: "PENDING" as const, payload: { url: "http://127.0.0.1/" } };
+    const floorRow = () => [crypto.randomUUID(), run.payload];
+    await legacy.query(CREATE_FLOOR_TABLE);
+    const kinds: [string, () => Promise<unknown>][] = [
+      ["select 1 (legacy)", () => legacy.query("select 1")],
+      ["the floor's INSERT (legacy)", () => legacy.query(INSERT_FLOOR_ROW, floorRow())],
+      [
+        "split off: admission + the run's insert, one statement (legacy)",
+        () => ledger.admitLegacyRun({ ...run, id: mintId("legacy") }),
+      ],
+      [
+        "split on, 1st: admission (legacy)",
+        () =>
+          ledger.admit({ organizationId: tenant.organizationId, runs: [{ runId: mintId("new"), residency: "new" }] }),
+      ],
+      ["split on, 2nd: the run's insert (run-ops)", () => runOpsStore.insertRun(mintId("new"), run)],
+    ];
+    const samples = kinds.map(() => [] as number[]);
+    const loadBefore = load();
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      for (const [k, [, statement]] of kinds.entries()) samples[k]!.push(await timed(statement));
+    }
+    const loadAverage = `${loadBefore} → ${load()}`;
+    const reference = percentile(samples[1]!, 50);
+    return kinds.map(([name], k) => ({
+      statement: name,
+      "p50 ms": percentile(samples[k]!, 50),
+      "p99 ms": percentile(samples[k]!, 99),
+      "p50 / the floor's INSERT": percentile(samples[k]!, 50) / reference,
+      "load average": loadAverage,
+    }));
+  } finally {
+    await Promise.all([legacy.end(), runOps.end()]);
+  }
 }
 
 /** Requests/s of ever larger parts of a trigger's path, 16 clients each, every answer counted. */

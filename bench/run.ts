@@ -8,6 +8,8 @@ import { benchBundle } from "./bundle.ts";
 import { benchExecutor } from "./executor.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchPages } from "./pages.ts";
+import { benchSpecSuite, SPEC_SUITE_TITLE, specSuiteSection } from "./spec-suite.ts";
+import { section } from "./results.ts";
 import { formatTable } from "./stats.ts";
 import { benchStoreOverhead } from "./store-overhead.ts";
 import { benchTrigger } from "./trigger.ts";
@@ -43,6 +45,8 @@ report(
   "Run pages in Chromium: first contentful paint and bytes transferred (budget < 300 ms, < 50 KiB)",
   await benchPages(),
 );
+sections.push(section(SPEC_SUITE_TITLE, specSuiteSection(await benchSpecSuite())));
+console.log(`\n${sections.at(-1)}`);
 
 const gib = Math.round(totalmem() / 2 ** 30);
 const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${gib} GiB, Node ${process.version}`;

@@ -16,6 +16,8 @@ export const taskSchema = z.enum(TASKS);
 
 /** The largest artifact (screenshot) an attempt may upload. */
 export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
+/** The largest Playwright trace (`.zip`) or video (`.webm`) a repository suite's test may upload. */
+export const MAX_RECORDING_BYTES = 50 * 1024 * 1024;
 /** Screenshots a case keeps from its `screenshot` steps; the attempt may upload these and its failure screenshot. */
 export const MAX_STEP_SCREENSHOTS = 20;
 export const MAX_ARTIFACTS_PER_ATTEMPT = MAX_STEP_SCREENSHOTS + 1;

@@ -28,6 +28,11 @@ export const specSuiteFileSchema = z.strictObject({
   globalTimeoutMs: z._default(z.int().check(z.minimum(10_000), z.maximum(60 * 60_000)), 20 * 60_000),
   /** Playwright's `retries`: a test that fails and then passes is `flaky`. */
   retries: z._default(z.int().check(z.minimum(0), z.maximum(5)), 0),
+  /**
+   * When each test keeps a trace and a video, in Playwright's words (its `use.trace`/`use.video`): they are
+   * uploaded to the test's run, and the run page opens the trace in the trace viewer.
+   */
+  trace: z._default(z.enum(["on", "off", "retain-on-failure", "on-first-retry"]), "retain-on-failure"),
   /** Let `npm ci` run lifecycle scripts (off by default: they run before any test and outside the browser). */
   installScripts: z._default(z.boolean(), false),
 });

@@ -75,7 +75,8 @@ const PAGES: Record<string, { title: string; body(url: URL): string }> = {
         <label for="email">Email</label>
         <input id="email" name="email" type="email" placeholder="you@example.com" autocomplete="username">
         <label for="password">Password</label>
-        <input id="password" name="password" type="password" placeholder="Your password" autocomplete="current-password">
+        <input id="password" name="password" type="password" placeholder="Your password"
+          autocomplete="current-password">
         <button type="submit">Sign in</button>
       </form>`,
   },
@@ -91,10 +92,16 @@ const PAGES: Record<string, { title: string; body(url: URL): string }> = {
         <label for="new-todo">New todo</label>
         <input id="new-todo" placeholder="What needs doing?" required>
         <label for="priority">Priority</label>
-        <select id="priority"><option value="low">Low</option><option value="normal" selected>Normal</option><option value="high">High</option></select>
+        <select id="priority">
+          <option value="low">Low</option>
+          <option value="normal" selected>Normal</option>
+          <option value="high">High</option>
+        </select>
         <button type="submit">Add</button>
       </form>
-      <ul data-testid="todo-list"><li><label><input type="checkbox"> Water the plants</label> <span class="priority">normal</span></li></ul>
+      <ul data-testid="todo-list">
+        <li><label><input type="checkbox"> Water the plants</label> <span class="priority">normal</span></li>
+      </ul>
       <p data-testid="todo-count">1 open</p>
       <script>
         const list = document.querySelector("[data-testid=todo-list]");
@@ -109,7 +116,10 @@ const PAGES: Record<string, { title: string; body(url: URL): string }> = {
           const item = document.createElement("li");
           const label = document.createElement("label");
           label.append(Object.assign(document.createElement("input"), { type: "checkbox" }), " " + input.value);
-          const priority = Object.assign(document.createElement("span"), { className: "priority", textContent: document.getElementById("priority").value });
+          const priority = Object.assign(document.createElement("span"), {
+            className: "priority",
+            textContent: document.getElementById("priority").value,
+          });
           item.append(label, " ", priority);
           list.append(item);
           input.value = "";
@@ -153,9 +163,11 @@ function html(res: ServerResponse, status: number, title: string, body: string):
   res.writeHead(status, { "content-type": "text/html; charset=utf-8" }).end(`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><title>${title} · Flightcheck Demo</title>
-<style>body{font:16px system-ui;margin:2rem auto;max-width:40rem} nav a{margin-right:1rem} .error{color:#b00}</style></head>
+<style>body{font:16px system-ui;margin:2rem auto;max-width:40rem} nav a{margin-right:1rem} .error{color:#b00}</style>
+</head>
 <body>
-<nav><a href="/">Home</a><a href="/todos">Todos</a><a href="/slow-widget?ms=500">Widget</a><a href="/about">About</a><a href="/login">Log in</a></nav>
+<nav><a href="/">Home</a><a href="/todos">Todos</a><a href="/slow-widget?ms=500">Widget</a><a href="/about">About</a>
+<a href="/login">Log in</a></nav>
 <main>${body}</main>
 </body>
 </html>`);

@@ -4,7 +4,8 @@
  * `wrangler dev` (Worker, RunDO and BatchDO, queues, cron) → executor. Ctrl-C stops everything it started.
  *
  *   npm run dev [-- --fresh]     data persists under .flightcheck/; --fresh wipes it first
- *   npm start                    the same, plus the demo site and the demo suite run live (--demo)
+ *   npm start                    the same, plus the demo site and the demo suites run live (--demo): a local
+ *                                stand-in for GitHub serves the demo repository and takes its check runs
  *
  * Ports: FLIGHTCHECK_API_PORT (8787), FLIGHTCHECK_EXECUTOR_PORT (8788), FLIGHTCHECK_PG_PORT (55432),
  * FLIGHTCHECK_PROXY_PORT (55433), FLIGHTCHECK_DEMO_PORT (8789); FLIGHTCHECK_HOME moves the data folder.
@@ -17,7 +18,8 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { connect } from "../worker/store/database.ts";
-import { runDemo } from "./demo.ts";
+import { runDemo, runSpecDemo } from "./demo.ts";
+import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "./local-github.ts";
 import { browserAdvice, findChromium } from "./require-browser.ts";
 import { startDemoSite } from "./demo-site.ts";
 import { startLocalDatabases } from "./local-databases.ts";
@@ -160,6 +162,28 @@ function loadSecrets(): Partial<DevState> {
 
 const secret = () => randomBytes(24).toString("hex");
 
+/** The demo's GitHub App: any App id, a key made for this start, the stand-in's address. */
+const DEMO_APP_ID = "1";
+
+/**
+ * In demo mode, a local stand-in for GitHub (no account, no network) in place of any App the environment names:
+ * it serves the demo repository's tarball and takes its check runs. Otherwise the environment's App, if any.
+ */
+async function gitHubApp(): Promise<{ github?: FakeGitHub; env: Record<string, string> }> {
+  if (!flags.demo) {
+    const names = ["GITHUB_APP_ID", "GITHUB_API_URL", "GITHUB_PRIVATE_KEY"] as const;
+    return { env: Object.fromEntries(names.flatMap((name) => (process.env[name] ? [[name, process.env[name]]] : []))) };
+  }
+  const keys = generateAppKeyPair();
+  const github = await startFakeGitHub({ appId: DEMO_APP_ID, publicKey: keys.publicKey });
+  cleanups.push(() => github.close());
+  say(`local GitHub stand-in ${github.url} (the demo repository and its check runs)`);
+  return {
+    github,
+    env: { GITHUB_APP_ID: DEMO_APP_ID, GITHUB_API_URL: github.url, GITHUB_PRIVATE_KEY: keys.privateKey },
+  };
+}
+
 async function main(): Promise<void> {
   for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop(0));
 
@@ -185,6 +209,7 @@ async function main(): Promise<void> {
   await legacy.close();
   say("dev tenant seeded");
 
+  const app = await gitHubApp();
   const state: DevState = {
     apiUrl: `http://127.0.0.1:${ports.api}`,
     apiKey: tenant.apiKey,
@@ -223,10 +248,10 @@ async function main(): Promise<void> {
     PUBLIC_URL: state.apiUrl,
     // The sites under test are local: the egress policy lets browsers, http-checks and deployments reach them.
     ALLOW_PRIVATE_TARGETS: "true",
-    // A GitHub App (or a local stand-in for GitHub) when the environment names one; the private key stays
-    // with the executor, which posts the check runs.
-    ...(process.env.GITHUB_APP_ID && { GITHUB_APP_ID: process.env.GITHUB_APP_ID }),
-    ...(process.env.GITHUB_API_URL && { GITHUB_API_URL: process.env.GITHUB_API_URL }),
+    // A GitHub App (or a local stand-in for GitHub); the private key stays with the executor, which posts the
+    // check runs.
+    ...(app.env.GITHUB_APP_ID && { GITHUB_APP_ID: app.env.GITHUB_APP_ID }),
+    ...(app.env.GITHUB_API_URL && { GITHUB_API_URL: app.env.GITHUB_API_URL }),
     // The App's install link and setup URL (binding installations to organisations), when the environment names them.
     ...Object.fromEntries(
       ["GITHUB_WEB_URL", "GITHUB_APP_SLUG", "GITHUB_CLIENT_ID", "GITHUB_CLIENT_SECRET"].flatMap((name) =>
@@ -252,6 +277,7 @@ async function main(): Promise<void> {
       ALLOW_PRIVATE_TARGETS: "true",
       // The local stack runs its own fixture repositories' tests; a shared executor needs a per-run sandbox first.
       RUN_REPOSITORY_CODE: "true",
+      ...app.env,
     },
     { restartOnceUp: "executor listening" },
   );
@@ -305,6 +331,7 @@ async function main(): Promise<void> {
     cleanups.push(() => site.close());
     say(`demo site ${site.url}`);
     await runDemo(state, site.url, say);
+    await runSpecDemo(state, app.github!, site.url, say);
     say("the stack keeps running; Ctrl-C stops everything.");
   }
 }

@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
-import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET } from "./support/github.ts";
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET } from "../scripts/local-github.ts";
 import { unitProject } from "./vitest.unit.config.ts";
 
 // One embedded Postgres (both databases), the WebSocket proxy and the executor are started once by the

@@ -1,15 +1,17 @@
 /**
  * Runs a repository's Playwright tests under flightcheck's rules, unchanged: a wrapper config beside the
  * repository's own imports it and only overrides what we must (our reporter, the preview URL, the browser
- * binary, the egress proxy, the browser's minimal environment, timeouts and retries from flightcheck.json,
+ * binary, the egress proxy, the browser's minimal environment, timeouts, retries and traces from flightcheck.json,
  * no web servers of its own). The runner and its workers get a minimal environment too (no executor secrets).
  * Events arrive from our reporter (reporter.mjs) over the IPC channel.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { chromium } from "playwright";
 import type { SpecSuiteFile } from "../../schema/spec-file.ts";
 import type { SpecTest } from "../../schema/spec-suites.ts";
 import { killGroup } from "./install.ts";
@@ -42,8 +44,24 @@ export type ReporterEvent =
   | { type: "error"; error?: { message: string } }
   | { type: "end"; status: string };
 
+const require = createRequire(import.meta.url);
 const REPORTER = join(dirname(fileURLToPath(import.meta.url)), "reporter.mjs");
 const WRAPPER_NAME = ".flightcheck.playwright.config.ts";
+
+/**
+ * Whether Playwright can record video here: it needs its own ffmpeg build, installed beside its browsers
+ * (`npx playwright install ffmpeg`; the Playwright image has it, Debian's Chromium comes without).
+ */
+export function canRecordVideo(): boolean {
+  const core = dirname(require.resolve("playwright-core/package.json"));
+  const { browsers } = JSON.parse(readFileSync(join(core, "browsers.json"), "utf8")) as {
+    browsers: { name: string; revision: string }[];
+  };
+  const ffmpeg = browsers.find((browser) => browser.name === "ffmpeg");
+  // Playwright's browsers folder: <folder>/chromium-<revision>/chrome-linux64/chrome.
+  const folder = dirname(dirname(dirname(chromium.executablePath())));
+  return !!ffmpeg && existsSync(join(folder, `ffmpeg-${ffmpeg.revision}`, "ffmpeg-linux"));
+}
 
 export interface BrowserRules {
   executablePath?: string;
@@ -62,6 +80,8 @@ export interface RunOptions {
   /** The environment the runner gets (minimal: no executor secrets). */
   env: Record<string, string>;
   outputDir: string;
+  /** Record video as `suite.trace` says (see canRecordVideo). */
+  video: boolean;
   /** Only this share of the tests (Playwright's `--shard`). */
   shard?: { index: number; total: number };
   onEvent(event: ReporterEvent): void;
@@ -83,6 +103,8 @@ const rules = (use: any = {}) => ({
   ...use,
   baseURL: settings.baseURL,
   screenshot: "only-on-failure",
+  trace: settings.trace,
+  video: settings.video,
   launchOptions: {
     ...(use.launchOptions ?? {}),
     executablePath: settings.executablePath,
@@ -112,7 +134,7 @@ export default {
 
 /** Runs the tests; resolves with the runner's exit code and the tail of its output once it has exited. */
 export async function runPlaywright(options: RunOptions): Promise<{ code: number | null; output: string }> {
-  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, shard, onEvent, signal } = options;
+  const { repoDir, suite, baseUrl, browser, choice, env, outputDir, video, shard, onEvent, signal } = options;
   const wrapper = await writeWrapper(options);
   const settings = {
     baseURL: baseUrl,
@@ -125,6 +147,8 @@ export async function runPlaywright(options: RunOptions): Promise<{ code: number
     timeoutMs: suite.timeoutMs,
     globalTimeoutMs: suite.globalTimeoutMs,
     retries: suite.retries,
+    trace: suite.trace,
+    video: video ? suite.trace : "off",
     reporter: REPORTER,
     outputDir,
   };

@@ -18,7 +18,7 @@ import { stepStream } from "../step-stream.ts";
 import { RunGone, type WorkerClient, workerClient } from "../worker-client.ts";
 import { installDependencies, installEnvironment } from "./install.ts";
 import { choosePlaywright } from "./playwright-choice.ts";
-import { type ReporterEvent, runPlaywright } from "./playwright-run.ts";
+import { canRecordVideo, type ReporterEvent, runPlaywright } from "./playwright-run.ts";
 import { unpackTarball } from "./tarball.ts";
 
 export interface SpecContext {
@@ -66,6 +66,7 @@ export async function runSpecSuite(
     const tests = new TestRuns(context, api);
     const env = browserEnvironment(process.env);
     const { executablePath, source } = resolveChromium(process.env);
+    const video = canRecordVideo();
     const result = await runPlaywright({
       repoDir,
       suite: setup.suite,
@@ -73,6 +74,7 @@ export async function runSpecSuite(
       choice: setup.choice,
       env,
       outputDir: join(work, "results"),
+      video,
       shard: payload.data.shard,
       signal,
       onEvent: tests.handle,
@@ -94,6 +96,7 @@ export async function runSpecSuite(
     const output = {
       playwright: { version: setup.choice.version, from: setup.choice.from, pinned: setup.choice.pinned },
       install: setup.install,
+      recordings: { trace: setup.suite.trace, video: video ? setup.suite.trace : "off (no ffmpeg for Playwright)" },
       tests: tests.count,
       unfinished,
       durationMs: Math.round(performance.now() - started),
@@ -229,8 +232,10 @@ class TestRuns {
       return;
     }
     if (event.type !== "testEnd") return;
-    if (event.final) await this.complete(run, event);
-    else run.retriedFrom = event.error;
+    if (event.final) return this.complete(run, event);
+    run.retriedFrom = event.error;
+    // An earlier try that failed is what a flaky test's trace shows: kept beside the deciding one.
+    await uploadRecordings(run.api, event, `try-${event.retry + 1}-`);
   }
 
   private async record(tests: Extract<ReporterEvent, { type: "begin" }>["tests"]): Promise<void> {
@@ -261,6 +266,7 @@ class TestRuns {
     const steps = run.steps.filter(Boolean);
     const passed = end.outcome === "expected" || end.outcome === "flaky" || end.outcome === "skipped";
     const location = (end.outcome === "flaky" ? run.retriedFrom : end.error)?.location;
+    await uploadRecordings(run.api, end);
     const output = {
       flaky: end.outcome === "flaky",
       retries: end.retry,
@@ -273,7 +279,7 @@ class TestRuns {
       return;
     }
     const screenshot = end.attachments.find((item) => item.name === "screenshot" && item.contentType === "image/png");
-    const screenshotKey = screenshot ? await upload(run.api, screenshot.path) : undefined;
+    const screenshotKey = screenshot ? await upload(run.api, "failure.png", screenshot) : undefined;
     const message = end.error?.message ?? `test ${end.status}`;
     const failedStep = steps.findLast((step) => step.status === "FAILED");
     if (failedStep)
@@ -310,10 +316,32 @@ class TestRuns {
   }
 }
 
-async function upload(api: WorkerClient, path: string): Promise<string | undefined> {
+/** The trace and video of a test's attempt, by Playwright's attachment name: the file each is kept as in the run. */
+const RECORDINGS = new Map([
+  ["trace", "trace.zip"],
+  ["video", "video.webm"],
+]);
+
+/** Uploads what Playwright kept of the attempt's trace and video (per its `trace` mode), names prefixed by `prefix`. */
+async function uploadRecordings(api: WorkerClient, end: TestEnd, prefix = ""): Promise<void> {
+  const uploaded = new Set<string>();
+  for (const attachment of end.attachments) {
+    const file = RECORDINGS.get(attachment.name);
+    // A test with several pages has several videos: the first page's is the one people look at.
+    if (!file || uploaded.has(file)) continue;
+    uploaded.add(file);
+    await upload(api, `${prefix}${file}`, attachment);
+  }
+}
+
+async function upload(
+  api: WorkerClient,
+  name: string,
+  { path, contentType }: TestEnd["attachments"][number],
+): Promise<string | undefined> {
   try {
-    return (await api.upload("failure.png", await readFile(path), "image/png")).key;
+    return (await api.upload(name, await readFile(path), contentType)).key;
   } catch {
-    return undefined; // the result matters more than its picture
+    return undefined; // the result matters more than its artifacts
   }
 }

@@ -9,7 +9,7 @@ import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { DEV_INSTALLATION } from "../../scripts/seed.ts";
-import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
+import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../../scripts/local-github.ts";
 
 const APP_ID = "4242";
 const INSTALLATION = DEV_INSTALLATION.id; // the dev organisation's, seeded by the local stack

@@ -11,8 +11,8 @@ import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
-import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
-import { openPullRequest } from "../support/pull-request.ts";
+import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../../scripts/local-github.ts";
+import { openPullRequest } from "../../scripts/pull-request.ts";
 
 // The browser globals the page callbacks below read: this file is typed for Node, not the DOM.
 declare const document: {

@@ -6,12 +6,16 @@
  * flightcheck.json or an `npm ci` that fails ends in a completed check with the reason, not a hang.
  */
 import { fileURLToPath } from "node:url";
+import { expect as expectPage } from "playwright/test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type SharedBrowser, launchSharedBrowser } from "../../executor/browser.ts";
+import { canRecordVideo } from "../../executor/specs/playwright-run.ts";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { type DevState, apiClient, devStack } from "../../scripts/dev-stack.ts";
-import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
-import { completedCheckRun, openPullRequest, randomSha } from "../support/pull-request.ts";
-import { packRepository, packVariant } from "../support/repository-tarball.ts";
+import { mintPageToken } from "../../worker/runs/tokens.ts";
+import { type FakeGitHub, generateAppKeyPair, startFakeGitHub } from "../../scripts/local-github.ts";
+import { completedCheckRun, openPullRequest, randomSha } from "../../scripts/pull-request.ts";
+import { packRepository, packVariant } from "../../scripts/repository-tarball.ts";
 
 const APP_ID = "4243";
 const REPOSITORY = "acme/specs";
@@ -22,9 +26,14 @@ let github: FakeGitHub;
 let demo: DemoSite;
 let dev: DevState;
 let stack: Awaited<ReturnType<typeof devStack>>;
+let browser: SharedBrowser;
 
 beforeAll(async () => {
-  [github, demo] = await Promise.all([startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }), startDemoSite()]);
+  [github, demo, browser] = await Promise.all([
+    startFakeGitHub({ appId: APP_ID, publicKey: keys.publicKey }),
+    startDemoSite(),
+    launchSharedBrowser({ logger: { info() {}, warn() {} }, egress: { allowPrivate: true } }),
+  ]);
   stack = await devStack({
     env: { GITHUB_APP_ID: APP_ID, GITHUB_PRIVATE_KEY: keys.privateKey, GITHUB_API_URL: github.url },
   });
@@ -39,10 +48,10 @@ beforeAll(async () => {
   expect(created.body).toMatchObject({ source: { kind: "repository", path: "flightcheck.json" }, cases: [] });
 });
 afterAll(async () => {
-  await Promise.all([stack?.dispose(), github?.close(), demo?.close()]);
+  await Promise.all([stack?.dispose(), github?.close(), demo?.close(), browser?.close()]);
 });
 
-/** Serves `tarball` as the repository at a new commit and opens a pull request on it; returns its completed check run. */
+/** Serves `tarball` as the repository at a new commit, opens a pull request on it; returns its completed check run. */
 async function pullRequestAt(tarball: (top: string) => Promise<Buffer>, repository = REPOSITORY) {
   const sha = randomSha();
   github.serveTarball(repository, sha, await tarball(`acme-specs-${sha.slice(0, 7)}/`));
@@ -52,9 +61,16 @@ async function pullRequestAt(tarball: (top: string) => Promise<Buffer>, reposito
   return { checkRun: checkRun as any, runs: batch.body.runs as any[] };
 }
 
+/** The fixture repository's pull request, run once and looked at by several tests. */
+let fixtureRun: ReturnType<typeof pullRequestAt> | undefined;
+const runFixture = () => (fixtureRun ??= pullRequestAt((top) => packRepository(FIXTURE, top)));
+const BROKEN = "broken.spec.ts › about page promises free shipping";
+const FLAKY = "flaky.spec.ts › home page loads on the second try";
+const PASSING = "home.spec.ts › home page shows the store";
+
 describe("a suite that lives in the repository", () => {
-  it("runs each Playwright test at the pull request's commit as its own case: passed, failed at its line, flaky", async () => {
-    const { checkRun, runs } = await pullRequestAt((top) => packRepository(FIXTURE, top));
+  it("runs each Playwright test at the commit as its own case: passed, failed at its line, flaky", async () => {
+    const { checkRun, runs } = await runFixture();
     const [setup, ...tests] = runs;
     expect(setup).toMatchObject({
       task: "spec-suite",
@@ -63,21 +79,21 @@ describe("a suite that lives in the repository", () => {
     });
     const byName = Object.fromEntries(tests.map((run) => [run.payload.name, run]));
     expect(Object.keys(byName).sort()).toEqual([
-      "broken.spec.ts › about page promises free shipping",
-      "flaky.spec.ts › home page loads on the second try",
+      BROKEN,
+      FLAKY,
       "home.spec.ts › about page says what the site is",
-      "home.spec.ts › home page shows the store",
+      PASSING,
     ]);
-    expect(byName["home.spec.ts › home page shows the store"]).toMatchObject({
+    expect(byName[PASSING]).toMatchObject({
       task: "spec-test",
       status: "COMPLETED",
       output: { flaky: false },
     });
-    expect(byName["flaky.spec.ts › home page loads on the second try"]).toMatchObject({
+    expect(byName[FLAKY]).toMatchObject({
       status: "COMPLETED",
       output: { flaky: true, retries: 1 },
     });
-    const broken = byName["broken.spec.ts › about page promises free shipping"];
+    const broken = byName[BROKEN];
     expect(broken).toMatchObject({ status: "FAILED", output: { location: { file: "tests/broken.spec.ts", line: 5 } } });
     expect(broken.error.message).toContain("Free shipping on every order");
     const { body: brokenRun } = await apiClient(dev)("GET", `/api/v1/runs/${broken.id}`);
@@ -91,6 +107,64 @@ describe("a suite that lives in the repository", () => {
       expect.objectContaining({ path: "tests/broken.spec.ts", start_line: 5, annotation_level: "failure" }),
       expect.objectContaining({ path: "tests/flaky.spec.ts", start_line: 6, annotation_level: "warning" }),
     ]);
+  });
+
+  it("keeps a failed test's trace, video and screenshot; our viewer opens it with the page's token", async () => {
+    const { checkRun, runs } = await runFixture();
+    const byName = Object.fromEntries(runs.map((run) => [run.payload.name, run]));
+    const token = new URL(checkRun.details_url).searchParams.get("token")!;
+    const artifact = (run: any, name: string, query = `?token=${token}`) =>
+      fetch(`${dev.apiUrl}/runs/${run.id}/artifacts/1/${name}${query}`);
+
+    const trace = await artifact(byName[BROKEN], "trace.zip");
+    expect(trace.status).toBe(200);
+    expect(trace.headers.get("content-type")).toBe("application/zip");
+    expect(
+      Buffer.from(await trace.arrayBuffer())
+        .subarray(0, 2)
+        .toString(),
+    ).toBe("PK");
+    // Video needs Playwright's own ffmpeg, which Debian's Chromium comes without: the setup case says which.
+    const video = await artifact(byName[BROKEN], "video.webm");
+    const recordsVideo = canRecordVideo();
+    expect(video.status).toBe(recordsVideo ? 200 : 404);
+    await video.body?.cancel();
+    expect(runs[0].output.recordings).toEqual({
+      trace: "retain-on-failure",
+      video: recordsVideo ? "retain-on-failure" : "off (no ffmpeg for Playwright)",
+    });
+    const screenshot = await artifact(byName[BROKEN], "failure.png");
+    expect([screenshot.status, screenshot.headers.get("content-type")]).toEqual([200, "image/png"]);
+    await screenshot.body?.cancel();
+    // retain-on-failure, the default: a flaky test keeps its failed try's trace, a passing test none.
+    expect((await artifact(byName[FLAKY], "try-1-trace.zip")).status).toBe(200);
+    expect((await artifact(byName[FLAKY], "trace.zip")).status).toBe(404);
+    expect((await artifact(byName[PASSING], "trace.zip")).status).toBe(404);
+
+    // Never public: no token, or a page token for another run of the same environment, is refused.
+    const { env } = JSON.parse(Buffer.from(token.split(".")[0]!, "base64url").toString()) as { env: string };
+    const otherRunsToken = await mintPageToken(dev.signingSecret, env, byName[PASSING].id);
+    expect((await artifact(byName[BROKEN], "trace.zip", "")).status).toBe(401);
+    expect((await artifact(byName[BROKEN], "trace.zip", `?token=${otherRunsToken}`)).status).toBe(404);
+
+    // The viewer is static (not in the Worker script) and never passes its address, token included, on as a referrer.
+    const viewer = await fetch(`${dev.apiUrl}/trace/index.html`);
+    expect([viewer.status, viewer.headers.get("referrer-policy")]).toEqual([200, "no-referrer"]);
+    await viewer.body?.cancel();
+
+    // The run page links "Open trace" to the trace viewer we serve; in Chromium it shows the failing test's actions.
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${dev.apiUrl}/runs/${byName[BROKEN].id}?token=${token}`);
+      await page.getByRole("link", { name: "Open trace", exact: true }).click();
+      await expectPage(page).toHaveURL(/\/trace\/index\.html\?trace=/);
+      const action = (text: string) => page.getByRole("treeitem").filter({ hasText: text }).first();
+      await expectPage(action("Navigate")).toContainText("/about", { timeout: 60_000 });
+      await expectPage(action('Expect "toHaveText"')).toContainText("getByRole('heading', { level: 1 })");
+    } finally {
+      await context.close();
+    }
   });
 
   it("splits the tests across shards, each a setup run of its own that records and runs its share", async () => {

@@ -4,7 +4,7 @@ import { createGitHubApp, GitHubError, renderSummary, renderTitle, type GitHubAp
 import { checkRunSyncSchema, type CheckRunSync } from "../../schema/github.ts";
 import { cutText } from "../../schema/storable.ts";
 import { cleanMessage } from "../../executor/run-case.ts";
-import { generateAppKeyPair, startFakeGitHub, type FakeGitHub } from "../support/github.ts";
+import { generateAppKeyPair, startFakeGitHub, type FakeGitHub } from "../../scripts/local-github.ts";
 
 const APP_ID = 424242;
 const keys = generateAppKeyPair();

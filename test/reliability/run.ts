@@ -15,7 +15,7 @@ import { startPostgres } from "../../scripts/postgres.ts";
 import { freshInstallation, seedTenant } from "../../scripts/seed.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { openPool } from "../../worker/store/database.ts";
-import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub } from "../support/github.ts";
+import { FAKE_CLIENT_ID, FAKE_CLIENT_SECRET, generateAppKeyPair, startFakeGitHub } from "../../scripts/local-github.ts";
 import { startSite } from "../support/site.ts";
 import { replayedUnderNewDeliveryIds } from "./dedup.ts";
 import { staleAttemptAfterNewerClaim } from "./fencing.ts";

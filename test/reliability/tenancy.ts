@@ -10,7 +10,7 @@ import { apiClient } from "../../scripts/dev-stack.ts";
 import { freshInstallation, type Tenant } from "../../scripts/seed.ts";
 import { openPool } from "../../worker/store/database.ts";
 import { SuiteStore } from "../../worker/store/suite-store.ts";
-import type { FakeGitHub } from "../support/github.ts";
+import type { FakeGitHub } from "../../scripts/local-github.ts";
 
 export interface TenancyContext {
   dev: DevState;

@@ -10,7 +10,7 @@ import type { TestProject } from "vitest/node";
 import { loadExecutorConfig } from "../../executor/config.ts";
 import { startExecutorServer } from "../../executor/server.ts";
 import { startLocalDatabases } from "../../scripts/local-databases.ts";
-import { generateAppKeyPair, startFakeGitHub } from "./github.ts";
+import { generateAppKeyPair, startFakeGitHub } from "../../scripts/local-github.ts";
 import { startSite } from "./site.ts";
 import { seedTenant } from "../../scripts/seed.ts";
 import { connect } from "../../worker/store/database.ts";

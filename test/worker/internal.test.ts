@@ -2,7 +2,7 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
 import { exports } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
-import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT } from "../../schema/contracts.ts";
+import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, MAX_RECORDING_BYTES } from "../../schema/contracts.ts";
 import { loadConfig } from "../../worker/config.ts";
 import { signToken } from "../../worker/runs/tokens.ts";
 import { client, createTenant, executorToken, recordPendingRun, siteUrl, updateRunRow, waitForRun } from "./support.ts";
@@ -261,13 +261,16 @@ describe("/internal/runs/:runId", () => {
         body,
       });
     expect((await upload("huge.png", new Uint8Array(MAX_ARTIFACT_BYTES + 1))).status).toBe(413);
-    for (let index = 0; index < MAX_ARTIFACTS_PER_ATTEMPT; index++) {
+    // A Playwright trace or video may be larger than a screenshot, up to its own cap.
+    expect((await upload("trace.zip", new Uint8Array(MAX_ARTIFACT_BYTES + 1))).status).toBe(201);
+    expect((await upload("video.webm", new Uint8Array(MAX_RECORDING_BYTES + 1))).status).toBe(413);
+    for (let index = 1; index < MAX_ARTIFACTS_PER_ATTEMPT; index++) {
       expect((await upload(`step-${index}.png`, new Uint8Array(8))).status).toBe(201);
     }
     const over = await upload("one-too-many.png", new Uint8Array(8));
     expect(over.status).toBe(422);
     expect(await over.json()).toMatchObject({ title: "Too many artifacts" });
-    expect((await upload("step-0.png", new Uint8Array(8))).status).toBe(201); // replacing one is fine
+    expect((await upload("step-1.png", new Uint8Array(8))).status).toBe(201); // replacing one is fine
   });
 
   it("dispatches again a job its executor gives back unstarted", async () => {

@@ -45,10 +45,10 @@ function failure(item: CaseSummary, token: string) {
   const step = item.failingStep;
   const message = step?.message ?? item.errorMessage;
   if (!message) return "";
+  const url = item.screenshotKey && pageArtifactUrl(item.screenshotKey, token);
+  const image = url && html`<img loading="lazy" src="${url}" alt="The page when ${item.name} failed">`;
   return html`${step ? html`<p>Step ${step.index + 1}: ${step.label}</p>` : ""}<pre>${message}</pre>${
-    item.screenshotKey
-      ? html`<details><summary>Screenshot</summary><a href="${pageArtifactUrl(item.screenshotKey, token)}"><img loading="lazy" src="${pageArtifactUrl(item.screenshotKey, token)}" alt="The page when ${item.name} failed"></a></details>`
-      : ""
+    url ? html`<details><summary>Screenshot</summary><a href="${url}">${image}</a></details>` : ""
   }`;
 }
 

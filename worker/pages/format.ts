@@ -48,7 +48,9 @@ export const time = (date: Date) =>
 
 /** Term/description pairs; undefined values are left out. */
 export const facts = (pairs: [term: string, value: Html | string | number | null | undefined][]) =>
-  html`<dl class="facts">${pairs.filter(([, value]) => value != null && value !== "").map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`;
+  html`<dl class="facts">${pairs
+    .filter(([, value]) => value != null && value !== "")
+    .map(([term, value]) => html`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`;
 
 export interface TableRow {
   /** Rows with an id are swapped one by one by the live script when they change. */
@@ -64,7 +66,10 @@ export interface TableRow {
  * restate the table's own semantics, which some browsers drop once CSS changes a table's display.
  */
 export const table = (caption: string, columns: [string, string, string, string], rows: TableRow[]) =>
-  html`<table role="table"><caption>${caption}</caption><thead role="rowgroup"><tr role="row">${columns.map((column) => html`<th role="columnheader" scope="col">${column}</th>`)}</tr></thead><tbody role="rowgroup">${rows.map(
-    (row) =>
-      html`<tr role="row"${row.id ? html` id="${row.id}" data-swap` : ""}><th role="rowheader" scope="row">${row.name}</th><td role="cell">${row.status}</td><td role="cell">${row.duration}</td><td role="cell">${row.detail}</td></tr>`,
-  )}</tbody></table>`;
+  html`<table role="table"><caption>${caption}</caption><thead role="rowgroup"><tr role="row">${columns.map(
+    (column) => html`<th role="columnheader" scope="col">${column}</th>`,
+  )}</tr></thead><tbody role="rowgroup">${rows.map((row) => {
+    const name = html`<th role="rowheader" scope="row">${row.name}</th>`;
+    const cells = [row.status, row.duration, row.detail].map((cell) => html`<td role="cell">${cell}</td>`);
+    return html`<tr role="row"${row.id ? html` id="${row.id}" data-swap` : ""}>${name}${cells}</tr>`;
+  })}</tbody></table>`;

@@ -7,7 +7,7 @@
 import { type Context, Hono } from "hono";
 import type { RunEvent } from "../../schema/live.ts";
 import type { AppEnv } from "../routes/context.ts";
-import { contentTypeOf, findArtifact } from "../runs/artifacts.ts";
+import { contentTypeOf, findArtifact, listRecordings } from "../runs/artifacts.ts";
 import { summarizeCases } from "../runs/case-summary.ts";
 import { type TokenClaims, mintPageToken, verifyToken } from "../runs/tokens.ts";
 import { isFinal } from "../../schema/run-states.ts";
@@ -81,11 +81,15 @@ async function showRun(c: PageContext, friendlyId: string, runId: string): Promi
   if (events.length && run.attempt > 0 && unreported)
     steps.push(...currentAttemptSteps(events).map((step) => ({ ...step, attempt: run.attempt })));
   const bySuiteRun = claims.sub !== friendlyId;
+  // Only a repository suite's test keeps a trace and video, uploaded before it ends.
+  const recordings =
+    run.task === "spec-test" && isFinal(run.status) ? await listRecordings(c.env.ARTIFACTS, run, run.attempt) : [];
   return htmlPage(
     runPage({
       friendlyId,
       run,
       steps,
+      recordings,
       token,
       suiteRunUrl: bySuiteRun ? `/runs/${claims.sub}?token=${token}` : undefined,
       live: isFinal(run.status)
@@ -96,7 +100,10 @@ async function showRun(c: PageContext, friendlyId: string, runId: string): Promi
   );
 }
 
-/** A page opened with its suite run's link watches the run's live socket with a token for the run itself, expiring with the link. */
+/**
+ * A page opened with its suite run's link watches the run's live socket with a token for the run itself,
+ * expiring with the link.
+ */
 const liveToken = (c: PageContext, claims: TokenClaims, runId: string) =>
   mintPageToken(c.var.config.SIGNING_SECRET, claims.env, runId, claims.exp - Math.floor(Date.now() / 1_000));
 

@@ -5,7 +5,7 @@
  */
 import { html } from "hono/html";
 import type { RunEvent } from "../../schema/live.ts";
-import { pageArtifactUrl } from "../runs/artifacts.ts";
+import { pageArtifactUrl, traceViewerUrl } from "../runs/artifacts.ts";
 import { caseName, durationOf } from "../runs/case-summary.ts";
 import { isFinal } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
@@ -48,6 +48,8 @@ export interface RunPageData {
   run: Run;
   /** Every attempt's recorded steps, plus the running attempt's from the live log. */
   steps: (StepView & { attempt: number })[];
+  /** The keys of the Playwright traces and videos the run's last attempt kept. */
+  recordings: string[];
   /** The token in the page's address: it opens the screenshots. */
   token: string;
   /** The suite run's page, when this page was opened with the suite run's link. */
@@ -75,11 +77,27 @@ function stepRow(step: StepView, token: string): TableRow {
 function failure(run: Run, failed: StepView | undefined, token: string) {
   const message = failed?.error ?? (run.error as { message?: string } | null)?.message;
   if (!message) return "";
-  return html`<h2>What failed</h2>${failed ? html`<p>Step ${failed.index + 1}: ${failed.label ?? failed.action}</p>` : ""}<pre>${message}</pre>${
-    failed?.screenshotKey
-      ? html`<figure><a href="${pageArtifactUrl(failed.screenshotKey, token)}"><img loading="lazy" src="${pageArtifactUrl(failed.screenshotKey, token)}" alt="The page when step ${failed.index + 1} failed"></a><figcaption class="note">The page when step ${failed.index + 1} failed</figcaption></figure>`
-      : ""
-  }`;
+  const step = failed && html`<p>Step ${failed.index + 1}: ${failed.label ?? failed.action}</p>`;
+  const url = failed?.screenshotKey && pageArtifactUrl(failed.screenshotKey, token);
+  const caption = `The page when step ${(failed?.index ?? 0) + 1} failed`;
+  const image = html`<a href="${url}"><img loading="lazy" src="${url}" alt="${caption}"></a>`;
+  const figure = url && html`<figure>${image}<figcaption class="note">${caption}</figcaption></figure>`;
+  return html`<h2>What failed</h2>${step ?? ""}<pre>${message}</pre>${figure || ""}`;
+}
+
+/** `try-1-trace.zip` → "try 1": an earlier try of a flaky test; the deciding try's files have no prefix. */
+const tryOf = (key: string) => /\/try-(\d+)-[^/]*$/.exec(key)?.[1];
+
+/** Each trace opens in the trace viewer (and downloads); each video plays. */
+function recordingsList(recordings: string[], token: string) {
+  if (!recordings.length) return "";
+  return html`<h2>Trace and video</h2><ul>${recordings.map((key) => {
+    const which = tryOf(key) ? ` (try ${tryOf(key)}, failed)` : "";
+    const file = pageArtifactUrl(key, token);
+    if (!key.endsWith(".zip")) return html`<li><a href="${file}">Video${which}</a></li>`;
+    const viewer = html`<a href="${traceViewerUrl(key, token)}">Open trace${which}</a>`;
+    return html`<li>${viewer} · <a href="${file}" download>download</a></li>`;
+  })}</ul>`;
 }
 
 function statusLine(run: Run, steps: RunPageData["steps"]): string {
@@ -90,7 +108,8 @@ function statusLine(run: Run, steps: RunPageData["steps"]): string {
   return parts.join(" · ");
 }
 
-export function runPage({ friendlyId, run, steps, token, suiteRunUrl, live, expiresAt }: RunPageData): PageContent {
+export function runPage(data: RunPageData): PageContent {
+  const { friendlyId, run, steps, recordings, token, suiteRunUrl, live, expiresAt } = data;
   const attempts = [...new Set(steps.map((step) => step.attempt))].sort((a, b) => b - a);
   const unsuccessful = isFinal(run.status) && run.status !== "COMPLETED";
   const failed = unsuccessful
@@ -112,7 +131,7 @@ export function runPage({ friendlyId, run, steps, token, suiteRunUrl, live, expi
     ["Started", run.startedAt && time(run.startedAt)],
     ["Finished", run.completedAt && time(run.completedAt)],
     ["Duration", formatDuration(durationOf(run))],
-  ])}${unsuccessful ? failure(run, failed, token) : ""}${attempts.map((attempt) =>
+  ])}${unsuccessful ? failure(run, failed, token) : ""}${recordingsList(recordings, token)}${attempts.map((attempt) =>
     table(
       `Steps of attempt ${attempt} of ${run.maxAttempts}`,
       ["Step", "Status", "Duration", "Error"],

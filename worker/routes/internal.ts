@@ -9,15 +9,18 @@ import { createMiddleware } from "hono/factory";
 import * as z from "../../schema/zod.ts";
 import { ProblemError, notFound } from "../problem.ts";
 import { createTokenBodySchema, waitBodySchema } from "../../schema/api.ts";
-import {
-  type ClaimedRun,
-  MAX_ARTIFACT_BYTES,
-  MAX_ARTIFACTS_PER_ATTEMPT,
-  runCompletionSchema,
-} from "../../schema/contracts.ts";
+import { type ClaimedRun, MAX_ARTIFACTS_PER_ATTEMPT, runCompletionSchema } from "../../schema/contracts.ts";
 import { runEventsSchema } from "../../schema/live.ts";
 import { specRunsBodySchema } from "../../schema/spec-suites.ts";
-import { ARTIFACT_NAME, artifactKey, artifactUrl, belongsTo, contentTypeOf, hasRoomFor } from "../runs/artifacts.ts";
+import {
+  ARTIFACT_NAME,
+  artifactKey,
+  artifactUrl,
+  belongsTo,
+  contentTypeOf,
+  hasRoomFor,
+  maxBytesOf,
+} from "../runs/artifacts.ts";
 import { HELD, holdsAttempt } from "../runs/execute.ts";
 import { verifyToken } from "../runs/tokens.ts";
 import { presentWaitpoint } from "../runs/waitpoints.ts";
@@ -73,6 +76,11 @@ const fenced = createMiddleware<InternalEnv>(async (c, next) => {
 });
 
 const MAX_BODY_BYTES = 1024 * 1024;
+
+/** An artifact's body is capped by its kind (a trace or video may be larger than a screenshot), before it is read. */
+const limitArtifact = createMiddleware<InternalEnv>((c, next) =>
+  limitBody(maxBytesOf(c.req.param("name") ?? ""))(c, next),
+);
 
 const runView = (run: Run): ClaimedRun => ({
   id: toFriendlyId("run", run.id),
@@ -146,7 +154,7 @@ export const internal = new Hono<InternalEnv>()
       });
     },
   )
-  .put("/runs/:runId/artifacts/:name", limitBody(MAX_ARTIFACT_BYTES), withRun, fenced, async (c) => {
+  .put("/runs/:runId/artifacts/:name", limitArtifact, withRun, fenced, async (c) => {
     const { run } = c.var;
     const name = c.req.param("name");
     if (!ARTIFACT_NAME.test(name))

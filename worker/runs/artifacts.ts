@@ -1,9 +1,9 @@
 /**
- * Artifacts of a run (screenshots), kept in R2 under the run and attempt that made them. The key is also
- * the artifact's API path below `/api/v1/` and its page path below `/`, so a stored key is all a client
- * needs to fetch it.
+ * Artifacts of a run (screenshots; a repository suite's test also keeps Playwright's trace and video), kept in
+ * R2 under the run and attempt that made them. The key is also the artifact's API path below `/api/v1/` and its
+ * page path below `/`, so a stored key is all a client needs to fetch it.
  */
-import { MAX_ARTIFACTS_PER_ATTEMPT } from "../../schema/contracts.ts";
+import { MAX_ARTIFACT_BYTES, MAX_ARTIFACTS_PER_ATTEMPT, MAX_RECORDING_BYTES } from "../../schema/contracts.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 
@@ -14,7 +14,14 @@ const CONTENT_TYPES: Record<string, string> = {
   jpg: "image/jpeg",
   txt: "text/plain",
   json: "application/json",
+  zip: "application/zip",
+  webm: "video/webm",
 };
+const extensionOf = (name: string) => name.split(".").pop()?.toLowerCase() ?? "";
+
+/** How large an artifact called `name` may be: a trace or a video may be far larger than a screenshot. */
+export const maxBytesOf = (name: string) =>
+  extensionOf(name) === "zip" || extensionOf(name) === "webm" ? MAX_RECORDING_BYTES : MAX_ARTIFACT_BYTES;
 
 export const artifactKey = (runId: string, attempt: number, name: string) =>
   `runs/${toFriendlyId("run", runId)}/artifacts/${attempt}/${name}`;
@@ -35,6 +42,19 @@ export async function hasRoomFor(bucket: R2Bucket, key: string): Promise<boolean
   return objects.length < MAX_ARTIFACTS_PER_ATTEMPT || objects.some((object) => object.key === key);
 }
 
+/** Whether an artifact is a Playwright trace or video (a repository suite's test keeps them, per its `trace` mode). */
+const isRecording = (name: string) => maxBytesOf(name) === MAX_RECORDING_BYTES;
+
+/** The keys of the traces and videos an attempt kept, in name order. */
+export async function listRecordings(bucket: R2Bucket, run: Pick<Run, "id">, attempt: number): Promise<string[]> {
+  const { objects } = await bucket.list({ prefix: artifactKey(run.id, attempt, ""), limit: MAX_ARTIFACTS_PER_ATTEMPT });
+  return objects.map((object) => object.key).filter(isRecording);
+}
+
+/** Playwright's trace viewer (served as static assets at /trace/) opening a trace the page token fetches. */
+export const traceViewerUrl = (key: string, pageToken: string) =>
+  `/trace/index.html?trace=${encodeURIComponent(pageArtifactUrl(key, pageToken))}`;
+
 /** The run's stored artifact at `attempt`/`name` (as they appear in its path), if there is one. */
 export async function findArtifact(
   bucket: R2Bucket,
@@ -47,5 +67,4 @@ export async function findArtifact(
   return (await bucket.get(artifactKey(run.id, number, name))) ?? undefined;
 }
 
-export const contentTypeOf = (name: string) =>
-  CONTENT_TYPES[name.split(".").pop()?.toLowerCase() ?? ""] ?? "application/octet-stream";
+export const contentTypeOf = (name: string) => CONTENT_TYPES[extensionOf(name)] ?? "application/octet-stream";

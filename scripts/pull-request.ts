@@ -3,9 +3,9 @@
  * and the check run it ends in, as the local GitHub stand-in holds it. Shared by the e2e tests and the bench.
  */
 import { sign } from "@octokit/webhooks-methods";
-import type { DevState } from "../../scripts/dev-stack.ts";
-import { DEV_INSTALLATION } from "../../scripts/seed.ts";
-import type { FakeGitHub } from "./github.ts";
+import type { DevState } from "./dev-stack.ts";
+import { DEV_INSTALLATION } from "./seed.ts";
+import type { FakeGitHub } from "./local-github.ts";
 
 export const randomSha = () =>
   Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -36,17 +36,24 @@ export async function openPullRequest(
   return delivered.status;
 }
 
-/** The completed check run on `sha`, polled every 100 ms until `timeoutMs`. */
-export async function completedCheckRun(
+/** The check run on `sha` (only once completed, if asked), polled every 100 ms until `timeoutMs`. */
+export async function checkRunOn(
   github: FakeGitHub,
   sha: string,
-  timeoutMs = 240_000,
+  { completed, timeoutMs = 240_000 }: { completed: boolean; timeoutMs?: number },
 ): Promise<Record<string, any>> {
   const deadline = Date.now() + timeoutMs;
+  const what = completed ? "completed check run" : "check run";
   for (;;) {
-    const done = [...github.checkRuns.values()].find((run) => run.head_sha === sha && run.status === "completed");
-    if (done) return done;
-    if (Date.now() > deadline) throw new Error(`no completed check run on ${sha} within ${timeoutMs} ms`);
+    const found = [...github.checkRuns.values()].find(
+      (run) => run.head_sha === sha && (!completed || run.status === "completed"),
+    );
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no ${what} on ${sha} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
+
+/** The completed check run on `sha`. */
+export const completedCheckRun = (github: FakeGitHub, sha: string, timeoutMs?: number) =>
+  checkRunOn(github, sha, { completed: true, timeoutMs });

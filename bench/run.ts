@@ -29,6 +29,10 @@ report(
 );
 const trigger = await benchTrigger();
 report("Trigger latency (local stack, sequential, execution paused) beside one INSERT by the Worker", trigger.latency);
+report(
+  "A trigger's statements alone, beside the floor's INSERT (from Node, one warm connection per database)",
+  trigger.statements,
+);
 report("Sustained triggers: execution paused (recorded and dispatched, queue not consumed) and on", trigger.throughput);
 report("Where a trigger's time goes: throughput of ever larger parts of its path", trigger.ceilings);
 report("WebSocket fan-out: event written in RunDO → received by every subscriber", await benchFanout());

@@ -6,12 +6,15 @@
  * - sustained triggers with execution paused (runs recorded and dispatched, the queue not consumed), for one
  *   organisation and for four: ≥ 100/s, none lost; with execution on, beside the delayed trigger's ceiling.
  */
+import { loadavg } from "node:os";
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { type DevState, devStack } from "../scripts/dev-stack.ts";
 import { seedTenant } from "../scripts/seed.ts";
 import { openPool } from "../worker/store/database.ts";
-import { mintCuid } from "../worker/store/ids.ts";
+import { AdmissionLedger } from "../worker/store/admission-store.ts";
+import { mintCuid, mintId } from "../worker/store/ids.ts";
+import { PostgresRunStore } from "../worker/store/postgres-store.ts";
 import { mean, percentile, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
@@ -57,10 +60,21 @@ async function withBenchStack<T>(env: Record<string, string>, use: (stack: Bench
   }
 }
 
-export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[]; ceilings: Row[] }> {
+export async function benchTrigger(): Promise<{
+  latency: Row[];
+  statements: Row[];
+  throughput: Row[];
+  ceilings: Row[];
+}> {
   const paused = await withBenchStack({ EXECUTION_PAUSED: "true" }, async (stack) => ({
-    latency: await measureLatency(stack),
+    latency: await measureLatency(stack, "run-ops (split on)"),
     throughput: [await sustainTriggers(stack, "paused", 1), await sustainTriggers(stack, "paused", ORGANIZATIONS)],
+  }));
+  // Split off, a run lives in legacy beside the admissions ledger: admitted and written in one statement.
+  const splitOff = { EXECUTION_PAUSED: "true", RUN_OPS_SPLIT_ENABLED: "false" };
+  const legacy = await withBenchStack(splitOff, async (stack) => ({
+    latency: await measureLatency(stack, "legacy (split off)"),
+    statements: await measureStatements(stack),
   }));
   const running = await withBenchStack({}, async (stack) => {
     const ceilings = await measureCeilings(stack);
@@ -72,14 +86,24 @@ export async function benchTrigger(): Promise<{ latency: Row[]; throughput: Row[
     return { ceilings, throughput };
   });
   const throughput = [...paused.throughput, ...running.throughput];
-  return { latency: paused.latency, throughput, ceilings: running.ceilings };
+  return {
+    latency: [...paused.latency, ...legacy.latency],
+    statements: legacy.statements,
+    throughput,
+    ceilings: running.ceilings,
+  };
 }
 
 const triggerBody = (state: DevState, options?: Record<string, unknown>) =>
   JSON.stringify({ payload: { url: `${state.executorUrl}/healthz` }, options });
 
-function trigger(state: DevState, apiKey: string, options?: Record<string, unknown>): Promise<Response> {
-  return fetch(`${state.apiUrl}/api/v1/tasks/http-check/trigger`, {
+function trigger(
+  state: DevState,
+  apiKey: string,
+  options?: Record<string, unknown>,
+  task = "http-check",
+): Promise<Response> {
+  return fetch(`${state.apiUrl}/api/v1/tasks/${task}/trigger`, {
     method: "POST",
     headers: { authorization: `Bearer ${apiKey}`, "content-type": "application/json" },
     body: triggerBody(state, options),
@@ -93,27 +117,36 @@ const floor = (state: DevState) =>
     body: triggerBody(state),
   });
 
+/** The machine's 1-minute load average (2 cores, shared with other engineers' tests). */
+const load = () => loadavg()[0]!.toFixed(1);
+
 /**
- * Sequential requests, the four kinds interleaved so that a busy moment of the machine falls on all of them
- * alike; execution is paused, so no run executes meanwhile.
+ * Sequential requests, the kinds interleaved so that a busy moment of the machine falls on all of them
+ * alike; execution is paused, so no run executes meanwhile. `runsIn` names the database runs are written to
+ * (and the floor's INSERT goes to), with the load average before and after.
  */
-async function measureLatency({ state, queuedKey }: BenchStack): Promise<Row[]> {
+async function measureLatency({ state, queuedKey }: BenchStack, runsIn: string): Promise<Row[]> {
+  const unknownTask = () => trigger(state, state.apiKey, undefined, "no-such-task");
   const kinds: [string, () => Promise<Response>, number?][] = [
     ["POST /bench/floor: one INSERT through the Worker's driver (the reference)", () => floor(state)],
     ["POST /api/v1/tasks/http-check/trigger", () => trigger(state, state.apiKey), TRIGGER_TARGET],
     ["  recorded QUEUED (limit 0): phase 1 alone, no dispatch", () => trigger(state, queuedKey), PHASE_ONE_TARGET],
     ["  an unknown route: wrangler dev + workerd + Hono, no database", () => fetch(`${state.apiUrl}/nope`)],
+    ["  an unknown task: + the key's rate limit, cached auth, validation (404), no database", unknownTask],
   ];
   const samples = kinds.map(() => [] as number[]);
+  const loadBefore = load();
   for (let i = 0; i < LATENCY_SAMPLES; i++) {
     for (const [k, [, request]] of kinds.entries()) {
       samples[k]!.push(await timed(async () => (await request()).arrayBuffer()));
     }
   }
   const reference = percentile(samples[0]!, 50);
+  const loadAverage = `${loadBefore} → ${load()}`;
   return kinds.map(([name, , target], k) => {
     const ratio = percentile(samples[k]!, 50) / reference;
     return {
+      "runs in": runsIn,
       case: name,
       "p50 ms": percentile(samples[k]!, 50),
       "p99 ms": percentile(samples[k]!, 99),
@@ -121,8 +154,60 @@ async function measureLatency({ state, queuedKey }: BenchStack): Promise<Row[]> 
       "p50 / reference": ratio,
       target: target ? `≤ ${target}` : "",
       holds: target ? (ratio <= target ? "yes" : "no") : "",
+      "load average": loadAverage,
     };
   });
+}
+
+/** POST /bench/floor's statement and its table (worker/bench-floor.ts, which the Worker's types keep out of here). */
+const INSERT_FLOOR_ROW = "insert into bench_floor (id, payload) values ($1, $2)";
+const CREATE_FLOOR_TABLE = "create table if not exists bench_floor (id text primary key, payload jsonb not null)";
+
+/**
+ * A trigger's statements alone, from Node over one warm connection per database (the proxy's hop included, the
+ * Worker's left out), interleaved, beside `select 1` and the floor's INSERT: what the databases cost of a trigger.
+ */
+async function measureStatements({ state, pool }: BenchStack): Promise<Row[]> {
+  const legacy = pool(state.databases.legacy);
+  const runOps = pool(state.databases.runops);
+  try {
+    const tenant = await seedTenant(legacy, { slug: "bench-statements", concurrencyLimit: 1_000_000 });
+    const ledger = new AdmissionLedger(legacy);
+    const runOpsStore = new PostgresRunStore("new", runOps);
+    const run = { ...tenant, task: "http-check", status: "PENDING" as const, payload: { url: "http://127.0.0.1/" } };
+    const floorRow = () => [crypto.randomUUID(), run.payload];
+    await legacy.query(CREATE_FLOOR_TABLE);
+    const kinds: [string, () => Promise<unknown>][] = [
+      ["select 1 (legacy)", () => legacy.query("select 1")],
+      ["the floor's INSERT (legacy)", () => legacy.query(INSERT_FLOOR_ROW, floorRow())],
+      [
+        "split off: admission + the run's insert, one statement (legacy)",
+        () => ledger.admitLegacyRun({ ...run, id: mintId("legacy") }),
+      ],
+      [
+        "split on, 1st: admission (legacy)",
+        () =>
+          ledger.admit({ organizationId: tenant.organizationId, runs: [{ runId: mintId("new"), residency: "new" }] }),
+      ],
+      ["split on, 2nd: the run's insert (run-ops)", () => runOpsStore.insertRun(mintId("new"), run)],
+    ];
+    const samples = kinds.map(() => [] as number[]);
+    const loadBefore = load();
+    for (let i = 0; i < LATENCY_SAMPLES; i++) {
+      for (const [k, [, statement]] of kinds.entries()) samples[k]!.push(await timed(statement));
+    }
+    const loadAverage = `${loadBefore} → ${load()}`;
+    const reference = percentile(samples[1]!, 50);
+    return kinds.map(([name], k) => ({
+      statement: name,
+      "p50 ms": percentile(samples[k]!, 50),
+      "p99 ms": percentile(samples[k]!, 99),
+      "p50 / the floor's INSERT": percentile(samples[k]!, 50) / reference,
+      "load average": loadAverage,
+    }));
+  } finally {
+    await Promise.all([legacy.end(), runOps.end()]);
+  }
 }
 
 /** Requests/s of ever larger parts of a trigger's path, 16 clients each, every answer counted. */
@@ -138,8 +223,13 @@ async function measureCeilings({ state }: BenchStack): Promise<Row[]> {
   ];
   const ceilings: Row[] = [];
   for (const [name, request] of parts) {
+    const loadBefore = load();
     const { elapsed, answered } = await sustain(() => request(), [state.apiKey]);
-    ceilings.push({ "path (16 clients)": name, "requests/s": answered / elapsed });
+    ceilings.push({
+      "path (16 clients)": name,
+      "requests/s": answered / elapsed,
+      "load average": `${loadBefore} → ${load()}`,
+    });
   }
   return ceilings;
 }
@@ -155,7 +245,9 @@ async function sustainTriggers(
   reference = `≥ ${PAUSED_TARGET_PER_SECOND}`,
 ): Promise<Row> {
   const keys = stack.keys.slice(0, organizations);
+  const loadBefore = load();
   const { elapsed, accepted, answered } = await sustain((apiKey) => trigger(stack.state, apiKey), keys);
+  const loadAverage = `${loadBefore} → ${load()}`;
   const ids = accepted.map((id) => id.slice("run_".length));
   const stored = await countRuns(stack, ids, "true");
   // Paused, each run must also have gone out on the queue (its dispatch follows the answer).
@@ -174,6 +266,7 @@ async function sustainTriggers(
     refused: answered - accepted.length,
     "lost (accepted, not stored)": ids.length - stored,
     "dispatched, not consumed": dispatched,
+    "load average": loadAverage,
   };
 }
 

@@ -238,7 +238,8 @@ async function main(): Promise<void> {
     { mode: 0o600 },
   );
   const workerEnv = {
-    RUN_OPS_SPLIT_ENABLED: "true",
+    // On unless a benchmark measures the split off (every run in legacy, beside the admissions ledger).
+    RUN_OPS_SPLIT_ENABLED: process.env.RUN_OPS_SPLIT_ENABLED === "false" ? "false" : "true",
     DATABASE_WS_PROXY: wsProxyUrl,
     // The embedded server on a busy laptop can take seconds to fork a backend; Neon's default is 5 s.
     DATABASE_CONNECT_TIMEOUT_MS: "60000",

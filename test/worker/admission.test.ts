@@ -124,7 +124,11 @@ async function bounded<T>(items: T[], limit: number, work: (item: T, index: numb
 describe("admission", () => {
   const thousand =
     "keeps 1,000 triggers interleaved with cancels and completions within a limit of 5, strictly FIFO, ledger = runs";
-  it(thousand, { timeout: 600_000 }, async () => {
+  // Split off, each run lives in legacy beside the ledger: its admission and its write are one statement.
+  it.for([
+    ["split on: the ledger, then the run in run-ops", env],
+    ["split off: ledger and run in one statement", { ...env, RUN_OPS_SPLIT_ENABLED: "false" }],
+  ] as const)(`${thousand} (%s)`, { timeout: 600_000 }, async ([, engineEnv]) => {
     const LIMIT = 5;
     const TRIGGERS = 1_000;
     const tenant = await createTenant(LIMIT);
@@ -152,7 +156,7 @@ describe("admission", () => {
     // real queue, consumer and executor. Four of five runs are canceled, oldest first (the active ones and the
     // head of the queue), a short while after they were triggered; the fifth completes through the executor.
     let canceled = 0;
-    await withEngine(env, async (engine) => {
+    await withEngine(engineEnv, async (engine) => {
       const ids: string[] = [];
       const canceler = (async () => {
         let next = 0;

@@ -66,10 +66,8 @@ describe("connections per request", () => {
     expect(opened.runops).toBeLessThanOrEqual(1);
   });
 
-  // Known: dispatch.ts marks each item dispatched in parallel, so the run-ops pool opens a connection per item.
-  // One statement for the batch (or a pool of one per request) is the engine branch's to choose; this turns
-  // green then, and `fails` says so.
-  it.fails("opens at most one per database: a batch of three", async () => {
+  // Its items are dispatched together: one sendBatch, and one statement marks them all dispatched.
+  it("opens at most one per database: a batch of three", async () => {
     const api = await countedClient();
     const items = [1, 2, 3].map(() => ({ task: "http-check", ...httpCheck(`${siteUrl}/ok`) }));
     const opened = await connectionsOf(() => api.request("POST", "/api/v1/tasks/batch", { items }));

@@ -72,20 +72,26 @@ describe("triggering a run", () => {
     expect(await waitForRun(api, body.id)).toMatchObject({ status: "FAILED", attempt: 2 });
   });
 
-  it("answers 100 concurrent identical idempotent triggers with one run and 99 cached", async () => {
-    const api = client((await createTenant()).apiKey);
-    const responses = await Promise.all(
-      Array.from({ length: 100 }, () =>
-        api.json("POST", "/api/v1/tasks/http-check/trigger", {
-          ...httpCheck(`${siteUrl}/ok`),
-          options: { idempotencyKey: "once" },
-        }),
-      ),
-    );
-    expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
-    expect(responses.filter((r) => r.body.isCached)).toHaveLength(99);
-    expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
-  });
+  it.for([
+    ["split on", undefined],
+    ["split off: admission and insert in one statement", { RUN_OPS_SPLIT_ENABLED: "false" }],
+  ] as const)(
+    "answers 100 concurrent identical idempotent triggers with one run and 99 cached (%s)",
+    async ([, settings]) => {
+      const api = client((await createTenant()).apiKey, settings);
+      const responses = await Promise.all(
+        Array.from({ length: 100 }, () =>
+          api.json("POST", "/api/v1/tasks/http-check/trigger", {
+            ...httpCheck(`${siteUrl}/ok`),
+            options: { idempotencyKey: "once" },
+          }),
+        ),
+      );
+      expect(new Set(responses.map((r) => r.body.id)).size).toBe(1);
+      expect(responses.filter((r) => r.body.isCached)).toHaveLength(99);
+      expect(responses.filter((r) => r.status === 201)).toHaveLength(1);
+    },
+  );
 
   it("gives a child its parent's store and lists it under the parent", async () => {
     const tenant = await createTenant();

@@ -14,6 +14,8 @@ const MAX_BATCH_BODY_BYTES = 8 * 1024 * 1024;
 export const batches = new Hono<AppEnv>()
   .post("/tasks/batch", limitBody(MAX_BATCH_BODY_BYTES), validate("json", batchTriggerBodySchema), async (c) => {
     const environment = c.var.environment;
+    // With the key cached, run-ops connects while admission runs on the control plane, not after it.
+    c.var.warmStores();
     const { record, isCached } = await c.var.engine.triggerBatch(environment, c.req.valid("json"));
     const id = toFriendlyId("batch", record.batch.id);
     const publicAccessToken = await mintPublicAccessToken(c.var.config.SIGNING_SECRET, environment.environmentId, id);

@@ -14,6 +14,8 @@ const MAX_BODY_BYTES = 1024 * 1024;
 export const runs = new Hono<AppEnv>()
   .post("/tasks/:task/trigger", limitBody(MAX_BODY_BYTES), validate("json", triggerBodySchema), async (c) => {
     const environment = c.var.environment;
+    // With the key cached, run-ops connects while admission runs on the control plane, not after it.
+    c.var.warmStores();
     const { record, isCached } = await c.var.engine.trigger(environment, c.req.param("task"), c.req.valid("json"));
     const id = toFriendlyId("run", record.id);
     const publicAccessToken = await mintPublicAccessToken(c.var.config.SIGNING_SECRET, environment.environmentId, id);

@@ -12,7 +12,7 @@ export interface EngineDeps {
   runs: RunStore;
   admissions: AdmissionLedger;
   config: Config;
-  queue: Pick<Queue, "send">;
+  queue: Pick<Queue, "sendBatch">;
   objects: LiveObjects;
   /** POSTs to the executor (the check runs it posts to GitHub). */
   callExecutor(path: string, body: unknown): Promise<Response>;

@@ -1,6 +1,6 @@
 /**
  * Phase 2 of creating a run (DESIGN §2.2): mint the attempt-scoped executor token, tell the RunDOs that need it
- * (a DELAYED run's alarm; see `publishDispatch`) and send one message on run-dispatch. Only after the record
+ * (a DELAYED run's alarm; see `publishDispatch`) and send a message per run on run-dispatch. Only after the record
  * committed; if a step fails, the run stays PENDING without `dispatchedAt` and the sweep dispatches it again,
  * so a run is never lost.
  */
@@ -11,34 +11,58 @@ import type { EngineDeps } from "./deps.ts";
 import { publishDispatch, publishStatus } from "./live.ts";
 import { mintExecutorToken } from "./tokens.ts";
 
-export async function buildAndDispatchRun(deps: EngineDeps, run: Run): Promise<void> {
-  if (run.status === "DELAYED") {
-    await publishStatus(deps, run);
-    return;
-  }
-  if (run.status !== "PENDING") return;
+/** A Queue's sendBatch takes at most this many messages. */
+const QUEUE_BATCH_LIMIT = 100;
 
+async function dispatchMessage(deps: EngineDeps, run: Run, dispatchedAt: Date): Promise<DispatchMessage> {
   const attempt = run.attempt + 1;
   const friendlyId = toFriendlyId("run", run.id);
-  const token = await mintExecutorToken(deps.config.SIGNING_SECRET, run.environmentId, friendlyId, attempt);
-  const dispatchedAt = new Date();
-  const message: DispatchMessage = {
+  return {
     runId: run.id,
     task: run.task as DispatchMessage["task"],
     attempt,
-    token,
+    token: await mintExecutorToken(deps.config.SIGNING_SECRET, run.environmentId, friendlyId, attempt),
     dispatchedAt: dispatchedAt.toISOString(),
   };
-  await Promise.all([publishDispatch(deps, run), deps.queue.send(message)]);
-  await deps.runs.updateRun(run.id, { dispatchedAt }, ["PENDING"]);
 }
 
-/** Dispatch without failing the caller: the record is safe, and the sweep retries what did not go out. */
-export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Promise<void> {
-  const results = await Promise.allSettled(runs.map((run) => buildAndDispatchRun(deps, run)));
-  for (const [index, result] of results.entries()) {
-    if (result.status === "rejected")
-      console.warn(`dispatch of ${runs[index]!.id} deferred to the sweep:`, result.reason);
+/** The runs whose `results` fulfilled; each rejected one is left for the sweep, and says so. */
+function fulfilled(runs: Run[], results: PromiseSettledResult<unknown>[]): Run[] {
+  return runs.filter((run, index) => {
+    const result = results[index]!;
+    if (result.status === "rejected") console.warn(`dispatch of ${run.id} deferred to the sweep:`, result.reason);
+    return result.status === "fulfilled";
+  });
+}
+
+/**
+ * Dispatches the PENDING runs together (a batch's items, a suite run's cases): their messages go out with
+ * `sendBatch` and one statement per store marks them dispatched, so a batch holds one connection per database
+ * whatever its size. DELAYED runs only have their RunDO alarm set. Never fails the caller: the record is safe.
+ * A run whose RunDOs were not told is left unmarked, and every run is when a send or the mark fails; the sweep
+ * dispatches those again (a message that did go out is then sent twice, and the executor's claim is fenced by
+ * attempt). Returns the runs marked dispatched.
+ */
+export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Promise<Run[]> {
+  const delayed = runs.filter((run) => run.status === "DELAYED");
+  fulfilled(delayed, await Promise.allSettled(delayed.map((run) => publishStatus(deps, run))));
+  const pending = runs.filter((run) => run.status === "PENDING");
+  if (pending.length === 0) return [];
+  try {
+    const dispatchedAt = new Date();
+    const messages = await Promise.all(pending.map((run) => dispatchMessage(deps, run, dispatchedAt)));
+    const sends = Array.from({ length: Math.ceil(messages.length / QUEUE_BATCH_LIMIT) }, (_, chunk) =>
+      messages.slice(chunk * QUEUE_BATCH_LIMIT, (chunk + 1) * QUEUE_BATCH_LIMIT).map((body) => ({ body })),
+    );
+    const [published] = await Promise.all([
+      Promise.allSettled(pending.map((run) => publishDispatch(deps, run))),
+      Promise.all(sends.map((batch) => deps.queue.sendBatch(batch))),
+    ]);
+    const told = fulfilled(pending, published).map((run) => run.id);
+    return await deps.runs.markDispatched(told, dispatchedAt);
+  } catch (error) {
+    console.warn(`dispatch of ${pending.map((run) => run.id).join(", ")} deferred to the sweep:`, error);
+    return [];
   }
 }
 

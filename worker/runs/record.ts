@@ -1,7 +1,8 @@
 /**
  * Phase 1 of creating a run (DESIGN §2.1, §11): validate, then one statement on the control plane checks the key
  * in legacy and admits the run in the admissions ledger as ACTIVE (a slot is free and nothing is queued) or
- * QUEUED; the run is written next, in its own store, as PENDING or QUEUED. A delayed run is written DELAYED and
+ * QUEUED; the run is written next, in its own store, as PENDING or QUEUED. A run that lives in legacy (split
+ * off, or a legacy run's child) is written by that same statement: one round trip. A delayed run is written DELAYED and
  * admitted when its time comes. Nothing leaves the databases here; dispatch is phase 2.
  */
 import type * as z from "../../schema/zod.ts";
@@ -134,8 +135,14 @@ export async function createRunRecord(
     if (cached) return { record: cached, isCached: true };
     return deps.runs.createRun({ ...input, status: "DELAYED" });
   }
-  // One statement checks the key in legacy and admits; the run's own store checks it again as it inserts.
   const id = deps.runs.newRunId(parentRunId);
+  // A run that lives beside the ledger is admitted and written in one statement. Undefined when the key's index
+  // refused it: a trigger with the same key won meanwhile, or an expired run holds it; the path below sorts it out.
+  if (residencyOf(id) === "legacy") {
+    const written = await deps.admissions.admitLegacyRun({ ...input, id });
+    if (written) return written;
+  }
+  // One statement checks the key in legacy and admits; the run's own store checks it again as it inserts.
   const { admitted, heldRunId } = await deps.admissions.admit({
     organizationId: environment.organizationId,
     runs: [{ runId: id, residency: residencyOf(id)! }],

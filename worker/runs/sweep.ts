@@ -8,7 +8,7 @@
  * organisation with both a free slot and a queued run gets a promotion pass.
  */
 import type { EngineDeps } from "./deps.ts";
-import { buildAndDispatchRun, dispatchOrLeaveForSweep, redispatchUnstarted } from "./dispatch.ts";
+import { dispatchOrLeaveForSweep, redispatchUnstarted } from "./dispatch.ts";
 import { finishRun, resettleRun } from "./finish.ts";
 import type { LedgerPosition, LedgerRow } from "../store/admission-store.ts";
 import type { Run } from "../store/run-store.ts";
@@ -62,6 +62,7 @@ export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepRe
     unclaimedBefore: new Date(now.getTime() - UNCLAIMED_GRACE_MS),
     limit: BATCH,
   });
+  const undispatched: Run[] = [];
   await forEachBounded(due, CONCURRENCY, async (run) => {
     if (run.expiresAt && run.expiresAt <= now) {
       if (await finishRun(deps, run, "EXPIRED", { error: { message: "Not started within its ttl" } })) report.expired++;
@@ -70,10 +71,10 @@ export async function sweep(deps: EngineDeps, now = new Date()): Promise<SweepRe
     } else if (run.status === "DEQUEUED") {
       if (await redispatchUnstarted(deps, run)) report.dispatched++;
     } else {
-      await buildAndDispatchRun(deps, run);
-      report.dispatched++;
+      undispatched.push(run);
     }
   });
+  report.dispatched += (await dispatchOrLeaveForSweep(deps, undispatched)).length;
   const unsettled = await deps.runs.findUnsettledRuns(new Date(now.getTime() - UNSETTLED_GRACE_MS), BATCH);
   await forEachBounded(unsettled, CONCURRENCY, async (run) => {
     // One run that cannot be settled yet (its RunDO failing) holds up neither the others nor promotion.

@@ -10,6 +10,9 @@
  */
 import type { Residency } from "./ids.ts";
 import { LegacyTables } from "./legacy-tables.ts";
+import type { Created, NewRun, Run } from "./run-store.ts";
+import { Params, columnsOf } from "./sql.ts";
+import { runs as runTable } from "./tables.ts";
 
 export type AdmissionState = "ACTIVE" | "QUEUED";
 
@@ -173,6 +176,55 @@ with org as (
 )
 update organizations set queued_runs = queued_runs + (select count(*) from adopted) where id = $1`;
 
+/**
+ * ADMIT and the run's insert in one statement, for a run that lives in legacy beside the ledger (split off, or a
+ * child of a legacy run): the run is written PENDING (a slot is free and nothing is queued) or QUEUED, its ledger
+ * row from what was written, and the counters from the ledger row, all or nothing. Nothing is written when an
+ * unexpired run holds the key (it is returned instead), or when the key's unique index refuses the insert (a
+ * concurrent trigger with the key committed first, or an expired holder still has it): no row then.
+ * $1 organisation, $2 key, $3 environment, $4 task; the run's own columns follow.
+ */
+const admitLegacyRunStatement = (columns: string[], placeholders: string[]) => `
+with org as (
+  select concurrency_limit, active_runs, queued_runs, last_queued_at from organizations where id = $1 for no key update
+), held as (
+  select * from runs
+  where $2::text is not null and environment_id = $3 and task = $4 and idempotency_key = $2
+    and (idempotency_key_expires_at is null or idempotency_key_expires_at > now())
+  limit 1
+), decision as (
+  select
+    queued_runs = 0 and active_runs < concurrency_limit as active,
+    date_trunc('milliseconds', clock_timestamp()) as granted_at,
+    greatest(date_trunc('milliseconds', clock_timestamp()), last_queued_at + interval '1 millisecond') as queue_from
+  from org
+  where not exists (select from held)
+), run as (
+  insert into runs (${columns.join(", ")}, status, queued_at, admitted_at)
+  select ${placeholders.join(", ")},
+    case when active then 'PENDING' else 'QUEUED' end::run_status,
+    case when active then null else queue_from end,
+    case when active then granted_at end
+  from decision
+  on conflict (environment_id, task, idempotency_key) do nothing
+  returning *
+), ledger as (
+  insert into admissions (run_id, organization_id, state, queued_at, admitted_at, residency)
+  select id, $1, case when status = 'PENDING' then 'ACTIVE' else 'QUEUED' end::admission_state,
+    queued_at, admitted_at, 'legacy'
+  from run
+  returning state, queued_at
+), counters as (
+  update organizations set
+    active_runs = active_runs + (select count(*) from ledger where state = 'ACTIVE'),
+    queued_runs = queued_runs + (select count(*) from ledger where state = 'QUEUED'),
+    last_queued_at = coalesce((select max(queued_at) from ledger), last_queued_at)
+  where id = $1 and exists (select from ledger)
+)
+select false as is_cached, * from run
+union all
+select true, * from held`;
+
 const toDate = (json: string | null) => (json === null ? null : new Date(json));
 
 export class AdmissionLedger extends LegacyTables {
@@ -196,6 +248,29 @@ export class AdmissionLedger extends LegacyTables {
       return [{ ...admission, queuedAt: toDate(admission.queuedAt), admittedAt: toDate(admission.admittedAt) }];
     });
     return { admitted };
+  }
+
+  /**
+   * Admits and writes a legacy-resident run in one round trip (see `admitLegacyRunStatement`): the run as
+   * written, or the unexpired run holding its key; undefined when the key's index refused it and nothing was
+   * written (the caller takes the two-statement path, which resolves the holder).
+   */
+  async admitLegacyRun(run: NewRun & { id: string }): Promise<Created<Run> | undefined> {
+    const { organizationId, environmentId, task, idempotencyKey } = run;
+    const params = new Params(organizationId, idempotencyKey ?? null, environmentId, task);
+    const { columns, placeholders } = columnsOf(
+      runTable,
+      { ...run, status: undefined, queuedAt: undefined, admittedAt: undefined },
+      params,
+    );
+    const [row] = await this.select<Run & { isCached: boolean }>(
+      runTable,
+      admitLegacyRunStatement(columns, placeholders),
+      params.values,
+    );
+    if (!row) return undefined;
+    const { isCached, ...record } = row;
+    return { record, isCached };
   }
 
   /** Releases the runs' rows (idempotent) and promotes into the slots they free; `runIds` may be empty. */

@@ -22,7 +22,10 @@ export interface Stores {
   admissions: AdmissionLedger;
   suites: SuiteStore;
   github: GitHubStore;
-  /** Starts connecting to run-ops when new runs go there, while the request authenticates on the control plane. */
+  /**
+   * Starts connecting to run-ops when new runs go there, once per unit of work: while the request authenticates
+   * on the control plane, or while a trigger with a cached key is admitted there.
+   */
   warm(): void;
   close(): Promise<void>;
 }
@@ -38,6 +41,7 @@ export function openStores(config: Config): Stores {
     return pool;
   };
   const replica = (url?: string) => (url ? open(url) : undefined);
+  let warmed = false;
 
   const controlPlanePool = open(config.LEGACY_DATABASE_URL);
   const runs = new RoutingRunStore(
@@ -56,9 +60,11 @@ export function openStores(config: Config): Stores {
     suites: new SuiteStore(controlPlanePool),
     github: new GitHubStore(controlPlanePool),
     warm: () => {
-      // Auth is connecting the control plane's pool already; a second connection there would be one too many.
+      // Auth is connecting the control plane's pool already; a second connection there would be one too many,
+      // and so would a second warming of run-ops while the first still connects.
       const pool = runs.warmPool();
-      if (pool === controlPlanePool) return;
+      if (pool === controlPlanePool || warmed) return;
+      warmed = true;
       pool.connect().then(
         (client) => client.release(),
         () => {}, // the first real query reports the failure

@@ -5,8 +5,9 @@
  *
  * Why a WebSocket pool and not the driver's one-shot HTTP queries (`neon()`): the stores need interactive
  * transactions (insert-or-find on an idempotency key, a batch with its items, a suite with its cases), which
- * HTTP cannot carry, so the pool stays either way; a trigger makes two statements on each database, over which
- * one connection is amortised; and the most HTTP could save is the connection's setup, measured in workerd
+ * HTTP cannot carry, so the pool stays either way; a trigger's statements share the request's connection to each
+ * database (its key lookup when not cached, admission, the run's insert, its dispatch mark; split off, admission
+ * and insert are one statement); and the most HTTP could save is the connection's setup, measured in workerd
  * through the local proxy at about 1 ms per database (a fresh pool's first query p50 3 ms, p90 5 ms, against
  * 2 ms warm; the trigger's p50 is 64 ms). Neon's own HTTP endpoint cannot be measured from here.
  */

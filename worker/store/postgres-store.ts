@@ -62,7 +62,8 @@ async function insertOnce<T extends { id: string; idempotencyKeyExpiresAt: Date 
   const params = new Params();
   const values = valuesOf(table, [row], params);
   const insertRow = `insert into ${table.name} ${values} on conflict (${columns.join(", ")}) do nothing returning *`;
-  const findHolder = `select * from ${table.name} where ${columns.map((column, i) => `${column} = $${i + 1}`).join(" and ")}`;
+  const matchesKey = columns.map((column, i) => `${column} = $${i + 1}`).join(" and ");
+  const findHolder = `select * from ${table.name} where ${matchesKey}`;
   for (let attempt = 0; attempt < 3; attempt++) {
     const [inserted] = await query<T>(db, table, insertRow, params);
     if (inserted) return { record: inserted, isCached: false };
@@ -267,7 +268,8 @@ export class PostgresRunStore {
     if (filter.tag) conditions.push(`tags @> array[${params.add(filter.tag)}]::text[]`);
     if (filter.batchId) conditions.push(`batch_id = ${params.add(filter.batchId)}`);
     if (after) conditions.push(`(created_at, id) < (${params.add(after.createdAt)}, ${params.add(after.id)})`);
-    const text = `select * from runs where ${conditions.join(" and ")} order by created_at desc, id desc limit ${params.add(limit)}`;
+    const text = `select * from runs where ${conditions.join(" and ")}
+      order by created_at desc, id desc limit ${params.add(limit)}`;
     return this.select<Run>(runs, text, params.values, this.reader);
   }
 
@@ -284,6 +286,14 @@ export class PostgresRunStore {
     if (fromStatuses) conditions.push(`status = any(${params.add([...fromStatuses])}::run_status[])`);
     if (atAttempt !== undefined) conditions.push(`attempt = ${params.add(atAttempt)}`);
     return this.first<Run>(runs, `update runs set ${set} where ${conditions.join(" and ")} returning *`, params.values);
+  }
+
+  /** One statement for a whole dispatch: the runs still PENDING take `dispatchedAt`; returns those it changed. */
+  async markDispatched(ids: string[], dispatchedAt: Date): Promise<Run[]> {
+    if (ids.length === 0) return [];
+    const text = `update runs set dispatched_at = $2, updated_at = $2
+      where id = any($1) and status = 'PENDING' returning *`;
+    return this.select<Run>(runs, text, [ids, dispatchedAt]);
   }
 
   loadBatch(id: string): Promise<Batch | undefined> {

@@ -148,12 +148,17 @@ export class RoutingRunStore implements RunStore {
     return found.flat();
   }
 
-  async loadRuns(runIds: string[]): Promise<Run[]> {
+  /** `work` once per store that owns some of `runIds` (ids that name no store are left out), the runs merged. */
+  private async perStore(runIds: string[], work: (store: PostgresRunStore, ids: string[]) => Promise<Run[]>) {
     const partitions = Map.groupBy(runIds, (id) => residencyOf(id));
     const found = await Promise.all(
-      [...partitions].flatMap(([residency, ids]) => (residency ? [this.store(residency).loadRuns(ids)] : [])),
+      [...partitions].flatMap(([residency, ids]) => (residency ? [work(this.store(residency), ids)] : [])),
     );
     return found.flat();
+  }
+
+  loadRuns(runIds: string[]): Promise<Run[]> {
+    return this.perStore(runIds, (store, ids) => store.loadRuns(ids));
   }
 
   async findBatch(environmentId: string, batchId: string, read: ReadOptions = {}) {
@@ -187,6 +192,10 @@ export class RoutingRunStore implements RunStore {
     atAttempt?: number,
   ): Promise<Run | undefined> {
     return this.storeOf(runId)?.updateRun(runId, patch, fromStatuses, atAttempt);
+  }
+
+  markDispatched(runIds: string[], dispatchedAt: Date): Promise<Run[]> {
+    return this.perStore(runIds, (store, ids) => store.markDispatched(ids, dispatchedAt));
   }
 
   async loadBatch(batchId: string): Promise<Batch | undefined> {

@@ -176,6 +176,11 @@ export interface RunStore {
     fromStatuses?: readonly RunStatus[],
     atAttempt?: number,
   ): Promise<Run | undefined>;
+  /**
+   * Marks the runs still PENDING as dispatched at `dispatchedAt`, with one statement per store whatever their
+   * number (a batch's items), and returns the runs it marked.
+   */
+  markDispatched(runIds: string[], dispatchedAt: Date): Promise<Run[]>;
   /** Unscoped, from the writer: only for ids from a trusted source (a check run's external id from GitHub). */
   loadBatch(batchId: string): Promise<Batch | undefined>;
   /** What GitHub gave a suite run after it started (its check run). */

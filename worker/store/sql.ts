@@ -43,6 +43,15 @@ function encode(table: Table, field: string, value: unknown): unknown {
 const writable = (table: Table, object: object) =>
   Object.entries(object).filter(([field, value]) => value !== undefined && table.fields.has(field));
 
+/** The columns one row sets and their placeholders, in the same order (for `insert … select`). */
+export function columnsOf(table: Table, row: object, params: Params): { columns: string[]; placeholders: string[] } {
+  const fields = writable(table, row);
+  return {
+    columns: fields.map(([field]) => columnOf(field)),
+    placeholders: fields.map(([field, value]) => params.add(encode(table, field, value))),
+  };
+}
+
 /** `(columns) values (…), (…)`; a field a row leaves undefined takes the column's default. */
 export function valuesOf(table: Table, rows: object[], params: Params): string {
   const fields = [...new Set(rows.flatMap((row) => writable(table, row).map(([field]) => field)))];

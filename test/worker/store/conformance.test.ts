@@ -82,6 +82,20 @@ describe.each([
     });
   });
 
+  it("marks a batch's PENDING items dispatched together, and leaves a run that moved on as it is", async () => {
+    const owner = newOwner();
+    await inStore(async (store) => {
+      const { record } = await store.createBatch(owner, [run, run, run]);
+      const [first, second, third] = record.runs;
+      await store.updateRun(third!.id, { status: "CANCELED", completedAt: new Date() });
+      const dispatchedAt = new Date();
+      const marked = await store.markDispatched([first!.id, second!.id, third!.id], dispatchedAt);
+      expect(marked.map((item) => item.id).sort()).toEqual([first!.id, second!.id].sort());
+      const found = await store.findBatch(owner.environmentId, record.batch.id, { fresh: true });
+      expect(found?.runs.map((item) => item.dispatchedAt)).toEqual([dispatchedAt, dispatchedAt, null]);
+    });
+  });
+
   it("appends a recorder's runs to its batch once, however many of its calls race beside another's", async () => {
     const owner = newOwner();
     await inStore(async (store) => {

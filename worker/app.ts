@@ -1,5 +1,5 @@
 /** The Hono app: one router per concern, mounted here; every API error leaves as problem+json (pages answer HTML). */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import { ConfigError } from "../schema/settings.ts";

@@ -4,7 +4,8 @@
  * subject, and a suite run's token also opens that suite run's cases and their screenshots. Every failure
  * answers an HTML page that says what to do and nothing about the run asked for.
  */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
 import type { RunEvent } from "../../schema/live.ts";
 import type { AppEnv } from "../routes/context.ts";
 import { contentTypeOf, findArtifact, listRecordings } from "../runs/artifacts.ts";

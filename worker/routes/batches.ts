@@ -1,5 +1,5 @@
 /** Batches: trigger many runs as one (a suite run is a batch), and read one back with its runs. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { batchTriggerBodySchema } from "../../schema/api.ts";
 import { notFound } from "../problem.ts";
 import { mintPublicAccessToken } from "../runs/tokens.ts";

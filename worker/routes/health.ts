@@ -1,4 +1,4 @@
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import type { AppEnv } from "./context.ts";
 import { problemResponse } from "../problem.ts";
 import { checkStores } from "../store/health.ts";

@@ -4,7 +4,7 @@
  * attempt-scoped token from the dispatch message, which opens this one run and nothing else, and only
  * while its attempt is the run's current one.
  */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { createMiddleware } from "hono/factory";
 import * as z from "../../schema/zod.ts";
 import { ProblemError, notFound } from "../problem.ts";

@@ -1,5 +1,5 @@
 /** Runs: trigger, read, list, cancel, replay (DESIGN §8). Handlers stay short; the engine does the work. */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { listRunsQuerySchema, triggerBodySchema } from "../../schema/api.ts";
 import { notFound } from "../problem.ts";
 import { findArtifact } from "../runs/artifacts.ts";

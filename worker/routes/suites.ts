@@ -1,5 +1,6 @@
 /** Suites: cases bound to a repository (DESIGN §6, §8), and suite runs started by hand. */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
 import { createSuiteBodySchema, startSuiteRunBodySchema, updateSuiteBodySchema } from "../../schema/api.ts";
 import { pageUrl } from "../pages/links.ts";
 import { notFound, ProblemError } from "../problem.ts";

@@ -1,5 +1,6 @@
 /** Waitpoint tokens: create, retrieve, complete; and the callback URL, which needs no key (DESIGN §4, §8). */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
 import { callbackBodySchema, completeTokenBodySchema, createTokenBodySchema } from "../../schema/api.ts";
 import { notFound, problemResponse } from "../problem.ts";
 import { callbackHash, verifyCallbackHash } from "../runs/tokens.ts";

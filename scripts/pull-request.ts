@@ -1,6 +1,7 @@
 /**
- * A pull request opened on the local stack as GitHub would announce it (a signed `pull_request` delivery),
- * and the check run it ends in, as the local GitHub stand-in holds it. Shared by the e2e tests and the bench.
+ * A pull request opened on the local stack as GitHub would announce it (a signed `pull_request` delivery, or
+ * any other webhook), and the check run it ends in, as the local GitHub stand-in holds it. Shared by the demo,
+ * the e2e tests, the reliability suite and the bench.
  */
 import { sign } from "@octokit/webhooks-methods";
 import type { DevState } from "./dev-stack.ts";
@@ -20,24 +21,35 @@ export async function openPullRequest(
   sha: string,
   headRepository = repository,
 ): Promise<number> {
-  const body = JSON.stringify({
+  const delivered = await deliverWebhook(dev, "pull_request", {
     action: "opened",
     number: 3,
     repository: { full_name: repository, default_branch: "main" },
     installation: { id: DEV_INSTALLATION.id },
     pull_request: { number: 3, head: { sha, ref: "feature/branch", repo: { full_name: headRepository } } },
   });
-  const delivered = await fetch(`${dev.apiUrl}/webhooks/github`, {
+  return delivered.status;
+}
+
+/** Delivers `payload` as GitHub would (signed, under a new delivery id unless given); answers status and body. */
+export async function deliverWebhook(
+  dev: Pick<DevState, "apiUrl" | "webhookSecret">,
+  event: string,
+  payload: unknown,
+  { delivery = crypto.randomUUID(), secret = dev.webhookSecret }: { delivery?: string; secret?: string } = {},
+): Promise<{ status: number; body: any }> {
+  const body = JSON.stringify(payload);
+  const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
     method: "POST",
     headers: {
       "content-type": "application/json",
-      "x-github-event": "pull_request",
-      "x-github-delivery": crypto.randomUUID(),
-      "x-hub-signature-256": await sign(dev.webhookSecret, body),
+      "x-github-event": event,
+      "x-github-delivery": delivery,
+      "x-hub-signature-256": await sign(secret, body),
     },
     body,
   });
-  return delivered.status;
+  return { status: response.status, body: await response.json() };
 }
 
 /** The check run on `sha` (only once completed, if asked), polled every 100 ms until `timeoutMs`. */

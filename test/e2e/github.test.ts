@@ -3,7 +3,7 @@
  * verifies the App JWT and the installation token): signed webhooks start suite runs, the executor posts
  * one check run per suite run, created, updated and completed with the right conclusion and summary.
  */
-import { sign } from "@octokit/webhooks-methods";
+import { deliverWebhook, randomSha } from "../../scripts/pull-request.ts";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type DemoSite, startDemoSite } from "../../scripts/demo-site.ts";
 import { demoSuite } from "../../scripts/demo-suite.ts";
@@ -43,27 +43,8 @@ afterAll(async () => {
 
 const api = (method: string, path: string, body?: unknown) => apiClient(dev)(method, path, body);
 
-async function deliver(
-  event: string,
-  payload: unknown,
-  { delivery = crypto.randomUUID(), secret = dev.webhookSecret } = {},
-) {
-  const body = JSON.stringify(payload);
-  const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/json",
-      "x-github-event": event,
-      "x-github-delivery": delivery,
-      "x-hub-signature-256": await sign(secret, body),
-    },
-    body,
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
-
-const randomSha = () =>
-  Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+const deliver = (event: string, payload: unknown, options?: Parameters<typeof deliverWebhook>[3]) =>
+  deliverWebhook(dev, event, payload, options);
 
 const pullRequest = (sha: string, action = "opened") => ({
   action,

@@ -7,7 +7,7 @@ export interface DedupContext {
   call: Call;
   installation: { id: number; account: string };
   baseUrl: string;
-  deliver(event: string, payload: unknown, delivery?: string): Promise<{ status: number; body: any }>;
+  deliver(event: string, payload: unknown): Promise<{ status: number; body: any }>;
   pullRequest(repository: string, sha: string, installationId: number): unknown;
   randomSha(): string;
   /** Resolves once every run of the tenant is final (at least `expected` of them). */

@@ -3,7 +3,7 @@
  * executor with Chromium, embedded Postgres, and a local GitHub stand-in) and prints what it tried and what
  * held. Exits non-zero if anything did not hold. RELIABILITY_ONLY=<words> runs the scenarios named so.
  */
-import { sign } from "@octokit/webhooks-methods";
+import { deliverWebhook, randomSha } from "../../scripts/pull-request.ts";
 import { neonConfig } from "@neondatabase/serverless";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -266,27 +266,8 @@ try {
     };
   });
 
-  const deliver = async (
-    event: string,
-    payload: unknown,
-    delivery = crypto.randomUUID(),
-    secret = dev.webhookSecret,
-  ) => {
-    const body = JSON.stringify(payload);
-    const response = await fetch(`${dev.apiUrl}/webhooks/github`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        "x-github-event": event,
-        "x-github-delivery": delivery,
-        "x-hub-signature-256": await sign(secret, body),
-      },
-      body,
-    });
-    return { status: response.status, body: (await response.json()) as any };
-  };
-  const randomSha = () =>
-    Array.from(crypto.getRandomValues(new Uint8Array(20)), (byte) => byte.toString(16).padStart(2, "0")).join("");
+  const deliver = (event: string, payload: unknown, options?: Parameters<typeof deliverWebhook>[3]) =>
+    deliverWebhook(dev, event, payload, options);
   const pullRequest = (repository: string, sha: string, installationId: number) => ({
     action: "opened",
     repository: { full_name: repository },
@@ -362,14 +343,14 @@ try {
     const forgedSha = randomSha();
     const forged = await Promise.all(
       Array.from({ length: 20 }, () =>
-        deliver("pull_request", pullRequest(repository, forgedSha, t.installation!.id), undefined, "wrong-secret"),
+        deliver("pull_request", pullRequest(repository, forgedSha, t.installation!.id), { secret: "wrong-secret" }),
       ),
     );
     const sha = randomSha();
     const delivery = crypto.randomUUID();
     const replayed = await Promise.all(
       Array.from({ length: 20 }, () =>
-        deliver("pull_request", pullRequest(repository, sha, t.installation!.id), delivery),
+        deliver("pull_request", pullRequest(repository, sha, t.installation!.id), { delivery }),
       ),
     );
     await until(

@@ -2,17 +2,16 @@
  * `npm run bench`: every benchmark, each figure beside its reference in the same run, printed as tables
  * and written to bench/RESULTS.md.
  */
-import { cpus, totalmem } from "node:os";
 import { writeFileSync } from "node:fs";
 import { benchBundle } from "./bundle.ts";
 import { benchExecutor } from "./executor.ts";
 import { benchFanout } from "./fanout.ts";
 import { benchPages } from "./pages.ts";
 import { benchSpecSuite, SPEC_SUITE_TITLE, specSuiteSection } from "./spec-suite.ts";
-import { section } from "./results.ts";
+import { machine, RESULTS_FILE, section } from "./results.ts";
 import { formatTable } from "./stats.ts";
 import { benchStoreOverhead } from "./store-overhead.ts";
-import { benchTrigger } from "./trigger.ts";
+import { benchTrigger, TRIGGER_SECTIONS } from "./trigger.ts";
 import { benchWebhook } from "./webhook.ts";
 
 const sections: string[] = [];
@@ -28,13 +27,7 @@ report(
   await benchStoreOverhead(),
 );
 const trigger = await benchTrigger();
-report("Trigger latency (local stack, sequential, execution paused) beside one INSERT by the Worker", trigger.latency);
-report(
-  "A trigger's statements alone, beside the floor's INSERT (from Node, one warm connection per database)",
-  trigger.statements,
-);
-report("Sustained triggers: execution paused (recorded and dispatched, queue not consumed) and on", trigger.throughput);
-report("Where a trigger's time goes: throughput of ever larger parts of its path", trigger.ceilings);
+for (const [part, title] of Object.entries(TRIGGER_SECTIONS)) report(title, trigger[part as keyof typeof trigger]);
 report("WebSocket fan-out: event written in RunDO → received by every subscriber", await benchFanout());
 const executor = await benchExecutor();
 report("A 20-case suite: trigger → queue → executor → results, beside a bare Playwright script", executor.suite);
@@ -48,9 +41,7 @@ report(
 sections.push(section(SPEC_SUITE_TITLE, specSuiteSection(await benchSpecSuite())));
 console.log(`\n${sections.at(-1)}`);
 
-const gib = Math.round(totalmem() / 2 ** 30);
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? "cpu"}, ${gib} GiB, Node ${process.version}`;
 writeFileSync(
-  new URL("./RESULTS.md", import.meta.url),
-  `# Benchmark results\n\n${new Date().toISOString()} · ${machine} · \`npm run bench\`\n\n${sections.join("\n")}`,
+  RESULTS_FILE,
+  `# Benchmark results\n\n${new Date().toISOString()} · ${machine()} · \`npm run bench\`\n\n${sections.join("\n")}`,
 );

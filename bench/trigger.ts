@@ -7,6 +7,7 @@
  *   organisation and for four: ≥ 100/s, none lost; with execution on, beside the delayed trigger's ceiling.
  */
 import { loadavg } from "node:os";
+import { fileURLToPath } from "node:url";
 import { neonConfig } from "@neondatabase/serverless";
 import ws from "ws";
 import { type DevState, devStack } from "../scripts/dev-stack.ts";
@@ -15,7 +16,8 @@ import { openPool } from "../worker/store/database.ts";
 import { AdmissionLedger } from "../worker/store/admission-store.ts";
 import { mintCuid, mintId } from "../worker/store/ids.ts";
 import { PostgresRunStore } from "../worker/store/postgres-store.ts";
-import { mean, percentile, timed } from "./stats.ts";
+import { machine, replaceResultsSection } from "./results.ts";
+import { formatTable, mean, percentile, timed } from "./stats.ts";
 
 neonConfig.webSocketConstructor = ws;
 
@@ -59,6 +61,14 @@ async function withBenchStack<T>(env: Record<string, string>, use: (stack: Bench
     await stack.dispose();
   }
 }
+
+/** The sections of bench/RESULTS.md this bench writes, by the part of its answer each holds. */
+export const TRIGGER_SECTIONS = {
+  latency: "Trigger latency (local stack, sequential, execution paused) beside one INSERT by the Worker",
+  statements: "A trigger's statements alone, beside the floor's INSERT (from Node, one warm connection per database)",
+  throughput: "Sustained triggers: execution paused (recorded and dispatched, queue not consumed) and on",
+  ceilings: "Where a trigger's time goes: throughput of ever larger parts of its path",
+} as const;
 
 export async function benchTrigger(): Promise<{
   latency: Row[];
@@ -315,5 +325,15 @@ async function waitForDispatched(stack: BenchStack, ids: string[]): Promise<numb
     const dispatched = await countRuns(stack, ids, "dispatched_at is not null and status = 'PENDING'");
     if (dispatched === ids.length || Date.now() > deadline) return dispatched;
     await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const figures = await benchTrigger();
+  const stamp = `${new Date().toISOString()} · ${machine()} · \`node bench/trigger.ts\``;
+  for (const [part, title] of Object.entries(TRIGGER_SECTIONS)) {
+    const table = formatTable(figures[part as keyof typeof TRIGGER_SECTIONS]);
+    console.log(`\n${title}\n\n${table}`);
+    replaceResultsSection(title, `${stamp}\n\n${table}`);
   }
 }

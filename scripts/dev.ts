@@ -76,7 +76,8 @@ function localConfig(perKeyLimit: string | undefined, executionPaused: boolean):
   }
   let config = readFileSync(resolve("wrangler.toml"), "utf8")
     .replace('main = "worker/index.ts"', `main = "${resolve("worker/index.ts")}"`)
-    .replace('image = "./Dockerfile"', `image = "${resolve("Dockerfile")}"`);
+    .replace('image = "./Dockerfile"', `image = "${resolve("Dockerfile")}"`)
+    .replace('directory = "./static"', `directory = "${resolve("static")}"`);
   if (perKeyLimit !== undefined) {
     const limit = /(name = "API_KEY_RATE_LIMITER"\nnamespace_id = "\d+"\nsimple = \{ limit = )\d+/;
     config = config.replace(limit, `$1${perKeyLimit}`);

@@ -130,10 +130,9 @@ async function runTests(
       durationMs: Math.round(performance.now() - started),
     };
     if (tests.recordError) return failed(tests.recordError, output);
-    // More shards than Playwright can split the tests into leaves one with nothing to do.
-    if (tests.count === 0 && payload.data.shard && result.code === 0)
-      return { status: "COMPLETED", output, retryable: false, steps: [] };
-    if (tests.count === 0)
+    // More shards than Playwright can split the tests into leave one with nothing to do: that shard went through.
+    const emptyShard = payload.data.shard !== undefined && result.code === 0;
+    if (tests.count === 0 && !emptyShard)
       return failed(`Playwright found no tests (exit ${result.code}):\n${result.output.slice(-1_500)}`, output);
     return { status: "COMPLETED", output, retryable: false, steps: [] };
   } catch (error) {

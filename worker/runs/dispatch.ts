@@ -5,6 +5,7 @@
  * so a run is never lost.
  */
 import type { DispatchMessage } from "../../schema/contracts.ts";
+import type { RunStatus } from "../../schema/run-states.ts";
 import { toFriendlyId } from "../store/ids.ts";
 import type { Run } from "../store/run-store.ts";
 import type { EngineDeps } from "./deps.ts";
@@ -66,22 +67,15 @@ export async function dispatchOrLeaveForSweep(deps: EngineDeps, runs: Run[]): Pr
   }
 }
 
-/** A retryable failure of `run.attempt`: the run keeps its slot, goes back to PENDING and is dispatched again. */
-export async function redispatchForRetry(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const patch = { status: "PENDING", dispatchedAt: null } as const;
-  const pending = await deps.runs.updateRun(run.id, patch, ["EXECUTING", "WAITING"], run.attempt);
+/** Back to PENDING from one of `from` at the run's attempt (compare-and-set), and out again; undefined if moved on. */
+async function redispatchFrom(deps: EngineDeps, run: Run, from: RunStatus[]): Promise<Run | undefined> {
+  const pending = await deps.runs.updateRun(run.id, { status: "PENDING", dispatchedAt: null }, from, run.attempt);
   if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
   return pending;
 }
 
+/** A retryable failure of `run.attempt`: the run keeps its slot, goes back to PENDING and is dispatched again. */
+export const redispatchForRetry = (deps: EngineDeps, run: Run) => redispatchFrom(deps, run, ["EXECUTING", "WAITING"]);
+
 /** A run handed to an executor that never claimed it (shut down, died, lost it): back to PENDING and out again. */
-export async function redispatchUnstarted(deps: EngineDeps, run: Run): Promise<Run | undefined> {
-  const pending = await deps.runs.updateRun(
-    run.id,
-    { status: "PENDING", dispatchedAt: null },
-    ["DEQUEUED"],
-    run.attempt,
-  );
-  if (pending) await dispatchOrLeaveForSweep(deps, [pending]);
-  return pending;
-}
+export const redispatchUnstarted = (deps: EngineDeps, run: Run) => redispatchFrom(deps, run, ["DEQUEUED"]);
